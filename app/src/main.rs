@@ -1,0 +1,3 @@
+//! The `ledgerly` command. A stub until the CLI issue lands.
+
+fn main() {}

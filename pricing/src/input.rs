@@ -1,0 +1,528 @@
+//! The validated inputs of pricing. Each type checks its invariant in its
+//! constructor and keeps its field private, so a value that exists is valid.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use crate::{PricingError, RATES};
+
+/// A unit price: not negative, at most 4 significant decimal places, at most
+/// one billion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Price(Decimal);
+
+impl Price {
+    /// The largest accepted unit price.
+    pub const MAX: Decimal = dec!(1000000000);
+    /// The most significant decimal places a price may have (`0.0001`).
+    pub const MAX_DECIMAL_PLACES: u32 = 4;
+
+    /// Validates an exact decimal as a price.
+    ///
+    /// Trailing zeros do not count as decimal places: `15.500000` is the
+    /// price `15.5`, because spreadsheets export prices padded like that.
+    pub fn new(amount: Decimal) -> Result<Price, PricingError> {
+        if amount.is_zero() {
+            // `-0` is zero, not a negative price.
+            return Ok(Price(Decimal::ZERO));
+        }
+        if amount.is_sign_negative() {
+            return Err(PricingError::NegativePrice(amount));
+        }
+        if amount > Self::MAX {
+            return Err(PricingError::PriceTooLarge(amount));
+        }
+        let normalized = amount.normalize();
+        if normalized.scale() > Self::MAX_DECIMAL_PLACES {
+            return Err(PricingError::TooManyDecimalPlaces(amount));
+        }
+        Ok(Price(normalized))
+    }
+
+    /// The price as an exact decimal.
+    pub fn amount(self) -> Decimal {
+        self.0
+    }
+}
+
+/// Parses a price from its decimal text: `40`, `40.00`, `-1` (refused as
+/// negative), or a JSON number's text such as `4.0E1`. Nothing else is a
+/// number here: no spaces, no `+`, no digit separators, no `NaN`.
+impl FromStr for Price {
+    type Err = PricingError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || PricingError::InvalidPrice(text.to_owned());
+        if !is_decimal_literal(text) {
+            return Err(invalid());
+        }
+        let amount = if text.contains(['e', 'E']) {
+            Decimal::from_scientific(text).map_err(|_| invalid())?
+        } else {
+            // `from_str_exact` refuses text that would have to be rounded to
+            // fit, where `from_str` would silently round it.
+            Decimal::from_str_exact(text).map_err(|_| invalid())?
+        };
+        Price::new(amount)
+    }
+}
+
+impl fmt::Display for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Whether `text` is `-?digits(.digits)?([eE][+-]?digits)?`, the JSON number
+/// grammar without its leading-zero rule.
+fn is_decimal_literal(text: &str) -> bool {
+    fn digits(s: &[u8]) -> usize {
+        s.iter().take_while(|b| b.is_ascii_digit()).count()
+    }
+    let bytes = text.as_bytes();
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let whole = digits(&bytes[i..]);
+    if whole == 0 {
+        return false;
+    }
+    i += whole;
+    if bytes.get(i) == Some(&b'.') {
+        let frac = digits(&bytes[i + 1..]);
+        if frac == 0 {
+            return false;
+        }
+        i += 1 + frac;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = digits(&bytes[i..]);
+        if exp == 0 {
+            return false;
+        }
+        i += exp;
+    }
+    i == bytes.len()
+}
+
+/// A line item quantity: a whole number from 1 to [`Quantity::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    /// The largest accepted quantity.
+    pub const MAX: u32 = 1_000_000;
+
+    /// Validates a count as a quantity.
+    pub fn new(count: u64) -> Result<Quantity, PricingError> {
+        match u32::try_from(count) {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Quantity(n)),
+            _ => Err(PricingError::InvalidQuantity(count.to_string())),
+        }
+    }
+
+    /// The quantity as a number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// Parses a quantity from its text. A whole number written with a zero
+/// fraction (`3.0`, as some JSON writers emit) is accepted; `2.5`, `0`,
+/// `-1` and `1e9` are refused.
+impl FromStr for Quantity {
+    type Err = PricingError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || PricingError::InvalidQuantity(text.to_owned());
+        if let Ok(count) = text.parse::<u64>() {
+            return Quantity::new(count).map_err(|_| invalid());
+        }
+        if !is_decimal_literal(text) {
+            return Err(invalid());
+        }
+        let value = if text.contains(['e', 'E']) {
+            Decimal::from_scientific(text)
+        } else {
+            Decimal::from_str_exact(text)
+        }
+        .map_err(|_| invalid())?;
+        if !value.fract().is_zero() {
+            return Err(invalid());
+        }
+        u64::try_from(value)
+            .ok()
+            .and_then(|count| Quantity::new(count).ok())
+            .ok_or_else(invalid)
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// One line of an invoice: a unit price times a quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LineItem {
+    price: Price,
+    quantity: Quantity,
+}
+
+impl LineItem {
+    /// A line item from a validated price and quantity.
+    pub fn new(price: Price, quantity: Quantity) -> LineItem {
+        LineItem { price, quantity }
+    }
+
+    /// The unit price.
+    pub fn price(self) -> Price {
+        self.price
+    }
+
+    /// The quantity.
+    pub fn quantity(self) -> Quantity {
+        self.quantity
+    }
+}
+
+/// A customer's tier, which sets the tier discount.
+///
+/// Sales may sell a tier before pricing knows it, so an unrecognized name is
+/// a tier too: it applies no discount ([`Tier::from_name`]). Where a person
+/// types the tier, parse it strictly with [`str::parse`] instead, so a typo
+/// is an error rather than a silent full price.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Tier {
+    /// No tier: no discount.
+    #[default]
+    None,
+    /// Bronze tier.
+    Bronze,
+    /// Silver tier.
+    Silver,
+    /// Gold tier.
+    Gold,
+    /// A tier name pricing does not know; it applies no discount.
+    Unrecognized(String),
+}
+
+impl Tier {
+    /// The tier names pricing knows, as `FromStr` accepts them.
+    pub const KNOWN_NAMES: [&'static str; 4] = ["none", "bronze", "silver", "gold"];
+
+    /// The tier of that name, or [`Tier::Unrecognized`]: the domain rule
+    /// that an unknown tier applies no discount.
+    pub fn from_name(name: &str) -> Tier {
+        name.parse()
+            .unwrap_or_else(|_| Tier::Unrecognized(name.to_owned()))
+    }
+
+    /// The tier's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Tier::None => "none",
+            Tier::Bronze => "bronze",
+            Tier::Silver => "silver",
+            Tier::Gold => "gold",
+            Tier::Unrecognized(name) => name,
+        }
+    }
+
+    /// The fraction this tier takes off the subtotal, from [`RATES`].
+    pub fn discount_rate(&self) -> Decimal {
+        match self {
+            Tier::Gold => RATES.gold_discount,
+            Tier::Silver => RATES.silver_discount,
+            Tier::Bronze => RATES.bronze_discount,
+            Tier::None | Tier::Unrecognized(_) => Decimal::ZERO,
+        }
+    }
+}
+
+/// Strict parsing: only the names in [`Tier::KNOWN_NAMES`].
+impl FromStr for Tier {
+    type Err = PricingError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "none" => Ok(Tier::None),
+            "bronze" => Ok(Tier::Bronze),
+            "silver" => Ok(Tier::Silver),
+            "gold" => Ok(Tier::Gold),
+            _ => Err(PricingError::UnknownTier(name.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How many days an invoice is overdue: never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct DaysOverdue(u32);
+
+impl DaysOverdue {
+    /// The number of days.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl From<u32> for DaysOverdue {
+    fn from(days: u32) -> Self {
+        DaysOverdue(days)
+    }
+}
+
+impl TryFrom<i64> for DaysOverdue {
+    type Error = PricingError;
+
+    fn try_from(days: i64) -> Result<Self, Self::Error> {
+        if days < 0 {
+            return Err(PricingError::NegativeDaysOverdue(days));
+        }
+        u32::try_from(days)
+            .map(DaysOverdue)
+            .map_err(|_| PricingError::InvalidDaysOverdue(days.to_string()))
+    }
+}
+
+/// Parses a whole number of days; `-3` is refused as negative.
+impl FromStr for DaysOverdue {
+    type Err = PricingError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let days: i64 = text
+            .parse()
+            .map_err(|_| PricingError::InvalidDaysOverdue(text.to_owned()))?;
+        DaysOverdue::try_from(days)
+    }
+}
+
+impl fmt::Display for DaysOverdue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Everything pricing needs to know about one invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricingInput {
+    line_items: Vec<LineItem>,
+    tier: Tier,
+    loyalty_member: bool,
+    days_overdue: DaysOverdue,
+}
+
+impl PricingInput {
+    /// An invoice to price; it needs at least one line item.
+    pub fn new(
+        line_items: Vec<LineItem>,
+        tier: Tier,
+        loyalty_member: bool,
+        days_overdue: DaysOverdue,
+    ) -> Result<PricingInput, PricingError> {
+        if line_items.is_empty() {
+            return Err(PricingError::NoLineItems);
+        }
+        Ok(PricingInput {
+            line_items,
+            tier,
+            loyalty_member,
+            days_overdue,
+        })
+    }
+
+    /// The line items; never empty.
+    pub fn line_items(&self) -> &[LineItem] {
+        &self.line_items
+    }
+
+    /// The customer's tier.
+    pub fn tier(&self) -> &Tier {
+        &self.tier
+    }
+
+    /// Whether the customer is a loyalty member.
+    pub fn loyalty_member(&self) -> bool {
+        self.loyalty_member
+    }
+
+    /// How many days the invoice is overdue.
+    pub fn days_overdue(&self) -> DaysOverdue {
+        self.days_overdue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_parses_plain_and_json_number_text() {
+        assert_eq!("40".parse::<Price>().unwrap().amount(), dec!(40));
+        assert_eq!("40.00".parse::<Price>().unwrap().amount(), dec!(40));
+        assert_eq!("0.1".parse::<Price>().unwrap().amount(), dec!(0.1));
+        assert_eq!("4.0E1".parse::<Price>().unwrap().amount(), dec!(40));
+        assert_eq!("125e-3".parse::<Price>().unwrap().amount(), dec!(0.125));
+        assert_eq!("15.500000".parse::<Price>().unwrap().amount(), dec!(15.5));
+        assert_eq!("-0".parse::<Price>().unwrap().amount(), Decimal::ZERO);
+    }
+
+    #[test]
+    fn price_refuses_text_that_is_not_a_decimal_number() {
+        for text in [
+            "", "-", "abc", "1,5", " 1", "1 ", "+1", "1.", ".5", "1_000", "NaN", "inf", "1e",
+            "1e+", "0x10", "١",
+        ] {
+            assert_eq!(
+                text.parse::<Price>(),
+                Err(PricingError::InvalidPrice(text.to_owned())),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn price_refuses_text_too_long_to_be_exact() {
+        let text = "1.00000000000000000000000000000000001";
+        assert_eq!(
+            text.parse::<Price>(),
+            Err(PricingError::InvalidPrice(text.to_owned()))
+        );
+        assert!("1e99999999999".parse::<Price>().is_err());
+    }
+
+    #[test]
+    fn price_refuses_negative_too_precise_and_too_large_amounts() {
+        assert_eq!(
+            Price::new(dec!(-0.01)),
+            Err(PricingError::NegativePrice(dec!(-0.01)))
+        );
+        assert_eq!(
+            Price::new(dec!(1.00001)),
+            Err(PricingError::TooManyDecimalPlaces(dec!(1.00001)))
+        );
+        assert_eq!(
+            Price::new(dec!(1000000000.0001)),
+            Err(PricingError::PriceTooLarge(dec!(1000000000.0001)))
+        );
+        assert_eq!(
+            Price::new(dec!(1000000000)).unwrap().amount(),
+            dec!(1000000000)
+        );
+        assert_eq!(Price::new(dec!(0.0001)).unwrap().amount(), dec!(0.0001));
+    }
+
+    #[test]
+    fn price_error_messages_name_the_value() {
+        assert_eq!(
+            "-5".parse::<Price>().unwrap_err().to_string(),
+            "price -5 is negative"
+        );
+        assert_eq!(
+            "abc".parse::<Price>().unwrap_err().to_string(),
+            "price \"abc\" is not a decimal number"
+        );
+    }
+
+    #[test]
+    fn quantity_accepts_whole_numbers_from_one_to_a_million() {
+        assert_eq!("1".parse::<Quantity>().unwrap().get(), 1);
+        assert_eq!("1000000".parse::<Quantity>().unwrap().get(), 1_000_000);
+        assert_eq!("3.0".parse::<Quantity>().unwrap().get(), 3);
+        assert_eq!("3e0".parse::<Quantity>().unwrap().get(), 3);
+        assert_eq!(Quantity::new(7).unwrap().to_string(), "7");
+    }
+
+    #[test]
+    fn quantity_refuses_everything_else_naming_the_text() {
+        for text in [
+            "0",
+            "-1",
+            "2.5",
+            "1000001",
+            "1e9",
+            "",
+            "x",
+            "99999999999999999999999",
+            "4294967297",
+        ] {
+            assert_eq!(
+                text.parse::<Quantity>(),
+                Err(PricingError::InvalidQuantity(text.to_owned())),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            Quantity::new(u64::MAX),
+            Err(PricingError::InvalidQuantity(u64::MAX.to_string()))
+        );
+    }
+
+    #[test]
+    fn days_overdue_refuses_negative_and_non_integer_values() {
+        assert_eq!("45".parse::<DaysOverdue>().unwrap().get(), 45);
+        assert_eq!(
+            "-1".parse::<DaysOverdue>(),
+            Err(PricingError::NegativeDaysOverdue(-1))
+        );
+        assert_eq!(
+            "4.5".parse::<DaysOverdue>(),
+            Err(PricingError::InvalidDaysOverdue("4.5".to_owned()))
+        );
+        assert_eq!(
+            DaysOverdue::try_from(i64::from(u32::MAX) + 1),
+            Err(PricingError::InvalidDaysOverdue("4294967296".to_owned()))
+        );
+        assert_eq!(DaysOverdue::try_from(0_i64).unwrap().get(), 0);
+        assert_eq!(DaysOverdue::from(12_u32).to_string(), "12");
+    }
+
+    #[test]
+    fn tier_parses_strictly_but_from_name_keeps_unknown_names() {
+        assert_eq!("gold".parse::<Tier>(), Ok(Tier::Gold));
+        assert_eq!("silver".parse::<Tier>(), Ok(Tier::Silver));
+        assert_eq!("bronze".parse::<Tier>(), Ok(Tier::Bronze));
+        assert_eq!("none".parse::<Tier>(), Ok(Tier::None));
+        assert_eq!(
+            "golld".parse::<Tier>(),
+            Err(PricingError::UnknownTier("golld".to_owned()))
+        );
+        assert_eq!(
+            Tier::from_name("platinum"),
+            Tier::Unrecognized("platinum".to_owned())
+        );
+        assert_eq!(Tier::from_name("gold"), Tier::Gold);
+        for name in Tier::KNOWN_NAMES {
+            assert_eq!(Tier::from_name(name).name(), name);
+        }
+        assert_eq!(Tier::from_name("platinum").to_string(), "platinum");
+    }
+
+    #[test]
+    fn pricing_input_needs_a_line_item() {
+        assert_eq!(
+            PricingInput::new(Vec::new(), Tier::Gold, true, DaysOverdue::from(0)),
+            Err(PricingError::NoLineItems)
+        );
+        let item = LineItem::new(Price::new(dec!(2)).unwrap(), Quantity::new(3).unwrap());
+        let input = PricingInput::new(vec![item], Tier::Gold, true, DaysOverdue::from(4)).unwrap();
+        assert_eq!(input.line_items(), &[item]);
+        assert_eq!(input.tier(), &Tier::Gold);
+        assert!(input.loyalty_member());
+        assert_eq!(input.days_overdue().get(), 4);
+        assert_eq!(item.price().to_string(), "2");
+        assert_eq!(item.quantity().get(), 3);
+    }
+}
