@@ -1,2 +1,91 @@
-//! The payment gateway trait and its test-mode fake. This crate is a stub
-//! until its issue lands.
+//! Ledgerly's payment gateway: the [`PaymentGateway`] trait billing charges
+//! through, its request and result types, and [`FakeGateway`], a test-mode
+//! processor for tests and the sandbox.
+//!
+//! Amounts are whole minor units (cents) with their [`Currency`] attached
+//! ([`Amount`]); a float never gets near them. Every [`ChargeRequest`]
+//! carries an [`IdempotencyKey`]: the processor stores the first result for a
+//! key and returns it for every later request with the same key, so a retry
+//! after a lost reply cannot charge twice.
+//!
+//! A failed charge is a [`GatewayError`] that says what the caller may do
+//! next: a decline is final, a transient failure is safe to retry, an
+//! ambiguous outcome (the reply was lost) must be retried *with the same key*,
+//! and an invalid request or an idempotency conflict needs the request fixed.
+//!
+//! ```
+//! use payment_gateway::{
+//!     Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey,
+//!     PaymentGateway, PaymentMethod,
+//! };
+//!
+//! let gateway = FakeGateway::new();
+//! let request = ChargeRequest::new(
+//!     IdempotencyKey::new("invoice:INV-1:attempt:1")?,
+//!     // This test token's charge goes through, but its reply is lost once.
+//!     PaymentMethod::new("tok_reply_lost")?,
+//!     Amount::new(14169, Currency::Usd)?,
+//!     "INV-1",
+//! );
+//!
+//! let first = gateway.charge(&request);
+//! assert!(matches!(first, Err(GatewayError::Ambiguous { .. })));
+//!
+//! // Retrying with the same key returns the stored charge instead of a new one.
+//! let charge = gateway.charge(&request)?;
+//! assert_eq!(charge.amount().to_string(), "141.69 USD");
+//! assert_eq!(gateway.capture_count(), 1);
+//! assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14169);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The crate does no I/O and never panics on input.
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+
+mod error;
+mod fake;
+mod money;
+mod request;
+
+pub use error::{
+    DeclineCode, GatewayError, InvalidChargeId, InvalidRequest, RequestField, UnknownDeclineCode,
+};
+pub use fake::{Capture, FakeGateway, Fault, TestToken};
+pub use money::{Amount, Currency};
+pub use request::{Charge, ChargeId, ChargeRequest, IdempotencyKey, PaymentMethod};
+
+/// Something that charges payment methods: a card processor's client, or
+/// [`FakeGateway`].
+///
+/// `charge` takes `&self` so one gateway can be shared (by reference, `Arc`
+/// or `Box`, all of which are gateways too); an implementation that keeps
+/// state uses interior mutability.
+pub trait PaymentGateway {
+    /// Charges `request.amount()` to `request.payment_method()`.
+    ///
+    /// Implementations must honour the idempotency key: a request whose key
+    /// was already processed returns the first result and moves no money, and
+    /// one that reuses a key with different parameters is refused with
+    /// [`GatewayError::IdempotencyConflict`].
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError>;
+}
+
+impl<G: PaymentGateway + ?Sized> PaymentGateway for &G {
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        (**self).charge(request)
+    }
+}
+
+impl<G: PaymentGateway + ?Sized> PaymentGateway for Arc<G> {
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        (**self).charge(request)
+    }
+}
+
+impl<G: PaymentGateway + ?Sized> PaymentGateway for Box<G> {
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        (**self).charge(request)
+    }
+}

@@ -1,0 +1,372 @@
+//! The fake gateway behaves like a card processor's test mode: tokens decide
+//! outcomes, faults can be scripted, idempotency holds, and its record of
+//! captured money is exact.
+
+// The helpers below build requests from literals known to be valid; a panic
+// there is a broken test, reported as a failure.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+
+use payment_gateway::{
+    Amount, Charge, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault, GatewayError,
+    IdempotencyKey, InvalidRequest, PaymentGateway, PaymentMethod, RequestField, TestToken,
+};
+
+fn request(
+    key: &str,
+    token: &str,
+    cents: i64,
+    currency: Currency,
+    reference: &str,
+) -> ChargeRequest {
+    ChargeRequest::new(
+        IdempotencyKey::new(key).unwrap(),
+        PaymentMethod::new(token).unwrap(),
+        Amount::new(cents, currency).unwrap(),
+        reference,
+    )
+}
+
+fn usd(key: &str, token: &str, cents: i64) -> ChargeRequest {
+    request(key, token, cents, Currency::Usd, "INV-1")
+}
+
+fn is_transient(result: &Result<Charge, GatewayError>) -> bool {
+    matches!(result, Err(GatewayError::Transient { .. }))
+}
+
+fn is_ambiguous(result: &Result<Charge, GatewayError>) -> bool {
+    matches!(result, Err(GatewayError::Ambiguous { .. }))
+}
+
+#[test]
+fn success_token_captures_the_amount_once() {
+    let gateway = FakeGateway::new();
+    let charge = gateway.charge(&usd("k1", "tok_success", 14169)).unwrap();
+
+    assert_eq!(charge.id().as_str(), "ch_fake_000001");
+    assert_eq!(charge.amount(), Amount::new(14169, Currency::Usd).unwrap());
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14169);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Eur), 0);
+    assert_eq!(gateway.captured_total_for("INV-2", Currency::Usd), 0);
+    let captures = gateway.captures_for("INV-1");
+    assert_eq!(captures.len(), 1);
+    assert_eq!(captures[0].charge(), &charge);
+    assert_eq!(captures[0].request().idempotency_key().as_str(), "k1");
+}
+
+#[test]
+fn each_decline_token_declines_with_its_code_and_captures_nothing() {
+    for code in DeclineCode::ALL {
+        let gateway = FakeGateway::new();
+        let token = format!("tok_{code}");
+        assert_eq!(token, TestToken::Decline(code).to_string());
+
+        let result = gateway.charge(&usd("k1", &token, 500));
+
+        assert_eq!(result, Err(GatewayError::Declined { code }), "{token}");
+        assert_eq!(gateway.capture_count(), 0, "{token}");
+    }
+}
+
+#[test]
+fn a_decline_is_replayed_for_the_same_key_and_a_new_key_is_processed_afresh() {
+    let gateway = FakeGateway::with_faults([Fault::Decline(DeclineCode::InsufficientFunds)]);
+    let declined = Err(GatewayError::Declined {
+        code: DeclineCode::InsufficientFunds,
+    });
+
+    assert_eq!(
+        gateway.charge(&usd("attempt-1", "tok_success", 500)),
+        declined
+    );
+    assert_eq!(
+        gateway.charge(&usd("attempt-1", "tok_success", 500)),
+        declined
+    );
+    assert_eq!(gateway.capture_count(), 0);
+
+    assert!(
+        gateway
+            .charge(&usd("attempt-2", "tok_success", 500))
+            .is_ok()
+    );
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn transient_token_fails_n_times_per_key_then_succeeds() {
+    let gateway = FakeGateway::new();
+    let first = usd("k1", "tok_transient_2", 700);
+
+    assert!(is_transient(&gateway.charge(&first)));
+    assert!(is_transient(&gateway.charge(&first)));
+    assert_eq!(gateway.capture_count(), 0);
+    assert!(gateway.charge(&first).is_ok());
+    assert_eq!(gateway.capture_count(), 1);
+
+    // Another key meets its own two outages.
+    let second = usd("k2", "tok_transient_2", 700);
+    assert!(is_transient(&gateway.charge(&second)));
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn reply_lost_captures_then_a_retry_with_the_same_key_returns_the_stored_charge() {
+    let gateway = FakeGateway::new();
+    let charge = usd("k1", "tok_reply_lost", 14169);
+
+    assert!(is_ambiguous(&gateway.charge(&charge)));
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14169);
+
+    let replayed = gateway.charge(&charge).unwrap();
+    let again = gateway.charge(&charge).unwrap();
+
+    assert_eq!(replayed, again);
+    assert_eq!(replayed.id(), gateway.captures()[0].charge().id());
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.request_count(), 3);
+}
+
+#[test]
+fn reply_lost_retried_with_a_new_key_captures_twice_which_the_record_shows() {
+    // The double charge a billing bug would cause: the fake must expose it.
+    let gateway = FakeGateway::new();
+
+    assert!(is_ambiguous(&gateway.charge(&usd(
+        "k1",
+        "tok_reply_lost",
+        14169
+    ))));
+    assert!(is_ambiguous(&gateway.charge(&usd(
+        "k2",
+        "tok_reply_lost",
+        14169
+    ))));
+
+    assert_eq!(gateway.capture_count(), 2);
+    assert_eq!(
+        gateway.captured_total_for("INV-1", Currency::Usd),
+        2 * 14169
+    );
+}
+
+#[test]
+fn request_lost_captures_nothing_and_a_retry_succeeds_once() {
+    let gateway = FakeGateway::new();
+    let charge = usd("k1", "tok_request_lost", 900);
+
+    assert!(is_ambiguous(&gateway.charge(&charge)));
+    assert_eq!(gateway.capture_count(), 0);
+    assert!(gateway.charge(&charge).is_ok());
+    assert!(gateway.charge(&charge).is_ok());
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn same_key_and_same_request_returns_the_first_result_without_a_new_capture() {
+    let gateway = FakeGateway::new();
+    let charge = usd("k1", "tok_success", 1000);
+
+    let first = gateway.charge(&charge).unwrap();
+    let second = gateway.charge(&charge).unwrap();
+
+    assert_eq!(first, second);
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 1000);
+}
+
+#[test]
+fn same_key_with_a_different_amount_is_a_conflict_and_moves_no_money() {
+    let gateway = FakeGateway::new();
+    gateway.charge(&usd("k1", "tok_success", 1000)).unwrap();
+
+    let result = gateway.charge(&usd("k1", "tok_success", 2000));
+
+    let error = result.unwrap_err();
+    assert_eq!(
+        error,
+        GatewayError::IdempotencyConflict {
+            key: IdempotencyKey::new("k1").unwrap(),
+            field: RequestField::Amount,
+            first: "10.00 USD".to_owned(),
+            now: "20.00 USD".to_owned(),
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "idempotency key \"k1\" was first used with amount 10.00 USD, not 20.00 USD"
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 1000);
+}
+
+#[test]
+fn same_key_with_a_different_currency_is_a_conflict_and_moves_no_money() {
+    let gateway = FakeGateway::new();
+    gateway.charge(&usd("k1", "tok_success", 1000)).unwrap();
+
+    let result = gateway.charge(&request("k1", "tok_success", 1000, Currency::Eur, "INV-1"));
+
+    assert!(matches!(
+        result,
+        Err(GatewayError::IdempotencyConflict {
+            field: RequestField::Currency,
+            ..
+        })
+    ));
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Eur), 0);
+}
+
+#[test]
+fn same_key_with_a_different_payment_method_or_reference_is_a_conflict() {
+    let gateway = FakeGateway::new();
+    gateway.charge(&usd("k1", "tok_success", 1000)).unwrap();
+
+    let other_card = gateway.charge(&usd("k1", "tok_transient_0", 1000));
+    let other_invoice = gateway.charge(&request("k1", "tok_success", 1000, Currency::Usd, "INV-2"));
+
+    assert!(matches!(
+        other_card,
+        Err(GatewayError::IdempotencyConflict {
+            field: RequestField::PaymentMethod,
+            ..
+        })
+    ));
+    assert!(matches!(
+        other_invoice,
+        Err(GatewayError::IdempotencyConflict {
+            field: RequestField::Reference,
+            ..
+        })
+    ));
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn a_conflict_is_reported_for_a_key_whose_first_request_was_declined() {
+    let gateway = FakeGateway::new();
+    let _declined = gateway.charge(&usd("k1", "tok_card_declined", 1000));
+
+    let retry_with_other_card = gateway.charge(&usd("k1", "tok_success", 1000));
+
+    assert!(matches!(
+        retry_with_other_card,
+        Err(GatewayError::IdempotencyConflict { .. })
+    ));
+    assert_eq!(gateway.capture_count(), 0);
+}
+
+#[test]
+fn unknown_token_is_an_invalid_request_that_stores_nothing() {
+    let gateway = FakeGateway::new();
+
+    let result = gateway.charge(&usd("k1", "pm_card_visa", 1000));
+
+    assert_eq!(
+        result,
+        Err(GatewayError::InvalidRequest(
+            InvalidRequest::UnknownPaymentMethod("pm_card_visa".to_owned())
+        ))
+    );
+    assert_eq!(gateway.capture_count(), 0);
+    // Nothing was stored for the key, so the corrected request goes through.
+    assert!(gateway.charge(&usd("k1", "tok_success", 1000)).is_ok());
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn scripted_faults_come_first_in_order_then_the_token_decides() {
+    let gateway = FakeGateway::with_faults([Fault::Unavailable, Fault::RequestLost]);
+    gateway.push_faults([Fault::ReplyLost]);
+    let charge = usd("k1", "tok_success", 300);
+
+    assert_eq!(gateway.remaining_faults(), 3);
+    assert!(is_transient(&gateway.charge(&charge)));
+    assert!(is_ambiguous(&gateway.charge(&charge)));
+    assert_eq!(gateway.capture_count(), 0);
+    assert!(is_ambiguous(&gateway.charge(&charge)));
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.remaining_faults(), 0);
+
+    let replayed = gateway.charge(&charge).unwrap();
+    assert_eq!(replayed.id(), gateway.captures()[0].charge().id());
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn a_scripted_decline_does_not_override_a_stored_charge() {
+    let gateway = FakeGateway::new();
+    let charge = usd("k1", "tok_success", 300);
+    let first = gateway.charge(&charge).unwrap();
+    gateway.push_faults([Fault::Decline(DeclineCode::LostCard)]);
+
+    assert_eq!(gateway.charge(&charge), Ok(first));
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn every_request_is_recorded_whatever_its_outcome() {
+    let gateway = FakeGateway::with_faults([Fault::Unavailable]);
+    let _ = gateway.charge(&usd("k1", "tok_success", 100));
+    let _ = gateway.charge(&usd("k2", "nope", 100));
+    let _ = gateway.charge(&usd("k3", "tok_expired_card", 100));
+
+    let keys: Vec<String> = gateway
+        .requests()
+        .iter()
+        .map(|r| r.idempotency_key().as_str().to_owned())
+        .collect();
+    assert_eq!(keys, ["k1", "k2", "k3"]);
+    assert_eq!(gateway.capture_count(), 0);
+}
+
+#[test]
+fn a_shared_gateway_charges_through_references_arcs_and_boxes() {
+    let gateway = std::sync::Arc::new(FakeGateway::new());
+    let by_ref: &dyn PaymentGateway = &*gateway;
+    by_ref.charge(&usd("k1", "tok_success", 100)).unwrap();
+    let boxed: Box<dyn PaymentGateway> = Box::new(std::sync::Arc::clone(&gateway));
+    boxed.charge(&usd("k2", "tok_success", 100)).unwrap();
+
+    assert_eq!(gateway.capture_count(), 2);
+}
+
+fn fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        Just(Fault::Unavailable),
+        Just(Fault::RequestLost),
+        Just(Fault::ReplyLost),
+        proptest::sample::select(DeclineCode::ALL.to_vec()).prop_map(Fault::Decline),
+    ]
+}
+
+proptest! {
+    /// Whatever the faults, one idempotency key captures at most once, and
+    /// every successful reply for it names that one capture.
+    #[test]
+    fn one_key_captures_at_most_once_under_any_faults(
+        faults in proptest::collection::vec(fault(), 0..16),
+        calls in 1_usize..24,
+    ) {
+        let gateway = FakeGateway::with_faults(faults);
+        let charge = usd("k1", "tok_success", 4242);
+        let mut replies = Vec::new();
+        for _ in 0..calls {
+            if let Ok(reply) = gateway.charge(&charge) {
+                replies.push(reply);
+            }
+        }
+        let captures = gateway.captures();
+        prop_assert!(captures.len() <= 1);
+        for reply in &replies {
+            prop_assert_eq!(reply, captures[0].charge());
+        }
+        let total = gateway.captured_total_for("INV-1", Currency::Usd);
+        prop_assert!(total == 0 || total == 4242);
+    }
+}
