@@ -1,0 +1,331 @@
+//! `ledgerly invoice`: one invoice from flags, or a batch from a file.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::num::NonZero;
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use pricing::PricingInput;
+
+use crate::batch::{self, BatchError};
+use crate::cli::{InputFormat, InvoiceArgs};
+use crate::csv_input::{CsvInputError, CsvInvoice, CsvInvoices};
+use crate::error::{AppError, Status};
+use crate::jsonl;
+use crate::lines::{Block, LineBlocks, numbered_lines};
+use crate::output::{self, CSV_HEADER, Format, Records};
+use crate::progress::Diagnostics;
+
+/// How many bytes of JSON Lines input a chunk of work holds: large enough
+/// that handing chunks between threads costs nothing noticeable, small
+/// enough that a few chunks in flight keep memory low.
+const BLOCK_SIZE: usize = 1 << 20;
+
+/// The longest JSON Lines line accepted. A longer line is skipped (not held
+/// in memory) and reported as an error record.
+pub(crate) const MAX_LINE: usize = 8 << 20;
+
+/// How many CSV invoices a chunk of work holds.
+const CSV_CHUNK: usize = 4096;
+
+/// Runs `ledgerly invoice`.
+pub(crate) fn run(args: InvoiceArgs) -> Result<Status, AppError> {
+    if let Some(path) = args.input {
+        return batch(&path, args.input_format, args.format);
+    }
+    let input = PricingInput::new(
+        args.items,
+        args.tier.unwrap_or_default(),
+        args.loyalty_member,
+        args.days_overdue.unwrap_or_default(),
+    )?;
+    single(&input, args.format)
+}
+
+/// Prices one invoice and prints it as text or one JSON object.
+fn single(input: &PricingInput, format: Option<Format>) -> Result<Status, AppError> {
+    let breakdown = pricing::price(input)?;
+    let mut bytes = Vec::new();
+    match format.unwrap_or(Format::Text) {
+        Format::Text => output::write_text_breakdown(&mut bytes, &breakdown),
+        Format::Json => output::write_json_priced(&mut bytes, None, &breakdown),
+        Format::Jsonl | Format::Csv => {
+            return Err(AppError::usage(
+                "one invoice from flags prints as --format text or json; jsonl and csv are for --input",
+            ));
+        }
+    }
+    .map_err(AppError::Output)?;
+    let mut out = io::stdout().lock();
+    match out.write_all(&bytes).and_then(|()| out.flush()) {
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(AppError::Output(error)),
+        _ => Ok(Status::AllPriced),
+    }
+}
+
+/// Prices every invoice of a file (or stdin, for `-`).
+fn batch(
+    path: &Path,
+    input_format: Option<InputFormat>,
+    format: Option<Format>,
+) -> Result<Status, AppError> {
+    let format = match format {
+        None => Format::Jsonl,
+        Some(Format::Json) => {
+            return Err(AppError::usage(
+                "a batch prints one record per invoice: use --format jsonl, csv or text",
+            ));
+        }
+        Some(format) => format,
+    };
+    let is_stdin = path.as_os_str() == "-";
+    let Some(input_format) = input_format.or_else(|| format_of(path)) else {
+        return Err(AppError::usage(format!(
+            "cannot tell the format of {}: name it .jsonl, .ndjson or .csv, or pass --input-format jsonl|csv",
+            if is_stdin {
+                "stdin".to_owned()
+            } else {
+                path.display().to_string()
+            }
+        )));
+    };
+    let input_error = |source| AppError::Input {
+        path: display_path(path),
+        source,
+    };
+    let reader: Box<dyn Read + Send> = if is_stdin {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(input_error)?)
+    };
+    let workers = thread::available_parallelism().map_or(1, NonZero::get);
+    let mut out = io::stdout().lock();
+    let mut diagnostics = Diagnostics::stderr();
+    let result = match input_format {
+        InputFormat::Jsonl => batch::run(
+            LineBlocks::new(reader, BLOCK_SIZE, MAX_LINE),
+            workers,
+            |block| price_jsonl_block(block, format),
+            &mut out,
+            &mut diagnostics,
+        ),
+        InputFormat::Csv => {
+            let invoices = CsvInvoices::new(reader).map_err(|error| match error {
+                CsvInputError::Read(source) => input_error(source),
+                header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
+            })?;
+            if format == Format::Csv
+                && let Err(error) = out.write_all(CSV_HEADER.as_bytes())
+            {
+                return closed_pipe_or(error, Status::AllPriced);
+            }
+            batch::run(
+                chunks(invoices, CSV_CHUNK),
+                workers,
+                |chunk| price_csv_chunk(chunk, format),
+                &mut out,
+                &mut diagnostics,
+            )
+        }
+    };
+    let summary = result.map_err(|error| match error {
+        BatchError::Input(source) => input_error(source),
+        BatchError::Output(error) => AppError::Output(error),
+    })?;
+    Ok(if summary.invalid > 0 {
+        Status::SomeInvalid
+    } else {
+        Status::AllPriced
+    })
+}
+
+/// A closed pipe ends quietly with `status`; any other output error fails.
+fn closed_pipe_or(error: io::Error, status: Status) -> Result<Status, AppError> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(status)
+    } else {
+        Err(AppError::Output(error))
+    }
+}
+
+/// The input format a file's extension names, if any.
+pub(crate) fn format_of(path: &Path) -> Option<InputFormat> {
+    let extension = path.extension().and_then(OsStr::to_str)?;
+    match extension.to_ascii_lowercase().as_str() {
+        "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
+        "csv" => Some(InputFormat::Csv),
+        _ => None,
+    }
+}
+
+fn display_path(path: &Path) -> PathBuf {
+    if path.as_os_str() == "-" {
+        PathBuf::from("stdin")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Why a JSON Lines line was not read.
+#[derive(Debug, thiserror::Error)]
+#[error("line is longer than the limit of {MAX_LINE} bytes")]
+struct LineTooLong;
+
+/// Prices the invoices of one block of JSON Lines.
+pub(crate) fn price_jsonl_block(block: Block, format: Format) -> io::Result<Records> {
+    match block {
+        Block::TooLong { line } => {
+            let mut records = Records::new(format, 128);
+            records.reject(line, None, &LineTooLong)?;
+            Ok(records)
+        }
+        Block::Lines { first_line, data } => {
+            // Priced records are about as long as the invoices they price.
+            let mut records = Records::new(format, data.len() + 4096);
+            for (line, bytes) in numbered_lines(first_line, &data) {
+                // Blank lines are not invoices; they are skipped silently
+                // (their numbers still count).
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                if bytes.len() > MAX_LINE {
+                    records.reject(line, None, &LineTooLong)?;
+                    continue;
+                }
+                match jsonl::parse_line(bytes) {
+                    Ok(invoice) => records.price(line, invoice.id.as_deref(), &invoice.input)?,
+                    Err(rejected) => {
+                        records.reject(line, rejected.id.as_deref(), &rejected.error)?;
+                    }
+                }
+            }
+            Ok(records)
+        }
+    }
+}
+
+/// Prices one chunk of CSV invoices.
+fn price_csv_chunk(chunk: Vec<CsvInvoice>, format: Format) -> io::Result<Records> {
+    let mut records = Records::new(format, chunk.len() * 96);
+    for invoice in chunk {
+        let id = invoice.id.as_deref();
+        match &invoice.input {
+            Ok(input) => records.price(invoice.line, id, input)?,
+            Err(error) => records.reject(invoice.line, id, error)?,
+        }
+    }
+    Ok(records)
+}
+
+/// Groups the items of `items` into vectors of up to `size`. A read error
+/// comes after the items read before it, so none of them is lost.
+fn chunks<T>(
+    mut items: impl Iterator<Item = io::Result<T>>,
+    size: usize,
+) -> impl Iterator<Item = io::Result<Vec<T>>> {
+    let mut failed: Option<io::Error> = None;
+    std::iter::from_fn(move || {
+        if let Some(error) = failed.take() {
+            return Some(Err(error));
+        }
+        let mut chunk = Vec::with_capacity(size);
+        for item in items.by_ref() {
+            match item {
+                Ok(item) => chunk.push(item),
+                Err(error) if chunk.is_empty() => return Some(Err(error)),
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+            if chunk.len() == size {
+                break;
+            }
+        }
+        (!chunk.is_empty()).then_some(Ok(chunk))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_format_follows_the_extension() {
+        assert_eq!(format_of(Path::new("a.jsonl")), Some(InputFormat::Jsonl));
+        assert_eq!(format_of(Path::new("a.NDJSON")), Some(InputFormat::Jsonl));
+        assert_eq!(format_of(Path::new("dir/a.csv")), Some(InputFormat::Csv));
+        assert_eq!(format_of(Path::new("a.json")), None);
+        assert_eq!(format_of(Path::new("-")), None);
+        assert_eq!(format_of(Path::new("jsonl")), None);
+    }
+
+    fn jsonl_output(input: &str, format: Format) -> (String, u64, u64) {
+        let block = Block::Lines {
+            first_line: 1,
+            data: input.as_bytes().to_vec(),
+        };
+        let records = price_jsonl_block(block, format).unwrap();
+        (
+            String::from_utf8(records.bytes().to_vec()).unwrap(),
+            records.invoices(),
+            records.invalid(),
+        )
+    }
+
+    #[test]
+    fn a_jsonl_block_yields_one_record_per_invoice_in_order() {
+        let input = concat!(
+            r#"{"id":"A","tier":"gold","loyalty_member":true,"days_overdue":45,"line_items":[{"price":"40.00","quantity":3},{"price":15,"quantity":2}]}"#,
+            "\n\n",
+            r#"{"id":"B","line_items":[{"price":"-1","quantity":1}]}"#,
+            "\nnot json\n",
+            r#"{"line_items":[{"price":0.1,"quantity":3}]}"#,
+            "\n"
+        );
+        let (out, invoices, invalid) = jsonl_output(input, Format::Jsonl);
+        assert_eq!(
+            out,
+            concat!(
+                r#"{"id":"A","subtotal":"150.00","tier_discount":"-22.50","loyalty_discount":"-2.55","tax":"10.00","late_fee":"6.74","total":"141.69"}"#,
+                "\n",
+                r#"{"line":3,"id":"B","error":"line item 1: price -1 is negative"}"#,
+                "\n",
+                r#"{"line":4,"id":null,"error":"invalid invoice JSON: expected ident at column 2"}"#,
+                "\n",
+                r#"{"subtotal":"0.30","tier_discount":"0.00","loyalty_discount":"0.00","tax":"0.02","late_fee":"0.00","total":"0.32"}"#,
+                "\n",
+            )
+        );
+        assert_eq!((invoices, invalid), (4, 2));
+    }
+
+    #[test]
+    fn an_over_long_line_yields_its_error_record() {
+        let records = price_jsonl_block(Block::TooLong { line: 9 }, Format::Jsonl).unwrap();
+        assert_eq!(
+            String::from_utf8(records.bytes().to_vec()).unwrap(),
+            "{\"line\":9,\"id\":null,\"error\":\"line is longer than the limit of 8388608 bytes\"}\n"
+        );
+        assert_eq!((records.invoices(), records.invalid()), (1, 1));
+    }
+
+    #[test]
+    fn csv_chunks_keep_items_before_a_read_error() {
+        let items = vec![Ok(1), Ok(2), Ok(3), Err(io::Error::other("broken")), Ok(4)];
+        let got: Vec<_> = chunks(items.into_iter(), 2)
+            .map(|chunk| chunk.map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                Ok(vec![1, 2]),
+                Ok(vec![3]),
+                Err("broken".to_owned()),
+                Ok(vec![4])
+            ]
+        );
+    }
+}

@@ -1,0 +1,451 @@
+//! One invoice from one line of JSON Lines.
+//!
+//! Only `line_items` is required; unknown fields and wrong types are
+//! refused. Prices may be JSON numbers or decimal strings, and a number is
+//! read from its text (borrowed as a [`RawValue`]), never through a float:
+//! `0.1` and `"0.1"` are the same exact amount.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use pricing::{DaysOverdue, LineItem, Price, PricingError, PricingInput, Quantity, Tier};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// An invoice read from one line, ready to price.
+#[derive(Debug)]
+pub(crate) struct Invoice<'a> {
+    /// The invoice's `id`, when the line had one.
+    pub(crate) id: Option<Cow<'a, str>>,
+    /// What pricing needs.
+    pub(crate) input: PricingInput,
+}
+
+/// A line that is not a valid invoice, with the invoice's id when it could
+/// still be read.
+#[derive(Debug)]
+pub(crate) struct Rejected<'a> {
+    /// The invoice's `id`, when the line is JSON with a string `id`.
+    pub(crate) id: Option<Cow<'a, str>>,
+    /// What is wrong with the line.
+    pub(crate) error: LineError,
+}
+
+/// Why a line is not a valid invoice. Messages name the offending value.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LineError {
+    /// The line's bytes are not UTF-8.
+    #[error("line is not valid UTF-8 (invalid byte at offset {0})")]
+    InvalidUtf8(usize),
+    /// The line is not JSON, or not an invoice object (wrong type, unknown
+    /// or missing field).
+    #[error("invalid invoice JSON: {0}")]
+    Json(String),
+    /// A price is neither a JSON number nor a string.
+    #[error("line item {item}: price must be a number or a decimal string, found {found}")]
+    PriceType {
+        /// The 1-based position of the line item.
+        item: usize,
+        /// The JSON text found instead.
+        found: String,
+    },
+    /// A quantity is not a JSON number.
+    #[error("line item {item}: quantity must be a whole JSON number, found {found}")]
+    QuantityType {
+        /// The 1-based position of the line item.
+        item: usize,
+        /// The JSON text found instead.
+        found: String,
+    },
+    /// `days_overdue` is not a JSON number.
+    #[error("days_overdue must be a whole JSON number, found {0}")]
+    DaysOverdueType(String),
+    /// A line item's price or quantity is refused by pricing.
+    #[error("line item {item}: {source}")]
+    LineItem {
+        /// The 1-based position of the line item.
+        item: usize,
+        /// What pricing refused.
+        source: PricingError,
+    },
+    /// Pricing refused the invoice (for example `days_overdue` or no line
+    /// items).
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+}
+
+/// Text that is borrowed from the line when it has no escapes, and owned
+/// only when JSON escapes had to be decoded.
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                text: &'de str,
+            ) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+/// The invoice object as it appears on the line, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvoice<'a> {
+    #[serde(borrow, default)]
+    id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    tier: Option<Text<'a>>,
+    #[serde(default)]
+    loyalty_member: bool,
+    #[serde(borrow, default)]
+    days_overdue: Option<&'a RawValue>,
+    #[serde(borrow)]
+    line_items: Vec<RawLineItem<'a>>,
+}
+
+/// One line item as it appears on the line, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLineItem<'a> {
+    #[serde(borrow)]
+    price: &'a RawValue,
+    #[serde(borrow)]
+    quantity: &'a RawValue,
+}
+
+/// Just the `id` of a line that is JSON but not a valid invoice, so its
+/// error record can still name the invoice.
+#[derive(Deserialize)]
+struct IdOnly<'a> {
+    #[serde(borrow, default)]
+    id: Option<Text<'a>>,
+}
+
+/// Reads one invoice from one line (without its line break).
+pub(crate) fn parse_line(line: &[u8]) -> Result<Invoice<'_>, Rejected<'_>> {
+    let text = std::str::from_utf8(line).map_err(|error| Rejected {
+        id: None,
+        error: LineError::InvalidUtf8(error.valid_up_to()),
+    })?;
+    let raw: RawInvoice<'_> = serde_json::from_str(text).map_err(|error| Rejected {
+        id: recover_id(text),
+        error: LineError::Json(json_message(&error)),
+    })?;
+    let id = raw.id.map(|text| text.0);
+    match validate(
+        raw.tier,
+        raw.loyalty_member,
+        raw.days_overdue,
+        &raw.line_items,
+    ) {
+        Ok(input) => Ok(Invoice { id, input }),
+        Err(error) => Err(Rejected { id, error }),
+    }
+}
+
+/// The string `id` of a line that is a JSON object, if it has one.
+fn recover_id(text: &str) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<IdOnly<'_>>(text)
+        .ok()
+        .and_then(|found| found.id)
+        .map(|text| text.0)
+}
+
+/// `serde_json`'s message without its position: every record is one line, so
+/// "line 1" would mislead; the column is kept.
+fn json_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&position) {
+        Some(bare) => format!("{bare} at column {}", error.column()),
+        None => message,
+    }
+}
+
+fn validate(
+    tier: Option<Text<'_>>,
+    loyalty_member: bool,
+    days_overdue: Option<&RawValue>,
+    raw_items: &[RawLineItem<'_>],
+) -> Result<PricingInput, LineError> {
+    let mut line_items = Vec::with_capacity(raw_items.len());
+    for (index, raw) in raw_items.iter().enumerate() {
+        line_items.push(line_item(index + 1, raw)?);
+    }
+    let days_overdue = match days_overdue {
+        None => DaysOverdue::default(),
+        Some(raw) => number_text(raw)
+            .ok_or_else(|| LineError::DaysOverdueType(raw.get().to_owned()))?
+            .parse()?,
+    };
+    // A tier name pricing does not know applies no discount (the domain
+    // rule); the batch warns about it once per name.
+    let tier = tier.map_or(Tier::None, |name| Tier::from_name(&name.0));
+    Ok(PricingInput::new(
+        line_items,
+        tier,
+        loyalty_member,
+        days_overdue,
+    )?)
+}
+
+fn line_item(item: usize, raw: &RawLineItem<'_>) -> Result<LineItem, LineError> {
+    let price_text = match number_text(raw.price) {
+        Some(number) => Cow::Borrowed(number),
+        None => string_text(raw.price).ok_or_else(|| LineError::PriceType {
+            item,
+            found: raw.price.get().to_owned(),
+        })?,
+    };
+    let price: Price = price_text
+        .parse()
+        .map_err(|source| LineError::LineItem { item, source })?;
+    let quantity: Quantity = number_text(raw.quantity)
+        .ok_or_else(|| LineError::QuantityType {
+            item,
+            found: raw.quantity.get().to_owned(),
+        })?
+        .parse()
+        .map_err(|source| LineError::LineItem { item, source })?;
+    Ok(LineItem::new(price, quantity))
+}
+
+/// The text of a JSON number, or `None` for any other JSON value.
+fn number_text(raw: &RawValue) -> Option<&str> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'-' | b'0'..=b'9') => Some(text),
+        _ => None,
+    }
+}
+
+/// The decoded contents of a JSON string, or `None` for any other JSON value.
+fn string_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn priced_total(line: &str) -> String {
+        let invoice = parse_line(line.as_bytes()).unwrap();
+        pricing::price(&invoice.input).unwrap().total().to_string()
+    }
+
+    fn error_of(line: &[u8]) -> String {
+        parse_line(line).unwrap_err().error.to_string()
+    }
+
+    #[test]
+    fn reads_the_domain_example_with_string_and_number_prices() {
+        let line = r#"{"id": "INV-1", "tier": "gold", "loyalty_member": true, "days_overdue": 45, "line_items": [{"price": "40.00", "quantity": 3}, {"price": 15, "quantity": 2}]}"#;
+        let invoice = parse_line(line.as_bytes()).unwrap();
+        assert_eq!(invoice.id.as_deref(), Some("INV-1"));
+        assert_eq!(invoice.input.tier(), &Tier::Gold);
+        assert!(invoice.input.loyalty_member());
+        assert_eq!(invoice.input.days_overdue().get(), 45);
+        assert_eq!(invoice.input.line_items().len(), 2);
+        assert_eq!(priced_total(line), "141.69");
+    }
+
+    #[test]
+    fn only_line_items_is_required() {
+        let invoice = parse_line(br#"{"line_items":[{"price":"10","quantity":1}]}"#).unwrap();
+        assert_eq!(invoice.id, None);
+        assert_eq!(invoice.input.tier(), &Tier::None);
+        assert!(!invoice.input.loyalty_member());
+        assert_eq!(invoice.input.days_overdue().get(), 0);
+    }
+
+    #[test]
+    fn null_optional_fields_mean_absent() {
+        let invoice =
+            parse_line(br#"{"id":null,"tier":null,"days_overdue":null,"line_items":[{"price":"10","quantity":1}]}"#)
+                .unwrap();
+        assert_eq!(invoice.id, None);
+        assert_eq!(invoice.input.tier(), &Tier::None);
+        assert_eq!(invoice.input.days_overdue().get(), 0);
+    }
+
+    #[test]
+    fn number_prices_are_read_from_their_text() {
+        // 0.1 × 3 is 0.30000000000000004 in binary floating point.
+        assert_eq!(
+            priced_total(r#"{"line_items":[{"price":0.1,"quantity":3}]}"#),
+            "0.32"
+        );
+        let invoice = parse_line(br#"{"line_items":[{"price":0.1,"quantity":3}]}"#).unwrap();
+        assert_eq!(invoice.input.line_items()[0].price().to_string(), "0.1");
+    }
+
+    #[test]
+    fn exponent_numbers_are_exact() {
+        let invoice = parse_line(
+            br#"{"line_items":[{"price":4.0E1,"quantity":3e0},{"price":"15e0","quantity":2}]}"#,
+        )
+        .unwrap();
+        let items = invoice.input.line_items();
+        assert_eq!(items[0].price().to_string(), "40");
+        assert_eq!(items[0].quantity().get(), 3);
+        assert_eq!(items[1].price().to_string(), "15");
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let invoice = parse_line(
+            br#"{"id":"INV-\"7\"","tier":"g\u006fld","line_items":[{"price":"\u0031\u0030","quantity":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(invoice.id.as_deref(), Some("INV-\"7\""));
+        assert_eq!(invoice.input.tier(), &Tier::Gold);
+        assert_eq!(invoice.input.line_items()[0].price().to_string(), "10");
+    }
+
+    #[test]
+    fn unknown_tier_names_are_kept_for_the_no_discount_rule() {
+        let invoice =
+            parse_line(br#"{"tier":"platinum","line_items":[{"price":"10","quantity":1}]}"#)
+                .unwrap();
+        assert_eq!(
+            invoice.input.tier(),
+            &Tier::Unrecognized("platinum".to_owned())
+        );
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_naming_the_offset() {
+        let rejected = parse_line(b"{\"id\":\"A\xff\"}").unwrap_err();
+        assert_eq!(rejected.id, None);
+        assert_eq!(
+            rejected.error.to_string(),
+            "line is not valid UTF-8 (invalid byte at offset 8)"
+        );
+    }
+
+    #[test]
+    fn refuses_broken_json_with_the_column() {
+        assert_eq!(
+            error_of(br#"{"line_items": [}"#),
+            "invalid invoice JSON: expected value at column 17"
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_fields_and_keeps_the_id() {
+        let rejected = parse_line(
+            br#"{"id":"INV-9","colour":"red","line_items":[{"price":"1","quantity":1}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(rejected.id.as_deref(), Some("INV-9"));
+        assert!(
+            rejected
+                .error
+                .to_string()
+                .starts_with("invalid invoice JSON: unknown field `colour`"),
+            "{}",
+            rejected.error
+        );
+    }
+
+    #[test]
+    fn refuses_a_missing_line_items_field() {
+        assert_eq!(
+            error_of(br#"{"id":"A"}"#),
+            "invalid invoice JSON: missing field `line_items` at column 10"
+        );
+    }
+
+    #[test]
+    fn refuses_wrong_types() {
+        assert!(
+            error_of(br#"{"loyalty_member":"yes","line_items":[{"price":"1","quantity":1}]}"#)
+                .starts_with(
+                    "invalid invoice JSON: invalid type: string \"yes\", expected a boolean"
+                )
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":true,"quantity":1}]}"#),
+            "line item 1: price must be a number or a decimal string, found true"
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":"1","quantity":"3"}]}"#),
+            "line item 1: quantity must be a whole JSON number, found \"3\""
+        );
+        assert_eq!(
+            error_of(br#"{"days_overdue":"45","line_items":[{"price":"1","quantity":1}]}"#),
+            "days_overdue must be a whole JSON number, found \"45\""
+        );
+    }
+
+    #[test]
+    fn refuses_what_pricing_refuses_naming_the_item() {
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":"1","quantity":1},{"price":"-5","quantity":1}]}"#),
+            "line item 2: price -5 is negative"
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":"1.00001","quantity":1}]}"#),
+            "line item 1: price 1.00001 has more than 4 decimal places"
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":"1","quantity":2.5}]}"#),
+            "line item 1: quantity \"2.5\" is not a whole number from 1 to 1000000"
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":[]}"#),
+            "an invoice needs at least one line item"
+        );
+        assert_eq!(
+            error_of(br#"{"days_overdue":-3,"line_items":[{"price":"1","quantity":1}]}"#),
+            "days overdue -3 is negative"
+        );
+    }
+
+    #[test]
+    fn refuses_huge_numbers_without_rounding_them() {
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":1e400,"quantity":1}]}"#),
+            "line item 1: price \"1e400\" is not a decimal number"
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":"1000000000.01","quantity":1}]}"#),
+            "line item 1: price 1000000000.01 is above the maximum of 1000000000"
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":[{"price":"1","quantity":99999999999999999999}]}"#),
+            "line item 1: quantity \"99999999999999999999\" is not a whole number from 1 to 1000000"
+        );
+    }
+
+    #[test]
+    fn json_messages_lose_the_misleading_line_number() {
+        let error = serde_json::from_str::<u8>("x").unwrap_err();
+        assert_eq!(json_message(&error), "expected value at column 1");
+    }
+}

@@ -1,0 +1,270 @@
+//! Cuts a byte stream into blocks of whole lines, so a batch can be priced
+//! block by block in parallel with memory bounded by the block size.
+//!
+//! A line that grows past the limit before its line break is read is not
+//! kept in memory: it is skipped up to its line break and reported as
+//! [`Block::TooLong`], so one runaway line cannot exhaust memory and still
+//! yields its error record. No line longer than the limit plus one block is
+//! ever held; the caller refuses the rest of the over-long lines (those that
+//! happened to arrive whole inside one block).
+
+use std::io::{self, Read};
+
+/// A piece of the input, in input order.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Block {
+    /// One or more whole lines, each ending in `\n` except possibly the last
+    /// line of the input.
+    Lines {
+        /// The 1-based number of the first line in `data`.
+        first_line: u64,
+        /// The lines' bytes, line breaks included.
+        data: Vec<u8>,
+    },
+    /// A line longer than the limit; its bytes were skipped.
+    TooLong {
+        /// The 1-based number of the line.
+        line: u64,
+    },
+}
+
+/// Reads blocks of whole lines of about `block_size` bytes.
+pub(crate) struct LineBlocks<R> {
+    reader: R,
+    block_size: usize,
+    max_line: usize,
+    next_line: u64,
+    /// The start of a line whose end has not been read yet.
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl<R: Read> LineBlocks<R> {
+    /// Blocks of about `block_size` bytes; a line longer than `max_line`
+    /// bytes becomes [`Block::TooLong`].
+    pub(crate) fn new(reader: R, block_size: usize, max_line: usize) -> Self {
+        LineBlocks {
+            reader,
+            block_size: block_size.max(1),
+            max_line,
+            next_line: 1,
+            carry: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// Appends up to `want` bytes from the reader to `data`; returns how many
+    /// were read (0 at the end of the input).
+    fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> io::Result<usize> {
+        let start = data.len();
+        data.resize(start + want, 0);
+        let read = loop {
+            match self.reader.read(&mut data[start..]) {
+                Ok(read) => break read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    data.truncate(start);
+                    return Err(error);
+                }
+            }
+        };
+        data.truncate(start + read);
+        if read == 0 {
+            self.eof = true;
+        }
+        Ok(read)
+    }
+
+    /// Skips the rest of an over-long line up to and including its line
+    /// break, keeping what follows it.
+    fn skip_line(&mut self, mut data: Vec<u8>) -> io::Result<Block> {
+        let line = self.next_line;
+        self.next_line += 1;
+        loop {
+            if let Some(end) = memchr::memchr(b'\n', &data) {
+                self.carry = data.split_off(end + 1);
+                return Ok(Block::TooLong { line });
+            }
+            data.clear();
+            if self.fill(&mut data, self.block_size)? == 0 {
+                return Ok(Block::TooLong { line });
+            }
+        }
+    }
+
+    fn next_block(&mut self) -> io::Result<Option<Block>> {
+        let mut data = std::mem::take(&mut self.carry);
+        loop {
+            if !self.eof && data.len() < self.block_size {
+                let want = self.block_size - data.len();
+                self.fill(&mut data, want)?;
+                continue;
+            }
+            if let Some(last_break) = memchr::memrchr(b'\n', &data) {
+                self.carry = data.split_off(last_break + 1);
+                break;
+            }
+            // No line break: `data` is the start of one line.
+            if data.len() > self.max_line {
+                return self.skip_line(data).map(Some);
+            }
+            if self.eof {
+                break;
+            }
+            let want = self.block_size;
+            self.fill(&mut data, want)?;
+        }
+        if data.is_empty() {
+            return Ok(None);
+        }
+        let first_line = self.next_line;
+        let breaks = memchr::memchr_iter(b'\n', &data).count();
+        let unterminated = usize::from(data.last() != Some(&b'\n'));
+        self.next_line += u64::try_from(breaks + unterminated).unwrap_or(u64::MAX);
+        Ok(Some(Block::Lines { first_line, data }))
+    }
+}
+
+impl<R: Read> Iterator for LineBlocks<R> {
+    type Item = io::Result<Block>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_block().transpose()
+    }
+}
+
+/// The lines of a block's data with their 1-based numbers, without line
+/// breaks (`\n` or `\r\n`).
+pub(crate) fn numbered_lines(first_line: u64, data: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    let data = data.strip_suffix(b"\n").unwrap_or(data);
+    (first_line..).zip(
+        data.split(|&byte| byte == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read, like a pipe.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn blocks(input: &[u8], block_size: usize, max_line: usize, step: usize) -> Vec<Block> {
+        LineBlocks::new(Trickle { data: input, step }, block_size, max_line)
+            .collect::<io::Result<_>>()
+            .unwrap()
+    }
+
+    fn lines_of(blocks: &[Block]) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        for block in blocks {
+            match block {
+                Block::Lines { first_line, data } => {
+                    for (number, line) in numbered_lines(*first_line, data) {
+                        out.push((number, String::from_utf8_lossy(line).into_owned()));
+                    }
+                }
+                Block::TooLong { line } => out.push((*line, "<too long>".to_owned())),
+            }
+        }
+        out
+    }
+
+    fn numbered(lines: &[(u64, &str)]) -> Vec<(u64, String)> {
+        lines.iter().map(|&(n, s)| (n, s.to_owned())).collect()
+    }
+
+    #[test]
+    fn every_line_arrives_once_with_its_number_whatever_the_block_size() {
+        let input = b"one\ntwo\n\nfour\r\nfive";
+        let expected = numbered(&[(1, "one"), (2, "two"), (3, ""), (4, "four"), (5, "five")]);
+        for block_size in 1..=input.len() + 1 {
+            for step in [1, 2, 3, 7, 64] {
+                assert_eq!(
+                    lines_of(&blocks(input, block_size, 100, step)),
+                    expected,
+                    "block size {block_size}, step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_hold_whole_lines_and_number_their_first_line() {
+        let got = blocks(b"aa\nbb\ncc\n", 7, 100, 64);
+        assert_eq!(
+            got,
+            vec![
+                Block::Lines {
+                    first_line: 1,
+                    data: b"aa\nbb\n".to_vec()
+                },
+                Block::Lines {
+                    first_line: 3,
+                    data: b"cc\n".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_input_has_no_blocks() {
+        assert_eq!(blocks(b"", 8, 100, 64), vec![]);
+    }
+
+    #[test]
+    fn a_line_growing_past_the_limit_is_skipped_and_reported_in_place() {
+        let long = "x".repeat(50);
+        let input = format!("a\n{long}\nb\n{long}");
+        // Block sizes below the line's length: the line's end is not in the
+        // block that starts it, so it grows past the limit while read.
+        for block_size in [1, 4, 16, 40] {
+            assert_eq!(
+                lines_of(&blocks(input.as_bytes(), block_size, 10, 5)),
+                numbered(&[(1, "a"), (2, "<too long>"), (3, "b"), (4, "<too long>")]),
+                "block size {block_size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_at_the_limit_is_kept() {
+        let line = "y".repeat(10);
+        let input = format!("{line}\n{line}");
+        assert_eq!(
+            lines_of(&blocks(input.as_bytes(), 4, 10, 3)),
+            numbered(&[(1, &line), (2, &line)])
+        );
+    }
+
+    #[test]
+    fn read_errors_are_passed_on() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let error = LineBlocks::new(Broken, 8, 100).next().unwrap().unwrap_err();
+        assert_eq!(error.to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn numbered_lines_strip_line_breaks() {
+        let got: Vec<_> = numbered_lines(7, b"a\r\nb\n").collect();
+        assert_eq!(got, vec![(7, &b"a"[..]), (8, &b"b"[..])]);
+    }
+}
