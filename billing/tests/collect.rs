@@ -1,0 +1,601 @@
+//! `collect` against the fake gateway, without network and without sleeping:
+//! the Rust counterpart of the lesson's `test_billing.py`. Every assertion
+//! about money is made on the fake's record of what it captured, not on what
+//! the billing service believes.
+
+// Fixture helpers build invoices from literals known to be valid; a panic
+// there is a broken test, reported as a failure.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use billing::{
+    BillingError, BillingService, CustomerId, InMemoryInvoiceRepository, Invoice, InvoiceId,
+    InvoiceRepository, InvoiceStatus, Payment, RecordingSleeper, RepositoryError, RetryPolicy,
+};
+use payment_gateway::{
+    Amount, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,
+    GatewayError, InvalidRequest, PaymentGateway, PaymentMethod, RequestField,
+};
+use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
+
+/// The worked example's total: 141.69.
+const TOTAL: i64 = 14169;
+const BASE: Duration = Duration::from_millis(100);
+
+fn worked_example() -> PricingInput {
+    let items = vec![
+        LineItem::new("40.00".parse().unwrap(), "3".parse().unwrap()),
+        LineItem::new("15".parse().unwrap(), "2".parse().unwrap()),
+    ];
+    PricingInput::new(items, Tier::Gold, true, DaysOverdue::from(45)).unwrap()
+}
+
+fn invoice_with(id: &str, token: &str, pricing: PricingInput) -> Invoice {
+    Invoice::new(
+        InvoiceId::new(id).unwrap(),
+        CustomerId::new("cus_1").unwrap(),
+        PaymentMethod::new(token).unwrap(),
+        Currency::Usd,
+        pricing,
+    )
+}
+
+fn id(text: &str) -> InvoiceId {
+    InvoiceId::new(text).unwrap()
+}
+
+fn policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy::new(max_attempts, BASE, Duration::from_secs(10)).unwrap()
+}
+
+/// A fake gateway, a repository holding one invoice `INV-1` paid with
+/// `token`, and a recording sleeper.
+struct Fixture {
+    gateway: FakeGateway,
+    repository: InMemoryInvoiceRepository,
+    sleeper: RecordingSleeper,
+}
+
+impl Fixture {
+    fn new(token: &str) -> Fixture {
+        Fixture::with_gateway(token, FakeGateway::new())
+    }
+
+    fn with_gateway(token: &str, gateway: FakeGateway) -> Fixture {
+        Fixture {
+            gateway,
+            repository: InMemoryInvoiceRepository::with_invoices([invoice_with(
+                "INV-1",
+                token,
+                worked_example(),
+            )]),
+            sleeper: RecordingSleeper::new(),
+        }
+    }
+
+    fn service(
+        &self,
+        max_attempts: u32,
+    ) -> BillingService<&FakeGateway, &InMemoryInvoiceRepository, &RecordingSleeper> {
+        BillingService::new(
+            &self.gateway,
+            &self.repository,
+            &self.sleeper,
+            policy(max_attempts),
+        )
+    }
+
+    fn status(&self) -> InvoiceStatus {
+        self.repository
+            .get(&id("INV-1"))
+            .unwrap()
+            .unwrap()
+            .status()
+            .clone()
+    }
+
+    /// Money the fake captured for INV-1, in cents.
+    fn captured(&self) -> i128 {
+        self.gateway.captured_total_for("INV-1", Currency::Usd)
+    }
+
+    fn keys_sent(&self) -> Vec<String> {
+        self.gateway
+            .requests()
+            .iter()
+            .map(|request| request.idempotency_key().as_str().to_owned())
+            .collect()
+    }
+
+    fn only_captured_charge(&self) -> Charge {
+        let captures = self.gateway.captures();
+        assert_eq!(captures.len(), 1, "expected exactly one capture");
+        captures[0].charge().clone()
+    }
+}
+
+#[test]
+fn a_successful_charge_captures_the_total_once_and_marks_the_invoice_paid_with_its_id() {
+    let fixture = Fixture::new("tok_success");
+
+    let payment = fixture.service(3).collect(&id("INV-1")).unwrap();
+
+    let captured = fixture.only_captured_charge();
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+    assert_eq!(
+        captured.amount(),
+        Amount::new(TOTAL, Currency::Usd).unwrap()
+    );
+    assert_eq!(payment, Payment::Charged(captured.clone()));
+    assert_eq!(
+        fixture.status(),
+        InvoiceStatus::Paid(Payment::Charged(captured))
+    );
+    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"]);
+    assert!(fixture.sleeper.delays().is_empty());
+}
+
+#[test]
+fn each_decline_code_is_recorded_and_nothing_is_captured_or_retried() {
+    for code in DeclineCode::ALL {
+        let fixture = Fixture::new(&format!("tok_{code}"));
+
+        let result = fixture.service(5).collect(&id("INV-1"));
+
+        assert_eq!(
+            result,
+            Err(BillingError::Declined {
+                invoice: id("INV-1"),
+                code
+            }),
+            "{code}"
+        );
+        assert_eq!(fixture.status(), InvoiceStatus::PaymentFailed { code });
+        assert_eq!(fixture.captured(), 0, "{code}");
+        assert_eq!(fixture.gateway.request_count(), 1, "{code}");
+        assert!(fixture.sleeper.delays().is_empty(), "{code}");
+    }
+}
+
+#[test]
+fn transient_failures_then_success_capture_exactly_once_under_one_key() {
+    let fixture = Fixture::new("tok_transient_2");
+
+    let payment = fixture.service(4).collect(&id("INV-1")).unwrap();
+
+    assert_eq!(payment, Payment::Charged(fixture.only_captured_charge()));
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"; 3]);
+    assert_eq!(fixture.sleeper.delays(), [BASE, BASE * 2]);
+    assert!(fixture.status().is_paid());
+}
+
+#[test]
+fn a_lost_reply_is_retried_with_the_same_key_and_captures_once() {
+    let fixture = Fixture::new("tok_reply_lost");
+
+    let payment = fixture.service(3).collect(&id("INV-1")).unwrap();
+
+    // The retry found the charge the lost reply was about, not a new one.
+    assert_eq!(payment, Payment::Charged(fixture.only_captured_charge()));
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"; 2]);
+    assert!(fixture.status().is_paid());
+}
+
+#[test]
+fn a_lost_request_is_retried_and_captures_once() {
+    let fixture = Fixture::new("tok_request_lost");
+
+    let payment = fixture.service(3).collect(&id("INV-1")).unwrap();
+
+    assert_eq!(payment, Payment::Charged(fixture.only_captured_charge()));
+    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"; 2]);
+}
+
+#[test]
+fn exhausted_retries_leave_the_invoice_open_and_report_a_retryable_error() {
+    let fixture = Fixture::new("tok_transient_5");
+
+    let error = fixture.service(3).collect(&id("INV-1")).unwrap_err();
+
+    assert!(
+        matches!(
+            &error,
+            BillingError::RetriesExhausted {
+                attempts: 3,
+                last: GatewayError::Transient { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    assert!(error.to_string().contains("collecting it again is safe"));
+    assert_eq!(fixture.status(), InvoiceStatus::Open);
+    assert_eq!(fixture.captured(), 0);
+    assert_eq!(fixture.sleeper.delays(), [BASE, BASE * 2]);
+}
+
+#[test]
+fn collecting_again_after_exhausted_retries_reuses_the_key_and_captures_once() {
+    let fixture = Fixture::new("tok_transient_5");
+    let service = fixture.service(3);
+    assert!(service.collect(&id("INV-1")).unwrap_err().is_retryable());
+
+    let payment = service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(payment, Payment::Charged(fixture.only_captured_charge()));
+    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"; 6]);
+}
+
+#[test]
+fn a_charge_whose_reply_was_lost_is_found_by_the_next_collect_not_repeated() {
+    // The first request captures but its reply is lost, and the retries
+    // after it fail too: the invoice is open while its money is captured.
+    let fixture = Fixture::with_gateway(
+        "tok_success",
+        FakeGateway::with_faults([Fault::ReplyLost, Fault::Unavailable, Fault::Unavailable]),
+    );
+    let service = fixture.service(3);
+    let error = service.collect(&id("INV-1")).unwrap_err();
+    assert!(error.is_retryable());
+    assert_eq!(fixture.status(), InvoiceStatus::Open);
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+
+    let payment = service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(payment, Payment::Charged(fixture.only_captured_charge()));
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+    assert!(fixture.status().is_paid());
+}
+
+#[test]
+fn an_idempotency_conflict_is_reported_and_moves_no_more_money() {
+    // A lost reply leaves the first card's charge in doubt; then the
+    // customer switches cards. Charging the new card under a new key would
+    // charge twice, so the key stays and the processor refuses.
+    let fixture = Fixture::new("tok_reply_lost");
+    let service = fixture.service(1);
+    assert!(service.collect(&id("INV-1")).unwrap_err().is_retryable());
+    service
+        .change_payment_method(&id("INV-1"), PaymentMethod::new("tok_success").unwrap())
+        .unwrap();
+
+    let error = service.collect(&id("INV-1")).unwrap_err();
+
+    assert!(
+        matches!(
+            &error,
+            BillingError::IdempotencyConflict {
+                error: GatewayError::IdempotencyConflict {
+                    field: RequestField::PaymentMethod,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(fixture.status(), InvoiceStatus::Open);
+    assert_eq!(fixture.gateway.capture_count(), 1);
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"; 2]);
+}
+
+#[test]
+fn collecting_a_paid_invoice_twice_does_not_charge_again() {
+    let fixture = Fixture::new("tok_success");
+    let service = fixture.service(3);
+    let first = service.collect(&id("INV-1")).unwrap();
+
+    let second = service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(first, second);
+    assert_eq!(fixture.gateway.capture_count(), 1);
+    assert_eq!(fixture.gateway.request_count(), 1);
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+}
+
+#[test]
+fn a_zero_total_is_paid_without_a_charge() {
+    let free = PricingInput::new(
+        vec![LineItem::new("0".parse().unwrap(), "5".parse().unwrap())],
+        Tier::None,
+        false,
+        DaysOverdue::from(90),
+    )
+    .unwrap();
+    let gateway = FakeGateway::new();
+    let repository =
+        InMemoryInvoiceRepository::with_invoices([invoice_with("FREE", "tok_success", free)]);
+    let sleeper = RecordingSleeper::new();
+    let service = BillingService::new(&gateway, &repository, &sleeper, policy(3));
+
+    let payment = service.collect(&id("FREE")).unwrap();
+
+    assert_eq!(payment, Payment::NothingDue);
+    assert_eq!(
+        service.invoice(&id("FREE")).unwrap().status(),
+        &InvoiceStatus::Paid(Payment::NothingDue)
+    );
+    assert_eq!(gateway.request_count(), 0);
+    assert_eq!(gateway.capture_count(), 0);
+}
+
+#[test]
+fn backoff_delays_double_from_the_base_and_stop_at_the_cap() {
+    let fixture = Fixture::new("tok_transient_6");
+    let capped = RetryPolicy::new(7, BASE, BASE * 5).unwrap();
+    let service = BillingService::new(
+        &fixture.gateway,
+        &fixture.repository,
+        &fixture.sleeper,
+        capped,
+    );
+
+    service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(
+        fixture.sleeper.delays(),
+        [BASE, BASE * 2, BASE * 4, BASE * 5, BASE * 5, BASE * 5]
+    );
+    assert_eq!(fixture.gateway.capture_count(), 1);
+}
+
+#[test]
+fn a_single_attempt_policy_never_sleeps() {
+    let fixture = Fixture::new("tok_transient_1");
+
+    let error = fixture.service(1).collect(&id("INV-1")).unwrap_err();
+
+    assert!(matches!(
+        error,
+        BillingError::RetriesExhausted { attempts: 1, .. }
+    ));
+    assert!(fixture.sleeper.delays().is_empty());
+    assert_eq!(fixture.gateway.request_count(), 1);
+}
+
+#[test]
+fn a_declined_invoice_collected_again_is_a_new_attempt_under_a_new_key() {
+    let fixture = Fixture::with_gateway(
+        "tok_success",
+        FakeGateway::with_faults([Fault::Decline(DeclineCode::InsufficientFunds)]),
+    );
+    let service = fixture.service(3);
+    assert!(matches!(
+        service.collect(&id("INV-1")),
+        Err(BillingError::Declined {
+            code: DeclineCode::InsufficientFunds,
+            ..
+        })
+    ));
+
+    let payment = service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(payment, Payment::Charged(fixture.only_captured_charge()));
+    assert_eq!(
+        fixture.keys_sent(),
+        ["invoice:INV-1:attempt:1", "invoice:INV-1:attempt:2"]
+    );
+    assert_eq!(
+        fixture.status(),
+        InvoiceStatus::Paid(Payment::Charged(fixture.only_captured_charge()))
+    );
+}
+
+#[test]
+fn a_declined_invoice_can_be_paid_with_a_new_payment_method() {
+    let fixture = Fixture::new("tok_expired_card");
+    let service = fixture.service(3);
+    assert!(service.collect(&id("INV-1")).is_err());
+    service
+        .change_payment_method(&id("INV-1"), PaymentMethod::new("tok_success").unwrap())
+        .unwrap();
+
+    service.collect(&id("INV-1")).unwrap();
+
+    let captures = fixture.gateway.captures();
+    assert_eq!(captures.len(), 1);
+    assert_eq!(
+        captures[0].request().payment_method().as_str(),
+        "tok_success"
+    );
+    assert_eq!(
+        captures[0].request().idempotency_key().as_str(),
+        "invoice:INV-1:attempt:2"
+    );
+}
+
+#[test]
+fn an_unknown_payment_method_is_refused_and_the_invoice_stays_open() {
+    let fixture = Fixture::new("pm_card_visa");
+
+    let error = fixture.service(3).collect(&id("INV-1")).unwrap_err();
+
+    assert_eq!(
+        error,
+        BillingError::ChargeRejected {
+            invoice: id("INV-1"),
+            error: InvalidRequest::UnknownPaymentMethod("pm_card_visa".to_owned()),
+        }
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(fixture.status(), InvoiceStatus::Open);
+    assert_eq!(fixture.gateway.request_count(), 1);
+    assert_eq!(fixture.captured(), 0);
+}
+
+#[test]
+fn an_unknown_invoice_is_reported_not_found_and_nothing_is_charged() {
+    let fixture = Fixture::new("tok_success");
+
+    let error = fixture.service(3).collect(&id("INV-404")).unwrap_err();
+
+    assert_eq!(error, BillingError::NotFound(id("INV-404")));
+    assert_eq!(error.to_string(), "invoice INV-404 not found");
+    assert_eq!(fixture.gateway.request_count(), 0);
+}
+
+#[test]
+fn an_invoice_pricing_refuses_is_not_charged() {
+    let billion = || LineItem::new("1000000000".parse().unwrap(), "1000000".parse().unwrap());
+    let too_large = PricingInput::new(vec![billion(); 11], Tier::None, false, 0.into()).unwrap();
+    let gateway = FakeGateway::new();
+    let repository =
+        InMemoryInvoiceRepository::with_invoices([invoice_with("BIG", "tok_success", too_large)]);
+    let service = BillingService::new(&gateway, &repository, RecordingSleeper::new(), policy(3));
+
+    let error = service.collect(&id("BIG")).unwrap_err();
+
+    assert!(matches!(error, BillingError::Pricing { .. }), "{error:?}");
+    assert_eq!(gateway.request_count(), 0);
+}
+
+#[test]
+fn a_paid_invoice_keeps_its_payment_method() {
+    let fixture = Fixture::new("tok_success");
+    let service = fixture.service(3);
+    service.collect(&id("INV-1")).unwrap();
+
+    let error = service
+        .change_payment_method(
+            &id("INV-1"),
+            PaymentMethod::new("tok_card_declined").unwrap(),
+        )
+        .unwrap_err();
+
+    assert_eq!(
+        error,
+        BillingError::AlreadyPaid {
+            invoice: id("INV-1")
+        }
+    );
+    assert_eq!(
+        service
+            .invoice(&id("INV-1"))
+            .unwrap()
+            .payment_method()
+            .as_str(),
+        "tok_success"
+    );
+}
+
+#[test]
+fn two_invoices_are_charged_under_their_own_keys() {
+    let gateway = FakeGateway::new();
+    let repository = InMemoryInvoiceRepository::with_invoices([
+        invoice_with("INV-1", "tok_reply_lost", worked_example()),
+        invoice_with("INV-2", "tok_reply_lost", worked_example()),
+    ]);
+    let service = BillingService::new(&gateway, &repository, RecordingSleeper::new(), policy(3));
+
+    service.collect(&id("INV-1")).unwrap();
+    service.collect(&id("INV-2")).unwrap();
+
+    assert_eq!(
+        gateway.captured_total_for("INV-1", Currency::Usd),
+        i128::from(TOTAL)
+    );
+    assert_eq!(
+        gateway.captured_total_for("INV-2", Currency::Usd),
+        i128::from(TOTAL)
+    );
+    assert_eq!(gateway.capture_count(), 2);
+}
+
+/// A repository whose next save can be made to fail once.
+#[derive(Default)]
+struct FlakyRepository {
+    inner: InMemoryInvoiceRepository,
+    fail_next_save: AtomicBool,
+}
+
+impl InvoiceRepository for FlakyRepository {
+    fn get(&self, id: &InvoiceId) -> Result<Option<Invoice>, RepositoryError> {
+        self.inner.get(id)
+    }
+
+    fn save(&self, invoice: &Invoice) -> Result<(), RepositoryError> {
+        if self.fail_next_save.swap(false, Ordering::SeqCst) {
+            return Err(RepositoryError::new("disk full"));
+        }
+        self.inner.save(invoice)
+    }
+}
+
+#[test]
+fn a_payment_the_repository_failed_to_record_is_recorded_by_the_next_collect_without_a_second_charge()
+ {
+    let gateway = FakeGateway::new();
+    let repository = FlakyRepository::default();
+    repository
+        .save(&invoice_with("INV-1", "tok_success", worked_example()))
+        .unwrap();
+    repository.fail_next_save.store(true, Ordering::SeqCst);
+    let service = BillingService::new(&gateway, &repository, RecordingSleeper::new(), policy(3));
+
+    let error = service.collect(&id("INV-1")).unwrap_err();
+
+    assert!(
+        matches!(&error, BillingError::PaymentNotRecorded { charge_id, .. } if charge_id.as_str() == "ch_fake_000001"),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    assert_eq!(
+        service.invoice(&id("INV-1")).unwrap().status(),
+        &InvoiceStatus::Open
+    );
+
+    let payment = service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(
+        payment,
+        Payment::Charged(gateway.captures()[0].charge().clone())
+    );
+    assert!(service.invoice(&id("INV-1")).unwrap().status().is_paid());
+}
+
+/// A gateway that reports capturing one cent less than asked.
+struct ShortChangingGateway;
+
+impl PaymentGateway for ShortChangingGateway {
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        let amount = request.amount();
+        Ok(Charge::new(
+            ChargeId::new("ch_short").unwrap(),
+            Amount::new(amount.minor_units() - 1, amount.currency())?,
+        ))
+    }
+}
+
+#[test]
+fn a_charge_of_the_wrong_amount_leaves_the_invoice_open_for_reconciliation() {
+    let repository = InMemoryInvoiceRepository::with_invoices([invoice_with(
+        "INV-1",
+        "tok_success",
+        worked_example(),
+    )]);
+    let service = BillingService::new(
+        ShortChangingGateway,
+        &repository,
+        RecordingSleeper::new(),
+        policy(3),
+    );
+
+    let error = service.collect(&id("INV-1")).unwrap_err();
+
+    assert_eq!(
+        error.to_string(),
+        "invoice INV-1 was charged 141.68 USD by charge ch_short, not its total of 141.69 USD; it needs reconciling"
+    );
+    assert_eq!(
+        service.invoice(&id("INV-1")).unwrap().status(),
+        &InvoiceStatus::Open
+    );
+}
