@@ -114,6 +114,10 @@ impl fmt::Display for TestToken {
 /// The processor's idempotency still holds under a fault: a request whose key
 /// already has a stored result gets that result (or a conflict) whenever it
 /// is processed at all.
+///
+/// A request that meets a fault still counts as a request with its key, so
+/// it uses up one of a `tok_transient_<N>` token's failures and the first
+/// request of a `tok_reply_lost` or `tok_request_lost` token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// The gateway refuses the request before processing it: a transient
