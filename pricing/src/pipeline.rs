@@ -150,18 +150,22 @@ impl Breakdown {
         for (slot, step) in rounded.iter_mut().zip(steps) {
             *slot = Money::round_half_away_from_zero(step)?;
         }
-        let line = |i: usize| {
-            rounded[i + 1]
-                .checked_sub(rounded[i])
-                .ok_or(PricingError::AmountOutOfRange(steps[i + 1]))
+        let [r0, r1, r2, r3, r4] = rounded;
+        // Each line is the change between two rounded running amounts. Both
+        // are non-negative cents, so the difference always fits; the check
+        // stays so that a future change cannot make it wrap silently.
+        let line = |before: Money, after: Money, exact_after: Decimal| {
+            after
+                .checked_sub(before)
+                .ok_or(PricingError::AmountOutOfRange(exact_after))
         };
         Ok(Breakdown {
-            subtotal: rounded[0],
-            tier_discount: line(0)?,
-            loyalty_discount: line(1)?,
-            tax: line(2)?,
-            late_fee: line(3)?,
-            total: rounded[4],
+            subtotal: r0,
+            tier_discount: line(r0, r1, steps[1])?,
+            loyalty_discount: line(r1, r2, steps[2])?,
+            tax: line(r2, r3, steps[3])?,
+            late_fee: line(r3, r4, steps[4])?,
+            total: r4,
         })
     }
 
