@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use crate::output::Records;
+use crate::pool::BufferPool;
 use crate::progress::Diagnostics;
 
 /// What a batch did.
@@ -49,6 +50,7 @@ pub(crate) fn run<T, I, F, W, E>(
     process: F,
     out: &mut W,
     diagnostics: &mut Diagnostics<E>,
+    pool: &BufferPool,
 ) -> Result<Summary, BatchError>
 where
     T: Send,
@@ -77,7 +79,7 @@ where
             });
         }
 
-        let written = write_in_order(&results, out, diagnostics);
+        let written = write_in_order(&results, out, diagnostics, pool);
         // Dropping the receivers stops workers and reader early when the
         // writer stopped before the end.
         drop(results);
@@ -112,6 +114,7 @@ fn write_in_order<W: Write, E: Write>(
     results: &[Receiver<io::Result<Records>>],
     out: &mut W,
     diagnostics: &mut Diagnostics<E>,
+    pool: &BufferPool,
 ) -> Result<Summary, BatchError> {
     let mut summary = Summary::default();
     // A worker's channel closes only after its last chunk, and chunk k went
@@ -129,6 +132,7 @@ fn write_in_order<W: Write, E: Write>(
         summary.invoices += records.invoices();
         summary.invalid += records.invalid();
         diagnostics.progress(summary.invoices);
+        pool.put(records.into_bytes());
     }
     diagnostics.clear();
     match out.flush() {
@@ -165,7 +169,7 @@ mod tests {
     }
 
     fn echo(chunk: Vec<u64>) -> io::Result<Records> {
-        let mut records = Records::new(Format::Jsonl, 0);
+        let mut records = Records::new(Format::Jsonl, Vec::new());
         for n in chunk {
             if n % 2 == 1 {
                 records.reject(n, None, &"odd")?;
@@ -194,13 +198,29 @@ mod tests {
     fn output_keeps_input_order_with_any_number_of_workers() {
         let serial = {
             let mut out = Vec::new();
-            run(numbers(1000, 7), 1, echo, &mut out, &mut quiet()).unwrap();
+            run(
+                numbers(1000, 7),
+                1,
+                echo,
+                &mut out,
+                &mut quiet(),
+                &BufferPool::default(),
+            )
+            .unwrap();
             out
         };
         assert_eq!(memchr::memchr_iter(b'\n', &serial).count(), 1000);
         for workers in [2, 3, 8] {
             let mut out = Vec::new();
-            let summary = run(numbers(1000, 7), workers, echo, &mut out, &mut quiet()).unwrap();
+            let summary = run(
+                numbers(1000, 7),
+                workers,
+                echo,
+                &mut out,
+                &mut quiet(),
+                &BufferPool::default(),
+            )
+            .unwrap();
             assert_eq!(out, serial, "{workers} workers");
             assert_eq!(
                 summary,
@@ -219,7 +239,15 @@ mod tests {
             .take(1)
             .chain(std::iter::once(Err(io::Error::other("unreadable"))));
         let mut out = Vec::new();
-        let error = run(chunks, 2, echo, &mut out, &mut quiet()).unwrap_err();
+        let error = run(
+            chunks,
+            2,
+            echo,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap_err();
         assert!(matches!(error, BatchError::Input(ref e) if e.to_string() == "unreadable"));
         assert_eq!(memchr::memchr_iter(b'\n', &out).count(), 5);
     }
@@ -251,7 +279,15 @@ mod tests {
             room: 10,
             kind: io::ErrorKind::BrokenPipe,
         };
-        let summary = run(numbers(100_000, 100), 2, echo, &mut out, &mut quiet()).unwrap();
+        let summary = run(
+            numbers(100_000, 100),
+            2,
+            echo,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap();
         assert!(summary.closed);
         assert_eq!(summary.invoices, 0);
     }
@@ -262,7 +298,15 @@ mod tests {
             room: 10,
             kind: io::ErrorKind::StorageFull,
         };
-        let error = run(numbers(1000, 100), 2, echo, &mut out, &mut quiet()).unwrap_err();
+        let error = run(
+            numbers(1000, 100),
+            2,
+            echo,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap_err();
         assert!(
             matches!(error, BatchError::Output(ref e) if e.kind() == io::ErrorKind::StorageFull)
         );

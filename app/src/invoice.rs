@@ -16,6 +16,7 @@ use crate::error::{AppError, Status};
 use crate::jsonl;
 use crate::lines::{Block, LineBlocks, numbered_lines};
 use crate::output::{self, CSV_HEADER, Format, Records};
+use crate::pool::BufferPool;
 use crate::progress::Diagnostics;
 
 /// How many bytes of JSON Lines input a chunk of work holds: large enough
@@ -103,13 +104,16 @@ fn batch(
     let workers = thread::available_parallelism().map_or(1, NonZero::get);
     let mut out = io::stdout().lock();
     let mut diagnostics = Diagnostics::stderr();
+    let pool = BufferPool::default();
+    let pool = &pool;
     let result = match input_format {
         InputFormat::Jsonl => batch::run(
-            LineBlocks::new(reader, BLOCK_SIZE, MAX_LINE),
+            LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE),
             workers,
-            |block| price_jsonl_block(block, format),
+            |block| price_jsonl_block(block, format, pool),
             &mut out,
             &mut diagnostics,
+            pool,
         ),
         InputFormat::Csv => {
             let invoices = CsvInvoices::new(reader).map_err(|error| match error {
@@ -124,9 +128,10 @@ fn batch(
             batch::run(
                 chunks(invoices, CSV_CHUNK),
                 workers,
-                |chunk| price_csv_chunk(chunk, format),
+                |chunk| price_csv_chunk(chunk, format, pool),
                 &mut out,
                 &mut diagnostics,
+                pool,
             )
         }
     };
@@ -174,16 +179,20 @@ fn display_path(path: &Path) -> PathBuf {
 struct LineTooLong;
 
 /// Prices the invoices of one block of JSON Lines.
-pub(crate) fn price_jsonl_block(block: Block, format: Format) -> io::Result<Records> {
+pub(crate) fn price_jsonl_block(
+    block: Block,
+    format: Format,
+    pool: &BufferPool,
+) -> io::Result<Records> {
     match block {
         Block::TooLong { line } => {
-            let mut records = Records::new(format, 128);
+            let mut records = Records::new(format, pool.take(128));
             records.reject(line, None, &LineTooLong)?;
             Ok(records)
         }
         Block::Lines { first_line, data } => {
             // Priced records are about as long as the invoices they price.
-            let mut records = Records::new(format, data.len() + 4096);
+            let mut records = Records::new(format, pool.take(data.len() + 4096));
             for (line, bytes) in numbered_lines(first_line, &data) {
                 // Blank lines are not invoices; they are skipped silently
                 // (their numbers still count).
@@ -201,14 +210,19 @@ pub(crate) fn price_jsonl_block(block: Block, format: Format) -> io::Result<Reco
                     }
                 }
             }
+            pool.put(data);
             Ok(records)
         }
     }
 }
 
 /// Prices one chunk of CSV invoices.
-fn price_csv_chunk(chunk: Vec<CsvInvoice>, format: Format) -> io::Result<Records> {
-    let mut records = Records::new(format, chunk.len() * 96);
+fn price_csv_chunk(
+    chunk: Vec<CsvInvoice>,
+    format: Format,
+    pool: &BufferPool,
+) -> io::Result<Records> {
+    let mut records = Records::new(format, pool.take(chunk.len() * 96));
     for invoice in chunk {
         let id = invoice.id.as_deref();
         match &invoice.input {
@@ -267,7 +281,7 @@ mod tests {
             first_line: 1,
             data: input.as_bytes().to_vec(),
         };
-        let records = price_jsonl_block(block, format).unwrap();
+        let records = price_jsonl_block(block, format, &BufferPool::default()).unwrap();
         (
             String::from_utf8(records.bytes().to_vec()).unwrap(),
             records.invoices(),
@@ -304,7 +318,12 @@ mod tests {
 
     #[test]
     fn an_over_long_line_yields_its_error_record() {
-        let records = price_jsonl_block(Block::TooLong { line: 9 }, Format::Jsonl).unwrap();
+        let records = price_jsonl_block(
+            Block::TooLong { line: 9 },
+            Format::Jsonl,
+            &BufferPool::default(),
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(records.bytes().to_vec()).unwrap(),
             "{\"line\":9,\"id\":null,\"error\":\"line is longer than the limit of 8388608 bytes\"}\n"

@@ -142,12 +142,19 @@ struct IdOnly<'a> {
 
 /// Reads one invoice from one line (without its line break).
 pub(crate) fn parse_line(line: &[u8]) -> Result<Invoice<'_>, Rejected<'_>> {
-    let text = std::str::from_utf8(line).map_err(|error| Rejected {
-        id: None,
-        error: LineError::InvalidUtf8(error.valid_up_to()),
-    })?;
+    // One UTF-8 check of the whole line is cheaper than `from_slice`'s
+    // check of every string and raw value on its own.
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(invalid) => {
+            return Err(Rejected {
+                id: recover_id(line),
+                error: LineError::InvalidUtf8(invalid.valid_up_to()),
+            });
+        }
+    };
     let raw: RawInvoice<'_> = serde_json::from_str(text).map_err(|error| Rejected {
-        id: recover_id(text),
+        id: recover_id(line),
         error: LineError::Json(json_message(&error)),
     })?;
     let id = raw.id.map(|text| text.0);
@@ -163,8 +170,8 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Invoice<'_>, Rejected<'_>> {
 }
 
 /// The string `id` of a line that is a JSON object, if it has one.
-fn recover_id(text: &str) -> Option<Cow<'_, str>> {
-    serde_json::from_str::<IdOnly<'_>>(text)
+fn recover_id(line: &[u8]) -> Option<Cow<'_, str>> {
+    serde_json::from_slice::<IdOnly<'_>>(line)
         .ok()
         .and_then(|found| found.id)
         .map(|text| text.0)
@@ -346,6 +353,31 @@ mod tests {
             rejected.error.to_string(),
             "line is not valid UTF-8 (invalid byte at offset 8)"
         );
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_anywhere_in_the_line() {
+        for line in [
+            &b"{\"line_items\":[{\"price\":\"1\xc3\",\"quantity\":1}]}"[..],
+            b"{\"tier\":\"g\xe9\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}",
+            b"{\"line_items\":[{\"price\":1,\"quantity\":1}]}\xff",
+            b"{\"line_items\xff\":[]}",
+        ] {
+            let rejected = parse_line(line).unwrap_err();
+            assert!(
+                matches!(rejected.error, LineError::InvalidUtf8(_)),
+                "{:?}: {}",
+                String::from_utf8_lossy(line),
+                rejected.error
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalid_utf8_line_still_names_its_id() {
+        let rejected =
+            parse_line(b"{\"id\":\"A-1\",\"tier\":\"\xff\",\"line_items\":[]}").unwrap_err();
+        assert_eq!(rejected.id.as_deref(), Some("A-1"));
     }
 
     #[test]

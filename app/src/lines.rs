@@ -10,6 +10,8 @@
 
 use std::io::{self, Read};
 
+use crate::pool::BufferPool;
+
 /// A piece of the input, in input order.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Block {
@@ -29,8 +31,10 @@ pub(crate) enum Block {
 }
 
 /// Reads blocks of whole lines of about `block_size` bytes.
-pub(crate) struct LineBlocks<R> {
+pub(crate) struct LineBlocks<'p, R> {
     reader: R,
+    /// Where block buffers come from; the consumer returns them there.
+    pool: &'p BufferPool,
     block_size: usize,
     max_line: usize,
     next_line: u64,
@@ -39,12 +43,13 @@ pub(crate) struct LineBlocks<R> {
     eof: bool,
 }
 
-impl<R: Read> LineBlocks<R> {
-    /// Blocks of about `block_size` bytes; a line longer than `max_line`
-    /// bytes becomes [`Block::TooLong`].
-    pub(crate) fn new(reader: R, block_size: usize, max_line: usize) -> Self {
+impl<'p, R: Read> LineBlocks<'p, R> {
+    /// Blocks of about `block_size` bytes in buffers from `pool`; a line
+    /// that grows past `max_line` bytes becomes [`Block::TooLong`].
+    pub(crate) fn new(reader: R, pool: &'p BufferPool, block_size: usize, max_line: usize) -> Self {
         LineBlocks {
             reader,
+            pool,
             block_size: block_size.max(1),
             max_line,
             next_line: 1,
@@ -53,23 +58,15 @@ impl<R: Read> LineBlocks<R> {
         }
     }
 
-    /// Appends up to `want` bytes from the reader to `data`; returns how many
-    /// were read (0 at the end of the input).
+    /// Appends `want` bytes from the reader to `data`, or fewer at the end
+    /// of the input; returns how many were read.
     fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> io::Result<usize> {
-        let start = data.len();
-        data.resize(start + want, 0);
-        let read = loop {
-            match self.reader.read(&mut data[start..]) {
-                Ok(read) => break read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => {
-                    data.truncate(start);
-                    return Err(error);
-                }
-            }
-        };
-        data.truncate(start + read);
-        if read == 0 {
+        data.reserve(want);
+        // `read_to_end` reads into the spare capacity without zeroing it
+        // first, and retries interrupted reads.
+        let limit = u64::try_from(want).unwrap_or(u64::MAX);
+        let read = (&mut self.reader).take(limit).read_to_end(data)?;
+        if read < want {
             self.eof = true;
         }
         Ok(read)
@@ -82,18 +79,22 @@ impl<R: Read> LineBlocks<R> {
         self.next_line += 1;
         loop {
             if let Some(end) = memchr::memchr(b'\n', &data) {
-                self.carry = data.split_off(end + 1);
+                self.carry.extend_from_slice(&data[end + 1..]);
+                self.pool.put(data);
                 return Ok(Block::TooLong { line });
             }
             data.clear();
             if self.fill(&mut data, self.block_size)? == 0 {
+                self.pool.put(data);
                 return Ok(Block::TooLong { line });
             }
         }
     }
 
     fn next_block(&mut self) -> io::Result<Option<Block>> {
-        let mut data = std::mem::take(&mut self.carry);
+        let mut data = self.pool.take(self.block_size.max(self.carry.len()));
+        data.extend_from_slice(&self.carry);
+        self.carry.clear();
         loop {
             if !self.eof && data.len() < self.block_size {
                 let want = self.block_size - data.len();
@@ -101,7 +102,8 @@ impl<R: Read> LineBlocks<R> {
                 continue;
             }
             if let Some(last_break) = memchr::memrchr(b'\n', &data) {
-                self.carry = data.split_off(last_break + 1);
+                self.carry.extend_from_slice(&data[last_break + 1..]);
+                data.truncate(last_break + 1);
                 break;
             }
             // No line break: `data` is the start of one line.
@@ -115,6 +117,7 @@ impl<R: Read> LineBlocks<R> {
             self.fill(&mut data, want)?;
         }
         if data.is_empty() {
+            self.pool.put(data);
             return Ok(None);
         }
         let first_line = self.next_line;
@@ -125,7 +128,7 @@ impl<R: Read> LineBlocks<R> {
     }
 }
 
-impl<R: Read> Iterator for LineBlocks<R> {
+impl<R: Read> Iterator for LineBlocks<'_, R> {
     type Item = io::Result<Block>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -137,10 +140,15 @@ impl<R: Read> Iterator for LineBlocks<R> {
 /// breaks (`\n` or `\r\n`).
 pub(crate) fn numbered_lines(first_line: u64, data: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     let data = data.strip_suffix(b"\n").unwrap_or(data);
-    (first_line..).zip(
-        data.split(|&byte| byte == b'\n')
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line)),
-    )
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
+    let lines = std::iter::from_fn(move || {
+        let end = ends.next()?;
+        let line = &data[start..end];
+        start = end + 1;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    });
+    (first_line..).zip(lines)
 }
 
 #[cfg(test)]
@@ -163,9 +171,14 @@ mod tests {
     }
 
     fn blocks(input: &[u8], block_size: usize, max_line: usize, step: usize) -> Vec<Block> {
-        LineBlocks::new(Trickle { data: input, step }, block_size, max_line)
-            .collect::<io::Result<_>>()
-            .unwrap()
+        LineBlocks::new(
+            Trickle { data: input, step },
+            &BufferPool::default(),
+            block_size,
+            max_line,
+        )
+        .collect::<io::Result<_>>()
+        .unwrap()
     }
 
     fn lines_of(blocks: &[Block]) -> Vec<(u64, String)> {
@@ -258,7 +271,10 @@ mod tests {
                 Err(io::Error::other("disk on fire"))
             }
         }
-        let error = LineBlocks::new(Broken, 8, 100).next().unwrap().unwrap_err();
+        let error = LineBlocks::new(Broken, &BufferPool::default(), 8, 100)
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert_eq!(error.to_string(), "disk on fire");
     }
 
@@ -266,5 +282,9 @@ mod tests {
     fn numbered_lines_strip_line_breaks() {
         let got: Vec<_> = numbered_lines(7, b"a\r\nb\n").collect();
         assert_eq!(got, vec![(7, &b"a"[..]), (8, &b"b"[..])]);
+        let got: Vec<_> = numbered_lines(1, b"\n\nc").collect();
+        assert_eq!(got, vec![(1, &b""[..]), (2, &b""[..]), (3, &b"c"[..])]);
+        let got: Vec<_> = numbered_lines(1, b"\n").collect();
+        assert_eq!(got, vec![(1, &b""[..])]);
     }
 }

@@ -15,6 +15,7 @@ mod invoice;
 mod jsonl;
 mod lines;
 mod output;
+mod pool;
 mod progress;
 
 use std::io::{self, Write};

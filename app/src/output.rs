@@ -46,35 +46,18 @@ const LABEL_WIDTH: usize = 16;
 /// Spaces between the label column and the widest amount.
 const COLUMN_GAP: usize = 3;
 
-/// A stack buffer that renders an amount exactly as [`Money`]'s `Display`
-/// prints it (`-22.50`), without going through `fmt`.
-#[derive(Default)]
-struct MoneyText {
-    buf: itoa::Buffer,
-    bytes: [u8; 24],
-}
-
-impl MoneyText {
-    /// The amount's text: an optional `-`, the whole units, `.`, two digits.
-    fn format(&mut self, money: Money) -> &[u8] {
-        let cents = money.minor_units();
-        let abs = cents.unsigned_abs();
-        let whole = self.buf.format(abs / 100).as_bytes();
-        let mut len = 0;
-        if cents < 0 {
-            self.bytes[0] = b'-';
-            len = 1;
-        }
-        // `whole` has at most 18 digits (i64::MIN / 100), so sign, digits,
-        // point and two decimals fit the 24-byte buffer.
-        self.bytes[len..len + whole.len()].copy_from_slice(whole);
-        len += whole.len();
-        let [tens, units] = two_digits(abs % 100);
-        self.bytes[len] = b'.';
-        self.bytes[len + 1] = tens;
-        self.bytes[len + 2] = units;
-        &self.bytes[..len + 3]
+/// Appends `money` exactly as [`Money`]'s `Display` prints it (`-22.50`),
+/// without going through `fmt`: the batch output writes six amounts per
+/// invoice, millions of times.
+pub(crate) fn push_money(out: &mut Vec<u8>, money: Money) {
+    let cents = money.minor_units();
+    if cents < 0 {
+        out.push(b'-');
     }
+    let abs = cents.unsigned_abs();
+    out.extend_from_slice(itoa::Buffer::new().format(abs / 100).as_bytes());
+    let [tens, units] = two_digits(abs % 100);
+    out.extend_from_slice(&[b'.', tens, units]);
 }
 
 /// The two ASCII digits of a number below 100.
@@ -84,7 +67,18 @@ fn two_digits(below_hundred: u64) -> [u8; 2] {
 }
 
 /// Appends `text` as a JSON string literal, escaped as JSON requires.
-fn write_json_string(out: &mut impl Write, text: &str) -> io::Result<()> {
+fn write_json_string(out: &mut Vec<u8>, text: &str) -> io::Result<()> {
+    // Ids rarely need escaping; copying those directly skips setting up a
+    // serializer for each record. Anything else goes through `serde_json`.
+    if text
+        .bytes()
+        .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
+    {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
     serde_json::to_writer(out, text).map_err(io::Error::from)
 }
 
@@ -92,48 +86,49 @@ fn write_json_string(out: &mut impl Write, text: &str) -> io::Result<()> {
 /// the input had one), then the breakdown lines and the total, each a string
 /// with exactly two decimals.
 pub(crate) fn write_json_priced(
-    out: &mut impl Write,
+    out: &mut Vec<u8>,
     id: Option<&str>,
     breakdown: &Breakdown,
 ) -> io::Result<()> {
-    out.write_all(b"{")?;
+    out.push(b'{');
     if let Some(id) = id {
-        out.write_all(b"\"id\":")?;
+        out.extend_from_slice(b"\"id\":");
         write_json_string(out, id)?;
-        out.write_all(b",")?;
+        out.push(b',');
     }
-    let mut text = MoneyText::default();
     for (name, amount) in breakdown.lines() {
-        out.write_all(b"\"")?;
-        out.write_all(name.as_bytes())?;
-        out.write_all(b"\":\"")?;
-        out.write_all(text.format(amount))?;
-        out.write_all(b"\",")?;
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        push_money(out, amount);
+        out.extend_from_slice(b"\",");
     }
-    out.write_all(b"\"total\":\"")?;
-    out.write_all(text.format(breakdown.total()))?;
-    out.write_all(b"\"}\n")
+    out.extend_from_slice(b"\"total\":\"");
+    push_money(out, breakdown.total());
+    out.extend_from_slice(b"\"}\n");
+    Ok(())
 }
 
 /// Appends an error record as one JSON object on one line:
 /// `{"line": N, "id": …, "error": "…"}`, with `id` null when the invoice's
 /// id could not be read.
 pub(crate) fn write_json_error(
-    out: &mut impl Write,
+    out: &mut Vec<u8>,
     line: u64,
     id: Option<&str>,
     error: &dyn Display,
 ) -> io::Result<()> {
-    out.write_all(b"{\"line\":")?;
-    out.write_all(itoa::Buffer::new().format(line).as_bytes())?;
-    out.write_all(b",\"id\":")?;
+    out.extend_from_slice(b"{\"line\":");
+    out.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
+    out.extend_from_slice(b",\"id\":");
     match id {
         Some(id) => write_json_string(out, id)?,
-        None => out.write_all(b"null")?,
+        None => out.extend_from_slice(b"null"),
     }
-    out.write_all(b",\"error\":")?;
+    out.extend_from_slice(b",\"error\":");
     write_json_string(out, &error.to_string())?;
-    out.write_all(b"}\n")
+    out.extend_from_slice(b"}\n");
+    Ok(())
 }
 
 /// Appends the aligned breakdown: labels on the left, amounts right-aligned
@@ -264,11 +259,12 @@ pub(crate) struct Records {
 }
 
 impl Records {
-    /// An empty chunk of records in `format`, with room for `capacity` bytes.
-    pub(crate) fn new(format: Format, capacity: usize) -> Self {
+    /// An empty chunk of records in `format`, written into `buffer`.
+    pub(crate) fn new(format: Format, mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
         Records {
             format,
-            bytes: Vec::with_capacity(capacity),
+            bytes: buffer,
             invoices: 0,
             invalid: 0,
             unknown_tiers: Vec::new(),
@@ -323,6 +319,11 @@ impl Records {
         &self.bytes
     }
 
+    /// The records' bytes, to reuse the buffer.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// How many input invoices these records stand for.
     pub(crate) fn invoices(&self) -> u64 {
         self.invoices
@@ -336,5 +337,230 @@ impl Records {
     /// The unknown tier names priced in this chunk, each once, in order.
     pub(crate) fn unknown_tiers(&self) -> &[String] {
         &self.unknown_tiers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pricing::{DaysOverdue, LineItem};
+
+    fn worked_example() -> Breakdown {
+        let items = vec![
+            LineItem::new("40".parse().unwrap(), "3".parse().unwrap()),
+            LineItem::new("15".parse().unwrap(), "2".parse().unwrap()),
+        ];
+        let input = PricingInput::new(items, Tier::Gold, true, DaysOverdue::from(45)).unwrap();
+        pricing::price(&input).unwrap()
+    }
+
+    fn text(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn money_is_written_exactly_as_display_prints_it() {
+        for cents in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            14169,
+            -1,
+            -10,
+            -2250,
+            -100,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            let money = Money::from_minor_units(cents);
+            let mut out = Vec::new();
+            push_money(&mut out, money);
+            assert_eq!(text(out), money.to_string(), "{cents} cents");
+        }
+    }
+
+    #[test]
+    fn json_strings_match_serde_json_escaping() {
+        for id in [
+            "INV-1",
+            "",
+            "quote\"d",
+            "back\\slash",
+            "tab\there",
+            "nul\u{0}",
+            "unit\u{1f}sep",
+            "del\u{7f}",
+            "ünïcödé €",
+        ] {
+            let mut out = Vec::new();
+            write_json_string(&mut out, id).unwrap();
+            assert_eq!(text(out), serde_json::to_string(id).unwrap(), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_priced_invoice_is_one_json_line_with_two_decimal_strings() {
+        let mut out = Vec::new();
+        write_json_priced(&mut out, Some("INV-1"), &worked_example()).unwrap();
+        assert_eq!(
+            text(out),
+            "{\"id\":\"INV-1\",\"subtotal\":\"150.00\",\"tier_discount\":\"-22.50\",\
+             \"loyalty_discount\":\"-2.55\",\"tax\":\"10.00\",\"late_fee\":\"6.74\",\
+             \"total\":\"141.69\"}\n"
+        );
+    }
+
+    #[test]
+    fn the_id_field_is_left_out_when_the_input_had_none() {
+        let mut out = Vec::new();
+        write_json_priced(&mut out, None, &worked_example()).unwrap();
+        let line = text(out);
+        assert!(line.starts_with("{\"subtotal\":\"150.00\","), "{line}");
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn an_error_record_names_line_id_and_error() {
+        let mut out = Vec::new();
+        write_json_error(
+            &mut out,
+            12,
+            Some("A\"1"),
+            &"price \"x\" is not a decimal number",
+        )
+        .unwrap();
+        write_json_error(&mut out, 13, None, &"bad").unwrap();
+        assert_eq!(
+            text(out),
+            "{\"line\":12,\"id\":\"A\\\"1\",\"error\":\"price \\\"x\\\" is not a decimal number\"}\n\
+             {\"line\":13,\"id\":null,\"error\":\"bad\"}\n"
+        );
+    }
+
+    #[test]
+    fn the_text_breakdown_aligns_amounts_in_one_column() {
+        let mut out = Vec::new();
+        write_text_breakdown(&mut out, &worked_example()).unwrap();
+        assert_eq!(
+            text(out),
+            "subtotal           150.00\n\
+             tier discount      -22.50\n\
+             loyalty discount    -2.55\n\
+             tax                 10.00\n\
+             late fee             6.74\n\
+             total              141.69\n"
+        );
+    }
+
+    #[test]
+    fn the_amount_column_widens_for_large_amounts() {
+        let input = PricingInput::new(
+            vec![LineItem::new(
+                "1000000".parse().unwrap(),
+                "1000".parse().unwrap(),
+            )],
+            Tier::None,
+            false,
+            DaysOverdue::default(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_text_breakdown(&mut out, &pricing::price(&input).unwrap()).unwrap();
+        assert_eq!(
+            text(out),
+            "subtotal           1000000000.00\n\
+             tier discount               0.00\n\
+             loyalty discount            0.00\n\
+             tax                  80000000.00\n\
+             late fee                    0.00\n\
+             total              1080000000.00\n"
+        );
+    }
+
+    #[test]
+    fn batch_text_records_have_a_heading_and_a_blank_line() {
+        let mut out = Vec::new();
+        write_text_priced(&mut out, 3, Some("INV-1"), &worked_example()).unwrap();
+        write_text_error(
+            &mut out,
+            4,
+            None,
+            &"an invoice needs at least one line item",
+        )
+        .unwrap();
+        let got = text(out);
+        assert!(
+            got.starts_with("invoice INV-1 (line 3)\nsubtotal           150.00\n"),
+            "{got}"
+        );
+        assert!(
+            got.ends_with(
+                "total              141.69\n\n\
+                 invoice at line 4\nerror: an invoice needs at least one line item\n\n"
+            ),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn csv_rows_carry_line_id_amounts_or_error() {
+        let mut out = CSV_HEADER.as_bytes().to_vec();
+        write_csv_priced(&mut out, 2, Some("INV,1"), &worked_example()).unwrap();
+        write_csv_error(&mut out, 4, None, &"quantity \"0\" is not a whole number").unwrap();
+        assert_eq!(
+            text(out),
+            "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
+             2,\"INV,1\",150.00,-22.50,-2.55,10.00,6.74,141.69,\n\
+             4,,,,,,,,\"quantity \"\"0\"\" is not a whole number\"\n"
+        );
+    }
+
+    #[test]
+    fn records_count_invoices_invalid_ones_and_unknown_tiers_once() {
+        let platinum = |line| {
+            PricingInput::new(
+                vec![LineItem::new("10".parse().unwrap(), "1".parse().unwrap())],
+                Tier::from_name("platinum"),
+                false,
+                DaysOverdue::default(),
+            )
+            .map(|input| (line, input))
+            .unwrap()
+        };
+        let mut records = Records::new(Format::Jsonl, Vec::new());
+        for (line, input) in [platinum(1), platinum(2)] {
+            records.price(line, None, &input).unwrap();
+        }
+        records.reject(3, Some("X"), &"bad").unwrap();
+        assert_eq!(records.invoices(), 3);
+        assert_eq!(records.invalid(), 1);
+        assert_eq!(records.unknown_tiers(), ["platinum".to_owned()]);
+        assert_eq!(
+            text(records.into_bytes()),
+            "{\"subtotal\":\"10.00\",\"tier_discount\":\"0.00\",\"loyalty_discount\":\"0.00\",\"tax\":\"0.80\",\"late_fee\":\"0.00\",\"total\":\"10.80\"}\n\
+             {\"subtotal\":\"10.00\",\"tier_discount\":\"0.00\",\"loyalty_discount\":\"0.00\",\"tax\":\"0.80\",\"late_fee\":\"0.00\",\"total\":\"10.80\"}\n\
+             {\"line\":3,\"id\":\"X\",\"error\":\"bad\"}\n"
+        );
+    }
+
+    #[test]
+    fn an_invoice_pricing_refuses_becomes_an_error_record() {
+        let huge = LineItem::new("1000000000".parse().unwrap(), "1000000".parse().unwrap());
+        let input =
+            PricingInput::new(vec![huge; 11], Tier::None, false, DaysOverdue::default()).unwrap();
+        let mut records = Records::new(Format::Jsonl, Vec::new());
+        records.price(5, Some("BIG"), &input).unwrap();
+        assert_eq!(records.invalid(), 1);
+        let line = text(records.into_bytes());
+        assert!(
+            line.starts_with("{\"line\":5,\"id\":\"BIG\",\"error\":\"subtotal "),
+            "{line}"
+        );
     }
 }
