@@ -37,12 +37,17 @@ impl Money {
     /// ```
     pub fn round_half_away_from_zero(amount: Decimal) -> Result<Money, PricingError> {
         let rounded = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-        // After rounding to two places the mantissa scaled to two places is the
-        // count of cents; `rescale` cannot lose digits here, but a mantissa
-        // that does not fit an i64 can happen for absurd amounts.
-        let cents = rounded
-            .checked_mul(Decimal::ONE_HUNDRED)
-            .and_then(|c| i64::try_from(c).ok())
+        // After rounding to two places the scale is at most 2, so the count of
+        // cents is the mantissa times 10^(2 - scale). Reading the mantissa is
+        // exact and several times cheaper than multiplying by 100 and
+        // truncating, which matters when a batch prices millions of invoices.
+        // A mantissa that does not fit an i64 can happen for absurd amounts.
+        let cents = 2_u32
+            .checked_sub(rounded.scale())
+            .and_then(|missing_places| {
+                let mantissa = i64::try_from(rounded.mantissa()).ok()?;
+                mantissa.checked_mul(10_i64.pow(missing_places))
+            })
             .ok_or(PricingError::AmountOutOfRange(amount))?;
         Ok(Money { cents })
     }
