@@ -118,8 +118,47 @@ struct RawInvoice<'a> {
     loyalty_member: bool,
     #[serde(borrow, default)]
     days_overdue: Option<&'a RawValue>,
-    #[serde(borrow)]
-    line_items: Vec<RawLineItem<'a>>,
+    line_items: LineItems,
+}
+
+/// The `line_items` array, validated item by item while it is parsed, so
+/// the raw items need no vector of their own. The first invalid item is
+/// kept; a structural JSON error anywhere still wins, as serde reports it.
+struct LineItems(Result<Vec<LineItem>, LineError>);
+
+impl<'de> Deserialize<'de> for LineItems {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemsVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ItemsVisitor {
+            type Value = LineItems;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of line items")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LineItems, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                let mut first_error = None;
+                let mut position = 0;
+                while let Some(raw) = seq.next_element::<RawLineItem<'de>>()? {
+                    position += 1;
+                    if first_error.is_none() {
+                        match line_item(position, &raw) {
+                            Ok(item) => items.push(item),
+                            Err(error) => first_error = Some(error),
+                        }
+                    }
+                }
+                Ok(LineItems(first_error.map_or(Ok(items), Err)))
+            }
+        }
+
+        deserializer.deserialize_seq(ItemsVisitor)
+    }
 }
 
 /// One line item as it appears on the line, before validation.
@@ -162,7 +201,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Invoice<'_>, Rejected<'_>> {
         raw.tier,
         raw.loyalty_member,
         raw.days_overdue,
-        &raw.line_items,
+        raw.line_items.0,
     ) {
         Ok(input) => Ok(Invoice { id, input }),
         Err(error) => Err(Rejected { id, error }),
@@ -192,12 +231,9 @@ fn validate(
     tier: Option<Text<'_>>,
     loyalty_member: bool,
     days_overdue: Option<&RawValue>,
-    raw_items: &[RawLineItem<'_>],
+    line_items: Result<Vec<LineItem>, LineError>,
 ) -> Result<PricingInput, LineError> {
-    let mut line_items = Vec::with_capacity(raw_items.len());
-    for (index, raw) in raw_items.iter().enumerate() {
-        line_items.push(line_item(index + 1, raw)?);
-    }
+    let line_items = line_items?;
     let days_overdue = match days_overdue {
         None => DaysOverdue::default(),
         Some(raw) => number_text(raw)
