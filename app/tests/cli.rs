@@ -3,6 +3,7 @@
 // The helpers below run only inside tests, where a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -488,9 +489,11 @@ fn unknown_tiers_are_warned_about_once_each_across_a_long_batch() {
     let mut input = String::new();
     for i in 0..90_000 {
         let tier = ["platinum", "gold", "Gold"][i % 3];
-        input.push_str(&format!(
-            "{{\"tier\":\"{tier}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}\n"
-        ));
+        writeln!(
+            input,
+            "{{\"tier\":\"{tier}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}"
+        )
+        .unwrap();
     }
     let output = ledgerly()
         .args(["invoice", "--input", "-", "--input-format", "jsonl"])
