@@ -1,0 +1,97 @@
+//! What the getters, `Display` impls and shared-ownership wrappers hand back:
+//! the CLI prints these values, so a getter that returned the wrong thing
+//! would show a customer the wrong id or hide a repository failure.
+
+// Fixture helpers build values from literals known to be valid; a panic
+// there is a broken test, reported as a failure.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use billing::{
+    BillingService, CustomerId, InMemoryInvoiceRepository, Invoice, InvoiceId, InvoiceRepository,
+    RecordingSleeper, RepositoryError, RetryPolicy, Sleeper, ThreadSleeper,
+};
+use payment_gateway::{Currency, FakeGateway, PaymentMethod};
+use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
+
+fn invoice(id: &str, customer: &str) -> Invoice {
+    let items = vec![LineItem::new("10".parse().unwrap(), "1".parse().unwrap())];
+    Invoice::new(
+        InvoiceId::new(id).unwrap(),
+        CustomerId::new(customer).unwrap(),
+        PaymentMethod::new("tok_success").unwrap(),
+        Currency::Usd,
+        PricingInput::new(items, Tier::None, false, DaysOverdue::from(0)).unwrap(),
+    )
+}
+
+#[test]
+fn customer_id_shows_its_text() {
+    let customer = CustomerId::new("cus_42").unwrap();
+    assert_eq!(customer.as_str(), "cus_42");
+    assert_eq!(customer.to_string(), "cus_42");
+}
+
+#[test]
+fn payment_method_shows_its_token() {
+    let method = PaymentMethod::new("tok_insufficient_funds").unwrap();
+    assert_eq!(method.to_string(), "tok_insufficient_funds");
+}
+
+#[test]
+fn repository_error_keeps_its_message() {
+    let error = RepositoryError::new("disk full");
+    assert_eq!(error.message(), "disk full");
+}
+
+#[test]
+fn in_memory_repository_lists_every_invoice_in_id_order() {
+    let repository =
+        InMemoryInvoiceRepository::with_invoices([invoice("B", "c1"), invoice("A", "c2")]);
+    let ids: Vec<String> = repository
+        .invoices()
+        .iter()
+        .map(|i| i.id().as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["A", "B"]);
+}
+
+#[test]
+fn an_arc_shared_repository_reads_and_writes_the_same_invoices() {
+    let shared = Arc::new(InMemoryInvoiceRepository::new());
+    let handle = Arc::clone(&shared);
+    handle.save(&invoice("INV-9", "cus_9")).unwrap();
+    let loaded = handle
+        .get(&InvoiceId::new("INV-9").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(loaded.customer().as_str(), "cus_9");
+    assert_eq!(shared.invoices().len(), 1);
+}
+
+#[test]
+fn retry_policy_and_service_report_their_settings() {
+    let policy =
+        RetryPolicy::new(3, Duration::from_millis(40), Duration::from_millis(500)).unwrap();
+    assert_eq!(policy.max_attempts(), 3);
+    assert_eq!(policy.base_delay(), Duration::from_millis(40));
+    assert_eq!(policy.max_delay(), Duration::from_millis(500));
+    let service = BillingService::new(
+        FakeGateway::new(),
+        InMemoryInvoiceRepository::new(),
+        RecordingSleeper::new(),
+        policy,
+    );
+    assert_eq!(service.policy(), policy);
+}
+
+#[test]
+fn thread_sleeper_waits_at_least_the_delay() {
+    // A lower bound only: `thread::sleep` never returns early, so this cannot
+    // flake, and it is not a speed target.
+    let start = Instant::now();
+    ThreadSleeper.sleep(Duration::from_millis(20));
+    assert!(start.elapsed() >= Duration::from_millis(20));
+}
