@@ -48,6 +48,47 @@ An invalid invoice yields an error record naming its input line: {\"line\": N, \
     exit_codes!()
 );
 
+const CHARGE_HELP: &str = "\
+Sandbox only: invoices are charged through Ledgerly's fake test-mode gateway and
+no money moves. The payment_method token decides each outcome, as in a card
+processor's test mode:
+  tok_success                       the charge succeeds
+  tok_card_declined, tok_insufficient_funds, tok_expired_card, tok_incorrect_cvc,
+  tok_lost_card, tok_stolen_card    declined with that code
+  tok_transient_<N>                 the first N requests fail transiently, then it succeeds
+                                    (retried with backoff, up to --max-attempts requests)
+  tok_reply_lost                    charged, but the reply is lost once; the retry with
+                                    the same idempotency key finds the charge
+  tok_request_lost                  the first request is lost before it is processed
+An invoice id seen again in the same input is collected again: after a decline
+with a new payment_method it is a new attempt; a paid invoice is not charged twice.
+
+Input: JSON Lines, one invoice per line, as for `ledgerly invoice` plus who pays:
+  {\"id\": \"INV-1\", \"customer\": \"cus_1\", \"payment_method\": \"tok_success\",
+   \"currency\": \"USD\", \"tier\": \"gold\", \"loyalty_member\": true, \"days_overdue\": 45,
+   \"line_items\": [{\"price\": \"40.00\", \"quantity\": 3}, {\"price\": 15, \"quantity\": 2}]}
+id, customer, payment_method and line_items are required; currency is USD, EUR or GBP
+(default USD).
+
+Output, one record per input invoice in input order:
+  {\"line\":1,\"id\":\"INV-1\",\"outcome\":\"paid\",\"total\":\"141.69\",\"currency\":\"USD\",\"requests\":1,\"charge_id\":\"ch_fake_000001\"}
+  {\"line\":2,\"id\":\"INV-2\",\"outcome\":\"declined\",\"total\":\"10.80\",\"currency\":\"USD\",\"requests\":1,\"decline_code\":\"card_declined\"}
+outcome is paid (charge_id null when nothing was due), declined, or failed (with
+error); an invalid invoice yields {\"line\": N, \"id\": ..., \"error\": \"...\"}.
+
+Examples:
+  ledgerly charge --input invoices.jsonl
+  ledgerly charge --input invoices.jsonl --format text
+
+Exit codes:
+  0   every invoice was paid
+  1   every invoice was read, but at least one was not paid (declined, refused,
+      or still open after its retries); payment outcomes are not input errors
+  2   usage error
+  65  at least one invoice was invalid (the others are still collected)
+  66  the input file is missing or unreadable
+  74  the output could not be written";
+
 /// Ledgerly prices invoices exactly: discounts, tax and late fee on exact
 /// decimals, rounded once to cents.
 #[derive(Debug, Parser)]
@@ -68,6 +109,39 @@ pub(crate) enum Command {
         after_help = INVOICE_HELP
     )]
     Invoice(InvoiceArgs),
+    /// Price and collect each invoice of a file through billing and the sandbox gateway
+    #[command(after_help = CHARGE_HELP)]
+    Charge(ChargeArgs),
+}
+
+/// `ledgerly charge`: collect a file of invoices in the sandbox.
+#[derive(Debug, Args)]
+pub(crate) struct ChargeArgs {
+    /// The invoices to collect, as JSON Lines: a file, or - for stdin
+    #[arg(long, value_name = "PATH")]
+    pub(crate) input: PathBuf,
+
+    /// The output format
+    #[arg(long, value_enum, default_value_t = ChargeFormat::Jsonl)]
+    pub(crate) format: ChargeFormat,
+
+    /// The most charge requests per invoice, retries included
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub(crate) max_attempts: u32,
+}
+
+/// The output formats of `ledgerly charge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ChargeFormat {
+    /// One JSON object per line, one line per input invoice
+    Jsonl,
+    /// One line of text per input invoice
+    Text,
 }
 
 /// `ledgerly invoice`: one invoice from flags, or a batch from `--input`.
@@ -183,6 +257,7 @@ mod tests {
         let command_line = ["ledgerly", "invoice"].iter().chain(args);
         Cli::try_parse_from(command_line).map(|cli| match cli.command {
             Command::Invoice(args) => args,
+            Command::Charge(_) => panic!("parsed as charge"),
         })
     }
 
@@ -258,6 +333,28 @@ mod tests {
     fn an_item_or_an_input_is_required() {
         let error = invoice_args(&[]).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn charge_needs_an_input_and_at_least_one_attempt() {
+        let error = Cli::try_parse_from(["ledgerly", "charge"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
+        let error = Cli::try_parse_from([
+            "ledgerly",
+            "charge",
+            "--input",
+            "a.jsonl",
+            "--max-attempts",
+            "0",
+        ])
+        .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ValueValidation);
+        let cli = Cli::try_parse_from(["ledgerly", "charge", "--input", "a.jsonl"]).unwrap();
+        let Command::Charge(args) = cli.command else {
+            panic!("not charge");
+        };
+        assert_eq!(args.max_attempts, 4);
+        assert_eq!(args.format, ChargeFormat::Jsonl);
     }
 
     #[test]

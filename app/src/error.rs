@@ -2,7 +2,7 @@
 
 use std::fmt::Display;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap::error::ErrorKind;
@@ -13,6 +13,8 @@ use crate::csv_input::CsvInputError;
 
 /// Exit code: every invoice was priced.
 pub(crate) const EXIT_OK: u8 = 0;
+/// Exit code: every invoice was read, but not every one was paid.
+pub(crate) const EXIT_UNPAID: u8 = 1;
 /// Exit code: the command line was wrong (clap's own code for usage errors).
 pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code: at least one invoice was invalid (`EX_DATAERR`).
@@ -29,6 +31,8 @@ pub(crate) enum Status {
     AllPriced,
     /// At least one invoice was invalid; the others were priced.
     SomeInvalid,
+    /// Every invoice was valid, but at least one was not paid.
+    SomeUnpaid,
 }
 
 impl Status {
@@ -37,6 +41,7 @@ impl Status {
         match self {
             Status::AllPriced => EXIT_OK,
             Status::SomeInvalid => EXIT_INVALID,
+            Status::SomeUnpaid => EXIT_UNPAID,
         }
     }
 }
@@ -79,6 +84,16 @@ impl AppError {
         AppError::Usage(Box::new(error))
     }
 
+    /// The input at `path` (`-` for stdin) could not be read.
+    pub(crate) fn input(path: &Path, source: io::Error) -> AppError {
+        let path = if path.as_os_str() == "-" {
+            PathBuf::from("stdin")
+        } else {
+            path.to_path_buf()
+        };
+        AppError::Input { path, source }
+    }
+
     /// The error's exit code.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
@@ -98,6 +113,7 @@ mod tests {
     fn each_error_has_its_documented_exit_code() {
         assert_eq!(Status::AllPriced.exit_code(), 0);
         assert_eq!(Status::SomeInvalid.exit_code(), 65);
+        assert_eq!(Status::SomeUnpaid.exit_code(), 1);
         assert_eq!(AppError::usage("bad").exit_code(), 2);
         assert_eq!(AppError::Invalid(PricingError::NoLineItems).exit_code(), 65);
         let header = CsvInputError::Header {
@@ -111,6 +127,8 @@ mod tests {
         };
         assert_eq!(input.exit_code(), 66);
         assert_eq!(input.to_string(), "cannot read a.csv: entity not found");
+        let stdin = AppError::input(Path::new("-"), io::ErrorKind::InvalidData.into());
+        assert_eq!(stdin.to_string(), "cannot read stdin: invalid data");
         assert_eq!(
             AppError::Output(io::ErrorKind::StorageFull.into()).exit_code(),
             74

@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::num::NonZero;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 
 use pricing::PricingInput;
@@ -92,15 +92,8 @@ fn batch(
             }
         )));
     };
-    let input_error = |source| AppError::Input {
-        path: display_path(path),
-        source,
-    };
-    let reader: Box<dyn Read + Send> = if is_stdin {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(path).map_err(input_error)?)
-    };
+    let input_error = |source| AppError::input(path, source);
+    let reader = open_input(path)?;
     let workers = thread::available_parallelism().map_or(1, NonZero::get);
     let mut out = io::stdout().lock();
     let mut diagnostics = Diagnostics::stderr();
@@ -147,7 +140,7 @@ fn batch(
 }
 
 /// A closed pipe ends quietly with `status`; any other output error fails.
-fn closed_pipe_or(error: io::Error, status: Status) -> Result<Status, AppError> {
+pub(crate) fn closed_pipe_or(error: io::Error, status: Status) -> Result<Status, AppError> {
     if error.kind() == io::ErrorKind::BrokenPipe {
         Ok(status)
     } else {
@@ -165,11 +158,14 @@ pub(crate) fn format_of(path: &Path) -> Option<InputFormat> {
     }
 }
 
-fn display_path(path: &Path) -> PathBuf {
+/// The input at `path`, or stdin for `-`.
+pub(crate) fn open_input(path: &Path) -> Result<Box<dyn Read + Send>, AppError> {
     if path.as_os_str() == "-" {
-        PathBuf::from("stdin")
-    } else {
-        path.to_path_buf()
+        return Ok(Box::new(io::stdin()));
+    }
+    match File::open(path) {
+        Ok(file) => Ok(Box::new(file)),
+        Err(source) => Err(AppError::input(path, source)),
     }
 }
 

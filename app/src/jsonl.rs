@@ -181,21 +181,7 @@ struct IdOnly<'a> {
 
 /// Reads one invoice from one line (without its line break).
 pub(crate) fn parse_line(line: &[u8]) -> Result<Invoice<'_>, Rejected<'_>> {
-    // One UTF-8 check of the whole line is cheaper than `from_slice`'s
-    // check of every string and raw value on its own.
-    let text = match std::str::from_utf8(line) {
-        Ok(text) => text,
-        Err(invalid) => {
-            return Err(Rejected {
-                id: recover_id(line),
-                error: LineError::InvalidUtf8(invalid.valid_up_to()),
-            });
-        }
-    };
-    let raw: RawInvoice<'_> = serde_json::from_str(text).map_err(|error| Rejected {
-        id: recover_id(line),
-        error: LineError::Json(json_message(&error)),
-    })?;
+    let raw: RawInvoice<'_> = deserialize_line(line)?;
     let id = raw.id.map(|text| text.0);
     match validate(
         raw.tier,
@@ -205,6 +191,82 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<Invoice<'_>, Rejected<'_>> {
     ) {
         Ok(input) => Ok(Invoice { id, input }),
         Err(error) => Err(Rejected { id, error }),
+    }
+}
+
+/// The JSON object on `line` as `T`, or the line's rejection.
+fn deserialize_line<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, Rejected<'a>> {
+    // One UTF-8 check of the whole line is cheaper than `from_slice`'s
+    // check of every string and raw value on its own.
+    let text = std::str::from_utf8(line).map_err(|invalid| Rejected {
+        id: recover_id(line),
+        error: LineError::InvalidUtf8(invalid.valid_up_to()),
+    })?;
+    serde_json::from_str(text).map_err(|error| Rejected {
+        id: recover_id(line),
+        error: LineError::Json(json_message(&error)),
+    })
+}
+
+/// An invoice to collect, read from one line of `ledgerly charge` input:
+/// an invoice as [`parse_line`] reads it plus who pays, with what, in which
+/// currency.
+#[derive(Debug)]
+pub(crate) struct ChargeInvoice<'a> {
+    /// The invoice's `id` (required here: billing keys payments by it).
+    pub(crate) id: Cow<'a, str>,
+    /// The paying customer's id.
+    pub(crate) customer: Cow<'a, str>,
+    /// The payment-method token.
+    pub(crate) payment_method: Cow<'a, str>,
+    /// The currency code, when the line names one.
+    pub(crate) currency: Option<Cow<'a, str>>,
+    /// What pricing needs.
+    pub(crate) input: PricingInput,
+}
+
+/// A `ledgerly charge` line as it appears, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChargeInvoice<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    customer: Text<'a>,
+    #[serde(borrow)]
+    payment_method: Text<'a>,
+    #[serde(borrow, default)]
+    currency: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    tier: Option<Text<'a>>,
+    #[serde(default)]
+    loyalty_member: bool,
+    #[serde(borrow, default)]
+    days_overdue: Option<&'a RawValue>,
+    line_items: LineItems,
+}
+
+/// Reads one invoice to collect from one line (without its line break).
+pub(crate) fn parse_charge_line(line: &[u8]) -> Result<ChargeInvoice<'_>, Rejected<'_>> {
+    let raw: RawChargeInvoice<'_> = deserialize_line(line)?;
+    let id = raw.id.0;
+    match validate(
+        raw.tier,
+        raw.loyalty_member,
+        raw.days_overdue,
+        raw.line_items.0,
+    ) {
+        Ok(input) => Ok(ChargeInvoice {
+            id,
+            customer: raw.customer.0,
+            payment_method: raw.payment_method.0,
+            currency: raw.currency.map(|text| text.0),
+            input,
+        }),
+        Err(error) => Err(Rejected {
+            id: Some(id),
+            error,
+        }),
     }
 }
 
@@ -508,6 +570,52 @@ mod tests {
         assert_eq!(
             error_of(br#"{"line_items":[{"price":"1","quantity":99999999999999999999}]}"#),
             "line item 1: quantity \"99999999999999999999\" is not a whole number from 1 to 1000000"
+        );
+    }
+
+    #[test]
+    fn a_charge_line_carries_customer_payment_method_and_currency() {
+        let invoice = parse_charge_line(
+            br#"{"id":"INV-1","customer":"cus_1","payment_method":"tok_success","currency":"eur","tier":"gold","line_items":[{"price":"10","quantity":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(invoice.id, "INV-1");
+        assert_eq!(invoice.customer, "cus_1");
+        assert_eq!(invoice.payment_method, "tok_success");
+        assert_eq!(invoice.currency.as_deref(), Some("eur"));
+        assert_eq!(invoice.input.tier(), &Tier::Gold);
+    }
+
+    #[test]
+    fn a_charge_line_needs_id_customer_and_payment_method() {
+        for (line, missing) in [
+            (
+                &br#"{"customer":"c","payment_method":"t","line_items":[]}"#[..],
+                "id",
+            ),
+            (
+                br#"{"id":"A","payment_method":"t","line_items":[]}"#,
+                "customer",
+            ),
+            (
+                br#"{"id":"A","customer":"c","line_items":[]}"#,
+                "payment_method",
+            ),
+        ] {
+            let message = parse_charge_line(line).unwrap_err().error.to_string();
+            assert!(
+                message.starts_with(&format!("invalid invoice JSON: missing field `{missing}`")),
+                "{message}"
+            );
+        }
+        let rejected = parse_charge_line(
+            br#"{"id":"A","customer":"c","payment_method":"t","line_items":[{"price":"-1","quantity":1}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(rejected.id.as_deref(), Some("A"));
+        assert_eq!(
+            rejected.error.to_string(),
+            "line item 1: price -1 is negative"
         );
     }
 

@@ -3,11 +3,12 @@
 //!
 //! The modules split the work so each can be tested on its own: `cli`
 //! parses the command line, `jsonl` and `csv_input` read invoices, `output`
-//! writes records, `lines` and `batch` stream a large input through worker
+//! writes records, `charge` collects invoices through billing's sandbox, `lines` and `batch` stream a large input through worker
 //! threads, `progress` speaks on stderr, and `error` maps every outcome to
 //! its exit code. Only this crate does I/O; pricing is the `pricing` crate.
 
 mod batch;
+mod charge;
 mod cli;
 mod csv_input;
 mod error;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Invoice(args) => invoice::run(args),
+        Command::Charge(args) => charge::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),

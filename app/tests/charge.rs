@@ -1,0 +1,131 @@
+//! `ledgerly charge` as a user runs it: sandbox collection through billing.
+
+// The helpers below run only inside tests, where a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
+
+const SANDBOX_NOTICE: &str =
+    "sandbox: charging through the fake test-mode gateway; no money moves\n";
+
+fn ledgerly() -> Command {
+    cargo_bin_cmd!("ledgerly")
+}
+
+fn fixture(name: &str) -> String {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", name]
+        .iter()
+        .collect();
+    path.display().to_string()
+}
+
+#[test]
+fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
+    // The fixture walks through the sandbox tokens: a success, a decline
+    // retried with a new card, transient failures retried with backoff, a
+    // paid invoice collected again (no second charge), a lost reply, an
+    // unknown token, a zero total, and retries that run out.
+    ledgerly()
+        .args(["charge", "--input", &fixture("charge.jsonl")])
+        .assert()
+        .code(1)
+        .stderr(SANDBOX_NOTICE)
+        .stdout(concat!(
+            r#"{"line":1,"id":"INV-1","outcome":"paid","total":"141.69","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
+            "\n",
+            r#"{"line":2,"id":"INV-2","outcome":"declined","total":"10.80","currency":"USD","requests":1,"decline_code":"card_declined"}"#,
+            "\n",
+            r#"{"line":3,"id":"INV-3","outcome":"paid","total":"10.80","currency":"EUR","requests":3,"charge_id":"ch_fake_000002"}"#,
+            "\n",
+            r#"{"line":4,"id":"INV-2","outcome":"paid","total":"10.80","currency":"USD","requests":1,"charge_id":"ch_fake_000003"}"#,
+            "\n",
+            r#"{"line":5,"id":"INV-1","outcome":"paid","total":"141.69","currency":"USD","requests":0,"charge_id":"ch_fake_000001"}"#,
+            "\n",
+            r#"{"line":6,"id":"INV-4","outcome":"paid","total":"1.08","currency":"USD","requests":2,"charge_id":"ch_fake_000004"}"#,
+            "\n",
+            r#"{"line":7,"id":"INV-5","outcome":"declined","total":"1.08","currency":"USD","requests":1,"decline_code":"insufficient_funds"}"#,
+            "\n",
+            r#"{"line":8,"id":"INV-6","outcome":"failed","total":"1.08","currency":"USD","requests":1,"error":"invoice INV-6 charge request was refused, nothing was charged: no such payment method \"tok_bogus\""}"#,
+            "\n",
+            r#"{"line":9,"id":"INV-7","outcome":"paid","total":"0.00","currency":"USD","requests":0,"charge_id":null}"#,
+            "\n",
+            r#"{"line":10,"id":"INV-8","outcome":"failed","total":"1.08","currency":"USD","requests":4,"error":"invoice INV-8 is still open after 4 charge requests, the last one failing with: gateway temporarily unavailable, nothing was charged: simulated outage 4 of 9 for this idempotency key; collecting it again is safe"}"#,
+            "\n",
+        ));
+}
+
+#[test]
+fn every_invoice_paid_exits_0() {
+    ledgerly()
+        .args(["charge", "--input", "-", "--format", "text"])
+        .write_stdin(
+            "{\"id\":\"INV-1\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"loyalty_member\":true,\"days_overdue\":45,\"line_items\":[{\"price\":\"40.00\",\"quantity\":3},{\"price\":15,\"quantity\":2}]}\n",
+        )
+        .assert()
+        .success()
+        .stderr(SANDBOX_NOTICE)
+        .stdout("line 1  INV-1  paid      141.69 USD  charge ch_fake_000001  (1 request)\n");
+}
+
+#[test]
+fn more_attempts_let_transient_failures_through() {
+    ledgerly()
+        .args(["charge", "--input", "-", "--max-attempts", "3"])
+        .write_stdin(
+            "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_transient_2\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+        )
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"requests\":3,\"charge_id\":\"ch_fake_000001\""));
+}
+
+#[test]
+fn invalid_invoices_exit_65_and_the_others_are_still_collected() {
+    ledgerly()
+        .args(["charge", "--input", "-"])
+        .write_stdin(concat!(
+            "{\"id\":\"A\",\"line_items\":[]}\n",
+            "{\"id\":\"B\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"currency\":\"JPY\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+            "{\"id\":\"C\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+            "{\"id\":\"C\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"2\",\"quantity\":1}]}\n",
+        ))
+        .assert()
+        .code(65)
+        .stdout(concat!(
+            r#"{"line":1,"id":"A","error":"invalid invoice JSON: missing field `customer` at column 26"}"#,
+            "\n",
+            r#"{"line":2,"id":"B","error":"currency \"JPY\" is not supported (expected one of: USD, EUR, GBP)"}"#,
+            "\n",
+            r#"{"line":3,"id":"C","outcome":"paid","total":"1.08","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
+            "\n",
+            r#"{"line":4,"id":"C","error":"invoice C was read before with a different customer, currency or line items"}"#,
+            "\n",
+        ));
+}
+
+#[test]
+fn charge_help_lists_the_sandbox_tokens_and_exit_codes() {
+    ledgerly()
+        .args(["charge", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tok_transient_<N>"))
+        .stdout(predicate::str::contains(
+            "1   every invoice was read, but at least one was not paid",
+        ));
+}
+
+#[test]
+fn a_missing_charge_input_exits_66() {
+    ledgerly()
+        .args(["charge", "--input", "no/such/file.jsonl"])
+        .assert()
+        .code(66)
+        .stderr(predicate::str::contains(
+            "error: cannot read no/such/file.jsonl: ",
+        ));
+}
