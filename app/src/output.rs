@@ -48,38 +48,46 @@ const COLUMN_GAP: usize = 3;
 
 /// Appends `money` exactly as [`Money`]'s `Display` prints it (`-22.50`),
 /// without going through `fmt`: the batch output writes six amounts per
-/// invoice, millions of times, so the text is built right to left in a
-/// stack buffer and appended in one copy.
+/// invoice, millions of times, so the text is built right to left, two
+/// digits at a time, in a stack buffer and appended in one copy.
 pub(crate) fn push_money(out: &mut Vec<u8>, money: Money) {
     // An i64 of cents has at most 19 digits; with the sign and the point
     // that is 21 bytes.
     let mut text = [0_u8; 24];
-    let mut start = text.len();
-    let mut put = |byte: u8| {
-        start -= 1;
-        text[start] = byte;
-    };
+    let cents_at = text.len() - 3;
     let mut rest = money.minor_units().unsigned_abs();
-    put(digit(rest));
-    put(digit(rest / 10));
-    put(b'.');
+    let [tens, units] = two_digits(rest);
+    text[cents_at..].copy_from_slice(&[b'.', tens, units]);
     rest /= 100;
-    loop {
-        put(digit(rest));
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+    let mut start = cents_at;
+    // The whole units, two digits at a time; a leading digit may stand
+    // alone, and no whole units at all print as `0`.
+    while rest >= 10 {
+        start -= 2;
+        text[start..start + 2].copy_from_slice(&two_digits(rest));
+        rest /= 100;
+    }
+    if rest > 0 || start == cents_at {
+        start -= 1;
+        text[start] = two_digits(rest)[1];
     }
     if money.minor_units() < 0 {
-        put(b'-');
+        start -= 1;
+        text[start] = b'-';
     }
     out.extend_from_slice(&text[start..]);
 }
 
-/// The ASCII digit of the units of `value`.
-fn digit(value: u64) -> u8 {
-    b'0' + (value % 10) as u8
+/// The last two ASCII digits of `value`.
+fn two_digits(value: u64) -> [u8; 2] {
+    const PAIRS: &[u8; 200] = b"\
+        0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let index = (value % 100) as usize * 2;
+    [PAIRS[index], PAIRS[index + 1]]
 }
 
 /// Appends `text` as a JSON string literal, escaped as JSON requires.
@@ -98,6 +106,19 @@ fn write_json_string(out: &mut Vec<u8>, text: &str) -> io::Result<()> {
     serde_json::to_writer(out, text).map_err(io::Error::from)
 }
 
+/// What precedes each amount of a priced JSON record, in the order of
+/// [`Breakdown::lines`] and then the total. Written out whole, so each is
+/// one fixed-size copy on the hot path; a test checks them against the
+/// names `Breakdown::lines` gives.
+const JSON_AMOUNT_PREFIXES: [&[u8]; 6] = [
+    b"\"subtotal\":\"",
+    b"\",\"tier_discount\":\"",
+    b"\",\"loyalty_discount\":\"",
+    b"\",\"tax\":\"",
+    b"\",\"late_fee\":\"",
+    b"\",\"total\":\"",
+];
+
 /// Appends a priced invoice as one JSON object on one line: `id` (only when
 /// the input had one), then the breakdown lines and the total, each a string
 /// with exactly two decimals.
@@ -112,15 +133,18 @@ pub(crate) fn write_json_priced(
         write_json_string(out, id)?;
         out.push(b',');
     }
-    for (name, amount) in breakdown.lines() {
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":\"");
+    let [
+        (_, subtotal),
+        (_, tier),
+        (_, loyalty),
+        (_, tax),
+        (_, late_fee),
+    ] = breakdown.lines();
+    let amounts = [subtotal, tier, loyalty, tax, late_fee, breakdown.total()];
+    for (prefix, amount) in JSON_AMOUNT_PREFIXES.iter().zip(amounts) {
+        out.extend_from_slice(prefix);
         push_money(out, amount);
-        out.extend_from_slice(b"\",");
     }
-    out.extend_from_slice(b"\"total\":\"");
-    push_money(out, breakdown.total());
     out.extend_from_slice(b"\"}\n");
     Ok(())
 }
@@ -385,6 +409,13 @@ mod tests {
             100,
             101,
             14169,
+            999,
+            1000,
+            1099,
+            10000,
+            99999,
+            123_456,
+            1_234_567,
             -1,
             -10,
             -2250,
@@ -429,6 +460,23 @@ mod tests {
              \"loyalty_discount\":\"-2.55\",\"tax\":\"10.00\",\"late_fee\":\"6.74\",\
              \"total\":\"141.69\"}\n"
         );
+    }
+
+    #[test]
+    fn json_prefixes_name_the_breakdown_lines_and_the_total() {
+        let names: Vec<&str> = worked_example()
+            .lines()
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(["total"])
+            .collect();
+        for (index, (prefix, name)) in JSON_AMOUNT_PREFIXES.iter().zip(names).enumerate() {
+            let separator = if index == 0 { "" } else { "\"," };
+            assert_eq!(
+                std::str::from_utf8(prefix).unwrap(),
+                format!("{separator}\"{name}\":\""),
+            );
+        }
     }
 
     #[test]
