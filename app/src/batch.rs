@@ -191,7 +191,7 @@ mod tests {
     }
 
     fn quiet() -> Diagnostics<Vec<u8>> {
-        Diagnostics::new(Vec::new(), false)
+        Diagnostics::new(Vec::new(), false, std::time::Duration::ZERO)
     }
 
     #[test]

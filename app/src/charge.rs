@@ -157,7 +157,7 @@ fn status(invalid: bool, unpaid: bool) -> Status {
     } else if unpaid {
         Status::SomeUnpaid
     } else {
-        Status::AllPriced
+        Status::Success
     }
 }
 
@@ -443,7 +443,7 @@ mod tests {
 
     #[test]
     fn invalid_input_outranks_unpaid_invoices_in_the_status() {
-        assert_eq!(status(false, false), Status::AllPriced);
+        assert_eq!(status(false, false), Status::Success);
         assert_eq!(status(false, true), Status::SomeUnpaid);
         assert_eq!(status(true, false), Status::SomeInvalid);
         assert_eq!(status(true, true), Status::SomeInvalid);

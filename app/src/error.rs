@@ -27,8 +27,8 @@ pub(crate) const EXIT_OUTPUT: u8 = 74;
 /// How a run that did not fail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
-    /// Every invoice was priced.
-    AllPriced,
+    /// Every invoice was priced (or, for `charge`, paid).
+    Success,
     /// At least one invoice was invalid; the others were priced.
     SomeInvalid,
     /// Every invoice was valid, but at least one was not paid.
@@ -39,7 +39,7 @@ impl Status {
     /// The status's exit code.
     pub(crate) fn exit_code(self) -> u8 {
         match self {
-            Status::AllPriced => EXIT_OK,
+            Status::Success => EXIT_OK,
             Status::SomeInvalid => EXIT_INVALID,
             Status::SomeUnpaid => EXIT_UNPAID,
         }
@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn each_error_has_its_documented_exit_code() {
-        assert_eq!(Status::AllPriced.exit_code(), 0);
+        assert_eq!(Status::Success.exit_code(), 0);
         assert_eq!(Status::SomeInvalid.exit_code(), 65);
         assert_eq!(Status::SomeUnpaid.exit_code(), 1);
         assert_eq!(AppError::usage("bad").exit_code(), 2);

@@ -62,7 +62,7 @@ fn single(input: &PricingInput, format: Option<Format>) -> Result<Status, AppErr
     let mut out = io::stdout().lock();
     match out.write_all(&bytes).and_then(|()| out.flush()) {
         Err(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(AppError::Output(error)),
-        _ => Ok(Status::AllPriced),
+        _ => Ok(Status::Success),
     }
 }
 
@@ -116,7 +116,7 @@ fn batch(
             if format == Format::Csv
                 && let Err(error) = out.write_all(CSV_HEADER.as_bytes())
             {
-                return closed_pipe_or(error, Status::AllPriced);
+                return closed_pipe_or(error, Status::Success);
             }
             batch::run(
                 chunks(invoices, CSV_CHUNK),
@@ -135,7 +135,7 @@ fn batch(
     Ok(if summary.invalid > 0 {
         Status::SomeInvalid
     } else {
-        Status::AllPriced
+        Status::Success
     })
 }
 

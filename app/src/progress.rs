@@ -1,5 +1,6 @@
-//! What a batch says on stderr: warnings, and a progress line while it runs
-//! when (and only when) stderr is a terminal.
+//! What a batch says on stderr: warnings, and a progress line while a long
+//! batch runs when (and only when) stderr is a terminal and stdout is not
+//! (records on the same screen would be broken up by it).
 //!
 //! The progress line is one counter redrawn in place a few times a second;
 //! a progress-bar crate would add dependencies for a single line of text.
@@ -16,29 +17,36 @@ pub(crate) struct Diagnostics<W> {
     stderr: W,
     /// Whether to draw a progress line at all.
     progress: bool,
+    /// How long to wait before the first drawing and between two.
+    interval: Duration,
     /// Whether a progress line is on screen and must be cleared first.
     drawn: bool,
-    last_drawn: Option<Instant>,
+    /// When the line was last drawn, or the batch started.
+    last_drawn: Instant,
     warned_tiers: HashSet<String>,
 }
 
 impl Diagnostics<io::Stderr> {
-    /// Diagnostics on the process's stderr, with progress only on a terminal.
+    /// Diagnostics on the process's stderr, with progress only when stderr
+    /// is a terminal and stdout is not.
     pub(crate) fn stderr() -> Self {
         let stderr = io::stderr();
-        let progress = stderr.is_terminal();
-        Diagnostics::new(stderr, progress)
+        let progress = stderr.is_terminal() && !io::stdout().is_terminal();
+        Diagnostics::new(stderr, progress, REDRAW_EVERY)
     }
 }
 
 impl<W: Write> Diagnostics<W> {
-    /// Diagnostics on `stderr`; `progress` turns the progress line on.
-    pub(crate) fn new(stderr: W, progress: bool) -> Self {
+    /// Diagnostics on `stderr`; `progress` turns the progress line on, drawn
+    /// first after `interval` and then at most once per `interval`, so a
+    /// short batch shows none.
+    pub(crate) fn new(stderr: W, progress: bool, interval: Duration) -> Self {
         Diagnostics {
             stderr,
             progress,
+            interval,
             drawn: false,
-            last_drawn: None,
+            last_drawn: Instant::now(),
             warned_tiers: HashSet::new(),
         }
     }
@@ -59,19 +67,16 @@ impl<W: Write> Diagnostics<W> {
         }
     }
 
-    /// Shows how many invoices are done, at most every [`REDRAW_EVERY`].
+    /// Shows how many invoices are done, at most once per interval.
     pub(crate) fn progress(&mut self, invoices: u64) {
         if !self.progress {
             return;
         }
         let now = Instant::now();
-        if self
-            .last_drawn
-            .is_some_and(|last| now.duration_since(last) < REDRAW_EVERY)
-        {
+        if now.duration_since(self.last_drawn) < self.interval {
             return;
         }
-        self.last_drawn = Some(now);
+        self.last_drawn = now;
         self.drawn = true;
         let _ = write!(self.stderr, "\r{}", progress_line(invoices));
         let _ = self.stderr.flush();
@@ -104,7 +109,7 @@ mod tests {
 
     #[test]
     fn warns_once_per_unknown_tier_name_in_order() {
-        let mut diagnostics = Diagnostics::new(Vec::new(), false);
+        let mut diagnostics = Diagnostics::new(Vec::new(), false, Duration::ZERO);
         diagnostics.unknown_tiers(&["platinum".to_owned(), "Gold".to_owned()]);
         diagnostics.unknown_tiers(&["platinum".to_owned(), "diamond".to_owned()]);
         assert_eq!(
@@ -117,7 +122,7 @@ mod tests {
 
     #[test]
     fn tier_names_are_escaped_in_warnings() {
-        let mut diagnostics = Diagnostics::new(Vec::new(), false);
+        let mut diagnostics = Diagnostics::new(Vec::new(), false, Duration::ZERO);
         diagnostics.unknown_tiers(&["a\"\x1b".to_owned()]);
         assert_eq!(
             String::from_utf8(diagnostics.into_inner()).unwrap(),
@@ -127,7 +132,7 @@ mod tests {
 
     #[test]
     fn no_progress_line_unless_asked() {
-        let mut diagnostics = Diagnostics::new(Vec::new(), false);
+        let mut diagnostics = Diagnostics::new(Vec::new(), false, Duration::ZERO);
         diagnostics.progress(10);
         diagnostics.clear();
         assert!(diagnostics.into_inner().is_empty());
@@ -135,15 +140,23 @@ mod tests {
 
     #[test]
     fn progress_is_drawn_then_cleared_before_a_warning() {
-        let mut diagnostics = Diagnostics::new(Vec::new(), true);
+        let mut diagnostics = Diagnostics::new(Vec::new(), true, Duration::ZERO);
         diagnostics.progress(10);
-        // Within the redraw interval nothing more is drawn.
         diagnostics.progress(20);
         diagnostics.unknown_tiers(&["platinum".to_owned()]);
+        diagnostics.clear();
         assert_eq!(
             String::from_utf8(diagnostics.into_inner()).unwrap(),
-            "\rledgerly: 10 invoices priced\r\x1b[2K\
+            "\rledgerly: 10 invoices priced\rledgerly: 20 invoices priced\r\x1b[2K\
              warning: unknown tier \"platinum\" applies no discount\n"
         );
+    }
+
+    #[test]
+    fn a_batch_shorter_than_the_interval_shows_no_progress() {
+        let mut diagnostics = Diagnostics::new(Vec::new(), true, Duration::from_secs(3600));
+        diagnostics.progress(10);
+        diagnostics.clear();
+        assert!(diagnostics.into_inner().is_empty());
     }
 }
