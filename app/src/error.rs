@@ -24,6 +24,15 @@ pub(crate) const EXIT_NO_INPUT: u8 = 66;
 /// Exit code: the output could not be written (`EX_IOERR`).
 pub(crate) const EXIT_OUTPUT: u8 = 74;
 
+/// How messages name the input at `path`: `stdin` for `-`.
+pub(crate) fn input_name(path: &Path) -> PathBuf {
+    if path.as_os_str() == "-" {
+        PathBuf::from("stdin")
+    } else {
+        path.to_path_buf()
+    }
+}
+
 /// How a run that did not fail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -86,12 +95,10 @@ impl AppError {
 
     /// The input at `path` (`-` for stdin) could not be read.
     pub(crate) fn input(path: &Path, source: io::Error) -> AppError {
-        let path = if path.as_os_str() == "-" {
-            PathBuf::from("stdin")
-        } else {
-            path.to_path_buf()
-        };
-        AppError::Input { path, source }
+        AppError::Input {
+            path: input_name(path),
+            source,
+        }
     }
 
     /// The error's exit code.

@@ -12,7 +12,7 @@ use pricing::PricingInput;
 use crate::batch::{self, BatchError};
 use crate::cli::{InputFormat, InvoiceArgs};
 use crate::csv_input::{CsvInputError, CsvInvoice, CsvInvoices};
-use crate::error::{AppError, Status};
+use crate::error::{AppError, Status, input_name};
 use crate::jsonl;
 use crate::lines::{Block, LineBlocks, numbered_lines};
 use crate::output::{self, CSV_HEADER, Format, Records};
@@ -61,8 +61,8 @@ fn single(input: &PricingInput, format: Option<Format>) -> Result<Status, AppErr
     .map_err(AppError::Output)?;
     let mut out = io::stdout().lock();
     match out.write_all(&bytes).and_then(|()| out.flush()) {
-        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(AppError::Output(error)),
-        _ => Ok(Status::Success),
+        Ok(()) => Ok(Status::Success),
+        Err(error) => closed_pipe_or(error, Status::Success),
     }
 }
 
@@ -81,15 +81,10 @@ fn batch(
         }
         Some(format) => format,
     };
-    let is_stdin = path.as_os_str() == "-";
     let Some(input_format) = input_format.or_else(|| format_of(path)) else {
         return Err(AppError::usage(format!(
             "cannot tell the format of {}: name it .jsonl, .ndjson or .csv, or pass --input-format jsonl|csv",
-            if is_stdin {
-                "stdin".to_owned()
-            } else {
-                path.display().to_string()
-            }
+            input_name(path).display()
         )));
     };
     let input_error = |source| AppError::input(path, source);
@@ -99,6 +94,11 @@ fn batch(
     let mut diagnostics = Diagnostics::stderr();
     let pool = BufferPool::default();
     let pool = &pool;
+    if format == Format::Csv
+        && let Err(error) = out.write_all(CSV_HEADER.as_bytes())
+    {
+        return closed_pipe_or(error, Status::Success);
+    }
     let result = match input_format {
         InputFormat::Jsonl => batch::run(
             LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE),
@@ -113,11 +113,6 @@ fn batch(
                 CsvInputError::Read(source) => input_error(source),
                 header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
             })?;
-            if format == Format::Csv
-                && let Err(error) = out.write_all(CSV_HEADER.as_bytes())
-            {
-                return closed_pipe_or(error, Status::Success);
-            }
             batch::run(
                 chunks(invoices, CSV_CHUNK),
                 workers,

@@ -320,6 +320,26 @@ fn csv_output_has_a_header_and_one_row_per_invoice() {
 }
 
 #[test]
+fn json_lines_can_be_priced_into_csv() {
+    ledgerly()
+        .args([
+            "invoice",
+            "--input",
+            &fixture("good.jsonl"),
+            "--format",
+            "csv",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
+             1,INV-1,150.00,-22.50,-2.55,10.00,6.74,141.69,\n\
+             2,INV-2,99.95,-9.99,0.00,7.19,0.00,97.15,\n\
+             3,,0.01,0.00,0.00,0.00,0.00,0.01,\n",
+        );
+}
+
+#[test]
 fn a_valid_csv_batch_exits_0() {
     ledgerly()
         .args([
