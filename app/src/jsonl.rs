@@ -75,7 +75,9 @@ pub(crate) enum LineError {
 }
 
 /// Text that is borrowed from the line when it has no escapes, and owned
-/// only when JSON escapes had to be decoded.
+/// only when JSON escapes had to be decoded. serde's own `Cow<str>` borrows
+/// only when it is a field's whole type, not inside an `Option`, where it
+/// would copy every id and tier name.
 #[derive(Debug)]
 struct Text<'a>(Cow<'a, str>);
 
