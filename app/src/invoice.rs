@@ -208,7 +208,7 @@ pub(crate) fn price_jsonl_block(
 }
 
 /// Prices one chunk of CSV invoices.
-fn price_csv_chunk(
+pub(crate) fn price_csv_chunk(
     chunk: Vec<CsvInvoice>,
     format: Format,
     pool: &BufferPool,
@@ -226,7 +226,7 @@ fn price_csv_chunk(
 
 /// Groups the items of `items` into vectors of up to `size`. A read error
 /// comes after the items read before it, so none of them is lost.
-fn chunks<T>(
+pub(crate) fn chunks<T>(
     mut items: impl Iterator<Item = io::Result<T>>,
     size: usize,
 ) -> impl Iterator<Item = io::Result<Vec<T>>> {
