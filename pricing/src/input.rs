@@ -32,7 +32,9 @@ impl Price {
         if amount.is_sign_negative() {
             return Err(PricingError::NegativePrice(amount));
         }
-        if amount > Self::MAX {
+        // A mantissa of at most 10^9 cannot exceed 10^9 at any scale; the
+        // full comparison, which rescales one side, runs only above that.
+        if amount.mantissa() > MAX_PRICE_MANTISSA && amount > Self::MAX {
             return Err(PricingError::PriceTooLarge(amount));
         }
         let normalized = amount.normalize();
@@ -48,6 +50,9 @@ impl Price {
     }
 }
 
+/// [`Price::MAX`] as a bare mantissa at scale 0.
+const MAX_PRICE_MANTISSA: i128 = 1_000_000_000;
+
 /// Parses a price from its decimal text: `40`, `40.00`, `-1` (refused as
 /// negative), or a JSON number's text such as `4.0E1`. Nothing else is a
 /// number here: no spaces, no `+`, no digit separators, no `NaN`.
@@ -56,6 +61,9 @@ impl FromStr for Price {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || PricingError::InvalidPrice(text.to_owned());
+        if let Some(amount) = short_plain_decimal(text) {
+            return Price::new(amount);
+        }
         if !is_decimal_literal(text) {
             return Err(invalid());
         }
@@ -75,6 +83,41 @@ impl fmt::Display for Price {
         fmt::Display::fmt(&self.0, f)
     }
 }
+
+/// The exact decimal of `text` when it is `digits(.digits)?` with at most
+/// [`SHORT_DIGITS`] digits in all, the shape nearly every price has; `None`
+/// for anything else, which then takes the general path.
+///
+/// The result equals what `Decimal::from_str_exact` gives for the same text,
+/// mantissa and scale alike (`40.00` is 4000 at scale 2): the mantissa is
+/// the digits without the point and the scale the number of fraction
+/// digits. Eighteen digits always fit an `i64`, so nothing is rounded.
+fn short_plain_decimal(text: &str) -> Option<Decimal> {
+    let bytes = text.as_bytes();
+    // At most one byte is the point, so this bounds the digits read below.
+    let too_long =
+        bytes.len() > SHORT_DIGITS + 1 || (bytes.len() > SHORT_DIGITS && !bytes.contains(&b'.'));
+    if bytes.is_empty() || too_long {
+        return None;
+    }
+    let mut mantissa: i64 = 0;
+    let mut point = None;
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => mantissa = mantissa * 10 + i64::from(byte - b'0'),
+            b'.' if point.is_none() && index > 0 && index + 1 < bytes.len() => {
+                point = Some(index);
+            }
+            _ => return None,
+        }
+    }
+    let scale = point.map_or(0, |index| bytes.len() - index - 1);
+    Decimal::try_new(mantissa, u32::try_from(scale).ok()?).ok()
+}
+
+/// The most digits [`short_plain_decimal`] reads; more could overflow an
+/// `i64` mantissa.
+const SHORT_DIGITS: usize = 18;
 
 /// Whether `text` is `-?digits(.digits)?([eE][+-]?digits)?`, the JSON number
 /// grammar without its leading-zero rule.
@@ -390,6 +433,84 @@ mod tests {
                 Err(PricingError::InvalidPrice(text.to_owned())),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn short_prices_parse_to_the_same_decimal_as_the_general_path() {
+        for text in [
+            "0",
+            "7",
+            "40",
+            "40.00",
+            "0.1",
+            "15.500000",
+            "007",
+            "0.0000",
+            "999999999999999999",
+            "99999999999999999.9",
+            "1.00001",
+            "1000000000.01",
+            "123456789.1234",
+            "0.00000000000000001",
+        ] {
+            let fast = short_plain_decimal(text).unwrap();
+            let general = Decimal::from_str_exact(text).unwrap();
+            assert_eq!(fast, general, "{text:?}");
+            assert_eq!(fast.scale(), general.scale(), "{text:?}");
+            assert_eq!(fast.mantissa(), general.mantissa(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn short_price_parsing_leaves_other_shapes_to_the_general_path() {
+        for text in [
+            "",
+            "-1",
+            "-0",
+            "1.",
+            ".5",
+            "1..2",
+            "1.2.3",
+            "4.0E1",
+            "1e5",
+            "+1",
+            " 1",
+            "1 ",
+            "1_000",
+            "1,5",
+            "9999999999999999999",
+            "1234567890.123456789",
+            "١",
+        ] {
+            assert_eq!(short_plain_decimal(text), None, "{text:?}");
+        }
+    }
+
+    /// The general path alone, as `Price::from_str` was before the short
+    /// path: the reference the short path must agree with.
+    fn general_price(text: &str) -> Result<Price, PricingError> {
+        let invalid = || PricingError::InvalidPrice(text.to_owned());
+        if !is_decimal_literal(text) {
+            return Err(invalid());
+        }
+        let amount = if text.contains(['e', 'E']) {
+            Decimal::from_scientific(text).map_err(|_| invalid())?
+        } else {
+            Decimal::from_str_exact(text).map_err(|_| invalid())?
+        };
+        Price::new(amount)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn price_parsing_agrees_with_the_general_path(text in "[0-9.]{0,21}|-?[0-9]{1,12}(\\.[0-9]{1,8})?") {
+            let parsed = text.parse::<Price>();
+            let general = general_price(&text);
+            proptest::prop_assert_eq!(&parsed, &general);
+            if let (Ok(parsed), Ok(general)) = (parsed, general) {
+                proptest::prop_assert_eq!(parsed.to_string(), general.to_string());
+            }
         }
     }
 

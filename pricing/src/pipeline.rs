@@ -16,6 +16,9 @@ use crate::{DaysOverdue, LineItem, Money, PricingError, PricingInput, RATES, Tie
 /// invoice comes near it (it takes eleven lines of a billion times a million).
 pub const MAX_SUBTOTAL: Decimal = dec!(10000000000000000);
 
+/// [`MAX_SUBTOTAL`] as a bare mantissa at scale 0.
+const MAX_SUBTOTAL_MANTISSA: i128 = 10_000_000_000_000_000;
+
 /// Σ price × quantity, exact.
 pub fn calculate_subtotal(line_items: &[LineItem]) -> Result<Decimal, PricingError> {
     let mut subtotal = Decimal::ZERO;
@@ -25,8 +28,10 @@ pub fn calculate_subtotal(line_items: &[LineItem]) -> Result<Decimal, PricingErr
             .amount()
             .checked_mul(Decimal::from(item.quantity().get()))
             .and_then(|amount| subtotal.checked_add(amount));
+        // A mantissa of at most 10^16 cannot exceed `MAX_SUBTOTAL` at any
+        // scale; the full comparison, which rescales, runs only above that.
         subtotal = match amount {
-            Some(sum) if sum <= MAX_SUBTOTAL => sum,
+            Some(sum) if sum.mantissa() <= MAX_SUBTOTAL_MANTISSA || sum <= MAX_SUBTOTAL => sum,
             _ => return Err(PricingError::SubtotalTooLarge(subtotal)),
         };
     }
@@ -35,7 +40,13 @@ pub fn calculate_subtotal(line_items: &[LineItem]) -> Result<Decimal, PricingErr
 
 /// Takes the tier's discount off `amount`; an unrecognized tier takes nothing.
 pub fn apply_tier_discount(amount: Decimal, tier: &Tier) -> Result<Decimal, PricingError> {
-    scale_by(amount, Decimal::ONE - tier.discount_rate())
+    let rate = tier.discount_rate();
+    if rate.is_zero() {
+        // Taking nothing off leaves the amount as it is; multiplying by one
+        // would only cost time.
+        return Ok(amount);
+    }
+    scale_by(amount, Decimal::ONE - rate)
 }
 
 /// Takes the loyalty discount off `amount` for members.
@@ -98,6 +109,37 @@ pub fn price(input: &PricingInput) -> Result<Breakdown, PricingError> {
     Breakdown::from_exact_steps(steps)
 }
 
+/// Prices line items without building a [`PricingInput`] first: the same
+/// result as [`price`] on the same parts, for callers that price millions
+/// of invoices and keep their line items in a reused buffer.
+///
+/// An empty slice is refused with [`PricingError::NoLineItems`], as
+/// [`PricingInput::new`] refuses it.
+///
+/// ```
+/// use pricing::{DaysOverdue, LineItem, Tier, price_line_items};
+///
+/// let items = [
+///     LineItem::new("40".parse()?, "3".parse()?),
+///     LineItem::new("15".parse()?, "2".parse()?),
+/// ];
+/// let breakdown = price_line_items(&items, &Tier::Gold, true, DaysOverdue::from(45))?;
+/// assert_eq!(breakdown.total().to_string(), "141.69");
+/// # Ok::<(), pricing::PricingError>(())
+/// ```
+pub fn price_line_items(
+    line_items: &[LineItem],
+    tier: &Tier,
+    is_member: bool,
+    days_overdue: DaysOverdue,
+) -> Result<Breakdown, PricingError> {
+    if line_items.is_empty() {
+        return Err(PricingError::NoLineItems);
+    }
+    let steps = exact_steps(line_items, tier, is_member, days_overdue)?;
+    Breakdown::from_exact_steps(steps)
+}
+
 /// The exact running amounts a0 … a4: subtotal, after tier, after loyalty,
 /// after tax, after late fee. Nothing is rounded here.
 fn exact_steps(
@@ -147,8 +189,18 @@ pub struct Breakdown {
 impl Breakdown {
     fn from_exact_steps(steps: [Decimal; 5]) -> Result<Breakdown, PricingError> {
         let mut rounded = [Money::ZERO; 5];
+        let mut previous: Option<(Decimal, Money)> = None;
         for (slot, step) in rounded.iter_mut().zip(steps) {
-            *slot = Money::round_half_away_from_zero(step)?;
+            // A step that changed nothing (no tier, not a member, not
+            // overdue) is the very same decimal as the one before; its
+            // rounding is the same too, so it is not done twice. The
+            // comparison is of the 16-byte representation, not of values,
+            // which would rescale.
+            *slot = match previous {
+                Some((before, money)) if before.serialize() == step.serialize() => money,
+                _ => Money::round_half_away_from_zero(step)?,
+            };
+            previous = Some((step, *slot));
         }
         let [r0, r1, r2, r3, r4] = rounded;
         // Each line is the change between two rounded running amounts. Both
@@ -209,5 +261,72 @@ impl Breakdown {
             ("tax", self.tax),
             ("late_fee", self.late_fee),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Price, Quantity};
+
+    fn item(price: i64, scale: u32, quantity: u64) -> LineItem {
+        LineItem::new(
+            Price::new(Decimal::new(price, scale)).unwrap(),
+            Quantity::new(quantity).unwrap(),
+        )
+    }
+
+    #[test]
+    fn price_line_items_refuses_an_empty_slice() {
+        assert_eq!(
+            price_line_items(&[], &Tier::Gold, true, DaysOverdue::from(45)),
+            Err(PricingError::NoLineItems)
+        );
+    }
+
+    #[test]
+    fn price_line_items_prices_the_worked_example() {
+        let breakdown = price_line_items(
+            &[item(4000, 2, 3), item(15, 0, 2)],
+            &Tier::Gold,
+            true,
+            DaysOverdue::from(45),
+        )
+        .unwrap();
+        assert_eq!(breakdown.subtotal().minor_units(), 15000);
+        assert_eq!(breakdown.tier_discount().minor_units(), -2250);
+        assert_eq!(breakdown.loyalty_discount().minor_units(), -255);
+        assert_eq!(breakdown.tax().minor_units(), 1000);
+        assert_eq!(breakdown.late_fee().minor_units(), 674);
+        assert_eq!(breakdown.total().minor_units(), 14169);
+    }
+
+    #[test]
+    fn price_line_items_reports_the_same_errors_as_price() {
+        let items = vec![item(1_000_000_000, 0, 1_000_000); 11];
+        let input =
+            PricingInput::new(items.clone(), Tier::None, false, DaysOverdue::default()).unwrap();
+        let error = price_line_items(&items, &Tier::None, false, DaysOverdue::default());
+        assert!(matches!(error, Err(PricingError::SubtotalTooLarge(_))));
+        assert_eq!(error, price(&input));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn price_line_items_agrees_with_price(
+            lines in proptest::collection::vec((0_i64..=10_000_000_000_000, 1_u64..=1_000_000), 1..6),
+            tier in proptest::sample::select(vec![
+                Tier::None, Tier::Bronze, Tier::Silver, Tier::Gold, Tier::from_name("platinum"),
+            ]),
+            member: bool,
+            days in 0_u32..=60,
+        ) {
+            let items: Vec<LineItem> = lines.iter().map(|&(units, quantity)| item(units, 4, quantity)).collect();
+            let input = PricingInput::new(items.clone(), tier.clone(), member, DaysOverdue::from(days)).unwrap();
+            proptest::prop_assert_eq!(
+                price_line_items(&items, &tier, member, DaysOverdue::from(days)),
+                price(&input)
+            );
+        }
     }
 }
