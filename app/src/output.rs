@@ -46,36 +46,47 @@ const LABEL_WIDTH: usize = 16;
 /// Spaces between the label column and the widest amount.
 const COLUMN_GAP: usize = 3;
 
-/// Appends `money` exactly as [`Money`]'s `Display` prints it (`-22.50`),
-/// without going through `fmt`: the batch output writes six amounts per
-/// invoice, millions of times, so the text is built right to left, two
-/// digits at a time, in a stack buffer and appended in one copy.
-pub(crate) fn push_money(out: &mut Vec<u8>, money: Money) {
-    // An i64 of cents has at most 19 digits; with the sign and the point
-    // that is 21 bytes.
-    let mut text = [0_u8; 24];
-    let cents_at = text.len() - 3;
-    let mut rest = money.minor_units().unsigned_abs();
-    let [tens, units] = two_digits(rest);
-    text[cents_at..].copy_from_slice(&[b'.', tens, units]);
-    rest /= 100;
-    let mut start = cents_at;
-    // The whole units, two digits at a time; a leading digit may stand
-    // alone, and no whole units at all print as `0`.
-    while rest >= 10 {
-        start -= 2;
-        text[start..start + 2].copy_from_slice(&two_digits(rest));
-        rest /= 100;
+/// The most bytes [`put_money`] writes: an i64 of cents has at most 19
+/// digits; with the sign and the point that is 21.
+const MONEY_ROOM: usize = 21;
+
+/// Writes `money` as `Display` prints it into `buffer` at `at` and returns
+/// where it ends. The batch output writes six amounts per invoice, millions
+/// of times, so the length is worked out first and the digits are written
+/// in place right to left, two at a time, with no intermediate copy.
+fn put_money<const N: usize>(buffer: &mut [u8; N], at: usize, money: Money) -> usize {
+    let cents = money.minor_units().unsigned_abs();
+    let mut whole = cents / 100;
+    // No whole units at all print as `0`, one digit.
+    let whole_digits = whole.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let sign = usize::from(money.minor_units() < 0);
+    let end = at + sign + whole_digits + 3;
+    let point = end - 3;
+    buffer[point..end].copy_from_slice(&{
+        let [tens, units] = two_digits(cents);
+        [b'.', tens, units]
+    });
+    let mut digit_end = point;
+    while whole >= 10 {
+        buffer[digit_end - 2..digit_end].copy_from_slice(&two_digits(whole));
+        digit_end -= 2;
+        whole /= 100;
     }
-    if rest > 0 || start == cents_at {
-        start -= 1;
-        text[start] = two_digits(rest)[1];
+    if digit_end > at + sign {
+        buffer[digit_end - 1] = two_digits(whole)[1];
     }
-    if money.minor_units() < 0 {
-        start -= 1;
-        text[start] = b'-';
+    if sign == 1 {
+        buffer[at] = b'-';
     }
-    out.extend_from_slice(&text[start..]);
+    end
+}
+
+/// Copies `bytes` into `buffer` at `at` and returns where they end. Small
+/// enough to be inlined, so copies of constant prefixes become a few moves.
+fn put<const N: usize>(buffer: &mut [u8; N], at: usize, bytes: &[u8]) -> usize {
+    let end = at + bytes.len();
+    buffer[at..end].copy_from_slice(bytes);
+    end
 }
 
 /// The last two ASCII digits of `value`.
@@ -119,6 +130,10 @@ const JSON_AMOUNT_PREFIXES: [&[u8]; 6] = [
     b"\",\"total\":\"",
 ];
 
+/// Room for the amounts of a priced JSON record and their keys: the
+/// prefixes, six amounts of at most [`MONEY_ROOM`] bytes, and the end.
+const JSON_AMOUNTS_ROOM: usize = 96 + 6 * MONEY_ROOM + 3;
+
 /// Appends a priced invoice as one JSON object on one line: `id` (only when
 /// the input had one), then the breakdown lines and the total, each a string
 /// with exactly two decimals.
@@ -140,12 +155,25 @@ pub(crate) fn write_json_priced(
         (_, tax),
         (_, late_fee),
     ] = breakdown.lines();
-    let amounts = [subtotal, tier, loyalty, tax, late_fee, breakdown.total()];
-    for (prefix, amount) in JSON_AMOUNT_PREFIXES.iter().zip(amounts) {
-        out.extend_from_slice(prefix);
-        push_money(out, amount);
-    }
-    out.extend_from_slice(b"\"}\n");
+    // The amounts and their keys go into one stack buffer, appended to the
+    // output in one copy: the prefixes are constants and the amounts are
+    // written in place, so nothing else is copied.
+    let mut record = [0_u8; JSON_AMOUNTS_ROOM];
+    let [p0, p1, p2, p3, p4, p5] = JSON_AMOUNT_PREFIXES;
+    let mut end = put(&mut record, 0, p0);
+    end = put_money(&mut record, end, subtotal);
+    end = put(&mut record, end, p1);
+    end = put_money(&mut record, end, tier);
+    end = put(&mut record, end, p2);
+    end = put_money(&mut record, end, loyalty);
+    end = put(&mut record, end, p3);
+    end = put_money(&mut record, end, tax);
+    end = put(&mut record, end, p4);
+    end = put_money(&mut record, end, late_fee);
+    end = put(&mut record, end, p5);
+    end = put_money(&mut record, end, breakdown.total());
+    end = put(&mut record, end, b"\"}\n");
+    out.extend_from_slice(&record[..end]);
     Ok(())
 }
 
@@ -394,6 +422,13 @@ mod tests {
         pricing::price(&input).unwrap()
     }
 
+    /// `money` as [`put_money`] writes it, on its own.
+    fn push_money(out: &mut Vec<u8>, money: Money) {
+        let mut text = [0_u8; MONEY_ROOM];
+        let end = put_money(&mut text, 0, money);
+        out.extend_from_slice(&text[..end]);
+    }
+
     fn text(bytes: Vec<u8>) -> String {
         String::from_utf8(bytes).unwrap()
     }
@@ -429,6 +464,15 @@ mod tests {
             push_money(&mut out, money);
             assert_eq!(text(out), money.to_string(), "{cents} cents");
         }
+    }
+
+    #[test]
+    fn the_longest_json_amounts_fit_their_buffer() {
+        let prefixes: usize = JSON_AMOUNT_PREFIXES.iter().map(|prefix| prefix.len()).sum();
+        assert!(prefixes + 6 * MONEY_ROOM + 3 <= JSON_AMOUNTS_ROOM);
+        let mut out = Vec::new();
+        push_money(&mut out, Money::from_minor_units(i64::MIN));
+        assert_eq!(out.len(), MONEY_ROOM);
     }
 
     #[test]
