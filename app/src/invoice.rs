@@ -184,6 +184,9 @@ pub(crate) fn price_jsonl_block(
         Block::Lines { first_line, data } => {
             // Priced records are about as long as the invoices they price.
             let mut records = Records::new(format, pool.take(data.len() + 4096));
+            // One buffer of line items for the whole block, reused invoice
+            // after invoice.
+            let mut items = Vec::with_capacity(16);
             for (line, bytes) in numbered_lines(first_line, &data) {
                 // Blank lines are not invoices; they are skipped silently
                 // (their numbers still count).
@@ -194,8 +197,15 @@ pub(crate) fn price_jsonl_block(
                     records.reject(line, None, &LineTooLong)?;
                     continue;
                 }
-                match jsonl::parse_line(bytes) {
-                    Ok(invoice) => records.price(line, invoice.id.as_deref(), &invoice.input)?,
+                match jsonl::parse_line_into(bytes, &mut items) {
+                    Ok(invoice) => records.price_items(
+                        line,
+                        invoice.id.as_deref(),
+                        &items,
+                        &invoice.tier,
+                        invoice.loyalty_member,
+                        invoice.days_overdue,
+                    )?,
                     Err(rejected) => {
                         records.reject(line, rejected.id.as_deref(), &rejected.error)?;
                     }

@@ -272,6 +272,227 @@ pub(crate) fn parse_charge_line(line: &[u8]) -> Result<ChargeInvoice<'_>, Reject
     }
 }
 
+/// The parts of an invoice read by [`parse_line_into`]; its line items are
+/// in the caller's buffer.
+#[derive(Debug)]
+pub(crate) struct Header<'a> {
+    /// The invoice's `id`, when the line had one.
+    pub(crate) id: Option<Cow<'a, str>>,
+    /// The customer's tier.
+    pub(crate) tier: Tier,
+    /// Whether the customer is a loyalty member.
+    pub(crate) loyalty_member: bool,
+    /// How many days the invoice is overdue.
+    pub(crate) days_overdue: DaysOverdue,
+}
+
+/// Reads one invoice from one line (without its line break), as
+/// [`parse_line`] does, but puts its line items into `items` (cleared
+/// first), so a batch reuses one buffer for millions of invoices.
+///
+/// Nearly every line of a large export is a valid invoice with whole-number
+/// quantities, so those lines take a fast path that reads quantities and
+/// `days_overdue` as integers and prices as strings or number text, with no
+/// raw values. Anything that path does not accept as it is (an invalid
+/// invoice, `3.0` as a quantity, a field twice …) is read again by
+/// [`parse_line`], which alone decides what is wrong and words the error, so
+/// both paths give the same invoice or the same rejection.
+pub(crate) fn parse_line_into<'a>(
+    line: &'a [u8],
+    items: &mut Vec<LineItem>,
+) -> Result<Header<'a>, Rejected<'a>> {
+    items.clear();
+    if let Some(header) = fast_parse(line, items) {
+        return Ok(header);
+    }
+    items.clear();
+    let invoice = parse_line(line)?;
+    items.extend_from_slice(invoice.input.line_items());
+    Ok(Header {
+        id: invoice.id,
+        tier: invoice.input.tier().clone(),
+        loyalty_member: invoice.input.loyalty_member(),
+        days_overdue: invoice.input.days_overdue(),
+    })
+}
+
+/// The invoice on `line` when it is valid and in the shape the fast path
+/// reads, with its line items in `items`; `None` for anything else.
+fn fast_parse<'a>(line: &'a [u8], items: &mut Vec<LineItem>) -> Option<Header<'a>> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let header =
+        serde::de::DeserializeSeed::deserialize(FastInvoice { items }, &mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    Some(header)
+}
+
+/// The fields of an invoice line; any other name is refused.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Id,
+    Tier,
+    LoyaltyMember,
+    DaysOverdue,
+    LineItems,
+}
+
+/// Reads an invoice object on the fast path, its line items into `items`.
+/// Every refusal here only means "let [`parse_line`] read it", so the
+/// errors carry no detail.
+struct FastInvoice<'i> {
+    items: &'i mut Vec<LineItem>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FastInvoice<'_> {
+    type Value = Header<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Header<'de>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FastInvoice<'_> {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an invoice object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+        use serde::de::Error;
+        let mut id: Option<Option<Text<'de>>> = None;
+        let mut tier: Option<Option<Text<'de>>> = None;
+        let mut loyalty_member: Option<bool> = None;
+        let mut days_overdue: Option<Option<Count>> = None;
+        let mut has_items = false;
+        // A field given twice is refused by `parse_line` (serde's
+        // `duplicate field`), so it must not be read here.
+        let twice = || A::Error::custom("duplicate field");
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Id if id.is_none() => id = Some(map.next_value()?),
+                Field::Tier if tier.is_none() => tier = Some(map.next_value()?),
+                Field::LoyaltyMember if loyalty_member.is_none() => {
+                    loyalty_member = Some(map.next_value()?);
+                }
+                Field::DaysOverdue if days_overdue.is_none() => {
+                    days_overdue = Some(map.next_value()?);
+                }
+                Field::LineItems if !has_items => {
+                    map.next_value_seed(FastItems {
+                        items: &mut *self.items,
+                    })?;
+                    has_items = true;
+                }
+                _ => return Err(twice()),
+            }
+        }
+        if self.items.is_empty() {
+            return Err(A::Error::custom("no line items"));
+        }
+        let days_overdue = match days_overdue.flatten() {
+            None => DaysOverdue::default(),
+            Some(Count(days)) => u32::try_from(days)
+                .map(DaysOverdue::from)
+                .map_err(|_| A::Error::custom("days overdue out of range"))?,
+        };
+        Ok(Header {
+            id: id.flatten().map(|text| text.0),
+            // As in `validate`: an unknown name applies no discount.
+            tier: tier
+                .flatten()
+                .map_or(Tier::None, |name| Tier::from_name(&name.0)),
+            loyalty_member: loyalty_member.unwrap_or(false),
+            days_overdue,
+        })
+    }
+}
+
+/// Reads the `line_items` array on the fast path into `items`.
+struct FastItems<'i> {
+    items: &'i mut Vec<LineItem>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FastItems<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FastItems<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of line items")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        use serde::de::Error;
+        while let Some(item) = seq.next_element::<FastLineItem<'de>>()? {
+            let price: Price = price_text(item.price)
+                .ok_or_else(|| A::Error::custom("price is neither a number nor a string"))?
+                .parse()
+                .map_err(A::Error::custom)?;
+            self.items.push(LineItem::new(price, item.quantity));
+        }
+        Ok(())
+    }
+}
+
+/// One line item on the fast path. The price stays a raw value: its text
+/// is what is parsed, whether it is a JSON number or a string, and a raw
+/// value costs less than `serde_json`'s `arbitrary_precision` number, which
+/// copies the text into a fresh `String`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastLineItem<'a> {
+    #[serde(borrow)]
+    price: &'a RawValue,
+    #[serde(deserialize_with = "fast_quantity")]
+    quantity: Quantity,
+}
+
+/// A quantity written as a JSON integer from 1 to [`Quantity::MAX`].
+fn fast_quantity<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quantity, D::Error> {
+    let Count(count) = Count::deserialize(deserializer)?;
+    Quantity::new(count).map_err(serde::de::Error::custom)
+}
+
+/// A JSON integer from 0 to `u64::MAX`, and nothing else. `serde_json` reads
+/// a plain integer straight into `visit_u64`, without the raw-value
+/// protocol. Any other number (`3.0`, `1e9`, `-1`, one beyond `u64::MAX`)
+/// or value is refused, so the line goes to [`parse_line`], which reads the
+/// number from its text. The visitor has no `visit_f64`: serde's default
+/// refuses a float, so none is ever read as a value here.
+struct Count(u64);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+
+        impl serde::de::Visitor<'_> for CountVisitor {
+            type Value = Count;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole JSON number")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, count: u64) -> Result<Count, E> {
+                Ok(Count(count))
+            }
+        }
+
+        deserializer.deserialize_u64(CountVisitor)
+    }
+}
+
 /// The string `id` of a line that is a JSON object, if it has one.
 fn recover_id(line: &[u8]) -> Option<Cow<'_, str>> {
     serde_json::from_slice::<IdOnly<'_>>(line)
@@ -316,13 +537,10 @@ fn validate(
 }
 
 fn line_item(item: usize, raw: &RawLineItem<'_>) -> Result<LineItem, LineError> {
-    let price_text = match number_text(raw.price) {
-        Some(number) => Cow::Borrowed(number),
-        None => string_text(raw.price).ok_or_else(|| LineError::PriceType {
-            item,
-            found: raw.price.get().to_owned(),
-        })?,
-    };
+    let price_text = price_text(raw.price).ok_or_else(|| LineError::PriceType {
+        item,
+        found: raw.price.get().to_owned(),
+    })?;
     let price: Price = price_text
         .parse()
         .map_err(|source| LineError::LineItem { item, source })?;
@@ -334,6 +552,15 @@ fn line_item(item: usize, raw: &RawLineItem<'_>) -> Result<LineItem, LineError> 
         .parse()
         .map_err(|source| LineError::LineItem { item, source })?;
     Ok(LineItem::new(price, quantity))
+}
+
+/// The text of a price: a JSON number's text or a JSON string's decoded
+/// contents; `None` for any other JSON value.
+fn price_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    match number_text(raw) {
+        Some(number) => Some(Cow::Borrowed(number)),
+        None => string_text(raw),
+    }
 }
 
 /// The text of a JSON number, or `None` for any other JSON value.
@@ -619,6 +846,220 @@ mod tests {
             rejected.error.to_string(),
             "line item 1: price -1 is negative"
         );
+    }
+
+    /// What `parse_line_into` makes of `line`, in the terms `parse_line`
+    /// uses, so the two can be compared.
+    fn read_into(line: &[u8]) -> Result<String, String> {
+        let mut items = vec![LineItem::new("99".parse().unwrap(), "9".parse().unwrap())];
+        match parse_line_into(line, &mut items) {
+            Ok(header) => Ok(format!(
+                "{:?} {:?} {} {} {:?}",
+                header.id,
+                header.tier,
+                header.loyalty_member,
+                header.days_overdue.get(),
+                items
+            )),
+            Err(rejected) => Err(format!("{:?} {}", rejected.id, rejected.error)),
+        }
+    }
+
+    /// What `parse_line` makes of `line`.
+    fn read_whole(line: &[u8]) -> Result<String, String> {
+        match parse_line(line) {
+            Ok(invoice) => Ok(format!(
+                "{:?} {:?} {} {} {:?}",
+                invoice.id,
+                invoice.input.tier(),
+                invoice.input.loyalty_member(),
+                invoice.input.days_overdue().get(),
+                invoice.input.line_items()
+            )),
+            Err(rejected) => Err(format!("{:?} {}", rejected.id, rejected.error)),
+        }
+    }
+
+    #[test]
+    fn the_fast_path_reads_a_plain_invoice() {
+        let line = br#"{"id":"INV-1","tier":"gold","loyalty_member":true,"days_overdue":45,"line_items":[{"price":"40.00","quantity":3},{"price":15,"quantity":2},{"price":0.1,"quantity":1}]}"#;
+        let mut items = Vec::new();
+        let header = fast_parse(line, &mut items).unwrap();
+        assert_eq!(header.id.as_deref(), Some("INV-1"));
+        assert_eq!(header.tier, Tier::Gold);
+        assert!(header.loyalty_member);
+        assert_eq!(header.days_overdue.get(), 45);
+        let read: Vec<_> = items
+            .iter()
+            .map(|item| (item.price().to_string(), item.quantity().get()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("40".to_owned(), 3),
+                ("15".to_owned(), 2),
+                ("0.1".to_owned(), 1)
+            ]
+        );
+        assert_eq!(read_into(line), read_whole(line));
+    }
+
+    #[test]
+    fn the_fast_path_leaves_numbers_that_are_not_plain_integers_to_the_text_reader() {
+        for quantity in [
+            "3.0",
+            "-0",
+            "1e9",
+            "3e0",
+            r#""3""#,
+            "18446744073709551616",
+            "99999999999999999999",
+            "-1",
+            "0",
+            "2.5",
+            "null",
+            "true",
+        ] {
+            let line = format!(r#"{{"line_items":[{{"price":"1","quantity":{quantity}}}]}}"#);
+            assert!(
+                fast_parse(line.as_bytes(), &mut Vec::new()).is_none(),
+                "quantity {quantity}"
+            );
+            assert_eq!(
+                read_into(line.as_bytes()),
+                read_whole(line.as_bytes()),
+                "quantity {quantity}"
+            );
+        }
+        for days in [
+            "45.0",
+            "-0",
+            "1e9",
+            r#""3""#,
+            "18446744073709551616",
+            "4294967296",
+            "-1",
+            "2.5",
+            "true",
+        ] {
+            let line =
+                format!(r#"{{"days_overdue":{days},"line_items":[{{"price":"1","quantity":1}}]}}"#);
+            assert!(
+                fast_parse(line.as_bytes(), &mut Vec::new()).is_none(),
+                "days_overdue {days}"
+            );
+            assert_eq!(
+                read_into(line.as_bytes()),
+                read_whole(line.as_bytes()),
+                "days_overdue {days}"
+            );
+        }
+    }
+
+    #[test]
+    fn number_quantities_and_days_keep_their_outcomes() {
+        let quantity = |text: &str| {
+            read_into(format!(r#"{{"line_items":[{{"price":"1","quantity":{text}}}]}}"#).as_bytes())
+        };
+        let items = |quantity: u32| {
+            Ok(format!(
+                "None None false 0 [LineItem {{ price: Price(1), quantity: Quantity({quantity}) }}]"
+            ))
+        };
+        assert_eq!(quantity("3.0"), items(3));
+        assert_eq!(quantity("3e0"), items(3));
+        assert_eq!(quantity("1000000"), items(1_000_000));
+        for (text, found) in [
+            (
+                "1e9",
+                r#"quantity "1e9" is not a whole number from 1 to 1000000"#,
+            ),
+            (
+                "-0",
+                r#"quantity "-0" is not a whole number from 1 to 1000000"#,
+            ),
+            (
+                "-1",
+                r#"quantity "-1" is not a whole number from 1 to 1000000"#,
+            ),
+            (
+                "2.5",
+                r#"quantity "2.5" is not a whole number from 1 to 1000000"#,
+            ),
+            (
+                "18446744073709551616",
+                r#"quantity "18446744073709551616" is not a whole number from 1 to 1000000"#,
+            ),
+            (
+                r#""3""#,
+                r#"quantity must be a whole JSON number, found "3""#,
+            ),
+            ("null", "quantity must be a whole JSON number, found null"),
+            ("true", "quantity must be a whole JSON number, found true"),
+        ] {
+            assert_eq!(
+                quantity(text),
+                Err(format!("None line item 1: {found}")),
+                "{text}"
+            );
+        }
+        let days = |text: &str| {
+            read_into(
+                format!(r#"{{"days_overdue":{text},"line_items":[{{"price":"1","quantity":1}}]}}"#)
+                    .as_bytes(),
+            )
+        };
+        assert!(days("-0").unwrap().contains(" false 0 "));
+        assert_eq!(
+            days("-1"),
+            Err("None days overdue -1 is negative".to_owned())
+        );
+        assert_eq!(
+            days("4294967296"),
+            Err(
+                r#"None days overdue "4294967296" is not a whole number from 0 to 4294967295"#
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            days("3.0"),
+            Err(r#"None days overdue "3.0" is not a whole number from 0 to 4294967295"#.to_owned())
+        );
+        assert_eq!(
+            days("true"),
+            Err("None days_overdue must be a whole JSON number, found true".to_owned())
+        );
+    }
+
+    #[test]
+    fn both_readers_agree_on_valid_and_invalid_lines() {
+        for line in [
+            &br#"{"id":"A","tier":"platinum","days_overdue":null,"line_items":[{"price":"0.1","quantity":3}]}"#[..],
+            br#"{"tier":"silver","loyalty_member":false,"line_items":[{"price":1.5e1,"quantity":2},{"quantity":1,"price":"7"}]}"#,
+            br#"{"id":"B","tier":"gold","tier":"silver","line_items":[{"price":"1","quantity":1}]}"#,
+            br#"{"id":"C","line_items":[{"price":"1","quantity":1}],"line_items":[{"price":"2","quantity":1}]}"#,
+            br#"{"id":"D","line_items":[{"price":"1","quantity":1,"quantity":2}]}"#,
+            br#"{"id":"E","line_items":[]}"#,
+            br#"{"id":"F"}"#,
+            br#"{"id":"G","line_items":[{"price":"-1","quantity":1}]}"#,
+            br#"{"id":"H","line_items":[{"price":-1,"quantity":1}]}"#,
+            br#"{"id":"I","line_items":[{"price":{},"quantity":1}]}"#,
+            br#"{"id":"J","line_items":[{"price":"1","quantity":1}]} x"#,
+            br#"{"id":"K","colour":"red","line_items":[{"price":"1","quantity":1}]}"#,
+            br#"{"id":"L","loyalty_member":null,"line_items":[{"price":"1","quantity":1}]}"#,
+            br#"{"id":"MA","tier":"gold","line_items":[{"price":"1","quantity":1}]}"#,
+            br#"["N",null,false,0,[]]"#,
+            b"{\"id\":\"O\xff\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}",
+            br#"{"line_items":[{"price":"1","quantity":1},{"price":"1","quantity":1.0}]}"#,
+            br#"{"line_items":[{"price":1000000001,"quantity":1}]}"#,
+        ] {
+            assert_eq!(
+                read_into(line),
+                read_whole(line),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::fmt::Display;
 use std::io::{self, Write};
 
-use pricing::{Breakdown, Money, PricingInput, Tier};
+use pricing::{Breakdown, DaysOverdue, LineItem, Money, PricingInput, Tier};
 
 /// The output formats `--format` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -347,11 +347,33 @@ impl Records {
         id: Option<&str>,
         input: &PricingInput,
     ) -> io::Result<()> {
-        let breakdown = match pricing::price(input) {
-            Ok(breakdown) => breakdown,
-            Err(error) => return self.reject(line, id, &error),
-        };
-        if let Tier::Unrecognized(name) = input.tier()
+        self.price_items(
+            line,
+            id,
+            input.line_items(),
+            input.tier(),
+            input.loyalty_member(),
+            input.days_overdue(),
+        )
+    }
+
+    /// Prices one invoice given as its parts, as [`Records::price`] does,
+    /// for callers that keep line items in a reused buffer.
+    pub(crate) fn price_items(
+        &mut self,
+        line: u64,
+        id: Option<&str>,
+        line_items: &[LineItem],
+        tier: &Tier,
+        loyalty_member: bool,
+        days_overdue: DaysOverdue,
+    ) -> io::Result<()> {
+        let breakdown =
+            match pricing::price_line_items(line_items, tier, loyalty_member, days_overdue) {
+                Ok(breakdown) => breakdown,
+                Err(error) => return self.reject(line, id, &error),
+            };
+        if let Tier::Unrecognized(name) = tier
             && !self.unknown_tiers.contains(name)
         {
             self.unknown_tiers.push(name.clone());
@@ -411,7 +433,6 @@ impl Records {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pricing::{DaysOverdue, LineItem};
 
     fn worked_example() -> Breakdown {
         let items = vec![
