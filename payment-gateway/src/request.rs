@@ -225,6 +225,14 @@ mod tests {
     }
 
     #[test]
+    fn payment_method_prints_as_its_bare_token() {
+        assert_eq!(
+            PaymentMethod::new("tok_success").unwrap().to_string(),
+            "tok_success"
+        );
+    }
+
+    #[test]
     fn key_prints_quoted_so_messages_show_its_bounds() {
         assert_eq!(IdempotencyKey::new("a b").unwrap().to_string(), "\"a b\"");
     }
