@@ -31,8 +31,9 @@ use crate::pool::BufferPool;
 const BASE_DELAY: Duration = Duration::from_millis(50);
 /// The longest wait between two requests.
 const MAX_DELAY: Duration = Duration::from_secs(1);
-/// Input is read in blocks of this many bytes.
-const BLOCK_SIZE: usize = 64 << 10;
+/// Input is read in blocks of this many bytes (64 KiB; any size gives the
+/// same records, see `invoice::BLOCK_SIZE`).
+const BLOCK_SIZE: usize = 65_536;
 
 /// How one input invoice ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,7 +90,7 @@ pub(crate) fn run(args: &ChargeArgs) -> Result<Status, AppError> {
     let mut unpaid = false;
     for block in LineBlocks::new(reader, &pool, BLOCK_SIZE, MAX_LINE) {
         let block = block.map_err(|source| AppError::input(&args.input, source))?;
-        let mut records = pool.take(BLOCK_SIZE);
+        let mut records = pool.take_with_capacity(BLOCK_SIZE);
         match block {
             Block::TooLong { line } => {
                 invalid = true;

@@ -760,6 +760,15 @@ mod tests {
             error_of(br#"{"days_overdue":"45","line_items":[{"price":"1","quantity":1}]}"#),
             "days_overdue must be a whole JSON number, found \"45\""
         );
+        // The messages name what was expected instead.
+        assert_eq!(
+            error_of(br#"{"id":5,"line_items":[{"price":"1","quantity":1}]}"#),
+            "invalid invoice JSON: invalid type: integer `5`, expected a string at column 7"
+        );
+        assert_eq!(
+            error_of(br#"{"line_items":5}"#),
+            "invalid invoice JSON: invalid type: integer `5`, expected an array of line items at column 15"
+        );
     }
 
     #[test]
@@ -1037,6 +1046,9 @@ mod tests {
             &br#"{"id":"A","tier":"platinum","days_overdue":null,"line_items":[{"price":"0.1","quantity":3}]}"#[..],
             br#"{"tier":"silver","loyalty_member":false,"line_items":[{"price":1.5e1,"quantity":2},{"quantity":1,"price":"7"}]}"#,
             br#"{"id":"B","tier":"gold","tier":"silver","line_items":[{"price":"1","quantity":1}]}"#,
+            br#"{"id":"B1","id":"B2","line_items":[{"price":"1","quantity":1}]}"#,
+            br#"{"id":"B3","loyalty_member":true,"loyalty_member":false,"line_items":[{"price":"1","quantity":1}]}"#,
+            br#"{"id":"B4","days_overdue":1,"days_overdue":40,"line_items":[{"price":"1","quantity":1}]}"#,
             br#"{"id":"C","line_items":[{"price":"1","quantity":1}],"line_items":[{"price":"2","quantity":1}]}"#,
             br#"{"id":"D","line_items":[{"price":"1","quantity":1,"quantity":2}]}"#,
             br#"{"id":"E","line_items":[]}"#,

@@ -73,26 +73,30 @@ impl<'p, R: Read> LineBlocks<'p, R> {
     }
 
     /// Skips the rest of an over-long line up to and including its line
-    /// break, keeping what follows it.
+    /// break, keeping what follows it. An input that has ended is not read
+    /// again: a terminal would wait for a second end-of-file.
     fn skip_line(&mut self, mut data: Vec<u8>) -> io::Result<Block> {
         let line = self.next_line;
         self.next_line += 1;
         loop {
             if let Some(end) = memchr::memchr(b'\n', &data) {
                 self.carry.extend_from_slice(&data[end + 1..]);
-                self.pool.put(data);
-                return Ok(Block::TooLong { line });
+                break;
+            }
+            if self.eof {
+                break;
             }
             data.clear();
-            if self.fill(&mut data, self.block_size)? == 0 {
-                self.pool.put(data);
-                return Ok(Block::TooLong { line });
-            }
+            self.fill(&mut data, self.block_size)?;
         }
+        self.pool.put(data);
+        Ok(Block::TooLong { line })
     }
 
     fn next_block(&mut self) -> io::Result<Option<Block>> {
-        let mut data = self.pool.take(self.block_size.max(self.carry.len()));
+        let mut data = self
+            .pool
+            .take_with_capacity(self.block_size.max(self.carry.len()));
         data.extend_from_slice(&self.carry);
         self.carry.clear();
         loop {
@@ -102,8 +106,9 @@ impl<'p, R: Read> LineBlocks<'p, R> {
                 continue;
             }
             if let Some(last_break) = memchr::memrchr(b'\n', &data) {
-                self.carry.extend_from_slice(&data[last_break + 1..]);
-                data.truncate(last_break + 1);
+                let end = last_break + 1;
+                self.carry.extend_from_slice(&data[end..]);
+                data.truncate(end);
                 break;
             }
             // No line break: `data` is the start of one line.
@@ -155,30 +160,40 @@ pub(crate) fn numbered_lines(first_line: u64, data: &[u8]) -> impl Iterator<Item
 mod tests {
     use super::*;
 
-    /// A reader that hands out at most `step` bytes per read, like a pipe.
+    /// A reader that hands out at most `step` bytes per read, like a pipe,
+    /// and, like a terminal, must not be read again once it has said the
+    /// input ended (a terminal would wait for a second end-of-file).
     struct Trickle<'a> {
         data: &'a [u8],
         step: usize,
+        ended: bool,
     }
 
     impl Read for Trickle<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ended {
+                return Err(io::Error::other("read again after the end of the input"));
+            }
             let n = self.step.min(buf.len()).min(self.data.len());
             buf[..n].copy_from_slice(&self.data[..n]);
             self.data = &self.data[n..];
+            self.ended = n == 0 && !buf.is_empty();
             Ok(n)
         }
     }
 
     fn blocks(input: &[u8], block_size: usize, max_line: usize, step: usize) -> Vec<Block> {
-        LineBlocks::new(
-            Trickle { data: input, step },
-            &BufferPool::default(),
-            block_size,
-            max_line,
-        )
-        .collect::<io::Result<_>>()
-        .unwrap()
+        let reader = Trickle {
+            data: input,
+            step,
+            ended: false,
+        };
+        // Every block holds at least one byte of input, so there are never
+        // more blocks than bytes; taking one more shows any extra block.
+        LineBlocks::new(reader, &BufferPool::default(), block_size, max_line)
+            .take(input.len() + 1)
+            .collect::<io::Result<_>>()
+            .unwrap()
     }
 
     fn lines_of(blocks: &[Block]) -> Vec<(u64, String)> {
@@ -250,6 +265,32 @@ mod tests {
                 numbered(&[(1, "a"), (2, "<too long>"), (3, "b"), (4, "<too long>")]),
                 "block size {block_size}"
             );
+        }
+    }
+
+    #[test]
+    fn the_input_is_not_read_again_once_it_has_ended() {
+        // `blocks` fails on a read after the end; an over-long last line,
+        // terminated or not, used to cause one.
+        let long = "z".repeat(30);
+        for input in [
+            "",
+            "a",
+            "a\n",
+            &long,
+            &format!("{long}\n"),
+            &format!("a\n{long}"),
+        ] {
+            for block_size in [1, 3, 8, 64] {
+                for step in [1, 4, 64] {
+                    let got = lines_of(&blocks(input.as_bytes(), block_size, 10, step));
+                    assert_eq!(
+                        got.len(),
+                        input.lines().count(),
+                        "{input:?}, block size {block_size}, step {step}"
+                    );
+                }
+            }
         }
     }
 

@@ -130,9 +130,10 @@ const JSON_AMOUNT_PREFIXES: [&[u8]; 6] = [
     b"\",\"total\":\"",
 ];
 
-/// Room for the amounts of a priced JSON record and their keys: the
-/// prefixes, six amounts of at most [`MONEY_ROOM`] bytes, and the end.
-const JSON_AMOUNTS_ROOM: usize = 96 + 6 * MONEY_ROOM + 3;
+/// Room for the amounts of a priced JSON record and their keys, exactly:
+/// the prefixes' 87 bytes, six amounts of at most [`MONEY_ROOM`] bytes, and
+/// the closing three (a test adds them up).
+const JSON_AMOUNTS_ROOM: usize = 87 + 6 * MONEY_ROOM + 3;
 
 /// Appends a priced invoice as one JSON object on one line: `id` (only when
 /// the input had one), then the breakdown lines and the total, each a string
@@ -488,9 +489,12 @@ mod tests {
     }
 
     #[test]
-    fn the_longest_json_amounts_fit_their_buffer() {
+    fn the_longest_json_amounts_fill_their_buffer_exactly() {
         let prefixes: usize = JSON_AMOUNT_PREFIXES.iter().map(|prefix| prefix.len()).sum();
-        assert!(prefixes + 6 * MONEY_ROOM + 3 <= JSON_AMOUNTS_ROOM);
+        assert_eq!(
+            prefixes + 6 * MONEY_ROOM + b"\"}\n".len(),
+            JSON_AMOUNTS_ROOM
+        );
         let mut out = Vec::new();
         push_money(&mut out, Money::from_minor_units(i64::MIN));
         assert_eq!(out.len(), MONEY_ROOM);
@@ -508,6 +512,10 @@ mod tests {
             "unit\u{1f}sep",
             "del\u{7f}",
             "ünïcödé €",
+            // Made only of characters that need escaping.
+            "\u{1}",
+            "\"\"",
+            "\\\\",
         ] {
             let mut out = Vec::new();
             write_json_string(&mut out, id).unwrap();

@@ -18,7 +18,7 @@ impl BufferPool {
 
     /// An empty buffer with room for at least `capacity` bytes, reused when
     /// one is spare.
-    pub(crate) fn take(&self, capacity: usize) -> Vec<u8> {
+    pub(crate) fn take_with_capacity(&self, capacity: usize) -> Vec<u8> {
         let reused = self
             .spare
             .lock()
@@ -46,11 +46,11 @@ mod tests {
     #[test]
     fn a_returned_buffer_is_reused_empty() {
         let pool = BufferPool::default();
-        let mut buffer = pool.take(100);
+        let mut buffer = pool.take_with_capacity(100);
         buffer.extend_from_slice(b"abc");
         let address = buffer.as_ptr();
         pool.put(buffer);
-        let again = pool.take(10);
+        let again = pool.take_with_capacity(10);
         assert!(again.is_empty());
         assert!(again.capacity() >= 100);
         assert_eq!(again.as_ptr(), address);

@@ -129,3 +129,35 @@ fn a_missing_charge_input_exits_66() {
             "error: cannot read no/such/file.jsonl: ",
         ));
 }
+
+#[test]
+fn an_invoice_read_again_for_another_customer_or_currency_is_refused() {
+    // Each second line differs from its first in one field only.
+    let output = ledgerly()
+        .args(["charge", "--input", "-"])
+        .write_stdin(concat!(
+            "{\"id\":\"D\",\"customer\":\"c1\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+            "{\"id\":\"D\",\"customer\":\"c2\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+            "{\"id\":\"E\",\"customer\":\"c1\",\"payment_method\":\"tok_success\",\"currency\":\"USD\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+            "{\"id\":\"E\",\"customer\":\"c1\",\"payment_method\":\"tok_success\",\"currency\":\"EUR\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+        ))
+        .assert()
+        .code(65)
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<_> = String::from_utf8(output)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for (line, id) in [(2, "D"), (4, "E")] {
+        assert_eq!(
+            lines[line - 1],
+            format!(
+                r#"{{"line":{line},"id":"{id}","error":"invoice {id} was read before with a different customer, currency or line items"}}"#
+            )
+        );
+    }
+}
