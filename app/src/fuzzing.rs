@@ -208,16 +208,7 @@ fn expected(line: u64, id: Option<&str>, input: Result<&PricingInput, &dyn Displ
 }
 
 fn priced(line: u64, id: String, breakdown: &Breakdown) -> Record {
-    let lines = breakdown.lines();
-    let amounts = [
-        lines[0].1,
-        lines[1].1,
-        lines[2].1,
-        lines[3].1,
-        lines[4].1,
-        breakdown.total(),
-    ]
-    .map(|money| money.to_string());
+    let amounts = breakdown.amounts().map(|money| money.to_string());
     Record {
         line,
         id,

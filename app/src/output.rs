@@ -203,16 +203,7 @@ pub(crate) fn write_json_error(
 /// Appends the aligned breakdown: labels on the left, amounts right-aligned
 /// in one column as wide as the widest amount.
 pub(crate) fn write_text_breakdown(out: &mut impl Write, breakdown: &Breakdown) -> io::Result<()> {
-    let lines = breakdown.lines();
-    let amounts = [
-        lines[0].1,
-        lines[1].1,
-        lines[2].1,
-        lines[3].1,
-        lines[4].1,
-        breakdown.total(),
-    ];
-    let texts = amounts.map(|amount| amount.to_string());
+    let texts = breakdown.amounts().map(|amount| amount.to_string());
     let width = texts.iter().map(String::len).max().unwrap_or(0);
     for (label, text) in TEXT_LABELS.iter().zip(&texts) {
         writeln!(

@@ -262,6 +262,19 @@ impl Breakdown {
             ("late_fee", self.late_fee),
         ]
     }
+
+    /// The five lines then the total, in invoice order: every amount an
+    /// itemized invoice shows.
+    pub fn amounts(&self) -> [Money; 6] {
+        [
+            self.subtotal,
+            self.tier_discount,
+            self.loyalty_discount,
+            self.tax,
+            self.late_fee,
+            self.total,
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,15 @@ fn worked_example_breakdown_line_by_line() {
 }
 
 #[test]
+fn worked_example_amounts_are_the_lines_then_the_total() {
+    let amounts = worked_example().amounts().map(|money| money.to_string());
+    assert_eq!(
+        amounts,
+        ["150.00", "-22.50", "-2.55", "10.00", "6.74", "141.69"]
+    );
+}
+
+#[test]
 fn worked_example_serializes_every_line_as_a_two_decimal_string() {
     let json = serde_json::to_string(&worked_example()).unwrap();
     assert_eq!(
