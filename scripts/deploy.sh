@@ -35,7 +35,7 @@ set -euo pipefail
 
 readonly KEEP_RELEASES=5
 readonly ENVIRONMENTS=(staging production)
-# The worked example of DOMAIN.md: it must price to 141.69.
+# The worked example of the billing rules (README, "The billing rules"): it must price to 141.69.
 readonly SMOKE_ARGS=(invoice --item 40x3 --item 15x2 --tier gold --loyalty-member --days-overdue 45 --format json)
 readonly SMOKE_TOTAL=141.69
 

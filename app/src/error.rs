@@ -1,14 +1,13 @@
 //! How a run ends: its status on success, its errors, and their exit codes.
 
-use std::fmt::Display;
+use std::fmt::{Display, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap::error::ErrorKind;
 use pricing::PricingError;
 
-use crate::cli::Cli;
+use crate::cli;
 use crate::csv_input::CsvInputError;
 
 /// Exit code: every invoice was priced.
@@ -23,6 +22,129 @@ pub(crate) const EXIT_INVALID: u8 = 65;
 pub(crate) const EXIT_NO_INPUT: u8 = 66;
 /// Exit code: the output could not be written (`EX_IOERR`).
 pub(crate) const EXIT_OUTPUT: u8 = 74;
+
+/// The commands whose exit codes the table below documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmd {
+    /// `ledgerly invoice`.
+    Invoice,
+    /// `ledgerly charge`.
+    Charge,
+}
+
+impl Cmd {
+    /// The subcommand's name on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cmd::Invoice => "invoice",
+            Cmd::Charge => "charge",
+        }
+    }
+}
+
+/// One meaning of an exit code, for the commands that give it that meaning.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExitCodeDoc {
+    /// The exit code.
+    pub(crate) code: u8,
+    /// The commands it has this meaning for.
+    pub(crate) commands: &'static [Cmd],
+    /// What it means, as help and the README say it.
+    pub(crate) meaning: &'static str,
+}
+
+const ALL: &[Cmd] = &[Cmd::Invoice, Cmd::Charge];
+
+/// Every exit code and what it means, per command: the one table that
+/// renders every help screen's "Exit codes" section, and that a test checks
+/// the README's table against. The constants above are the codes the code
+/// returns; a test checks each appears here.
+pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
+    ExitCodeDoc {
+        code: EXIT_OK,
+        commands: &[Cmd::Invoice],
+        meaning: "every invoice was priced",
+    },
+    ExitCodeDoc {
+        code: EXIT_OK,
+        commands: &[Cmd::Charge],
+        meaning: "every invoice was paid",
+    },
+    ExitCodeDoc {
+        code: EXIT_UNPAID,
+        commands: &[Cmd::Charge],
+        meaning: "every invoice was read, but at least one was not paid (declined, refused, or still open after its retries); payment outcomes are not input errors",
+    },
+    ExitCodeDoc {
+        code: EXIT_USAGE,
+        commands: ALL,
+        meaning: "usage error (unknown flag, misspelt tier, malformed --item, stdin without --input-format, --format json for a batch, ...)",
+    },
+    ExitCodeDoc {
+        code: EXIT_INVALID,
+        commands: &[Cmd::Invoice],
+        meaning: "at least one invoice was invalid (the others are still priced and printed), or a CSV header is wrong",
+    },
+    ExitCodeDoc {
+        code: EXIT_INVALID,
+        commands: &[Cmd::Charge],
+        meaning: "at least one invoice was invalid (the others are still collected)",
+    },
+    ExitCodeDoc {
+        code: EXIT_NO_INPUT,
+        commands: ALL,
+        meaning: "the input file is missing or unreadable (the message names the path)",
+    },
+    ExitCodeDoc {
+        code: EXIT_OUTPUT,
+        commands: ALL,
+        meaning: "the output could not be written (for example a full disk)",
+    },
+];
+
+/// The "Exit codes" section of `command`'s help, from [`EXIT_CODES`].
+pub(crate) fn exit_codes_help(command: Cmd) -> String {
+    let mut help = String::from("Exit codes:\n");
+    for doc in EXIT_CODES
+        .iter()
+        .filter(|doc| doc.commands.contains(&command))
+    {
+        let _ = writeln!(help, "  {:<4}{}", doc.code, doc.meaning);
+    }
+    help.push_str(CLOSED_PIPE);
+    help
+}
+
+/// The "Exit codes" section of `ledgerly --help`: every code, and which
+/// commands give it which meaning.
+pub(crate) fn all_exit_codes_help() -> String {
+    let mut help = String::from("Exit codes (see each command's --help):\n");
+    for doc in EXIT_CODES {
+        let names: Vec<&str> = doc.commands.iter().map(|command| command.name()).collect();
+        let _ = writeln!(
+            help,
+            "  {:<4}{}: {}",
+            doc.code,
+            names.join(", "),
+            doc.meaning
+        );
+    }
+    help.push_str(CLOSED_PIPE);
+    help
+}
+
+/// What every command does when its output's reader goes away.
+const CLOSED_PIPE: &str =
+    "A closed pipe (for example `| head`) ends quietly, with the status of the records written.";
+
+/// A closed pipe ends quietly with `status`; any other output error fails.
+pub(crate) fn closed_pipe_or(error: io::Error, status: Status) -> Result<Status, AppError> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(status)
+    } else {
+        Err(AppError::Output(error))
+    }
+}
 
 /// How messages name the input at `path`: `stdin` for `-`.
 pub(crate) fn input_name(path: &Path) -> PathBuf {
@@ -83,12 +205,12 @@ pub(crate) enum AppError {
 impl AppError {
     /// A usage error found after clap parsed the command line, printed the
     /// way clap prints its own.
-    pub(crate) fn usage(message: impl Display) -> AppError {
-        let mut command = Cli::command();
-        command.build();
-        let error = match command.find_subcommand_mut("invoice") {
-            Some(invoice) => invoice.error(ErrorKind::ArgumentConflict, message),
-            None => command.error(ErrorKind::ArgumentConflict, message),
+    pub(crate) fn usage(command: Cmd, message: impl Display) -> AppError {
+        let mut cli = cli::command();
+        cli.build();
+        let error = match cli.find_subcommand_mut(command.name()) {
+            Some(subcommand) => subcommand.error(ErrorKind::ArgumentConflict, message),
+            None => cli.error(ErrorKind::ArgumentConflict, message),
         };
         AppError::Usage(Box::new(error))
     }
@@ -121,7 +243,7 @@ mod tests {
         assert_eq!(Status::Success.exit_code(), 0);
         assert_eq!(Status::SomeInvalid.exit_code(), 65);
         assert_eq!(Status::SomeUnpaid.exit_code(), 1);
-        assert_eq!(AppError::usage("bad").exit_code(), 2);
+        assert_eq!(AppError::usage(Cmd::Invoice, "bad").exit_code(), 2);
         assert_eq!(AppError::Invalid(PricingError::NoLineItems).exit_code(), 65);
         let header = CsvInputError::Header {
             expected: String::new(),
@@ -142,9 +264,67 @@ mod tests {
         );
     }
 
+    /// The README's exit-code table, row by row, as [`EXIT_CODES`] renders it.
+    fn readme_rows() -> Vec<String> {
+        EXIT_CODES
+            .iter()
+            .map(|doc| {
+                let names: Vec<String> = doc
+                    .commands
+                    .iter()
+                    .map(|c| format!("`{}`", c.name()))
+                    .collect();
+                format!("| {} | {} | {} |", doc.code, names.join(", "), doc.meaning)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_exit_code_table_is_the_one_in_the_code() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let section = readme
+            .split("\n## Exit codes\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("the README has an '## Exit codes' section");
+        let table: Vec<&str> = section
+            .lines()
+            .filter(|line| line.starts_with("| ") && !line.starts_with("| code "))
+            .collect();
+        assert_eq!(
+            table,
+            readme_rows(),
+            "update the README's table from EXIT_CODES (app/src/error.rs)"
+        );
+    }
+
+    #[test]
+    fn every_exit_code_the_code_returns_is_in_the_table() {
+        for code in [
+            EXIT_OK,
+            EXIT_UNPAID,
+            EXIT_USAGE,
+            EXIT_INVALID,
+            EXIT_NO_INPUT,
+            EXIT_OUTPUT,
+        ] {
+            assert!(
+                EXIT_CODES.iter().any(|doc| doc.code == code),
+                "exit code {code}"
+            );
+        }
+        let invoice = exit_codes_help(Cmd::Invoice);
+        assert!(
+            invoice.starts_with("Exit codes:\n  0   every invoice was priced\n  2   usage error")
+        );
+        assert!(!invoice.contains("not paid"));
+        assert!(exit_codes_help(Cmd::Charge).contains("  1   every invoice was read"));
+        assert!(all_exit_codes_help().contains("  66  invoice, charge: the input file is missing"));
+    }
+
     #[test]
     fn usage_errors_carry_clap_usage_exit_code() {
-        let AppError::Usage(error) = AppError::usage("bad") else {
+        let AppError::Usage(error) = AppError::usage(Cmd::Invoice, "bad") else {
             panic!("not a usage error");
         };
         assert_eq!(error.exit_code(), i32::from(EXIT_USAGE));

@@ -17,6 +17,22 @@
 //! Every breach is an `Err` naming it; the fuzz target turns it into a
 //! crash, and a regression test (`app/tests/fuzz_regressions.rs`) replays
 //! every seed and every crash found through the same function.
+//!
+//! # Example
+//!
+//! The batch path the fuzz targets drive, on bytes in memory: one output
+//! record per input invoice, in input order, each naming its input line
+//! (40.00 × 3 plus 8 % tax is 129.60; line 3 is not JSON).
+//!
+//! ```
+//! use ledgerly::fuzzing::{self, InputFormat};
+//!
+//! let input = b"{\"id\":\"A\",\"line_items\":[{\"price\":\"40.00\",\"quantity\":3}]}\n\nnot json\n";
+//! let records = fuzzing::price_batch(input, InputFormat::Jsonl).unwrap();
+//! assert_eq!(records.len(), 2);
+//! assert_eq!((records[0].line, records[0].total.as_deref()), (1, Some("129.60")));
+//! assert_eq!((records[1].line, records[1].total.as_deref()), (3, None));
+//! ```
 
 use std::fmt::Display;
 use std::io;
@@ -26,11 +42,11 @@ use pricing::{Breakdown, PricingInput};
 
 use crate::batch;
 use crate::csv_input::{CsvInputError, CsvInvoices};
-use crate::invoice::{self, MAX_LINE, price_jsonl_block};
 use crate::jsonl;
-use crate::lines::{LineBlocks, numbered_lines};
+use crate::lines::{LineBlocks, MAX_LINE, numbered_lines};
 use crate::output::{CSV_HEADER, Format};
 use crate::pool::BufferPool;
+use crate::pricer::{self, price_jsonl_block};
 use crate::progress::Diagnostics;
 
 /// The format of the input bytes.
@@ -176,9 +192,9 @@ fn run_batch(
         InputFormat::Csv => {
             let invoices = CsvInvoices::new(input).map_err(|error| error.to_string())?;
             batch::run(
-                invoice::chunks(invoices, shape.csv_chunk),
+                pricer::chunks(invoices, shape.csv_chunk),
                 shape.workers,
-                |chunk| invoice::price_csv_chunk(chunk, format, pool),
+                |chunk| pricer::price_csv_chunk(chunk, format, pool),
                 &mut out,
                 &mut diagnostics,
                 pool,

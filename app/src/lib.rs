@@ -1,76 +1,92 @@
 //! The `ledgerly` command: prices invoices exactly, one from flags or
-//! millions from JSON Lines or CSV, streamed and in parallel.
+//! millions from JSON Lines or CSV, streamed and in parallel, and collects
+//! them through billing's sandbox.
 //!
 //! The binary is a one-line `main` that calls [`run`]; everything else lives
-//! in this library so that fuzz targets can reach the readers (see the
-//! hidden `fuzzing` module). The modules stay private: this is not an API
-//! for other crates.
+//! in this library so that fuzz targets can reach the readers (through the
+//! hidden `fuzzing` module, behind the `fuzzing` feature that only the fuzz
+//! workspace and the replay test enable). The modules stay private: this is
+//! not an API for other crates.
 //!
-//! The modules split the work so each can be tested on its own: `cli`
-//! parses the command line, `jsonl` and `csv_input` read invoices, `output`
-//! writes records, `charge` collects invoices through billing's sandbox,
-//! `lines` and `batch` stream a large input through worker threads,
-//! `progress` speaks on stderr, and `error` maps every outcome to its exit
-//! code. Only this crate does I/O; pricing is the `pricing` crate.
+//! The layers, each depending only on those below it:
+//! - `cli` parses the command line; `command/<name>.rs` is one subcommand
+//!   each, a thin layer over the rest;
+//! - `input` opens a file or stdin; `lines` cuts it into blocks of whole
+//!   lines; `jsonl` and `csv_input` read invoices; `pricer` prices a chunk
+//!   into records; `batch` runs chunks through worker threads in input
+//!   order; `output` writes records;
+//! - `console` and `progress` speak on stderr; `error` maps every outcome to
+//!   its exit code, from one table.
 //!
-//! # Example
-//!
-//! The batch path the fuzz targets drive, on bytes in memory: one output
-//! record per input invoice, in input order, each naming its input line
-//! (40.00 × 3 plus 8 % tax is 129.60; line 3 is not JSON).
-//!
-//! ```
-//! use ledgerly::fuzzing::{self, InputFormat};
-//!
-//! let input = b"{\"id\":\"A\",\"line_items\":[{\"price\":\"40.00\",\"quantity\":3}]}\n\nnot json\n";
-//! let records = fuzzing::price_batch(input, InputFormat::Jsonl).unwrap();
-//! assert_eq!(records.len(), 2);
-//! assert_eq!((records[0].line, records[0].total.as_deref()), (1, Some("129.60")));
-//! assert_eq!((records[1].line, records[1].total.as_deref()), (3, None));
-//! ```
+//! Only this crate does I/O; pricing is the `pricing` crate, charging the
+//! `billing` crate.
 #![deny(missing_docs)]
 
 mod batch;
-mod charge;
 mod cli;
+mod command;
+mod console;
 mod csv_input;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzzing;
-mod invoice;
+mod input;
 mod jsonl;
 mod lines;
 mod output;
 mod pool;
+mod pricer;
 mod progress;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command};
-use crate::error::AppError;
+use crate::cli::Command;
+use crate::console::Console;
+use crate::error::{AppError, EXIT_OUTPUT, EXIT_USAGE};
 
 /// Runs the `ledgerly` command with the process's arguments and returns its
-/// exit code: 0, 1 (charge: something unpaid), 2 usage, 65 invalid data,
-/// 66 input missing or unreadable, 74 output failed.
+/// exit code, one of those in the table `ledgerly --help` prints.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match cli::parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(error) => return clap_exit(&error),
+    };
+    let console = Console::from_flags(cli.global);
     let result = match cli.command {
-        Command::Invoice(args) => invoice::run(args),
-        Command::Charge(args) => charge::run(&args),
+        Command::Invoice(args) => command::invoice::run(args, console),
+        Command::Charge(args) => command::charge::run(&args, console),
+        Command::Completions(args) => command::completions::run(&args),
+        Command::Man => command::completions::run_man(),
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),
-        Err(AppError::Usage(error)) => {
-            // clap prints usage errors itself, with the usage line.
-            let _ = error.print();
-            ExitCode::from(error::EXIT_USAGE)
-        }
+        Err(AppError::Usage(error)) => clap_exit(&error),
         Err(error) => {
-            // If stderr is gone too, the exit code is all that is left.
-            let _ = writeln!(io::stderr(), "error: {error}");
+            console.error(&error);
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// Ends the run the way clap says: a usage error on stderr (exit 2), or
+/// `--help` / `--version` on stdout (exit 0), where a failed write is an
+/// output error (74) and a closed pipe ends quietly.
+fn clap_exit(error: &clap::Error) -> ExitCode {
+    let printed = error.print().and_then(|()| {
+        if error.use_stderr() {
+            Ok(())
+        } else {
+            io::stdout().flush()
+        }
+    });
+    match printed {
+        Err(failure) if !error.use_stderr() && failure.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(io::stderr(), "error: cannot write output: {failure}");
+            ExitCode::from(EXIT_OUTPUT)
+        }
+        _ if error.use_stderr() => ExitCode::from(EXIT_USAGE),
+        _ => ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE)),
     }
 }

@@ -12,6 +12,21 @@ use std::io::{self, Read};
 
 use crate::pool::BufferPool;
 
+/// The longest line accepted (8 MiB). A longer line is skipped (not held in
+/// memory) and reported as an error record.
+pub(crate) const MAX_LINE: usize = 8 << 20;
+
+/// Why a line was not read: it is longer than [`MAX_LINE`].
+#[derive(Debug, thiserror::Error)]
+#[error("line is longer than the limit of {MAX_LINE} bytes")]
+pub(crate) struct LineTooLong;
+
+/// Whether a line is blank: blank lines are not invoices, and are skipped
+/// silently (their numbers still count).
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
 /// A piece of the input, in input order.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Block {

@@ -9,6 +9,8 @@ use std::collections::HashSet;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use crate::console::Console;
+
 /// How often the progress line is redrawn.
 const REDRAW_EVERY: Duration = Duration::from_millis(200);
 
@@ -24,15 +26,19 @@ pub(crate) struct Diagnostics<W> {
     /// When the line was last drawn, or the batch started.
     last_drawn: Instant,
     warned_tiers: HashSet<String>,
+    /// `warning:`, colored or not.
+    warning: &'static str,
 }
 
 impl Diagnostics<io::Stderr> {
     /// Diagnostics on the process's stderr, with progress only when stderr
-    /// is a terminal and stdout is not.
-    pub(crate) fn stderr() -> Self {
+    /// is a terminal and stdout is not, and the run is not quiet.
+    pub(crate) fn stderr(console: Console) -> Self {
         let stderr = io::stderr();
-        let progress = stderr.is_terminal() && !io::stdout().is_terminal();
-        Diagnostics::new(stderr, progress, REDRAW_EVERY)
+        let progress = !console.quiet() && stderr.is_terminal() && !io::stdout().is_terminal();
+        let mut diagnostics = Diagnostics::new(stderr, progress, REDRAW_EVERY);
+        diagnostics.warning = console.warning_prefix();
+        diagnostics
     }
 }
 
@@ -48,6 +54,7 @@ impl<W: Write> Diagnostics<W> {
             drawn: false,
             last_drawn: Instant::now(),
             warned_tiers: HashSet::new(),
+            warning: "warning:",
         }
     }
 
@@ -62,7 +69,8 @@ impl<W: Write> Diagnostics<W> {
             // A warning that cannot be written has nowhere else to go.
             let _ = writeln!(
                 self.stderr,
-                "warning: unknown tier {name:?} applies no discount"
+                "{} unknown tier {name:?} applies no discount",
+                self.warning
             );
         }
     }

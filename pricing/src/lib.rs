@@ -4,8 +4,11 @@
 //! before: subtotal (Σ price × quantity), tier discount (gold 15 %, silver
 //! 10 %, bronze 5 %, any other tier nothing), loyalty discount (2 % for
 //! members), sales tax (8 %), late fee (5 % when more than 30 days overdue).
-//! Only the total is rounded, once, to cents, half away from zero. All rates
-//! live in one table, [`RATES`].
+//! Intermediate amounts stay exact: each running amount shown on the invoice
+//! (subtotal, after tier, after loyalty, after tax, the total) is rounded
+//! once, to cents, half away from zero, from its exact value, and the lines
+//! are differences of those, so they add up to the total. All rates live in
+//! one table, [`RATES`].
 //!
 //! Money never passes through a float: prices are parsed from their decimal
 //! text into [`rust_decimal::Decimal`], and rounded amounts are whole cents
@@ -43,7 +46,7 @@ mod pipeline;
 mod rates;
 
 pub use error::PricingError;
-pub use input::{DaysOverdue, LineItem, Price, PricingInput, Quantity, Tier};
+pub use input::{DaysOverdue, LineItem, Price, PricingInput, Quantity, Terms, Tier};
 pub use money::Money;
 pub use pipeline::{
     Breakdown, MAX_SUBTOTAL, add_late_fee, add_tax, apply_loyalty_discount, apply_tier_discount,

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::Serialize;
 
-use crate::{DaysOverdue, LineItem, Money, PricingError, PricingInput, RATES, Tier};
+use crate::{DaysOverdue, LineItem, Money, PricingError, PricingInput, RATES, Terms, Tier};
 
 /// The largest subtotal pricing accepts.
 ///
@@ -80,7 +80,9 @@ pub fn calculate_invoice_total(
     is_member: bool,
     days_overdue: DaysOverdue,
 ) -> Result<Money, PricingError> {
-    let steps = exact_steps(line_items, tier, is_member, days_overdue)?;
+    // The lesson's signature, kept by name; the terms are one value inside.
+    let terms = Terms::new(tier.clone(), is_member, days_overdue);
+    let steps = exact_steps(line_items, &terms)?;
     Money::round_half_away_from_zero(steps[4])
 }
 
@@ -100,12 +102,7 @@ pub fn calculate_invoice_total(
 /// # Ok::<(), pricing::PricingError>(())
 /// ```
 pub fn price(input: &PricingInput) -> Result<Breakdown, PricingError> {
-    let steps = exact_steps(
-        input.line_items(),
-        input.tier(),
-        input.loyalty_member(),
-        input.days_overdue(),
-    )?;
+    let steps = exact_steps(input.line_items(), input.terms())?;
     Breakdown::from_exact_steps(steps)
 }
 
@@ -117,42 +114,33 @@ pub fn price(input: &PricingInput) -> Result<Breakdown, PricingError> {
 /// [`PricingInput::new`] refuses it.
 ///
 /// ```
-/// use pricing::{DaysOverdue, LineItem, Tier, price_line_items};
+/// use pricing::{DaysOverdue, LineItem, Terms, Tier, price_line_items};
 ///
 /// let items = [
 ///     LineItem::new("40".parse()?, "3".parse()?),
 ///     LineItem::new("15".parse()?, "2".parse()?),
 /// ];
-/// let breakdown = price_line_items(&items, &Tier::Gold, true, DaysOverdue::from(45))?;
+/// let terms = Terms::new(Tier::Gold, true, DaysOverdue::from(45));
+/// let breakdown = price_line_items(&items, &terms)?;
 /// assert_eq!(breakdown.total().to_string(), "141.69");
 /// # Ok::<(), pricing::PricingError>(())
 /// ```
-pub fn price_line_items(
-    line_items: &[LineItem],
-    tier: &Tier,
-    is_member: bool,
-    days_overdue: DaysOverdue,
-) -> Result<Breakdown, PricingError> {
+pub fn price_line_items(line_items: &[LineItem], terms: &Terms) -> Result<Breakdown, PricingError> {
     if line_items.is_empty() {
         return Err(PricingError::NoLineItems);
     }
-    let steps = exact_steps(line_items, tier, is_member, days_overdue)?;
+    let steps = exact_steps(line_items, terms)?;
     Breakdown::from_exact_steps(steps)
 }
 
 /// The exact running amounts a0 … a4: subtotal, after tier, after loyalty,
 /// after tax, after late fee. Nothing is rounded here.
-fn exact_steps(
-    line_items: &[LineItem],
-    tier: &Tier,
-    is_member: bool,
-    days_overdue: DaysOverdue,
-) -> Result<[Decimal; 5], PricingError> {
+fn exact_steps(line_items: &[LineItem], terms: &Terms) -> Result<[Decimal; 5], PricingError> {
     let subtotal = calculate_subtotal(line_items)?;
-    let after_tier = apply_tier_discount(subtotal, tier)?;
-    let after_loyalty = apply_loyalty_discount(after_tier, is_member)?;
+    let after_tier = apply_tier_discount(subtotal, terms.tier())?;
+    let after_loyalty = apply_loyalty_discount(after_tier, terms.loyalty_member())?;
     let after_tax = add_tax(after_loyalty)?;
-    let after_late_fee = add_late_fee(after_tax, days_overdue)?;
+    let after_late_fee = add_late_fee(after_tax, terms.days_overdue())?;
     Ok([
         subtotal,
         after_tier,
@@ -292,7 +280,7 @@ mod tests {
     #[test]
     fn price_line_items_refuses_an_empty_slice() {
         assert_eq!(
-            price_line_items(&[], &Tier::Gold, true, DaysOverdue::from(45)),
+            price_line_items(&[], &Terms::new(Tier::Gold, true, DaysOverdue::from(45))),
             Err(PricingError::NoLineItems)
         );
     }
@@ -301,9 +289,7 @@ mod tests {
     fn price_line_items_prices_the_worked_example() {
         let breakdown = price_line_items(
             &[item(4000, 2, 3), item(15, 0, 2)],
-            &Tier::Gold,
-            true,
-            DaysOverdue::from(45),
+            &Terms::new(Tier::Gold, true, DaysOverdue::from(45)),
         )
         .unwrap();
         assert_eq!(breakdown.subtotal().minor_units(), 15000);
@@ -319,7 +305,7 @@ mod tests {
         let items = vec![item(1_000_000_000, 0, 1_000_000); 11];
         let input =
             PricingInput::new(items.clone(), Tier::None, false, DaysOverdue::default()).unwrap();
-        let error = price_line_items(&items, &Tier::None, false, DaysOverdue::default());
+        let error = price_line_items(&items, &Terms::default());
         assert!(matches!(error, Err(PricingError::SubtotalTooLarge(_))));
         assert_eq!(error, price(&input));
     }
@@ -337,7 +323,7 @@ mod tests {
             let items: Vec<LineItem> = lines.iter().map(|&(units, quantity)| item(units, 4, quantity)).collect();
             let input = PricingInput::new(items.clone(), tier.clone(), member, DaysOverdue::from(days)).unwrap();
             proptest::prop_assert_eq!(
-                price_line_items(&items, &tier, member, DaysOverdue::from(days)),
+                price_line_items(&items, &Terms::new(tier, member, DaysOverdue::from(days))),
                 price(&input)
             );
         }

@@ -2,9 +2,6 @@
 //! through the same oracle the fuzz targets use (`ledgerly::fuzzing::check`),
 //! so `cargo test` keeps them fixed without a nightly toolchain.
 
-// The helpers below run only inside tests, where a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 use std::path::PathBuf;
 

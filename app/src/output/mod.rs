@@ -9,7 +9,9 @@
 use std::fmt::Display;
 use std::io::{self, Write};
 
-use pricing::{Breakdown, DaysOverdue, LineItem, Money, PricingInput, Tier};
+use pricing::{Breakdown, LineItem, Money, PricingInput, Terms, Tier};
+
+pub(crate) mod charge;
 
 /// The output formats `--format` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -339,14 +341,7 @@ impl Records {
         id: Option<&str>,
         input: &PricingInput,
     ) -> io::Result<()> {
-        self.price_items(
-            line,
-            id,
-            input.line_items(),
-            input.tier(),
-            input.loyalty_member(),
-            input.days_overdue(),
-        )
+        self.price_items(line, id, input.line_items(), input.terms())
     }
 
     /// Prices one invoice given as its parts, as [`Records::price`] does,
@@ -356,16 +351,13 @@ impl Records {
         line: u64,
         id: Option<&str>,
         line_items: &[LineItem],
-        tier: &Tier,
-        loyalty_member: bool,
-        days_overdue: DaysOverdue,
+        terms: &Terms,
     ) -> io::Result<()> {
-        let breakdown =
-            match pricing::price_line_items(line_items, tier, loyalty_member, days_overdue) {
-                Ok(breakdown) => breakdown,
-                Err(error) => return self.reject(line, id, &error),
-            };
-        if let Tier::Unrecognized(name) = tier
+        let breakdown = match pricing::price_line_items(line_items, terms) {
+            Ok(breakdown) => breakdown,
+            Err(error) => return self.reject(line, id, &error),
+        };
+        if let Tier::Unrecognized(name) = terms.tier()
             && !self.unknown_tiers.contains(name)
         {
             self.unknown_tiers.push(name.clone());
@@ -425,6 +417,7 @@ impl Records {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pricing::DaysOverdue;
 
     fn worked_example() -> Breakdown {
         let items = vec![

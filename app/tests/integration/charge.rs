@@ -1,27 +1,8 @@
 //! `ledgerly charge` as a user runs it: sandbox collection through billing.
 
-// The helpers below run only inside tests, where a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used)]
-
-use std::path::PathBuf;
-
-use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 
-const SANDBOX_NOTICE: &str =
-    "sandbox: charging through the fake test-mode gateway; no money moves\n";
-
-fn ledgerly() -> Command {
-    cargo_bin_cmd!("ledgerly")
-}
-
-fn fixture(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", name]
-        .iter()
-        .collect();
-    path.display().to_string()
-}
+use crate::util::{SANDBOX_NOTICE, fixture, ledgerly};
 
 #[test]
 fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {

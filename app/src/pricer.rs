@@ -1,174 +1,14 @@
-//! `ledgerly invoice`: one invoice from flags, or a batch from a file.
+//! Turns one chunk of a batch's input into its records: the work each
+//! batch worker does (read the invoices, price them, write their records).
+//! The `invoice` command and the fuzz targets share it.
 
-use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::num::NonZero;
-use std::path::Path;
-use std::thread;
+use std::io;
 
-use pricing::PricingInput;
-
-use crate::batch::{self, BatchError};
-use crate::cli::{InputFormat, InvoiceArgs};
-use crate::csv_input::{CsvInputError, CsvInvoice, CsvInvoices};
-use crate::error::{AppError, Status, input_name};
+use crate::csv_input::CsvInvoice;
 use crate::jsonl;
-use crate::lines::{Block, LineBlocks, numbered_lines};
-use crate::output::{self, CSV_HEADER, Format, Records};
+use crate::lines::{Block, LineTooLong, MAX_LINE, is_blank, numbered_lines};
+use crate::output::{Format, Records};
 use crate::pool::BufferPool;
-use crate::progress::Diagnostics;
-
-/// How many bytes of JSON Lines input a chunk of work holds: large enough
-/// that handing chunks between threads costs nothing noticeable, small
-/// enough that a few chunks in flight keep memory low. 1 MiB, written as a
-/// number: the size only tunes throughput, any size gives the same records.
-const BLOCK_SIZE: usize = 1_048_576;
-
-/// The longest JSON Lines line accepted. A longer line is skipped (not held
-/// in memory) and reported as an error record.
-pub(crate) const MAX_LINE: usize = 8 << 20;
-
-/// How many CSV invoices a chunk of work holds.
-const CSV_CHUNK: usize = 4096;
-
-/// Runs `ledgerly invoice`.
-pub(crate) fn run(args: InvoiceArgs) -> Result<Status, AppError> {
-    if let Some(path) = args.input {
-        return batch(&path, args.input_format, args.format);
-    }
-    let input = PricingInput::new(
-        args.items,
-        args.tier.unwrap_or_default(),
-        args.loyalty_member,
-        args.days_overdue.unwrap_or_default(),
-    )?;
-    single(&input, args.format)
-}
-
-/// Prices one invoice and prints it as text or one JSON object.
-fn single(input: &PricingInput, format: Option<Format>) -> Result<Status, AppError> {
-    let breakdown = pricing::price(input)?;
-    let mut bytes = Vec::new();
-    match format.unwrap_or(Format::Text) {
-        Format::Text => output::write_text_breakdown(&mut bytes, &breakdown),
-        Format::Json => output::write_json_priced(&mut bytes, None, &breakdown),
-        Format::Jsonl | Format::Csv => {
-            return Err(AppError::usage(
-                "one invoice from flags prints as --format text or json; jsonl and csv are for --input",
-            ));
-        }
-    }
-    .map_err(AppError::Output)?;
-    let mut out = io::stdout().lock();
-    match out.write_all(&bytes).and_then(|()| out.flush()) {
-        Ok(()) => Ok(Status::Success),
-        Err(error) => closed_pipe_or(error, Status::Success),
-    }
-}
-
-/// Prices every invoice of a file (or stdin, for `-`).
-fn batch(
-    path: &Path,
-    input_format: Option<InputFormat>,
-    format: Option<Format>,
-) -> Result<Status, AppError> {
-    let format = match format {
-        None => Format::Jsonl,
-        Some(Format::Json) => {
-            return Err(AppError::usage(
-                "a batch prints one record per invoice: use --format jsonl, csv or text",
-            ));
-        }
-        Some(format) => format,
-    };
-    let Some(input_format) = input_format.or_else(|| format_of(path)) else {
-        return Err(AppError::usage(format!(
-            "cannot tell the format of {}: name it .jsonl, .ndjson or .csv, or pass --input-format jsonl|csv",
-            input_name(path).display()
-        )));
-    };
-    let input_error = |source| AppError::input(path, source);
-    let reader = open_input(path)?;
-    let workers = thread::available_parallelism().map_or(1, NonZero::get);
-    let mut out = io::stdout().lock();
-    let mut diagnostics = Diagnostics::stderr();
-    let pool = BufferPool::default();
-    let pool = &pool;
-    if format == Format::Csv
-        && let Err(error) = out.write_all(CSV_HEADER.as_bytes())
-    {
-        return closed_pipe_or(error, Status::Success);
-    }
-    let result = match input_format {
-        InputFormat::Jsonl => batch::run(
-            LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE),
-            workers,
-            |block| price_jsonl_block(block, format, pool),
-            &mut out,
-            &mut diagnostics,
-            pool,
-        ),
-        InputFormat::Csv => {
-            let invoices = CsvInvoices::new(reader).map_err(|error| match error {
-                CsvInputError::Read(source) => input_error(source),
-                header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
-            })?;
-            batch::run(
-                chunks(invoices, CSV_CHUNK),
-                workers,
-                |chunk| price_csv_chunk(chunk, format, pool),
-                &mut out,
-                &mut diagnostics,
-                pool,
-            )
-        }
-    };
-    let summary = result.map_err(|error| match error {
-        BatchError::Input(source) => input_error(source),
-        BatchError::Output(error) => AppError::Output(error),
-    })?;
-    Ok(if summary.invalid > 0 {
-        Status::SomeInvalid
-    } else {
-        Status::Success
-    })
-}
-
-/// A closed pipe ends quietly with `status`; any other output error fails.
-pub(crate) fn closed_pipe_or(error: io::Error, status: Status) -> Result<Status, AppError> {
-    if error.kind() == io::ErrorKind::BrokenPipe {
-        Ok(status)
-    } else {
-        Err(AppError::Output(error))
-    }
-}
-
-/// The input format a file's extension names, if any.
-pub(crate) fn format_of(path: &Path) -> Option<InputFormat> {
-    let extension = path.extension().and_then(OsStr::to_str)?;
-    match extension.to_ascii_lowercase().as_str() {
-        "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
-        "csv" => Some(InputFormat::Csv),
-        _ => None,
-    }
-}
-
-/// The input at `path`, or stdin for `-`.
-pub(crate) fn open_input(path: &Path) -> Result<Box<dyn Read + Send>, AppError> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin()));
-    }
-    match File::open(path) {
-        Ok(file) => Ok(Box::new(file)),
-        Err(source) => Err(AppError::input(path, source)),
-    }
-}
-
-/// Why a JSON Lines line was not read.
-#[derive(Debug, thiserror::Error)]
-#[error("line is longer than the limit of {MAX_LINE} bytes")]
-struct LineTooLong;
 
 /// Prices the invoices of one block of JSON Lines.
 pub(crate) fn price_jsonl_block(
@@ -189,9 +29,7 @@ pub(crate) fn price_jsonl_block(
             // after invoice.
             let mut items = Vec::with_capacity(16);
             for (line, bytes) in numbered_lines(first_line, &data) {
-                // Blank lines are not invoices; they are skipped silently
-                // (their numbers still count).
-                if bytes.iter().all(u8::is_ascii_whitespace) {
+                if is_blank(bytes) {
                     continue;
                 }
                 if bytes.len() > MAX_LINE {
@@ -199,14 +37,9 @@ pub(crate) fn price_jsonl_block(
                     continue;
                 }
                 match jsonl::parse_line_into(bytes, &mut items) {
-                    Ok(invoice) => records.price_items(
-                        line,
-                        invoice.id.as_deref(),
-                        &items,
-                        &invoice.tier,
-                        invoice.loyalty_member,
-                        invoice.days_overdue,
-                    )?,
+                    Ok(invoice) => {
+                        records.price_items(line, invoice.id.as_deref(), &items, &invoice.terms)?;
+                    }
                     Err(rejected) => {
                         records.reject(line, rejected.id.as_deref(), &rejected.error)?;
                     }
@@ -267,16 +100,6 @@ pub(crate) fn chunks<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn input_format_follows_the_extension() {
-        assert_eq!(format_of(Path::new("a.jsonl")), Some(InputFormat::Jsonl));
-        assert_eq!(format_of(Path::new("a.NDJSON")), Some(InputFormat::Jsonl));
-        assert_eq!(format_of(Path::new("dir/a.csv")), Some(InputFormat::Csv));
-        assert_eq!(format_of(Path::new("a.json")), None);
-        assert_eq!(format_of(Path::new("-")), None);
-        assert_eq!(format_of(Path::new("jsonl")), None);
-    }
 
     fn jsonl_output(input: &str, format: Format) -> (String, u64, u64) {
         let block = Block::Lines {

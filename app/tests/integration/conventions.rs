@@ -1,0 +1,175 @@
+//! The command-line conventions users expect of a tool like ripgrep or
+//! cargo: a version that names its commit, completions and a man page from
+//! the same definition as `--help`, `--quiet` for cron, `--color` and
+//! `NO_COLOR`, help that reaches every subcommand.
+
+use predicates::prelude::*;
+
+use crate::util::{SANDBOX_NOTICE, WORKED_EXAMPLE, fixture, ledgerly, stdout_of};
+
+#[test]
+fn the_version_names_the_package_version_and_the_commit() {
+    let stdout = stdout_of(ledgerly().arg("--version"));
+    let version = stdout.trim_end();
+    let commit = version
+        .strip_prefix(concat!("ledgerly ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("unexpected version line {version:?}"));
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "commit {commit:?}"
+    );
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_ledgerly()"),
+        ("zsh", "#compdef ledgerly"),
+        ("fish", "complete -c ledgerly"),
+        ("elvish", "edit:completion:arg-completer[ledgerly]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let script = stdout_of(ledgerly().args(["completions", shell]));
+        assert!(script.contains(marker), "{shell}: no {marker:?}");
+        // The subcommands and their flags are in the script.
+        assert!(
+            script.contains("invoice") && script.contains("input"),
+            "{shell}"
+        );
+    }
+    ledgerly()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("invalid value 'tcsh'"));
+}
+
+#[test]
+fn the_man_page_is_roff_naming_every_subcommand() {
+    let page = stdout_of(ledgerly().arg("man"));
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq \\(aq"),
+        "{}",
+        &page[..80.min(page.len())]
+    );
+    assert!(page.contains(".TH ledgerly 1"));
+    for subcommand in ["invoice", "charge", "completions"] {
+        assert!(
+            page.contains(&format!("ledgerly\\-{subcommand}")),
+            "{subcommand}"
+        );
+    }
+}
+
+#[test]
+fn quiet_leaves_out_the_sandbox_notice_but_not_the_records() {
+    let loud = ledgerly()
+        .args(["charge", "--input", &fixture("charge.jsonl")])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8(loud.stderr)
+            .unwrap()
+            .starts_with(SANDBOX_NOTICE)
+    );
+    let quiet = ledgerly()
+        .args(["--quiet", "charge", "--input", &fixture("charge.jsonl")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(quiet.stderr).unwrap(), "");
+    assert_eq!(quiet.stdout, loud.stdout);
+    assert_eq!(quiet.status.code(), loud.status.code());
+}
+
+#[test]
+fn quiet_keeps_warnings_and_errors() {
+    ledgerly()
+        .args(["invoice", "-q", "--input", &fixture("mixed.jsonl")])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains(
+            "warning: unknown tier \"platinum\" applies no discount",
+        ));
+    ledgerly()
+        .args(["invoice", "--quiet", "--input", "no/such/file.jsonl"])
+        .assert()
+        .code(66)
+        .stderr(predicate::str::starts_with(
+            "error: cannot read no/such/file.jsonl: ",
+        ));
+}
+
+#[test]
+fn color_always_colors_the_error_prefix_and_never_or_no_color_do_not() {
+    let missing = ["invoice", "--input", "no/such/file.jsonl"];
+    ledgerly()
+        .args(missing)
+        .args(["--color", "always"])
+        .assert()
+        .code(66)
+        .stderr(predicate::str::starts_with(
+            "\u{1b}[1;31merror:\u{1b}[0m cannot read",
+        ));
+    ledgerly()
+        .args(missing)
+        .args(["--color", "never"])
+        .assert()
+        .code(66)
+        .stderr(predicate::str::starts_with("error: cannot read"));
+    // Not a terminal, and NO_COLOR set: auto means no color either way.
+    ledgerly()
+        .args(missing)
+        .env("NO_COLOR", "1")
+        .assert()
+        .code(66)
+        .stderr(predicate::str::starts_with("error: cannot read"));
+}
+
+#[test]
+fn every_subcommand_has_help_with_a_usage_line() {
+    for subcommand in ["invoice", "charge", "completions", "man"] {
+        ledgerly()
+            .args([subcommand, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage: ledgerly"));
+    }
+    ledgerly()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"))
+        .stdout(predicate::str::contains(
+            "  1   charge: every invoice was read",
+        ));
+}
+
+#[test]
+fn help_that_cannot_be_written_is_an_output_error() {
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
+        .arg("--help")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(74));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .starts_with("error: cannot write output: ")
+    );
+}
+
+#[test]
+fn flags_and_global_flags_mix_in_any_order() {
+    ledgerly()
+        .arg("--color=never")
+        .args(WORKED_EXAMPLE)
+        .arg("-q")
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"total\":\"141.69\""));
+}

@@ -1,0 +1,48 @@
+//! Helpers every test module shares.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin_cmd;
+
+/// The worked example's flags: 40 × 3 and 15 × 2, gold, loyalty member,
+/// 45 days overdue (total 141.69).
+pub(crate) const WORKED_EXAMPLE: [&str; 10] = [
+    "invoice",
+    "--item",
+    "40x3",
+    "--item",
+    "15x2",
+    "--tier",
+    "gold",
+    "--loyalty-member",
+    "--days-overdue",
+    "45",
+];
+
+/// What `ledgerly charge` says on stderr before its records.
+pub(crate) const SANDBOX_NOTICE: &str =
+    "sandbox: charging through the fake test-mode gateway; no money moves\n";
+
+/// The `ledgerly` binary of this build, as a command to run.
+pub(crate) fn ledgerly() -> Command {
+    cargo_bin_cmd!("ledgerly")
+}
+
+/// The path of `tests/fixtures/<name>`.
+pub(crate) fn fixture(name: &str) -> String {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", name]
+        .iter()
+        .collect();
+    path.display().to_string()
+}
+
+/// The workspace's root, where the README and docs/examples live.
+pub(crate) fn workspace_root() -> PathBuf {
+    [env!("CARGO_MANIFEST_DIR"), ".."].iter().collect()
+}
+
+/// What `command` prints on stdout, whatever its exit code.
+pub(crate) fn stdout_of(command: &mut Command) -> String {
+    String::from_utf8(command.output().unwrap().stdout).unwrap()
+}

@@ -1,0 +1,177 @@
+//! `cargo xtask <task>`: what `scripts/ci` needs beyond running commands —
+//! reading JSON and TOML, checking the mutants configuration — in Rust, so
+//! the script stays bash orchestration with no third language inside it.
+//!
+//! Tasks (each prints what it found; exit 1 means the check failed, 2 a
+//! usage error):
+//! - `metadata target-directory` / `metadata version <package>`: from
+//!   `cargo metadata` on stdin.
+//! - `coverage <summary.json>`: the line-coverage figure of
+//!   `cargo llvm-cov report --json --summary-only`.
+//! - `mutants-exclusions <unfiltered-listing> <examined-count>`: every
+//!   `exclude_re` of `.cargo/mutants.toml` must still match a mutant.
+//! - `mutants-outcomes <outcomes.json>`: cargo-mutants' counts, one line.
+
+// A command-line tool: printing is its output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::fs;
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["metadata", field @ ..] => metadata(field),
+        ["coverage", summary] => coverage(summary),
+        ["mutants-exclusions", listing, examined] => mutants_exclusions(listing, examined),
+        ["mutants-outcomes", outcomes] => mutants_outcomes(outcomes),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask metadata target-directory | metadata version <package> | \
+                 coverage <summary.json> | mutants-exclusions <listing> <count> | \
+                 mutants-outcomes <outcomes.json>"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads and parses a JSON file.
+fn json_file(path: &str) -> Result<Value, String> {
+    let text = fs::read_to_string(path).map_err(|error| format!("cannot read {path}: {error}"))?;
+    serde_json::from_str(&text).map_err(|error| format!("{path} is not JSON: {error}"))
+}
+
+/// A field of `cargo metadata --no-deps --format-version 1`, read on stdin.
+fn metadata(field: &[&str]) -> Result<(), String> {
+    let metadata: Value = serde_json::from_reader(std::io::stdin().lock())
+        .map_err(|error| format!("cargo metadata on stdin is not JSON: {error}"))?;
+    let found = match field {
+        ["target-directory"] => metadata["target_directory"].as_str().map(str::to_owned),
+        ["version", package] => metadata["packages"]
+            .as_array()
+            .and_then(|packages| packages.iter().find(|p| p["name"] == **package))
+            .and_then(|p| p["version"].as_str())
+            .map(str::to_owned),
+        _ => return Err(format!("unknown metadata field {field:?}")),
+    };
+    let found = found.ok_or_else(|| format!("cargo metadata has no {}", field.join(" ")))?;
+    println!("{found}");
+    Ok(())
+}
+
+/// Prints the line coverage of a `cargo llvm-cov` JSON summary. The gate
+/// itself is `--fail-under-lines`, which fails without saying the figure.
+fn coverage(summary: &str) -> Result<(), String> {
+    let summary = json_file(summary)?;
+    let lines = &summary["data"][0]["totals"]["lines"];
+    let (Some(covered), Some(count), Some(percent)) = (
+        lines["covered"].as_u64(),
+        lines["count"].as_u64(),
+        lines["percent"].as_number(),
+    ) else {
+        return Err("the coverage summary has no data[0].totals.lines".to_owned());
+    };
+    if count == 0 {
+        return Err("coverage: no lines were measured".to_owned());
+    }
+    // The percentage is printed from its JSON text, rounded to two places
+    // by text, so no float is involved in what a reviewer reads.
+    println!(
+        "coverage: {} % of lines ({covered} of {count})",
+        two_places(&percent.to_string())
+    );
+    Ok(())
+}
+
+/// `text` (a JSON number) cut to at most two decimal places.
+fn two_places(text: &str) -> String {
+    match text.split_once('.') {
+        Some((whole, fraction)) => format!("{whole}.{:0<2}", &fraction[..fraction.len().min(2)]),
+        None => format!("{text}.00"),
+    }
+}
+
+/// Fails when an `exclude_re` pattern of `.cargo/mutants.toml` matches none
+/// of the mutants in `listing` (`cargo mutants --list --no-config`): a
+/// stale exclusion would hide nothing today and something unknown later.
+fn mutants_exclusions(listing: &str, examined: &str) -> Result<(), String> {
+    let listing =
+        fs::read_to_string(listing).map_err(|error| format!("cannot read {listing}: {error}"))?;
+    let mutants: Vec<&str> = listing.lines().collect();
+    let examined: usize = examined
+        .parse()
+        .map_err(|_| format!("the examined count {examined:?} is not a number"))?;
+    let config = fs::read_to_string(".cargo/mutants.toml")
+        .map_err(|error| format!("cannot read .cargo/mutants.toml: {error}"))?;
+    let config: toml::Table =
+        toml::from_str(&config).map_err(|error| format!(".cargo/mutants.toml: {error}"))?;
+    let patterns = config
+        .get("exclude_re")
+        .and_then(toml::Value::as_array)
+        .map(|patterns| {
+            patterns
+                .iter()
+                .filter_map(toml::Value::as_str)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut stale = Vec::new();
+    for pattern in patterns {
+        let regex = regex::Regex::new(pattern)
+            .map_err(|error| format!("exclusion {pattern:?}: {error}"))?;
+        if !mutants.iter().any(|mutant| regex.is_match(mutant)) {
+            eprintln!("mutants: the exclusion {pattern:?} matches no mutant");
+            stale.push(pattern);
+        }
+    }
+    println!(
+        "mutants: {examined} mutants to test; {} excluded by .cargo/mutants.toml (each with its reason there)",
+        mutants.len().saturating_sub(examined)
+    );
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} stale exclusion(s): update .cargo/mutants.toml",
+            stale.len()
+        ))
+    }
+}
+
+/// Prints cargo-mutants' counts from its `outcomes.json`.
+fn mutants_outcomes(outcomes: &str) -> Result<(), String> {
+    let outcomes = json_file(outcomes)?;
+    let count = |key: &str| outcomes[key].as_u64().unwrap_or(0);
+    println!(
+        "mutants: caught {}, missed {}, unviable {}, timeout {} (of {})",
+        count("caught"),
+        count("missed"),
+        count("unviable"),
+        count("timeout"),
+        count("total_mutants")
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_are_cut_to_two_places_by_text() {
+        assert_eq!(two_places("97.6716"), "97.67");
+        assert_eq!(two_places("90.5"), "90.50");
+        assert_eq!(two_places("100"), "100.00");
+    }
+}
