@@ -55,51 +55,52 @@ pub(crate) struct ExitCodeDoc {
 
 const ALL: &[Cmd] = &[Cmd::Invoice, Cmd::Charge];
 
+/// One row of [`EXIT_CODES`], so the table reads one line per meaning.
+const fn doc(code: u8, commands: &'static [Cmd], meaning: &'static str) -> ExitCodeDoc {
+    ExitCodeDoc {
+        code,
+        commands,
+        meaning,
+    }
+}
+
 /// Every exit code and what it means, per command: the one table that
 /// renders every help screen's "Exit codes" section, and that a test checks
 /// the README's table against. The constants above are the codes the code
 /// returns; a test checks each appears here.
 pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
-    ExitCodeDoc {
-        code: EXIT_OK,
-        commands: &[Cmd::Invoice],
-        meaning: "every invoice was priced",
-    },
-    ExitCodeDoc {
-        code: EXIT_OK,
-        commands: &[Cmd::Charge],
-        meaning: "every invoice was paid",
-    },
-    ExitCodeDoc {
-        code: EXIT_UNPAID,
-        commands: &[Cmd::Charge],
-        meaning: "every invoice was read, but at least one was not paid (declined, refused, or still open after its retries); payment outcomes are not input errors",
-    },
-    ExitCodeDoc {
-        code: EXIT_USAGE,
-        commands: ALL,
-        meaning: "usage error (unknown flag, misspelt tier, malformed --item, stdin without --input-format, --format json for a batch, ...)",
-    },
-    ExitCodeDoc {
-        code: EXIT_INVALID,
-        commands: &[Cmd::Invoice],
-        meaning: "at least one invoice was invalid (the others are still priced and printed), or a CSV header is wrong",
-    },
-    ExitCodeDoc {
-        code: EXIT_INVALID,
-        commands: &[Cmd::Charge],
-        meaning: "at least one invoice was invalid (the others are still collected)",
-    },
-    ExitCodeDoc {
-        code: EXIT_NO_INPUT,
-        commands: ALL,
-        meaning: "the input file is missing or unreadable (the message names the path)",
-    },
-    ExitCodeDoc {
-        code: EXIT_OUTPUT,
-        commands: ALL,
-        meaning: "the output could not be written (for example a full disk)",
-    },
+    doc(EXIT_OK, &[Cmd::Invoice], "every invoice was priced"),
+    doc(EXIT_OK, &[Cmd::Charge], "every invoice was paid"),
+    doc(
+        EXIT_UNPAID,
+        &[Cmd::Charge],
+        "every invoice was read, but at least one was not paid (declined, refused, or still open after its retries); payment outcomes are not input errors",
+    ),
+    doc(
+        EXIT_USAGE,
+        ALL,
+        "usage error (unknown flag, misspelt tier, malformed --item, stdin without --input-format, --format json for a batch, ...)",
+    ),
+    doc(
+        EXIT_INVALID,
+        &[Cmd::Invoice],
+        "at least one invoice was invalid (the others are still priced and printed), or a CSV header is wrong",
+    ),
+    doc(
+        EXIT_INVALID,
+        &[Cmd::Charge],
+        "at least one invoice was invalid (the others are still collected)",
+    ),
+    doc(
+        EXIT_NO_INPUT,
+        ALL,
+        "the input file is missing or unreadable (the message names the path)",
+    ),
+    doc(
+        EXIT_OUTPUT,
+        ALL,
+        "the output could not be written (for example a full disk)",
+    ),
 ];
 
 /// The "Exit codes" section of `command`'s help, from [`EXIT_CODES`].

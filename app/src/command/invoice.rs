@@ -273,18 +273,11 @@ mod tests {
 
     #[test]
     fn parses_the_worked_example_flags() {
-        let args = invoice_args(&[
-            "--item",
-            "40x3",
-            "--item",
-            "15x2",
-            "--tier",
-            "gold",
-            "--loyalty-member",
-            "--days-overdue",
-            "45",
-        ])
-        .unwrap();
+        let flags: Vec<&str> =
+            "--item 40x3 --item 15x2 --tier gold --loyalty-member --days-overdue 45"
+                .split(' ')
+                .collect();
+        let args = invoice_args(&flags).unwrap();
         assert_eq!(args.items.len(), 2);
         assert_eq!(args.items[0].price().to_string(), "40");
         assert_eq!(args.items[0].quantity().get(), 3);

@@ -186,42 +186,50 @@ fn refuses_wrong_types() {
 
 #[test]
 fn refuses_what_pricing_refuses_naming_the_item() {
-    assert_eq!(
-        error_of(br#"{"line_items":[{"price":"1","quantity":1},{"price":"-5","quantity":1}]}"#),
-        "line item 2: price -5 is negative"
-    );
-    assert_eq!(
-        error_of(br#"{"line_items":[{"price":"1.00001","quantity":1}]}"#),
-        "line item 1: price 1.00001 has more than 4 decimal places"
-    );
-    assert_eq!(
-        error_of(br#"{"line_items":[{"price":"1","quantity":2.5}]}"#),
-        "line item 1: quantity \"2.5\" is not a whole number from 1 to 1000000"
-    );
-    assert_eq!(
-        error_of(br#"{"line_items":[]}"#),
-        "an invoice needs at least one line item"
-    );
-    assert_eq!(
-        error_of(br#"{"days_overdue":-3,"line_items":[{"price":"1","quantity":1}]}"#),
-        "days overdue -3 is negative"
-    );
+    for (line, error) in [
+        (
+            &br#"{"line_items":[{"price":"1","quantity":1},{"price":"-5","quantity":1}]}"#[..],
+            "line item 2: price -5 is negative",
+        ),
+        (
+            br#"{"line_items":[{"price":"1.00001","quantity":1}]}"#,
+            "line item 1: price 1.00001 has more than 4 decimal places",
+        ),
+        (
+            br#"{"line_items":[{"price":"1","quantity":2.5}]}"#,
+            "line item 1: quantity \"2.5\" is not a whole number from 1 to 1000000",
+        ),
+        (
+            br#"{"line_items":[]}"#,
+            "an invoice needs at least one line item",
+        ),
+        (
+            br#"{"days_overdue":-3,"line_items":[{"price":"1","quantity":1}]}"#,
+            "days overdue -3 is negative",
+        ),
+    ] {
+        assert_eq!(error_of(line), error);
+    }
 }
 
 #[test]
 fn refuses_huge_numbers_without_rounding_them() {
-    assert_eq!(
-        error_of(br#"{"line_items":[{"price":1e400,"quantity":1}]}"#),
-        "line item 1: price \"1e400\" is not a decimal number"
-    );
-    assert_eq!(
-        error_of(br#"{"line_items":[{"price":"1000000000.01","quantity":1}]}"#),
-        "line item 1: price 1000000000.01 is above the maximum of 1000000000"
-    );
-    assert_eq!(
-        error_of(br#"{"line_items":[{"price":"1","quantity":99999999999999999999}]}"#),
-        "line item 1: quantity \"99999999999999999999\" is not a whole number from 1 to 1000000"
-    );
+    for (line, error) in [
+        (
+            &br#"{"line_items":[{"price":1e400,"quantity":1}]}"#[..],
+            "line item 1: price \"1e400\" is not a decimal number",
+        ),
+        (
+            br#"{"line_items":[{"price":"1000000000.01","quantity":1}]}"#,
+            "line item 1: price 1000000000.01 is above the maximum of 1000000000",
+        ),
+        (
+            br#"{"line_items":[{"price":"1","quantity":99999999999999999999}]}"#,
+            "line item 1: quantity \"99999999999999999999\" is not a whole number from 1 to 1000000",
+        ),
+    ] {
+        assert_eq!(error_of(line), error);
+    }
 }
 
 #[test]
@@ -322,7 +330,7 @@ fn the_fast_path_reads_a_plain_invoice() {
 
 #[test]
 fn the_fast_path_leaves_numbers_that_are_not_plain_integers_to_the_text_reader() {
-    for quantity in [
+    let quantities = [
         "3.0",
         "-0",
         "1e9",
@@ -335,19 +343,8 @@ fn the_fast_path_leaves_numbers_that_are_not_plain_integers_to_the_text_reader()
         "2.5",
         "null",
         "true",
-    ] {
-        let line = format!(r#"{{"line_items":[{{"price":"1","quantity":{quantity}}}]}}"#);
-        assert!(
-            fast_parse(line.as_bytes(), &mut Vec::new()).is_none(),
-            "quantity {quantity}"
-        );
-        assert_eq!(
-            read_into(line.as_bytes()),
-            read_whole(line.as_bytes()),
-            "quantity {quantity}"
-        );
-    }
-    for days in [
+    ];
+    let days = [
         "45.0",
         "-0",
         "1e9",
@@ -357,17 +354,22 @@ fn the_fast_path_leaves_numbers_that_are_not_plain_integers_to_the_text_reader()
         "-1",
         "2.5",
         "true",
-    ] {
-        let line =
-            format!(r#"{{"days_overdue":{days},"line_items":[{{"price":"1","quantity":1}}]}}"#);
+    ];
+    let lines = quantities
+        .iter()
+        .map(|quantity| format!(r#"{{"line_items":[{{"price":"1","quantity":{quantity}}}]}}"#))
+        .chain(days.iter().map(|days| {
+            format!(r#"{{"days_overdue":{days},"line_items":[{{"price":"1","quantity":1}}]}}"#)
+        }));
+    for line in lines {
         assert!(
             fast_parse(line.as_bytes(), &mut Vec::new()).is_none(),
-            "days_overdue {days}"
+            "{line}"
         );
         assert_eq!(
             read_into(line.as_bytes()),
             read_whole(line.as_bytes()),
-            "days_overdue {days}"
+            "{line}"
         );
     }
 }

@@ -568,14 +568,33 @@ mod tests {
     fn the_text_breakdown_aligns_amounts_in_one_column() {
         let mut out = Vec::new();
         write_text_breakdown(&mut out, &worked_example()).unwrap();
+        // The whole text is asserted once, end to end, by the integration
+        // test of the worked example; here, the alignment: one width, the
+        // amounts right-aligned in the last column, labels in order.
+        let text = text(out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.iter().all(|line| line.len() == lines[0].len()),
+            "{text}"
+        );
+        let labels: Vec<&str> = lines
+            .iter()
+            .map(|line| line.split("  ").next().unwrap())
+            .collect();
         assert_eq!(
-            text(out),
-            "subtotal           150.00\n\
-             tier discount      -22.50\n\
-             loyalty discount    -2.55\n\
-             tax                 10.00\n\
-             late fee             6.74\n\
-             total              141.69\n"
+            labels,
+            [
+                "subtotal",
+                "tier discount",
+                "loyalty discount",
+                "tax",
+                "late fee",
+                "total"
+            ]
+        );
+        assert!(
+            lines[5].ends_with(" 141.69") && lines[2].ends_with("  -2.55"),
+            "{text}"
         );
     }
 

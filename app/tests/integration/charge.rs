@@ -2,7 +2,7 @@
 
 use predicates::prelude::*;
 
-use crate::util::{SANDBOX_NOTICE, fixture, ledgerly};
+use crate::util::{SANDBOX_NOTICE, fixture, ledgerly, lines};
 
 #[test]
 fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
@@ -15,28 +15,18 @@ fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
         .assert()
         .code(1)
         .stderr(SANDBOX_NOTICE)
-        .stdout(concat!(
+        .stdout(lines(&[
             r#"{"line":1,"id":"INV-1","outcome":"paid","total":"141.69","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
-            "\n",
             r#"{"line":2,"id":"INV-2","outcome":"declined","total":"10.80","currency":"USD","requests":1,"decline_code":"card_declined"}"#,
-            "\n",
             r#"{"line":3,"id":"INV-3","outcome":"paid","total":"10.80","currency":"EUR","requests":3,"charge_id":"ch_fake_000002"}"#,
-            "\n",
             r#"{"line":4,"id":"INV-2","outcome":"paid","total":"10.80","currency":"USD","requests":1,"charge_id":"ch_fake_000003"}"#,
-            "\n",
             r#"{"line":5,"id":"INV-1","outcome":"paid","total":"141.69","currency":"USD","requests":0,"charge_id":"ch_fake_000001"}"#,
-            "\n",
             r#"{"line":6,"id":"INV-4","outcome":"paid","total":"1.08","currency":"USD","requests":2,"charge_id":"ch_fake_000004"}"#,
-            "\n",
             r#"{"line":7,"id":"INV-5","outcome":"declined","total":"1.08","currency":"USD","requests":1,"decline_code":"insufficient_funds"}"#,
-            "\n",
             r#"{"line":8,"id":"INV-6","outcome":"failed","total":"1.08","currency":"USD","requests":1,"error":"invoice INV-6 charge request was refused, nothing was charged: no such payment method \"tok_bogus\""}"#,
-            "\n",
             r#"{"line":9,"id":"INV-7","outcome":"paid","total":"0.00","currency":"USD","requests":0,"charge_id":null}"#,
-            "\n",
             r#"{"line":10,"id":"INV-8","outcome":"failed","total":"1.08","currency":"USD","requests":4,"error":"invoice INV-8 is still open after 4 charge requests, the last one failing with: gateway temporarily unavailable, nothing was charged: simulated outage 4 of 9 for this idempotency key; collecting it again is safe"}"#,
-            "\n",
-        ));
+        ]));
 }
 
 #[test]
@@ -76,16 +66,12 @@ fn invalid_invoices_exit_65_and_the_others_are_still_collected() {
         ))
         .assert()
         .code(65)
-        .stdout(concat!(
+        .stdout(lines(&[
             r#"{"line":1,"id":"A","error":"invalid invoice JSON: missing field `customer` at column 26"}"#,
-            "\n",
             r#"{"line":2,"id":"B","error":"currency \"JPY\" is not supported (expected one of: USD, EUR, GBP)"}"#,
-            "\n",
             r#"{"line":3,"id":"C","outcome":"paid","total":"1.08","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
-            "\n",
             r#"{"line":4,"id":"C","error":"invoice C was read before with a different customer, currency or line items"}"#,
-            "\n",
-        ));
+        ]));
 }
 
 #[test]

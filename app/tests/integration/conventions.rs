@@ -5,7 +5,7 @@
 
 use predicates::prelude::*;
 
-use crate::util::{SANDBOX_NOTICE, WORKED_EXAMPLE, fixture, ledgerly, stdout_of};
+use crate::util::{SANDBOX_NOTICE, WORKED_EXAMPLE, fixture, ledgerly, refused, stdout_of};
 
 #[test]
 fn the_version_names_the_package_version_and_the_commit() {
@@ -39,12 +39,7 @@ fn completions_are_generated_for_each_shell() {
             "{shell}"
         );
     }
-    ledgerly()
-        .args(["completions", "tcsh"])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains("invalid value 'tcsh'"));
+    refused(&["completions", "tcsh"], 2, "invalid value 'tcsh'");
 }
 
 #[test]
@@ -104,28 +99,19 @@ fn quiet_keeps_warnings_and_errors() {
 
 #[test]
 fn color_always_colors_the_error_prefix_and_never_or_no_color_do_not() {
-    let missing = ["invoice", "--input", "no/such/file.jsonl"];
-    ledgerly()
-        .args(missing)
-        .args(["--color", "always"])
-        .assert()
-        .code(66)
-        .stderr(predicate::str::starts_with(
-            "\u{1b}[1;31merror:\u{1b}[0m cannot read",
-        ));
-    ledgerly()
-        .args(missing)
-        .args(["--color", "never"])
-        .assert()
-        .code(66)
-        .stderr(predicate::str::starts_with("error: cannot read"));
     // Not a terminal, and NO_COLOR set: auto means no color either way.
-    ledgerly()
-        .args(missing)
-        .env("NO_COLOR", "1")
-        .assert()
-        .code(66)
-        .stderr(predicate::str::starts_with("error: cannot read"));
+    for (color, no_color, prefix) in [
+        ("always", "", "\u{1b}[1;31merror:\u{1b}[0m cannot read"),
+        ("never", "", "error: cannot read"),
+        ("auto", "1", "error: cannot read"),
+    ] {
+        ledgerly()
+            .args(["invoice", "--input", "no/such/file.jsonl", "--color", color])
+            .env("NO_COLOR", no_color)
+            .assert()
+            .code(66)
+            .stderr(predicate::str::starts_with(prefix));
+    }
 }
 
 #[test]

@@ -46,3 +46,20 @@ pub(crate) fn workspace_root() -> PathBuf {
 pub(crate) fn stdout_of(command: &mut Command) -> String {
     String::from_utf8(command.output().unwrap().stdout).unwrap()
 }
+
+/// Runs `ledgerly` with `args` and checks that it refused: exit `code`,
+/// nothing on stdout, and `message` on stderr.
+pub(crate) fn refused(args: &[&str], code: i32, message: &str) {
+    ledgerly()
+        .args(args)
+        .assert()
+        .code(code)
+        .stdout("")
+        .stderr(predicates::str::contains(message));
+}
+
+/// `lines`, each followed by a line break: the text of records as a
+/// command writes them.
+pub(crate) fn lines(lines: &[&str]) -> String {
+    lines.iter().map(|line| format!("{line}\n")).collect()
+}
