@@ -15,7 +15,7 @@
 //!   and matching `pricing::price` of the invoice the reader read.
 //!
 //! Every breach is an `Err` naming it; the fuzz target turns it into a
-//! crash, and a regression test (`app/tests/fuzz_regressions.rs`) replays
+//! crash, and a regression test (`app/tests/integration/fuzz_regressions.rs`) replays
 //! every seed and every crash found through the same function.
 //!
 //! # Example
