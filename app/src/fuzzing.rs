@@ -43,7 +43,7 @@ use pricing::{Breakdown, PricingInput};
 use crate::batch;
 use crate::csv_input::{CsvInputError, CsvInvoices};
 use crate::jsonl;
-use crate::lines::{LineBlocks, MAX_LINE, numbered_lines};
+use crate::lines::{LineBlocks, LineTooLong, MAX_LINE, numbered_lines};
 use crate::output::{CSV_HEADER, Format};
 use crate::pool::BufferPool;
 use crate::pricer::{self, price_jsonl_block};
@@ -242,8 +242,7 @@ fn expected_records(input: &[u8], format: InputFormat) -> Result<Vec<Record>, St
             .filter(|(_, bytes)| !bytes.iter().all(u8::is_ascii_whitespace))
             .map(|(line, bytes)| {
                 if bytes.len() > MAX_LINE {
-                    let error = format!("line is longer than the limit of {MAX_LINE} bytes");
-                    return expected(line, None, Err(&error));
+                    return expected(line, None, Err(&LineTooLong));
                 }
                 match jsonl::parse_line(bytes) {
                     Ok(invoice) => expected(line, invoice.id.as_deref(), Ok(&invoice.input)),

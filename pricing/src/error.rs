@@ -10,21 +10,21 @@ pub enum PricingError {
     /// The price text is not a decimal number.
     #[error("price {0:?} is not a decimal number")]
     InvalidPrice(String),
-    /// The price is below zero.
+    /// The price is below zero (named as it was written).
     #[error("price {0} is negative")]
-    NegativePrice(Decimal),
+    NegativePrice(String),
     /// The price has more than [`Price::MAX_DECIMAL_PLACES`](crate::Price::MAX_DECIMAL_PLACES) significant decimal places.
     #[error("price {0} has more than 4 decimal places")]
-    TooManyDecimalPlaces(Decimal),
+    TooManyDecimalPlaces(String),
     /// The price is above [`Price::MAX`](crate::Price::MAX).
     #[error("price {0} is above the maximum of 1000000000")]
-    PriceTooLarge(Decimal),
+    PriceTooLarge(String),
     /// The quantity is not a whole number from 1 to [`Quantity::MAX`](crate::Quantity::MAX).
     #[error("quantity {0:?} is not a whole number from 1 to 1000000")]
     InvalidQuantity(String),
     /// `days_overdue` is below zero.
     #[error("days overdue {0} is negative")]
-    NegativeDaysOverdue(i64),
+    NegativeDaysOverdue(String),
     /// `days_overdue` is not a whole number that fits the supported range.
     #[error("days overdue {0:?} is not a whole number from 0 to 4294967295")]
     InvalidDaysOverdue(String),

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use crate::number::Exact;
 use crate::{PricingError, RATES};
 
 /// A unit price: not negative, at most 4 significant decimal places, at most
@@ -30,16 +31,16 @@ impl Price {
             return Ok(Price(Decimal::ZERO));
         }
         if amount.is_sign_negative() {
-            return Err(PricingError::NegativePrice(amount));
+            return Err(PricingError::NegativePrice(amount.to_string()));
         }
         // A mantissa of at most 10^9 cannot exceed 10^9 at any scale; the
         // full comparison, which rescales one side, runs only above that.
         if amount.mantissa() > MAX_PRICE_MANTISSA && amount > Self::MAX {
-            return Err(PricingError::PriceTooLarge(amount));
+            return Err(PricingError::PriceTooLarge(amount.to_string()));
         }
         let normalized = amount.normalize();
         if normalized.scale() > Self::MAX_DECIMAL_PLACES {
-            return Err(PricingError::TooManyDecimalPlaces(amount));
+            return Err(PricingError::TooManyDecimalPlaces(amount.to_string()));
         }
         Ok(Price(normalized))
     }
@@ -62,29 +63,43 @@ impl FromStr for Price {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         // The short path reads the shape nearly every price has; it gives
         // exactly what the general path gives for that shape (a unit test
-        // and a proptest check it against `general_price`).
-        if let Some(amount) = short_plain_decimal(text) {
-            return Price::new(amount);
+        // and a proptest check it against `general_price`). A refusal is
+        // left to the general path, so the message names the text as
+        // written (`007.00001`, not `7.00001`).
+        if let Some(amount) = short_plain_decimal(text)
+            && let Ok(price) = Price::new(amount)
+        {
+            return Ok(price);
         }
         general_price(text)
     }
 }
 
-/// The general path: any decimal literal, exponents included, parsed
-/// without rounding.
+/// The general path: any spelling of a number (exponents, leading and
+/// trailing zeros of any length), checked on its exact value before it
+/// becomes a `Decimal`, so nothing is rounded into or out of range.
 fn general_price(text: &str) -> Result<Price, PricingError> {
-    let invalid = || PricingError::InvalidPrice(text.to_owned());
-    if !is_decimal_literal(text) {
-        return Err(invalid());
+    let exact = Exact::parse(text).ok_or_else(|| PricingError::InvalidPrice(text.to_owned()))?;
+    if exact.is_zero() {
+        // `-0` is zero, not a negative price.
+        return Ok(Price(Decimal::ZERO));
     }
-    let amount = if text.contains(['e', 'E']) {
-        Decimal::from_scientific(text).map_err(|_| invalid())?
-    } else {
-        // `from_str_exact` refuses text that would have to be rounded to
-        // fit, where `from_str` would silently round it.
-        Decimal::from_str_exact(text).map_err(|_| invalid())?
-    };
-    Price::new(amount)
+    if exact.is_negative() {
+        return Err(PricingError::NegativePrice(text.to_owned()));
+    }
+    // 10^9 is `Price::MAX`.
+    if !exact.at_most_power_of_ten(9) {
+        return Err(PricingError::PriceTooLarge(text.to_owned()));
+    }
+    if exact.decimal_places() > u64::from(Price::MAX_DECIMAL_PLACES) {
+        return Err(PricingError::TooManyDecimalPlaces(text.to_owned()));
+    }
+    // At most 10 whole and 4 decimal digits now: exact in a Decimal.
+    exact
+        .mantissa_and_scale()
+        .and_then(|(mantissa, scale)| Decimal::try_new(mantissa, scale).ok())
+        .map(|amount| Price(amount.normalize()))
+        .ok_or_else(|| PricingError::InvalidPrice(text.to_owned()))
 }
 
 impl fmt::Display for Price {
@@ -128,40 +143,6 @@ fn short_plain_decimal(text: &str) -> Option<Decimal> {
 /// `i64` mantissa.
 const SHORT_DIGITS: usize = 18;
 
-/// Whether `text` is `-?digits(.digits)?([eE][+-]?digits)?`, the JSON number
-/// grammar without its leading-zero rule.
-fn is_decimal_literal(text: &str) -> bool {
-    fn digits(s: &[u8]) -> usize {
-        s.iter().take_while(|b| b.is_ascii_digit()).count()
-    }
-    let bytes = text.as_bytes();
-    let mut i = usize::from(bytes.first() == Some(&b'-'));
-    let whole = digits(&bytes[i..]);
-    if whole == 0 {
-        return false;
-    }
-    i += whole;
-    if bytes.get(i) == Some(&b'.') {
-        let frac = digits(&bytes[i + 1..]);
-        if frac == 0 {
-            return false;
-        }
-        i += 1 + frac;
-    }
-    if matches!(bytes.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(bytes.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let exp = digits(&bytes[i..]);
-        if exp == 0 {
-            return false;
-        }
-        i += exp;
-    }
-    i == bytes.len()
-}
-
 /// A line item quantity: a whole number from 1 to [`Quantity::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Quantity(u32);
@@ -184,34 +165,32 @@ impl Quantity {
     }
 }
 
-/// Parses a quantity from its text. A whole number written with a zero
-/// fraction (`3.0`, as some JSON writers emit) is accepted; `2.5`, `0`,
-/// `-1` and `1e9` are refused.
+/// Parses a quantity from its text: any spelling of a whole number from 1
+/// to 1 000 000 (`3`, `3.0`, as some JSON writers emit, `3e0`); `2.5`, `0`,
+/// `-1`, `+3` and `1e9` are refused.
 impl FromStr for Quantity {
     type Err = PricingError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || PricingError::InvalidQuantity(text.to_owned());
-        if let Ok(count) = text.parse::<u64>() {
-            return Quantity::new(count).map_err(|_| invalid());
-        }
-        if !is_decimal_literal(text) {
-            return Err(invalid());
-        }
-        let value = if text.contains(['e', 'E']) {
-            Decimal::from_scientific(text)
-        } else {
-            Decimal::from_str_exact(text)
-        }
-        .map_err(|_| invalid())?;
-        if !value.fract().is_zero() {
-            return Err(invalid());
-        }
-        u64::try_from(value)
-            .ok()
-            .and_then(|count| Quantity::new(count).ok())
-            .ok_or_else(invalid)
+        let count = whole_number(text).ok_or_else(invalid)?;
+        Quantity::new(count).map_err(|_| invalid())
     }
+}
+
+/// The exact value of `text` when it is a whole number from 0 to 10^18 in
+/// any spelling (`3`, `3.0`, `3e0`, `30e-1`, `-0`); `None` for anything else
+/// (`2.5`, `-1`, `+3`, `2.9999999999999999999999999999999e0`).
+fn whole_number(text: &str) -> Option<u64> {
+    // Plain digits, the shape nearly every count has.
+    if !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let exact = Exact::parse(text)?;
+    if exact.is_negative() || exact.decimal_places() > 0 {
+        return None;
+    }
+    exact.whole()
 }
 
 impl fmt::Display for Quantity {
@@ -341,7 +320,7 @@ impl TryFrom<i64> for DaysOverdue {
 
     fn try_from(days: i64) -> Result<Self, Self::Error> {
         if days < 0 {
-            return Err(PricingError::NegativeDaysOverdue(days));
+            return Err(PricingError::NegativeDaysOverdue(days.to_string()));
         }
         u32::try_from(days)
             .map(DaysOverdue)
@@ -349,15 +328,18 @@ impl TryFrom<i64> for DaysOverdue {
     }
 }
 
-/// Parses a whole number of days; `-3` is refused as negative.
+/// Parses a whole number of days in any spelling (`45`, `45.0`, `4.5e1`),
+/// as quantities are; `-3` is refused as negative, `4.5` as not whole.
 impl FromStr for DaysOverdue {
     type Err = PricingError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let days: i64 = text
-            .parse()
-            .map_err(|_| PricingError::InvalidDaysOverdue(text.to_owned()))?;
-        DaysOverdue::try_from(days)
+        let invalid = || PricingError::InvalidDaysOverdue(text.to_owned());
+        if Exact::parse(text).is_some_and(Exact::is_negative) {
+            return Err(PricingError::NegativeDaysOverdue(text.to_owned()));
+        }
+        let days = whole_number(text).ok_or_else(invalid)?;
+        u32::try_from(days).map(DaysOverdue).map_err(|_| invalid())
     }
 }
 
@@ -555,28 +537,67 @@ mod tests {
     }
 
     #[test]
-    fn price_refuses_text_too_long_to_be_exact() {
+    fn price_with_more_digits_than_a_decimal_holds_gets_its_exact_verdict() {
         let text = "1.00000000000000000000000000000000001";
         assert_eq!(
             text.parse::<Price>(),
-            Err(PricingError::InvalidPrice(text.to_owned()))
+            Err(PricingError::TooManyDecimalPlaces(text.to_owned()))
         );
-        assert!("1e99999999999".parse::<Price>().is_err());
+        assert_eq!(
+            "1e99999999999".parse::<Price>(),
+            Err(PricingError::PriceTooLarge("1e99999999999".to_owned()))
+        );
+        // Trailing zeros never count, whatever their number.
+        assert_eq!(
+            "1.00000000000000000000000000000"
+                .parse::<Price>()
+                .unwrap()
+                .amount(),
+            dec!(1)
+        );
+        assert_eq!(
+            "1000000000.00000000000000000001".parse::<Price>(),
+            Err(PricingError::PriceTooLarge(
+                "1000000000.00000000000000000001".to_owned()
+            ))
+        );
+        // Exponent spellings are checked on their exact value, never rounded first.
+        for (text, error) in [
+            (
+                "0.99999999999999999999999999999999e0",
+                PricingError::TooManyDecimalPlaces(
+                    "0.99999999999999999999999999999999e0".to_owned(),
+                ),
+            ),
+            (
+                "-0.00000000000000000000000000000001e0",
+                PricingError::NegativePrice("-0.00000000000000000000000000000001e0".to_owned()),
+            ),
+        ] {
+            assert_eq!(text.parse::<Price>(), Err(error));
+        }
+        assert!(
+            "2.9999999999999999999999999999999e0"
+                .parse::<Quantity>()
+                .is_err()
+        );
+        assert_eq!("45.0".parse::<DaysOverdue>().unwrap().get(), 45);
+        assert!("+5".parse::<Quantity>().is_err());
     }
 
     #[test]
     fn price_refuses_negative_too_precise_and_too_large_amounts() {
         assert_eq!(
             Price::new(dec!(-0.01)),
-            Err(PricingError::NegativePrice(dec!(-0.01)))
+            Err(PricingError::NegativePrice("-0.01".to_owned()))
         );
         assert_eq!(
             Price::new(dec!(1.00001)),
-            Err(PricingError::TooManyDecimalPlaces(dec!(1.00001)))
+            Err(PricingError::TooManyDecimalPlaces("1.00001".to_owned()))
         );
         assert_eq!(
             Price::new(dec!(1000000000.0001)),
-            Err(PricingError::PriceTooLarge(dec!(1000000000.0001)))
+            Err(PricingError::PriceTooLarge("1000000000.0001".to_owned()))
         );
         assert_eq!(
             Price::new(dec!(1000000000)).unwrap().amount(),
@@ -636,7 +657,7 @@ mod tests {
         assert_eq!("45".parse::<DaysOverdue>().unwrap().get(), 45);
         assert_eq!(
             "-1".parse::<DaysOverdue>(),
-            Err(PricingError::NegativeDaysOverdue(-1))
+            Err(PricingError::NegativeDaysOverdue("-1".to_owned()))
         );
         assert_eq!(
             "4.5".parse::<DaysOverdue>(),

@@ -42,6 +42,7 @@
 mod error;
 mod input;
 mod money;
+mod number;
 mod pipeline;
 mod rates;
 
