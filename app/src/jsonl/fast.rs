@@ -4,7 +4,10 @@
 //! this path reads exactly that shape with no raw values for counts, no
 //! intermediate `RawInvoice`, and line items into a buffer the caller reuses.
 //!
-//! Gain, measured: see `FAST_PATH_GAIN` below. Fallback rule: anything this
+//! Gain, measured: 7 713 instructions per invoice against 8 988 with every
+//! line read by the general reader, 14 % fewer (callgrind, 200 000 invoices
+//! of `scripts/bench`'s generator, JSON Lines to JSON Lines, release build;
+//! the two outputs byte-identical). Fallback rule: anything this
 //! path does not accept as it is — an invalid invoice, `3.0` as a quantity,
 //! a field twice, a number it would have to interpret — makes
 //! [`parse_line_into`] hand the line to the general reader

@@ -129,7 +129,7 @@ const MIXED_JSONL_OUTPUT: [&str; 11] = [
     r#"{"line":5,"id":null,"error":"invalid invoice JSON: expected ident at column 2"}"#,
     r#"{"id":"INV-5","subtotal":"0.30","tier_discount":"0.00","loyalty_discount":"0.00","tax":"0.02","late_fee":"0.00","total":"0.32"}"#,
     r#"{"id":"INV-6","subtotal":"121.25","tier_discount":"0.00","loyalty_discount":"0.00","tax":"9.70","late_fee":"6.55","total":"137.50"}"#,
-    r#"{"line":8,"id":"INV-7","error":"line item 1: price \"1e400\" is not a decimal number"}"#,
+    r#"{"line":8,"id":"INV-7","error":"line item 1: price 1e400 is above the maximum of 1000000000"}"#,
     r#"{"line":9,"id":"INV-8","error":"line item 1: quantity \"99999999999999999999\" is not a whole number from 1 to 1000000"}"#,
     r#"{"line":10,"id":"INV-9","error":"invalid invoice JSON: unknown field `colour`, expected one of `id`, `tier`, `loyalty_member`, `days_overdue`, `line_items` at column 22"}"#,
     r#"{"id":"INV-10","subtotal":"1.00","tier_discount":"0.00","loyalty_discount":"0.00","tax":"0.08","late_fee":"0.00","total":"1.08"}"#,
