@@ -28,6 +28,7 @@ mod command;
 mod console;
 mod csv_input;
 mod error;
+mod fields;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -22,7 +22,8 @@ use pricing::{DaysOverdue, LineItem, Price, Quantity, Terms, Tier};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Rejected, Text, parse_line, price_text};
+use super::{Named, Object, Rejected, Text, parse_line, price_text};
+use crate::fields;
 
 /// The parts of an invoice read by [`parse_line_into`]; its line items are
 /// in the caller's buffer.
@@ -147,12 +148,20 @@ impl<'de> serde::de::Visitor<'de> for FastInvoice<'_> {
                 .map(DaysOverdue::from)
                 .map_err(|_| A::Error::custom("days overdue out of range"))?,
         };
-        // As in `validate`: an unknown tier name applies no discount.
-        let tier = tier
-            .flatten()
-            .map_or(Tier::None, |name| Tier::from_name(&name.0));
+        // As in `validate`: an unknown tier name applies no discount. A
+        // text that breaks a field rule is left to the general reader,
+        // which words the refusal.
+        let id = id.flatten();
+        let tier = tier.flatten();
+        let unruly = |field, text: &Option<Text<'_>>| {
+            text.as_ref().is_some_and(|text| fields::check(field, &text.0).is_err())
+        };
+        if unruly("id", &id) || unruly("tier", &tier) {
+            return Err(A::Error::custom("a field breaks a rule"));
+        }
+        let tier = tier.map_or(Tier::None, |name| Tier::from_name(&name.0));
         Ok(Header {
-            id: id.flatten().map(|text| text.0),
+            id: id.map(|text| text.0),
             terms: Terms::new(tier, loyalty_member.unwrap_or(false), days_overdue),
         })
     }
@@ -180,7 +189,7 @@ impl<'de> serde::de::Visitor<'de> for FastItems<'_> {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         use serde::de::Error;
-        while let Some(item) = seq.next_element::<FastLineItem<'de>>()? {
+        while let Some(Object(item)) = seq.next_element::<Object<FastLineItem<'de>>>()? {
             let price: Price = price_text(item.price)
                 .ok_or_else(|| A::Error::custom("price is neither a number nor a string"))?
                 .parse()
@@ -202,6 +211,10 @@ struct FastLineItem<'a> {
     price: &'a RawValue,
     #[serde(deserialize_with = "fast_quantity")]
     quantity: Quantity,
+}
+
+impl Named for FastLineItem<'_> {
+    const WHAT: &'static str = "a line item object";
 }
 
 /// A quantity written as a JSON integer from 1 to [`Quantity::MAX`].

@@ -12,6 +12,8 @@ use pricing::{DaysOverdue, LineItem, Price, PricingError, PricingInput, Quantity
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::fields::{self, FieldError};
+
 mod fast;
 
 pub(crate) use fast::parse_line_into;
@@ -76,6 +78,41 @@ pub(crate) enum LineError {
     /// items).
     #[error(transparent)]
     Pricing(#[from] PricingError),
+    /// A text field breaks the rules of every reader (`crate::fields`).
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+/// Only a JSON object is an invoice or a line item. serde's derived
+/// structs also read a JSON array positionally (`["INV-A","gold",…]`),
+/// which nobody means; this reads `T` from an object and nothing else, and
+/// names what it expected in words, never by an internal type name.
+struct Object<T>(T);
+
+/// What an [`Object`] is called in messages.
+trait Named {
+    /// `an invoice object`, `a line item object`.
+    const WHAT: &'static str;
+}
+
+impl<'de, T: Deserialize<'de> + Named> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de> + Named> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(T::WHAT)
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+
+        deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+    }
 }
 
 /// Text that is borrowed from the line when it has no escapes, and owned
@@ -120,11 +157,16 @@ struct RawInvoice<'a> {
     id: Option<Text<'a>>,
     #[serde(borrow, default)]
     tier: Option<Text<'a>>,
+    /// `null` means absent, as for every optional field.
     #[serde(default)]
-    loyalty_member: bool,
+    loyalty_member: Option<bool>,
     #[serde(borrow, default)]
     days_overdue: Option<&'a RawValue>,
     line_items: LineItems,
+}
+
+impl Named for RawInvoice<'_> {
+    const WHAT: &'static str = "an invoice object";
 }
 
 /// The `line_items` array, validated item by item while it is parsed, so
@@ -150,7 +192,7 @@ impl<'de> Deserialize<'de> for LineItems {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
                 let mut first_error = None;
                 let mut position = 0;
-                while let Some(raw) = seq.next_element::<RawLineItem<'de>>()? {
+                while let Some(Object(raw)) = seq.next_element::<Object<RawLineItem<'de>>>()? {
                     position += 1;
                     if first_error.is_none() {
                         match line_item(position, &raw) {
@@ -177,6 +219,10 @@ struct RawLineItem<'a> {
     quantity: &'a RawValue,
 }
 
+impl Named for RawLineItem<'_> {
+    const WHAT: &'static str = "a line item object";
+}
+
 /// Just the `id` of a line that is JSON but not a valid invoice, so its
 /// error record can still name the invoice.
 #[derive(Deserialize)]
@@ -187,14 +233,20 @@ struct IdOnly<'a> {
 
 /// Reads one invoice from one line (without its line break).
 pub(crate) fn parse_line(line: &[u8]) -> Result<Invoice<'_>, Rejected<'_>> {
-    let raw: RawInvoice<'_> = deserialize_line(line)?;
+    let Object(raw): Object<RawInvoice<'_>> = deserialize_line(line)?;
     let id = raw.id.map(|text| text.0);
-    match validate(
-        raw.tier,
-        raw.loyalty_member,
-        raw.days_overdue,
-        raw.line_items.0,
-    ) {
+    let checked = match &id {
+        Some(id) => fields::check("id", id).map_err(LineError::from),
+        None => Ok(()),
+    };
+    match checked.and_then(|()| {
+        validate(
+            raw.tier,
+            raw.loyalty_member.unwrap_or(false),
+            raw.days_overdue,
+            raw.line_items.0,
+        )
+    }) {
         Ok(input) => Ok(Invoice { id, input }),
         Err(error) => Err(Rejected { id, error }),
     }
@@ -246,22 +298,37 @@ struct RawChargeInvoice<'a> {
     #[serde(borrow, default)]
     tier: Option<Text<'a>>,
     #[serde(default)]
-    loyalty_member: bool,
+    loyalty_member: Option<bool>,
     #[serde(borrow, default)]
     days_overdue: Option<&'a RawValue>,
     line_items: LineItems,
 }
 
+impl Named for RawChargeInvoice<'_> {
+    const WHAT: &'static str = "an invoice object";
+}
+
 /// Reads one invoice to collect from one line (without its line break).
 pub(crate) fn parse_charge_line(line: &[u8]) -> Result<ChargeInvoice<'_>, Rejected<'_>> {
-    let raw: RawChargeInvoice<'_> = deserialize_line(line)?;
+    let Object(raw): Object<RawChargeInvoice<'_>> = deserialize_line(line)?;
     let id = raw.id.0;
-    match validate(
-        raw.tier,
-        raw.loyalty_member,
-        raw.days_overdue,
-        raw.line_items.0,
-    ) {
+    let checked = [
+        ("id", Some(&id)),
+        ("customer", Some(&raw.customer.0)),
+        ("payment_method", Some(&raw.payment_method.0)),
+        ("currency", raw.currency.as_ref().map(|text| &text.0)),
+    ]
+    .into_iter()
+    .try_for_each(|(field, value)| value.map_or(Ok(()), |value| fields::check(field, value)))
+    .map_err(LineError::from);
+    match checked.and_then(|()| {
+        validate(
+            raw.tier,
+            raw.loyalty_member.unwrap_or(false),
+            raw.days_overdue,
+            raw.line_items.0,
+        )
+    }) {
         Ok(input) => Ok(ChargeInvoice {
             id,
             customer: raw.customer.0,
@@ -310,7 +377,13 @@ fn validate(
     };
     // A tier name pricing does not know applies no discount (the domain
     // rule); the batch warns about it once per name.
-    let tier = tier.map_or(Tier::None, |name| Tier::from_name(&name.0));
+    let tier = match tier {
+        None => Tier::None,
+        Some(name) => {
+            fields::check("tier", &name.0)?;
+            Tier::from_name(&name.0)
+        }
+    };
     Ok(PricingInput::new(
         line_items,
         tier,

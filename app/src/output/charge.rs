@@ -7,7 +7,10 @@ use payment_gateway::Currency;
 use pricing::Money;
 use serde::Serialize;
 
+use std::borrow::Cow;
+
 use crate::command::charge::ChargeFormat;
+use crate::fields::printable;
 
 /// How one input invoice ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -113,8 +116,11 @@ pub(crate) fn write_collected(
             let plural = if requests == 1 { "" } else { "s" };
             writeln!(
                 out,
-                "line {line}  {id}  {outcome:<8}  {} {}  {detail}  ({requests} request{plural})",
-                collected.total, collected.currency
+                "line {line}  {}  {outcome:<8}  {} {}  {}  ({requests} request{plural})",
+                printable(id),
+                collected.total,
+                collected.currency,
+                printable(&detail)
             )
         }
     }
@@ -135,8 +141,8 @@ pub(crate) fn write_invalid(
             Ok(())
         }
         ChargeFormat::Text => {
-            let id = id.unwrap_or("(no id)");
-            writeln!(out, "line {line}  {id}  invalid   {error}")
+            let id = id.map_or(Cow::Borrowed("(no id)"), printable);
+            writeln!(out, "line {line}  {id}  invalid   {}", printable(error))
         }
     }
 }

@@ -11,6 +11,8 @@ use std::io::{self, Write};
 
 use pricing::{Breakdown, LineItem, Money, PricingInput, Terms, Tier};
 
+use crate::fields::printable;
+
 pub(crate) mod charge;
 
 /// The output formats `--format` accepts.
@@ -220,8 +222,11 @@ pub(crate) fn write_text_breakdown(out: &mut impl Write, breakdown: &Breakdown) 
 
 /// Appends the heading of one invoice in batch text output.
 fn write_text_heading(out: &mut impl Write, line: u64, id: Option<&str>) -> io::Result<()> {
+    // Text is for people and terminals: a control character in an id
+    // (a line break faking a breakdown line, an escape sequence) is shown
+    // escaped, never acted on.
     match id {
-        Some(id) => writeln!(out, "invoice {id} (line {line})"),
+        Some(id) => writeln!(out, "invoice {} (line {line})", printable(id)),
         None => writeln!(out, "invoice at line {line}"),
     }
 }
@@ -248,7 +253,7 @@ pub(crate) fn write_text_error(
     error: &dyn Display,
 ) -> io::Result<()> {
     write_text_heading(out, line, id)?;
-    writeln!(out, "error: {error}")?;
+    writeln!(out, "error: {}", printable(&error.to_string()))?;
     out.write_all(b"\n")
 }
 
