@@ -6,15 +6,28 @@
 //! agree. A row with an empty `invoice_id` is an invoice of its own, without
 //! an id. Empty invoice-level fields mean no tier, not a member, 0 days.
 //!
+//! A row is one physical line, read through the same block reader as JSON
+//! Lines: the 8 MiB line limit bounds a row, CRLF and LF both end one, a
+//! line's number is its number in the file, blank lines are skipped (and
+//! counted). A field may be quoted (`"a,b"`, `""` for a quote inside), but a
+//! quoted field must close on its own line: no field of an invoice holds a
+//! line break, and so a stray opening quote costs the row it is on (an error
+//! record naming that line) and nothing after it — reading goes on with the
+//! next line.
+//!
 //! An invalid invoice becomes one error; its line is the row at fault (the
 //! first row of the invoice when the fault is the invoice's, such as a
 //! subtotal too large to price).
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::str;
 
-use csv::{ByteRecord, Reader, ReaderBuilder};
 use pricing::{DaysOverdue, LineItem, PricingError, PricingInput, Tier};
+
+use crate::fields::{self, FieldError};
+use crate::lines::{Block, LineBlocks, LineTooLong, is_blank};
+use crate::pool::BufferPool;
 
 /// The header a CSV input must start with.
 pub(crate) const HEADER: [&str; 6] = [
@@ -25,6 +38,11 @@ pub(crate) const HEADER: [&str; 6] = [
     "price",
     "quantity",
 ];
+
+/// The most rows one invoice may have: the line items of an invoice are
+/// held in memory until it is priced, so this bounds that memory (24 MiB),
+/// as the line limit bounds a JSON Lines invoice.
+pub(crate) const MAX_ROWS: usize = 1_000_000;
 
 /// An invoice read from CSV rows: its input line, its id, and what pricing
 /// needs or why it is invalid.
@@ -47,6 +65,18 @@ pub(crate) enum RowError {
     /// The row does not have one field per header column.
     #[error("row has {0} fields, expected 6")]
     FieldCount(usize),
+    /// A quoted field does not close on its line.
+    #[error("a quoted field is not closed on its line (a field cannot hold a line break)")]
+    UnclosedQuote,
+    /// Something other than a comma follows a closing quote.
+    #[error("a closing quote must end its field, found {0:?} after it")]
+    AfterQuote(char),
+    /// The row is longer than the line limit.
+    #[error(transparent)]
+    TooLong(#[from] LineTooLongError),
+    /// The invoice has more rows than [`MAX_ROWS`].
+    #[error("invoice has more than {MAX_ROWS} rows")]
+    TooManyRows,
     /// `loyalty_member` is neither `true`, `false` nor empty.
     #[error("loyalty_member {0:?} is not true or false")]
     LoyaltyMember(String),
@@ -66,10 +96,18 @@ pub(crate) enum RowError {
         /// The invoice id.
         id: String,
     },
+    /// A text field breaks a rule of every reader.
+    #[error(transparent)]
+    Field(#[from] FieldError),
     /// Pricing refused a value.
     #[error(transparent)]
     Pricing(#[from] PricingError),
 }
+
+/// [`LineTooLong`] as a comparable error of a row.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", LineTooLong)]
+pub(crate) struct LineTooLongError;
 
 /// Why a CSV input cannot be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -97,9 +135,10 @@ struct InvoiceFields {
 
 /// An invoice being assembled from its rows.
 struct Pending {
-    /// The raw `invoice_id` bytes that further rows must repeat; empty for
-    /// an invoice without an id, which no further row joins.
-    key: Vec<u8>,
+    /// The `invoice_id` that further rows must repeat; `None` for an
+    /// invoice without an id (or whose row could not be split), which no
+    /// further row joins.
+    key: Option<Vec<u8>>,
     line: u64,
     id: Option<String>,
     /// The first row's raw invoice-level fields, for messages.
@@ -110,6 +149,22 @@ struct Pending {
 }
 
 impl Pending {
+    fn new(key: Option<Vec<u8>>, line: u64) -> Pending {
+        let id = key
+            .as_deref()
+            .and_then(|key| str::from_utf8(key).ok())
+            .map(str::to_owned);
+        Pending {
+            key,
+            line,
+            id,
+            first_texts: Default::default(),
+            fields: None,
+            items: Vec::new(),
+            error: None,
+        }
+    }
+
     fn finish(self) -> CsvInvoice {
         let Pending {
             line,
@@ -134,100 +189,136 @@ impl Pending {
     }
 }
 
+/// One physical line of the input.
+enum Row {
+    /// A line's bytes, without its line break.
+    Line(u64, Vec<u8>),
+    /// A line longer than the limit, not held in memory.
+    TooLong(u64),
+}
+
+/// The physical lines of an input, one at a time, from its blocks.
+struct Rows<'p, R> {
+    blocks: LineBlocks<'p, R>,
+    pool: &'p BufferPool,
+    data: Vec<u8>,
+    offset: usize,
+    next_line: u64,
+}
+
+impl<R: Read> Rows<'_, R> {
+    /// The next non-blank line, or `None` at the end of the input.
+    fn next_row(&mut self) -> io::Result<Option<Row>> {
+        loop {
+            if self.offset >= self.data.len() {
+                let used = std::mem::take(&mut self.data);
+                self.pool.put(used);
+                self.offset = 0;
+                match self.blocks.next().transpose()? {
+                    None => return Ok(None),
+                    Some(Block::TooLong { line }) => return Ok(Some(Row::TooLong(line))),
+                    Some(Block::Lines { first_line, data }) => {
+                        self.data = data;
+                        self.next_line = first_line;
+                    }
+                }
+                continue;
+            }
+            let rest = &self.data[self.offset..];
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            let line = &rest[..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let number = self.next_line;
+            self.offset += end + 1;
+            self.next_line += 1;
+            if !is_blank(line) {
+                return Ok(Some(Row::Line(number, line.to_vec())));
+            }
+        }
+    }
+}
+
 /// The invoices of a CSV input, in input order.
-pub(crate) struct CsvInvoices<R> {
-    reader: Reader<R>,
-    record: ByteRecord,
+pub(crate) struct CsvInvoices<'p, R> {
+    rows: Rows<'p, R>,
     pending: Option<Pending>,
     done: bool,
 }
 
-impl<R: Read> CsvInvoices<R> {
-    /// Checks the header and reads invoices from the rows after it. An empty
-    /// input has no invoices.
-    pub(crate) fn new(input: R) -> Result<Self, CsvInputError> {
-        let mut reader = ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(input);
-        let mut header = ByteRecord::new();
-        let done = !reader
-            .read_byte_record(&mut header)
-            .map_err(io::Error::from)?;
-        if !done {
-            let first = header
-                .get(0)
-                .map(|field| field.strip_prefix("\u{feff}".as_bytes()).unwrap_or(field));
-            let matches = header.len() == HEADER.len()
-                && first == Some(HEADER[0].as_bytes())
-                && header
-                    .iter()
-                    .skip(1)
-                    .eq(HEADER[1..].iter().map(|h| h.as_bytes()));
-            if !matches {
-                let found = header
-                    .iter()
-                    .map(String::from_utf8_lossy)
-                    .collect::<Vec<_>>()
-                    .join(",");
+impl<'p, R: Read> CsvInvoices<'p, R> {
+    /// Checks the header (the first non-blank line; a byte-order mark before
+    /// it is skipped by the block reader) and reads invoices from the rows
+    /// after it. An empty input has no invoices.
+    pub(crate) fn new(
+        blocks: LineBlocks<'p, R>,
+        pool: &'p BufferPool,
+    ) -> Result<Self, CsvInputError> {
+        let mut rows = Rows {
+            blocks,
+            pool,
+            data: Vec::new(),
+            offset: 0,
+            next_line: 1,
+        };
+        let expected = HEADER.join(",");
+        let done = match rows.next_row()? {
+            None => true,
+            Some(Row::Line(_, header)) if header == expected.as_bytes() => false,
+            Some(Row::Line(_, other)) => {
                 return Err(CsvInputError::Header {
-                    expected: HEADER.join(","),
-                    found,
+                    expected,
+                    found: String::from_utf8_lossy(&other).into_owned(),
                 });
             }
-        }
+            Some(Row::TooLong(_)) => {
+                return Err(CsvInputError::Header {
+                    expected,
+                    found: LineTooLong.to_string(),
+                });
+            }
+        };
         Ok(CsvInvoices {
-            reader,
-            record: ByteRecord::new(),
+            rows,
             pending: None,
             done,
         })
     }
 
-    /// Adds the row in `self.record` to `pending`, or returns the finished
-    /// invoice when the row starts a new one.
-    fn take_row(&mut self) -> Option<CsvInvoice> {
-        let line = self.record.position().map_or(0, csv::Position::line);
-        let key = self.record.get(0).unwrap_or_default();
-        let joins = matches!(&self.pending, Some(p) if !p.key.is_empty() && p.key == key);
+    /// Adds the row to `pending`, or returns the finished invoice when the
+    /// row starts a new one.
+    fn take_row(&mut self, row: &Row) -> Option<CsvInvoice> {
+        let (line, key) = match row {
+            Row::Line(line, bytes) => (*line, first_field(bytes).filter(|key| !key.is_empty())),
+            Row::TooLong(line) => (*line, None),
+        };
+        let joins = matches!((&self.pending, &key), (Some(p), Some(key)) if p.key.as_deref() == Some(&key[..]));
         if joins {
             if let Some(pending) = self.pending.as_mut() {
-                add_row(pending, &self.record, line);
+                add_row(pending, row, line);
             }
             return None;
         }
-        let mut next = Pending {
-            key: key.to_vec(),
-            line,
-            id: str::from_utf8(key)
-                .ok()
-                .filter(|id| !id.is_empty())
-                .map(str::to_owned),
-            first_texts: Default::default(),
-            fields: None,
-            items: Vec::new(),
-            error: None,
-        };
-        add_row(&mut next, &self.record, line);
+        let mut next = Pending::new(key.map(Cow::into_owned), line);
+        add_row(&mut next, row, line);
         self.pending.replace(next).map(Pending::finish)
     }
 }
 
-impl<R: Read> Iterator for CsvInvoices<R> {
+impl<R: Read> Iterator for CsvInvoices<'_, R> {
     type Item = io::Result<CsvInvoice>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            match self.reader.read_byte_record(&mut self.record) {
-                Ok(true) => {
-                    if let Some(invoice) = self.take_row() {
+            match self.rows.next_row() {
+                Ok(Some(row)) => {
+                    if let Some(invoice) = self.take_row(&row) {
                         return Some(Ok(invoice));
                     }
                 }
-                Ok(false) => self.done = true,
+                Ok(None) => self.done = true,
                 Err(error) => {
                     self.done = true;
-                    return Some(Err(io::Error::from(error)));
+                    return Some(Err(error));
                 }
             }
         }
@@ -235,31 +326,104 @@ impl<R: Read> Iterator for CsvInvoices<R> {
     }
 }
 
-/// Validates one row into `pending`; the first fault of an invoice is kept
-/// and later rows of a faulty invoice are only consumed.
-fn add_row(pending: &mut Pending, record: &ByteRecord, line: u64) {
-    if pending.error.is_some() {
-        return;
-    }
-    if let Err(error) = check_row(pending, record) {
-        pending.error = Some((line, error));
+/// The first field of a row, unquoted, when it can be read: the key that
+/// groups rows into invoices.
+fn first_field(line: &[u8]) -> Option<Cow<'_, [u8]>> {
+    let mut fields = Fields { line, at: 0 };
+    fields.next_field().ok().flatten()
+}
+
+/// The fields of one row, read one after another.
+struct Fields<'a> {
+    line: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// The next field, unquoted; `None` after the last one.
+    fn next_field(&mut self) -> Result<Option<Cow<'a, [u8]>>, RowError> {
+        if self.at > self.line.len() {
+            return Ok(None);
+        }
+        let rest = &self.line[self.at..];
+        if rest.first() != Some(&b'"') {
+            // Unquoted: up to the next comma; a quote inside is literal.
+            let end = memchr::memchr(b',', rest).unwrap_or(rest.len());
+            self.at += end + 1;
+            return Ok(Some(Cow::Borrowed(&rest[..end])));
+        }
+        let mut field = Vec::new();
+        let mut i = 1;
+        loop {
+            let Some(quote) = memchr::memchr(b'"', &rest[i..]) else {
+                return Err(RowError::UnclosedQuote);
+            };
+            field.extend_from_slice(&rest[i..i + quote]);
+            i += quote + 1;
+            match rest.get(i) {
+                Some(b'"') => {
+                    field.push(b'"');
+                    i += 1;
+                }
+                Some(b',') | None => {
+                    self.at += i + 1;
+                    return Ok(Some(Cow::Owned(field)));
+                }
+                Some(_) => {
+                    let after = String::from_utf8_lossy(&rest[i..])
+                        .chars()
+                        .next()
+                        .unwrap_or('?');
+                    return Err(RowError::AfterQuote(after));
+                }
+            }
+        }
     }
 }
 
-fn check_row(pending: &mut Pending, record: &ByteRecord) -> Result<(), RowError> {
+/// Splits a row into its fields.
+fn split(line: &[u8]) -> Result<Vec<Cow<'_, [u8]>>, RowError> {
+    let mut fields = Fields { line, at: 0 };
+    let mut all = Vec::with_capacity(HEADER.len());
+    while let Some(field) = fields.next_field()? {
+        all.push(field);
+    }
+    Ok(all)
+}
+
+/// Validates one row into `pending`; the first fault of an invoice is kept
+/// and later rows of a faulty invoice are only consumed.
+fn add_row(pending: &mut Pending, row: &Row, line: u64) {
+    if pending.error.is_some() {
+        return;
+    }
+    let checked = match row {
+        Row::TooLong(_) => Err(RowError::TooLong(LineTooLongError)),
+        Row::Line(..) if pending.items.len() >= MAX_ROWS => Err(RowError::TooManyRows),
+        Row::Line(_, bytes) => split(bytes).and_then(|record| check_row(pending, &record)),
+    };
+    if let Err(error) = checked {
+        pending.error = Some((line, error));
+        // A faulty invoice keeps no items: they will not be priced.
+        pending.items = Vec::new();
+    }
+}
+
+fn check_row(pending: &mut Pending, record: &[Cow<'_, [u8]>]) -> Result<(), RowError> {
     if record.len() != HEADER.len() {
         return Err(RowError::FieldCount(record.len()));
     }
     let field = |index: usize| -> Result<&str, RowError> {
-        str::from_utf8(record.get(index).unwrap_or_default())
-            .map_err(|_| RowError::InvalidUtf8(HEADER[index]))
+        str::from_utf8(&record[index]).map_err(|_| RowError::InvalidUtf8(HEADER[index]))
     };
     let id = field(0)?;
+    fields::check("invoice_id", id)?;
     let texts = [field(1)?, field(2)?, field(3)?];
     let fields = InvoiceFields {
         tier: if texts[0].is_empty() {
             Tier::None
         } else {
+            fields::check("tier", texts[0])?;
             Tier::from_name(texts[0])
         },
         loyalty_member: match texts[1] {
@@ -304,14 +468,20 @@ fn check_row(pending: &mut Pending, record: &ByteRecord) -> Result<(), RowError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lines::MAX_LINE;
 
     const HEAD: &str = "invoice_id,tier,loyalty_member,days_overdue,price,quantity\n";
 
-    fn invoices(body: &str) -> Vec<CsvInvoice> {
-        CsvInvoices::new(format!("{HEAD}{body}").as_bytes())
-            .unwrap()
+    fn read(input: &[u8]) -> Result<Vec<CsvInvoice>, CsvInputError> {
+        let pool = BufferPool::default();
+        let blocks = LineBlocks::new(input, &pool, 64, MAX_LINE);
+        Ok(CsvInvoices::new(blocks, &pool)?
             .collect::<io::Result<_>>()
-            .unwrap()
+            .unwrap())
+    }
+
+    fn invoices(body: &str) -> Vec<CsvInvoice> {
+        read(format!("{HEAD}{body}").as_bytes()).unwrap()
     }
 
     fn total(invoice: &CsvInvoice) -> String {
@@ -444,10 +614,7 @@ mod tests {
     fn refuses_invalid_utf8_in_a_field() {
         let mut input = HEAD.as_bytes().to_vec();
         input.extend_from_slice(b"A,gol\xffd,,,1,1\n");
-        let got: Vec<_> = CsvInvoices::new(&input[..])
-            .unwrap()
-            .collect::<io::Result<_>>()
-            .unwrap();
+        let got = read(&input).unwrap();
         assert_eq!(
             got[0].input.as_ref().unwrap_err(),
             &RowError::InvalidUtf8("tier")
@@ -455,30 +622,105 @@ mod tests {
     }
 
     #[test]
-    fn quoted_fields_spanning_lines_keep_line_numbers_right() {
-        let got = invoices("\"A\nB\",,,,1,1\nC,,,,1,1\n");
-        assert_eq!(got[0].id.as_deref(), Some("A\nB"));
-        assert_eq!((got[1].line, got[1].id.as_deref()), (4, Some("C")));
+    fn a_quote_that_does_not_close_on_its_line_costs_that_row_only() {
+        // Line 2 opens a quote it never closes; line 3 is a row of its own
+        // (its stray quote is literal), and line 4 is read as usual.
+        let got = invoices("\"A,,,,1,1\nB\",,,,1,1\nC,,,,1,1\n");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].line, 2);
+        assert_eq!(got[0].input.as_ref().unwrap_err(), &RowError::UnclosedQuote);
+        assert_eq!((got[1].line, got[1].id.as_deref()), (3, Some("B\"")));
+        assert_eq!((got[2].line, got[2].id.as_deref()), (4, Some("C")));
+        assert!(got[2].input.is_ok());
+    }
+
+    #[test]
+    fn quoted_fields_are_unquoted_and_a_closing_quote_must_end_its_field() {
+        let got = invoices("\"A,1\",\"gold\",,,\"10\",1\n\"B\"\"\",,,,1,1\n\"C\"x,,,,1,1\n");
+        assert_eq!(got[0].id.as_deref(), Some("A,1"));
+        assert_eq!(total(&got[0]), "9.18");
+        assert_eq!(got[1].id.as_deref(), Some("B\""));
+        assert_eq!(
+            got[2].input.as_ref().unwrap_err(),
+            &RowError::AfterQuote('x')
+        );
+    }
+
+    #[test]
+    fn line_numbers_are_physical_with_crlf_and_blank_lines() {
+        let input = "invoice_id,tier,loyalty_member,days_overdue,price,quantity\r\nA,,,,1,1\r\n\r\n  \r\nB,,,,x,1\r\nB,,,,1,1\r\n";
+        let got = read(input.as_bytes()).unwrap();
+        assert_eq!(got.iter().map(|i| i.line).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(
+            got[1].input.as_ref().unwrap_err().to_string(),
+            "price \"x\" is not a decimal number"
+        );
+    }
+
+    #[test]
+    fn one_rule_for_numbers_and_text_in_both_formats() {
+        for (body, message) in [
+            ("A,,,,+5,1\n", "price \"+5\" is not a decimal number"),
+            (
+                "A,,,,5,+1\n",
+                "quantity \"+1\" is not a whole number from 1 to 1000000",
+            ),
+            (
+                "A, gold,,,5,1\n",
+                "tier \" gold\" has leading or trailing whitespace",
+            ),
+            (
+                "A ,,,,5,1\n",
+                "invoice_id \"A \" has leading or trailing whitespace",
+            ),
+            (
+                "A,,, 4,5,1\n",
+                "days overdue \" 4\" is not a whole number from 0 to 4294967295",
+            ),
+        ] {
+            assert_eq!(
+                invoices(body)[0].input.as_ref().unwrap_err().to_string(),
+                message,
+                "{body}"
+            );
+        }
+        // Whole numbers in any spelling, as in JSON.
+        let got = invoices("A,,,45.0,1.5e1,3.0\n");
+        assert_eq!(got[0].input.as_ref().unwrap().days_overdue().get(), 45);
+        assert_eq!(total(&got[0]), "51.03");
+    }
+
+    #[test]
+    fn an_over_long_row_is_an_invoice_of_its_own() {
+        let pool = BufferPool::default();
+        let input = format!("{HEAD}A,,,,1,1\nA,,,,1,{}\nB,,,,1,1\n", "1".repeat(100));
+        let blocks = LineBlocks::new(input.as_bytes(), &pool, 16, 50);
+        let got: Vec<_> = CsvInvoices::new(blocks, &pool)
+            .unwrap()
+            .collect::<io::Result<_>>()
+            .unwrap();
+        assert_eq!(got.iter().map(|i| i.line).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            got[1].input.as_ref().unwrap_err(),
+            &RowError::TooLong(LineTooLongError)
+        );
+        assert!(got[0].input.is_ok() && got[2].input.is_ok());
     }
 
     #[test]
     fn the_header_must_be_exact_but_may_carry_a_byte_order_mark() {
-        let error = CsvInvoices::new(&b"id,tier\nA,gold\n"[..]).err().unwrap();
+        let error = read(b"id,tier\nA,gold\n").err().unwrap();
         assert_eq!(
             error.to_string(),
             "CSV header must be exactly \"invoice_id,tier,loyalty_member,days_overdue,price,quantity\", found \"id,tier\""
         );
         let with_bom = format!("\u{feff}{HEAD}A,,,,1,1\n");
-        let got: Vec<_> = CsvInvoices::new(with_bom.as_bytes())
-            .unwrap()
-            .collect::<io::Result<_>>()
-            .unwrap();
-        assert_eq!(got.len(), 1);
+        assert_eq!(read(with_bom.as_bytes()).unwrap().len(), 1);
     }
 
     #[test]
     fn an_empty_input_has_no_invoices() {
-        assert_eq!(CsvInvoices::new(&b""[..]).unwrap().count(), 0);
+        assert_eq!(read(b"").unwrap().len(), 0);
         assert_eq!(invoices("").len(), 0);
     }
 }

@@ -91,7 +91,10 @@ mod tests {
     fn control_characters_are_refused_wherever_they_are() {
         for value in ["A\nB", "\tA", "A\u{1b}[2J", "A\u{7f}", "A\u{85}", "A\r"] {
             assert!(
-                matches!(check("id", value), Err(FieldError::Control { field: "id", .. })),
+                matches!(
+                    check("id", value),
+                    Err(FieldError::Control { field: "id", .. })
+                ),
                 "{value:?}"
             );
         }

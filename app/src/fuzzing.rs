@@ -190,7 +190,8 @@ fn run_batch(
             pool,
         ),
         InputFormat::Csv => {
-            let invoices = CsvInvoices::new(input).map_err(|error| error.to_string())?;
+            let blocks = LineBlocks::new(input, pool, shape.block_size, MAX_LINE);
+            let invoices = CsvInvoices::new(blocks, pool).map_err(|error| error.to_string())?;
             batch::run(
                 pricer::chunks(invoices, shape.csv_chunk),
                 shape.workers,
@@ -251,7 +252,10 @@ fn expected_records(input: &[u8], format: InputFormat) -> Result<Vec<Record>, St
             })
             .collect()),
         InputFormat::Csv => {
-            let invoices = CsvInvoices::new(input).map_err(|error| error.to_string())?;
+            // One block holding the whole input: a plain serial read.
+            let pool = BufferPool::default();
+            let blocks = LineBlocks::new(input, &pool, input.len().max(1), MAX_LINE);
+            let invoices = CsvInvoices::new(blocks, &pool).map_err(|error| error.to_string())?;
             invoices
                 .map(|invoice| {
                     let invoice =
@@ -283,7 +287,7 @@ fn check_invoice_count(
             .filter(|(bytes, _)| !bytes.iter().all(u8::is_ascii_whitespace))
             .map(|(_, line)| vec![line])
             .collect(),
-        InputFormat::Csv => csv_row_groups(input)?,
+        InputFormat::Csv => csv_row_groups(input),
     };
     if invoices.len() != records.len() {
         return Err(format!(
@@ -303,27 +307,66 @@ fn check_invoice_count(
     Ok(())
 }
 
-/// The line numbers of the rows of each CSV invoice, after the header.
-fn csv_row_groups(input: &[u8]) -> Result<Vec<Vec<u64>>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
+/// The line numbers of the rows of each CSV invoice, after the header,
+/// worked out on its own terms: every non-blank physical line after the
+/// first non-blank one (the header) is a row; a row's key is its first
+/// field (unquoted, when its quote closes before a comma or the end of the
+/// line); consecutive rows with the same non-empty key are one invoice, and
+/// a row without a key is an invoice of its own. So a stray quote must cost
+/// its own row and nothing else, and every record must name a physical line.
+fn csv_row_groups(input: &[u8]) -> Vec<Vec<u64>> {
+    let input = input.strip_prefix(b"\xef\xbb\xbf").unwrap_or(input);
     let mut groups: Vec<Vec<u64>> = Vec::new();
     let mut previous_key: Option<Vec<u8>> = None;
-    for row in reader.byte_records().skip(1) {
-        let row = row.map_err(|error| error.to_string())?;
-        let line = row.position().map_or(0, csv::Position::line);
-        let key = row.get(0).unwrap_or_default();
-        match groups.last_mut() {
-            Some(group) if !key.is_empty() && previous_key.as_deref() == Some(key) => {
-                group.push(line);
-            }
+    let mut header_seen = false;
+    for (bytes, line) in input.split(|&byte| byte == b'\n').zip(1_u64..) {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if !header_seen {
+            header_seen = true;
+            continue;
+        }
+        let key = if bytes.len() > MAX_LINE {
+            None
+        } else {
+            oracle_key(bytes)
+        };
+        match (groups.last_mut(), &key) {
+            (Some(group), Some(key)) if previous_key.as_ref() == Some(key) => group.push(line),
             _ => groups.push(vec![line]),
         }
-        previous_key = Some(key.to_vec());
+        previous_key = key;
     }
-    Ok(groups)
+    groups
+}
+
+/// A CSV row's first field as the oracle reads it, when non-empty.
+fn oracle_key(row: &[u8]) -> Option<Vec<u8>> {
+    let key = if let Some(quoted) = row.strip_prefix(b"\"") {
+        let mut key = Vec::new();
+        let mut rest = quoted;
+        loop {
+            let at = rest.iter().position(|&b| b == b'"')?;
+            key.extend_from_slice(&rest[..at]);
+            rest = &rest[at + 1..];
+            match rest.first() {
+                Some(b'"') => {
+                    key.push(b'"');
+                    rest = &rest[1..];
+                }
+                Some(b',') | None => break key,
+                Some(_) => return None,
+            }
+        }
+    } else {
+        row.split(|&b| b == b',')
+            .next()
+            .unwrap_or_default()
+            .to_vec()
+    };
+    (!key.is_empty()).then_some(key)
 }
 
 /// Reads the batch's CSV output back: the exact header, then one record

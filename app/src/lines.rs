@@ -8,7 +8,7 @@
 //! ever held; the caller refuses the rest of the over-long lines (those that
 //! happened to arrive whole inside one block).
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 
 use crate::pool::BufferPool;
 
@@ -47,7 +47,7 @@ pub(crate) enum Block {
 
 /// Reads blocks of whole lines of about `block_size` bytes.
 pub(crate) struct LineBlocks<'p, R> {
-    reader: R,
+    reader: BufReader<R>,
     /// Where block buffers come from; the consumer returns them there.
     pool: &'p BufferPool,
     block_size: usize,
@@ -56,45 +56,89 @@ pub(crate) struct LineBlocks<'p, R> {
     /// The start of a line whose end has not been read yet.
     carry: Vec<u8>,
     eof: bool,
+    /// Whether a byte-order mark at the very start was looked for yet.
+    bom_checked: bool,
 }
+
+/// The UTF-8 byte-order mark some tools write first; it is not part of the
+/// first line, in JSON Lines as in CSV.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// How much one read asks for. A read that returns less has emptied the
+/// source for now (a pipe holds at most 64 KiB; a file returns what is
+/// asked): the input is a live stream, and the lines that arrived are
+/// handed on at once rather than waiting for a full block.
+const READ_SIZE: usize = 65_536;
 
 impl<'p, R: Read> LineBlocks<'p, R> {
     /// Blocks of about `block_size` bytes in buffers from `pool`; a line
     /// that grows past `max_line` bytes becomes [`Block::TooLong`].
     pub(crate) fn new(reader: R, pool: &'p BufferPool, block_size: usize, max_line: usize) -> Self {
         LineBlocks {
-            reader,
+            reader: BufReader::with_capacity(READ_SIZE, reader),
             pool,
             block_size: block_size.max(1),
             max_line,
             next_line: 1,
             carry: Vec::new(),
             eof: false,
+            bom_checked: false,
         }
     }
 
-    /// Appends `want` bytes from the reader to `data`, or fewer at the end
-    /// of the input; returns how many were read.
-    fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> io::Result<usize> {
-        data.reserve(want);
-        // `read_to_end` reads into the spare capacity without zeroing it
-        // first, and retries interrupted reads.
-        let limit = u64::try_from(want).unwrap_or(u64::MAX);
-        let read = (&mut self.reader).take(limit).read_to_end(data)?;
-        if read < want {
-            self.eof = true;
+    /// Appends up to `want` bytes from the reader to `data`: fewer at the
+    /// end of the input, or when a read comes back short (the source is a
+    /// live stream with nothing more to give yet). Returns whether the read
+    /// came back short.
+    fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+        let mut left = want;
+        while left > 0 {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if available.is_empty() {
+                self.eof = true;
+                return Ok(true);
+            }
+            let short = available.len() < READ_SIZE;
+            let taken = available.len().min(left);
+            data.extend_from_slice(&available[..taken]);
+            self.reader.consume(taken);
+            left -= taken;
+            if short {
+                return Ok(true);
+            }
         }
-        Ok(read)
+        Ok(false)
+    }
+
+    /// Drops a byte-order mark at the very start of the input, once enough
+    /// of it has arrived to tell.
+    fn skip_bom(&mut self, data: &mut Vec<u8>) {
+        if self.bom_checked || (data.len() < BOM.len() && !self.eof) {
+            return;
+        }
+        self.bom_checked = true;
+        if data.starts_with(BOM) {
+            data.drain(..BOM.len());
+        }
     }
 
     /// Skips the rest of an over-long line up to and including its line
     /// break, keeping what follows it. An input that has ended is not read
-    /// again: a terminal would wait for a second end-of-file.
-    fn skip_line(&mut self, mut data: Vec<u8>) -> io::Result<Block> {
+    /// again: a terminal would wait for a second end-of-file. A line of
+    /// nothing but whitespace is blank, however long: `None`.
+    fn skip_line(&mut self, mut data: Vec<u8>) -> io::Result<Option<Block>> {
         let line = self.next_line;
         self.next_line += 1;
+        let mut blank = true;
         loop {
-            if let Some(end) = memchr::memchr(b'\n', &data) {
+            let end = memchr::memchr(b'\n', &data);
+            let part = &data[..end.unwrap_or(data.len())];
+            blank = blank && is_blank(part);
+            if let Some(end) = end {
                 self.carry.extend_from_slice(&data[end + 1..]);
                 break;
             }
@@ -105,10 +149,25 @@ impl<'p, R: Read> LineBlocks<'p, R> {
             self.fill(&mut data, self.block_size)?;
         }
         self.pool.put(data);
-        Ok(Block::TooLong { line })
+        Ok((!blank).then_some(Block::TooLong { line }))
     }
 
     fn next_block(&mut self) -> io::Result<Option<Block>> {
+        loop {
+            if let Some(block) = self.read_block()? {
+                return Ok(Some(block));
+            }
+            // An over-long blank line was skipped: on to what follows it,
+            // unless the input ended with it.
+            if self.eof && self.carry.is_empty() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next block; `None` at the end of the input, or after skipping an
+    /// over-long blank line (the caller reads on).
+    fn read_block(&mut self) -> io::Result<Option<Block>> {
         let mut data = self
             .pool
             .take_with_capacity(self.block_size.max(self.carry.len()));
@@ -117,9 +176,14 @@ impl<'p, R: Read> LineBlocks<'p, R> {
         loop {
             if !self.eof && data.len() < self.block_size {
                 let want = self.block_size - data.len();
-                self.fill(&mut data, want)?;
-                continue;
+                let short = self.fill(&mut data, want)?;
+                self.skip_bom(&mut data);
+                // Keep reading unless a short read brought whole lines.
+                if !(short && memchr::memchr(b'\n', &data).is_some()) {
+                    continue;
+                }
             }
+            self.skip_bom(&mut data);
             if let Some(last_break) = memchr::memrchr(b'\n', &data) {
                 let end = last_break + 1;
                 self.carry.extend_from_slice(&data[end..]);
@@ -128,7 +192,7 @@ impl<'p, R: Read> LineBlocks<'p, R> {
             }
             // No line break: `data` is the start of one line.
             if data.len() > self.max_line {
-                return self.skip_line(data).map(Some);
+                return self.skip_line(data);
             }
             if self.eof {
                 break;
@@ -342,5 +406,67 @@ mod tests {
         assert_eq!(got, vec![(1, &b""[..]), (2, &b""[..]), (3, &b"c"[..])]);
         let got: Vec<_> = numbered_lines(1, b"\n").collect();
         assert_eq!(got, vec![(1, &b""[..])]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_not_part_of_the_first_line() {
+        let got = blocks(b"\xef\xbb\xbfa\nb\xef\xbb\xbf\n", 4, 100, 1);
+        assert_eq!(
+            lines_of(&got),
+            [(1, "a".to_owned()), (2, "b\u{feff}".to_owned())]
+        );
+        assert_eq!(
+            lines_of(&blocks(b"\xef\xbb", 4, 100, 1)),
+            [(1, "\u{fffd}".to_owned())]
+        );
+    }
+
+    #[test]
+    fn an_over_long_blank_line_is_skipped_like_any_blank_line() {
+        let mut input = b"a\n".to_vec();
+        input.extend(std::iter::repeat_n(b' ', 50));
+        input.extend_from_slice(b"\t\r\nb\n");
+        input.extend(std::iter::repeat_n(b' ', 50));
+        let got = blocks(&input, 8, 20, 3);
+        assert!(
+            got.iter()
+                .all(|block| !matches!(block, Block::TooLong { .. }))
+        );
+        assert_eq!(lines_of(&got), [(1, "a".to_owned()), (3, "b".to_owned())]);
+        // A long line with anything else in it is still too long.
+        let got = blocks(b"a\n                         x\nb\n", 8, 20, 3);
+        assert!(got.contains(&Block::TooLong { line: 2 }));
+    }
+
+    /// A live stream: one line has arrived, and the next read would wait.
+    struct Live {
+        sent: bool,
+    }
+
+    impl Read for Live {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.sent {
+                return Err(io::Error::other(
+                    "read again before handing on the line that arrived",
+                ));
+            }
+            self.sent = true;
+            buf[..2].copy_from_slice(b"a\n");
+            Ok(2)
+        }
+    }
+
+    #[test]
+    fn lines_of_a_live_stream_are_handed_on_before_the_block_is_full() {
+        let pool = BufferPool::default();
+        let mut live = LineBlocks::new(Live { sent: false }, &pool, 1 << 20, 100);
+        let first = live.next().unwrap().unwrap();
+        assert_eq!(
+            first,
+            Block::Lines {
+                first_line: 1,
+                data: b"a\n".to_vec()
+            }
+        );
     }
 }

@@ -231,7 +231,8 @@ fn batch(
             pool,
         ),
         InputFormat::Csv => {
-            let invoices = CsvInvoices::new(reader).map_err(|error| match error {
+            let blocks = LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE);
+            let invoices = CsvInvoices::new(blocks, pool).map_err(|error| match error {
                 CsvInputError::Read(source) => input_error(source),
                 header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
             })?;

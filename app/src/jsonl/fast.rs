@@ -154,7 +154,8 @@ impl<'de> serde::de::Visitor<'de> for FastInvoice<'_> {
         let id = id.flatten();
         let tier = tier.flatten();
         let unruly = |field, text: &Option<Text<'_>>| {
-            text.as_ref().is_some_and(|text| fields::check(field, &text.0).is_err())
+            text.as_ref()
+                .is_some_and(|text| fields::check(field, &text.0).is_err())
         };
         if unruly("id", &id) || unruly("tier", &tier) {
             return Err(A::Error::custom("a field breaks a rule"));

@@ -439,7 +439,10 @@ fn number_quantities_and_days_keep_their_outcomes() {
         ))
     );
     // A whole number in any spelling, as for quantities.
-    assert_eq!(days("3.0").unwrap().1, Terms::new(Tier::None, false, DaysOverdue::from(3)));
+    assert_eq!(
+        days("3.0").unwrap().1,
+        Terms::new(Tier::None, false, DaysOverdue::from(3))
+    );
     assert_eq!(
         days("true"),
         Err((

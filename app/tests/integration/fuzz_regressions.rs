@@ -70,10 +70,7 @@ fn the_jsonl_seed_with_escapes_and_crlf_prices_its_two_invoices() {
     // (days_overdue is a string), after two blank lines.
     assert_eq!(
         summary,
-        vec![
-            (1, "café \"q\" \\ \n", None, true),
-            (4, "", None, true)
-        ]
+        vec![(1, "café \"q\" \\ \n", None, true), (4, "", None, true)]
     );
 }
 
