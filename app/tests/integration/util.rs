@@ -61,5 +61,10 @@ pub(crate) fn refused(args: &[&str], code: i32, message: &str) {
 /// `lines`, each followed by a line break: the text of records as a
 /// command writes them.
 pub(crate) fn lines(lines: &[&str]) -> String {
-    lines.iter().map(|line| format!("{line}\n")).collect()
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
 }
