@@ -30,9 +30,12 @@ pub fn calculate_subtotal(line_items: &[LineItem]) -> Result<Decimal, PricingErr
             .and_then(|amount| subtotal.checked_add(amount));
         // A mantissa of at most 10^16 cannot exceed `MAX_SUBTOTAL` at any
         // scale; the full comparison, which rescales, runs only above that.
+        // The error names the sum that is over the limit, the line that
+        // took it there included, not the sum before it.
         subtotal = match amount {
             Some(sum) if sum.mantissa() <= MAX_SUBTOTAL_MANTISSA || sum <= MAX_SUBTOTAL => sum,
-            _ => return Err(PricingError::SubtotalTooLarge(subtotal)),
+            Some(sum) => return Err(PricingError::SubtotalTooLarge(sum)),
+            None => return Err(PricingError::SubtotalTooLarge(subtotal)),
         };
     }
     Ok(subtotal)

@@ -260,10 +260,12 @@ fn subtotal_above_the_exact_range_is_refused_not_rounded() {
     let items = vec![item("1000000000", 1_000_000); 11];
     let input = PricingInput::new(items, Tier::None, false, DaysOverdue::from(0)).unwrap();
     let err = price(&input).unwrap_err();
-    assert_eq!(err, PricingError::SubtotalTooLarge(dec!(10000000000000000)));
+    // The message names the sum that is over the limit (the eleventh line
+    // included), not the sum before it, which is exactly at the limit.
+    assert_eq!(err, PricingError::SubtotalTooLarge(dec!(11000000000000000)));
     assert_eq!(
         err.to_string(),
-        "subtotal 10000000000000000 is above the largest amount ledgerly prices exactly (10000000000000000)"
+        "subtotal 11000000000000000 is above the largest amount ledgerly prices exactly (10000000000000000)"
     );
     let at_limit = vec![item("1000000000", 1_000_000); 10];
     let input = PricingInput::new(at_limit, Tier::None, false, DaysOverdue::from(0)).unwrap();
