@@ -15,6 +15,7 @@ use std::thread;
 use crate::output::Records;
 use crate::pool::BufferPool;
 use crate::progress::Diagnostics;
+use crate::signals;
 
 /// What a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,13 +41,17 @@ pub(crate) enum BatchError {
 }
 
 /// Runs `process` over every chunk of `chunks` on `workers` threads and
-/// writes the resulting records to `out` in input order.
+/// writes the resulting records to `out` in input order, after `preamble`
+/// (a CSV header), which is written with the first records, or at the end
+/// when there are none, but never when the input fails before any chunk.
 ///
 /// Output that can no longer be written because its reader went away
 /// (`BrokenPipe`) ends the batch quietly with [`Summary::closed`] set.
+#[allow(clippy::too_many_arguments)] // Each is one part of the pipeline; a struct would only rename them.
 pub(crate) fn run<T, I, F, W, E>(
     chunks: I,
     workers: usize,
+    preamble: &[u8],
     process: F,
     out: &mut W,
     diagnostics: &mut Diagnostics<E>,
@@ -79,7 +84,8 @@ where
             });
         }
 
-        let written = write_in_order(&results, out, diagnostics, pool);
+        let mut preamble = preamble;
+        let written = write_in_order(&results, &mut preamble, out, diagnostics, pool);
         // Dropping the receivers stops workers and reader early when the
         // writer stopped before the end.
         drop(results);
@@ -88,8 +94,17 @@ where
             Err(payload) => panic::resume_unwind(payload),
         };
         let summary = written?;
-        if !summary.closed {
-            read.map_err(BatchError::Input)?;
+        if summary.closed {
+            return Ok(summary);
+        }
+        read.map_err(BatchError::Input)?;
+        // No records at all: the header alone, once the input read whole.
+        if !preamble.is_empty() {
+            match out.write_all(preamble).and_then(|()| out.flush()) {
+                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+                Err(error) => return Err(BatchError::Output(error)),
+                Ok(()) => {}
+            }
         }
         Ok(summary)
     })
@@ -112,6 +127,7 @@ where
 /// Writes the workers' results in input order.
 fn write_in_order<W: Write, E: Write>(
     results: &[Receiver<io::Result<Records>>],
+    preamble: &mut &[u8],
     out: &mut W,
     diagnostics: &mut Diagnostics<E>,
     pool: &BufferPool,
@@ -126,15 +142,30 @@ fn write_in_order<W: Write, E: Write>(
     {
         let records = result.map_err(BatchError::Output)?;
         diagnostics.unknown_tiers(records.unknown_tiers());
-        if let Err(error) = out.write_all(records.bytes()) {
-            return closed_or_failed(error, summary, diagnostics);
+        if !preamble.is_empty() {
+            // The CSV header goes out with the first records, never before
+            // an input that fails on its first read.
+            let preamble = std::mem::take(preamble);
+            if let Err(error) = out.write_all(preamble) {
+                return closed_or_failed(error, summary, diagnostics);
+            }
         }
+        let written = out.write_all(records.bytes());
+        // Records of a chunk that was cut off by a closed pipe may have
+        // reached the reader (`| head -1` can show the first of them), so
+        // they count for the status as well.
         summary.invoices += records.invoices();
         summary.invalid += records.invalid();
+        if let Err(error) = written {
+            return closed_or_failed(error, summary, diagnostics);
+        }
         diagnostics.progress(summary.invoices);
         pool.put(records.into_bytes());
+        // Only whole chunks of whole records have been written.
+        signals::stop_if_asked(out);
     }
-    diagnostics.clear();
+
+    diagnostics.finish();
     match out.flush() {
         Ok(()) => Ok(summary),
         Err(error) => closed_or_failed(error, summary, diagnostics),
@@ -201,6 +232,7 @@ mod tests {
             run(
                 numbers(1000, 7),
                 1,
+                &[],
                 echo,
                 &mut out,
                 &mut quiet(),
@@ -215,6 +247,7 @@ mod tests {
             let summary = run(
                 numbers(1000, 7),
                 workers,
+                &[],
                 echo,
                 &mut out,
                 &mut quiet(),
@@ -242,6 +275,7 @@ mod tests {
         let error = run(
             chunks,
             2,
+            &[],
             echo,
             &mut out,
             &mut quiet(),
@@ -282,6 +316,7 @@ mod tests {
         let summary = run(
             numbers(100_000, 100),
             2,
+            &[],
             echo,
             &mut out,
             &mut quiet(),
@@ -289,7 +324,29 @@ mod tests {
         )
         .unwrap();
         assert!(summary.closed);
-        assert_eq!(summary.invoices, 0);
+        // The first chunk was cut off, but its first records may have been
+        // read (`| head -1`): it counts for the status.
+        assert_eq!((summary.invoices, summary.invalid), (100, 50));
+    }
+
+    #[test]
+    fn the_preamble_goes_out_with_the_first_records_or_alone_at_a_clean_end() {
+        let mut out = Vec::new();
+        run(numbers(4, 2), 2, b"head\n", echo, &mut out, &mut quiet(), &BufferPool::default()).unwrap();
+        assert!(out.starts_with(b"head\n{"), "{}", String::from_utf8_lossy(&out));
+        assert_eq!(memchr::memchr_iter(b'\n', &out).count(), 5);
+        let mut out = Vec::new();
+        run(numbers(0, 2), 2, b"head\n", echo, &mut out, &mut quiet(), &BufferPool::default()).unwrap();
+        assert_eq!(out, b"head\n");
+    }
+
+    #[test]
+    fn no_preamble_before_an_input_that_fails_at_once() {
+        let mut out = Vec::new();
+        let chunks = std::iter::once(Err::<Vec<u64>, _>(io::Error::other("unreadable")));
+        let error = run(chunks, 2, b"head\n", echo, &mut out, &mut quiet(), &BufferPool::default()).unwrap_err();
+        assert!(matches!(error, BatchError::Input(_)));
+        assert!(out.is_empty());
     }
 
     #[test]
@@ -301,6 +358,7 @@ mod tests {
         let error = run(
             numbers(1000, 100),
             2,
+            &[],
             echo,
             &mut out,
             &mut quiet(),

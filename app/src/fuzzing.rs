@@ -176,14 +176,17 @@ fn run_batch(
     let pool = BufferPool::default();
     let pool = &pool;
     let mut out = Vec::new();
-    if format == Format::Csv {
-        out.extend_from_slice(CSV_HEADER.as_bytes());
-    }
+    let preamble = if format == Format::Csv {
+        CSV_HEADER.as_bytes()
+    } else {
+        &[]
+    };
     let mut diagnostics = Diagnostics::new(io::sink(), false, Duration::ZERO);
     let summary = match input_format {
         InputFormat::Jsonl => batch::run(
             LineBlocks::new(input, pool, shape.block_size, MAX_LINE),
             shape.workers,
+            preamble,
             |block| price_jsonl_block(block, format, pool),
             &mut out,
             &mut diagnostics,
@@ -195,6 +198,7 @@ fn run_batch(
             batch::run(
                 pricer::chunks(invoices, shape.csv_chunk),
                 shape.workers,
+                preamble,
                 |chunk| pricer::price_csv_chunk(chunk, format, pool),
                 &mut out,
                 &mut diagnostics,

@@ -39,6 +39,7 @@ mod output;
 mod pool;
 mod pricer;
 mod progress;
+mod signals;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -55,6 +56,13 @@ pub fn run() -> ExitCode {
         Err(error) => return clap_exit(&error),
     };
     let console = Console::from_flags(cli.global);
+    signals::install();
+    // Writes to a closed stdout (`>&-`) would be discarded without an
+    // error by the standard library; a run that cannot write says so.
+    if let Err(error) = stdout_is_open() {
+        console.error(AppError::Output(error));
+        return ExitCode::from(EXIT_OUTPUT);
+    }
     let result = match cli.command {
         Command::Invoice(args) => command::invoice::run(args, console),
         Command::Charge(args) => command::charge::run(&args, console),
@@ -69,6 +77,17 @@ pub fn run() -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// Whether file descriptor 1 is open: duplicating it fails when it is not
+/// (Rust's stdout treats a closed descriptor as a sink that takes all).
+fn stdout_is_open() -> io::Result<()> {
+    use std::os::fd::AsFd;
+    io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(drop)
+        .map_err(|error| io::Error::new(error.kind(), format!("stdout is closed ({error})")))
 }
 
 /// Ends the run the way clap says: a usage error on stderr (exit 2), or

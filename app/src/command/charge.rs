@@ -16,7 +16,7 @@ use billing::{
     InvoiceRepository, Payment, RetryPolicy, ThreadSleeper,
 };
 use payment_gateway::{Currency, FakeGateway, PaymentMethod};
-use pricing::Money;
+use pricing::{Money, Tier};
 
 use crate::console::Console;
 use crate::error::{AppError, Cmd, Status, closed_pipe_or};
@@ -25,6 +25,8 @@ use crate::jsonl::{self, ChargeInvoice};
 use crate::lines::{Block, LineBlocks, LineTooLong, MAX_LINE, is_blank, numbered_lines};
 use crate::output::charge::{Collected, Outcome, write_collected, write_invalid};
 use crate::pool::BufferPool;
+use crate::progress::Diagnostics;
+use crate::signals;
 
 /// What stderr says before the records, unless `--quiet`.
 const SANDBOX_NOTICE: &str = "sandbox: charging through the fake test-mode gateway; no money moves";
@@ -91,6 +93,13 @@ pub(crate) struct Args {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub(crate) max_attempts: u32,
+
+    /// Charge an invoice whose tier pricing does not know, without a tier
+    /// discount (warned about once per name); without this flag such an
+    /// invoice is refused (an error record, exit 65), since it would be
+    /// billed at full price
+    #[arg(long)]
+    pub(crate) allow_unknown_tiers: bool,
 }
 
 /// The output formats of `ledgerly charge`.
@@ -119,6 +128,16 @@ impl Tally {
     }
 }
 
+/// One run of `charge`: what every input line is collected with, and what
+/// the run has said so far.
+struct Run<'a> {
+    service: Service<'a>,
+    format: ChargeFormat,
+    allow_unknown_tiers: bool,
+    diagnostics: Diagnostics<io::Stderr>,
+    tally: Tally,
+}
+
 /// Runs `ledgerly charge`.
 pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let policy = RetryPolicy::new(args.max_attempts, BASE_DELAY, MAX_DELAY)
@@ -126,74 +145,90 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let reader = open_input(&args.input)?;
     let gateway = FakeGateway::new();
     let repository = InMemoryInvoiceRepository::new();
-    let service = BillingService::new(&gateway, &repository, ThreadSleeper, policy);
     // The notice goes to stderr so the records on stdout stay machine-readable.
     console.notice(&mut io::stderr(), SANDBOX_NOTICE);
+    let mut run = Run {
+        service: BillingService::new(&gateway, &repository, ThreadSleeper, policy),
+        format: args.format,
+        allow_unknown_tiers: args.allow_unknown_tiers,
+        diagnostics: Diagnostics::stderr(console),
+        tally: Tally::default(),
+    };
 
     let pool = BufferPool::default();
     let mut out = io::stdout().lock();
-    let mut tally = Tally::default();
+    let mut record = Vec::with_capacity(256);
     for block in LineBlocks::new(reader, &pool, BLOCK_SIZE, MAX_LINE) {
         let block = block.map_err(|source| AppError::input(&args.input, source))?;
-        let mut records = pool.take_with_capacity(BLOCK_SIZE);
-        match block {
-            Block::TooLong { line } => {
-                tally.invalid = true;
-                write_invalid(
-                    &mut records,
-                    args.format,
-                    line,
-                    None,
-                    &LineTooLong.to_string(),
-                )
-                .map_err(AppError::Output)?;
+        let lines: Box<dyn Iterator<Item = (u64, Option<&[u8]>)>> = match &block {
+            Block::TooLong { line } => Box::new(std::iter::once((*line, None))),
+            Block::Lines { first_line, data } => Box::new(
+                numbered_lines(*first_line, data)
+                    .filter(|(_, bytes)| !is_blank(bytes))
+                    .map(|(line, bytes)| (line, Some(bytes))),
+            ),
+        };
+        for (line, bytes) in lines {
+            record.clear();
+            match bytes {
+                Some(bytes) => run.charge_line(line, bytes, &mut record),
+                None => run.refuse(line, None, &LineTooLong.to_string(), &mut record),
             }
-            Block::Lines { first_line, data } => {
-                for (line, bytes) in numbered_lines(first_line, &data) {
-                    if !is_blank(bytes) {
-                        charge_line(&service, line, bytes, args.format, &mut records, &mut tally)
-                            .map_err(AppError::Output)?;
-                    }
-                }
-                pool.put(data);
+            .map_err(AppError::Output)?;
+            // One record at a time: charging is slow next to writing, so
+            // each outcome is shown as it happens, and a stop or a kill
+            // loses no record of a request already sent.
+            if let Err(error) = out.write_all(&record).and_then(|()| out.flush()) {
+                return closed_pipe_or(error, run.tally.status());
             }
+            signals::stop_if_asked(&mut out);
         }
-        if let Err(error) = out.write_all(&records).and_then(|()| out.flush()) {
-            return closed_pipe_or(error, tally.status());
+        if let Block::Lines { data, .. } = block {
+            pool.put(data);
         }
-        pool.put(records);
     }
-    Ok(tally.status())
+    run.diagnostics.finish();
+    Ok(run.tally.status())
 }
 
-/// Reads, collects and records the invoice on one input line: its record
-/// goes to `records`, what it says to `tally`.
-fn charge_line(
-    service: &Service<'_>,
-    line: u64,
-    bytes: &[u8],
-    format: ChargeFormat,
-    records: &mut Vec<u8>,
-    tally: &mut Tally,
-) -> io::Result<()> {
-    let invoice = match jsonl::parse_charge_line(bytes) {
-        Ok(invoice) => invoice,
-        Err(rejected) => {
-            tally.invalid = true;
-            let error = rejected.error.to_string();
-            return write_invalid(records, format, line, rejected.id.as_deref(), &error);
+impl Run<'_> {
+    /// Reads, collects and records the invoice on one input line: its
+    /// record goes to `record`, what it says to the tally.
+    fn charge_line(&mut self, line: u64, bytes: &[u8], record: &mut Vec<u8>) -> io::Result<()> {
+        let invoice = match jsonl::parse_charge_line(bytes) {
+            Ok(invoice) => invoice,
+            Err(rejected) => {
+                let error = rejected.error.to_string();
+                return self.refuse(line, rejected.id.as_deref(), &error, record);
+            }
+        };
+        let id = invoice.id.clone();
+        // A command that moves money is never more lenient than one that
+        // only prices: a tier pricing does not know would be billed at full
+        // price, so it is refused unless the operator says otherwise.
+        if let Tier::Unrecognized(name) = invoice.input.tier() {
+            if !self.allow_unknown_tiers {
+                let error = format!(
+                    "unknown tier {name:?}: charge refuses a tier pricing does not know \
+                     (pass --allow-unknown-tiers to charge it without a tier discount)"
+                );
+                return self.refuse(line, Some(&id), &error, record);
+            }
+            self.diagnostics.unknown_tiers(&[(name.clone(), 1)]);
         }
-    };
-    let id = invoice.id.clone();
-    match collect(service, invoice) {
-        Ok(collected) => {
-            tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
-            write_collected(records, format, line, &id, &collected)
+        match collect(&self.service, invoice) {
+            Ok(collected) => {
+                self.tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
+                write_collected(record, self.format, line, &id, &collected)
+            }
+            Err(error) => self.refuse(line, Some(&id), &error, record),
         }
-        Err(error) => {
-            tally.invalid = true;
-            write_invalid(records, format, line, Some(&id), &error)
-        }
+    }
+
+    /// Records an invalid invoice.
+    fn refuse(&mut self, line: u64, id: Option<&str>, error: &str, record: &mut Vec<u8>) -> io::Result<()> {
+        self.tally.invalid = true;
+        write_invalid(record, self.format, line, id, error)
     }
 }
 

@@ -216,15 +216,16 @@ fn batch(
     let mut diagnostics = Diagnostics::stderr(console);
     let pool = BufferPool::default();
     let pool = &pool;
-    if format == Format::Csv
-        && let Err(error) = out.write_all(CSV_HEADER.as_bytes())
-    {
-        return closed_pipe_or(error, Status::Success);
-    }
+    let preamble = if format == Format::Csv {
+        CSV_HEADER.as_bytes()
+    } else {
+        &[]
+    };
     let result = match input_format {
         InputFormat::Jsonl => batch::run(
             LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE),
             workers,
+            preamble,
             |block| price_jsonl_block(block, format, pool),
             &mut out,
             &mut diagnostics,
@@ -239,6 +240,7 @@ fn batch(
             batch::run(
                 chunks(invoices, CSV_CHUNK),
                 workers,
+                preamble,
                 |chunk| price_csv_chunk(chunk, format, pool),
                 &mut out,
                 &mut diagnostics,

@@ -6,6 +6,7 @@
 //! so these functions are on the hot path: amounts are written as digits
 //! directly rather than through `fmt`.
 
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::io::{self, Write};
 
@@ -322,7 +323,10 @@ pub(crate) struct Records {
     bytes: Vec<u8>,
     invoices: u64,
     invalid: u64,
-    unknown_tiers: Vec<String>,
+    /// Each unknown tier name priced in this chunk, in order, with how many
+    /// invoices had it.
+    unknown_tiers: Vec<(String, u64)>,
+    tier_index: HashMap<String, usize>,
 }
 
 impl Records {
@@ -335,6 +339,7 @@ impl Records {
             invoices: 0,
             invalid: 0,
             unknown_tiers: Vec::new(),
+            tier_index: HashMap::new(),
         }
     }
 
@@ -362,10 +367,16 @@ impl Records {
             Ok(breakdown) => breakdown,
             Err(error) => return self.reject(line, id, &error),
         };
-        if let Tier::Unrecognized(name) = terms.tier()
-            && !self.unknown_tiers.contains(name)
-        {
-            self.unknown_tiers.push(name.clone());
+        if let Tier::Unrecognized(name) = terms.tier() {
+            // A map, not a search of the list: a chunk can hold thousands
+            // of distinct names, and time must stay linear.
+            match self.tier_index.get(name) {
+                Some(&at) => self.unknown_tiers[at].1 += 1,
+                None => {
+                    self.tier_index.insert(name.clone(), self.unknown_tiers.len());
+                    self.unknown_tiers.push((name.clone(), 1));
+                }
+            }
         }
         self.invoices += 1;
         let out = &mut self.bytes;
@@ -413,8 +424,9 @@ impl Records {
         self.invalid
     }
 
-    /// The unknown tier names priced in this chunk, each once, in order.
-    pub(crate) fn unknown_tiers(&self) -> &[String] {
+    /// The unknown tier names priced in this chunk, each once, in order,
+    /// with how many invoices had each.
+    pub(crate) fn unknown_tiers(&self) -> &[(String, u64)] {
         &self.unknown_tiers
     }
 }
@@ -685,7 +697,7 @@ mod tests {
         records.reject(3, Some("X"), &"bad").unwrap();
         assert_eq!(records.invoices(), 3);
         assert_eq!(records.invalid(), 1);
-        assert_eq!(records.unknown_tiers(), ["platinum".to_owned()]);
+        assert_eq!(records.unknown_tiers(), [("platinum".to_owned(), 2)]);
         assert_eq!(
             text(records.into_bytes()),
             "{\"subtotal\":\"10.00\",\"tier_discount\":\"0.00\",\"loyalty_discount\":\"0.00\",\"tax\":\"0.80\",\"late_fee\":\"0.00\",\"total\":\"10.80\"}\n\
