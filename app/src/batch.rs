@@ -150,7 +150,8 @@ fn write_in_order<W: Write, E: Write>(
                 return closed_or_failed(error, summary, diagnostics);
             }
         }
-        let written = out.write_all(records.bytes());
+        let written =
+            signals::writing(|| out.write_all(records.bytes()).and_then(|()| out.flush()));
         // Records of a chunk that was cut off by a closed pipe may have
         // reached the reader (`| head -1` can show the first of them), so
         // they count for the status as well.
@@ -332,11 +333,33 @@ mod tests {
     #[test]
     fn the_preamble_goes_out_with_the_first_records_or_alone_at_a_clean_end() {
         let mut out = Vec::new();
-        run(numbers(4, 2), 2, b"head\n", echo, &mut out, &mut quiet(), &BufferPool::default()).unwrap();
-        assert!(out.starts_with(b"head\n{"), "{}", String::from_utf8_lossy(&out));
+        run(
+            numbers(4, 2),
+            2,
+            b"head\n",
+            echo,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap();
+        assert!(
+            out.starts_with(b"head\n{"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
         assert_eq!(memchr::memchr_iter(b'\n', &out).count(), 5);
         let mut out = Vec::new();
-        run(numbers(0, 2), 2, b"head\n", echo, &mut out, &mut quiet(), &BufferPool::default()).unwrap();
+        run(
+            numbers(0, 2),
+            2,
+            b"head\n",
+            echo,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap();
         assert_eq!(out, b"head\n");
     }
 
@@ -344,7 +367,16 @@ mod tests {
     fn no_preamble_before_an_input_that_fails_at_once() {
         let mut out = Vec::new();
         let chunks = std::iter::once(Err::<Vec<u64>, _>(io::Error::other("unreadable")));
-        let error = run(chunks, 2, b"head\n", echo, &mut out, &mut quiet(), &BufferPool::default()).unwrap_err();
+        let error = run(
+            chunks,
+            2,
+            b"head\n",
+            echo,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap_err();
         assert!(matches!(error, BatchError::Input(_)));
         assert!(out.is_empty());
     }

@@ -79,15 +79,32 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Whether file descriptor 1 is open: duplicating it fails when it is not
-/// (Rust's stdout treats a closed descriptor as a sink that takes all).
+/// Whether stdout can take the records. A closed descriptor 1 (`>&-`, as
+/// some schedulers leave it) never reaches us as such: the Rust runtime
+/// opens `/dev/null` read-write in its place before `main`, and every
+/// record would vanish with exit 0. A shell's `> /dev/null` opens it
+/// write-only, so on Linux a read-write `/dev/null` on descriptor 1 is
+/// taken for what it is: stdout was closed.
 fn stdout_is_open() -> io::Result<()> {
     use std::os::fd::AsFd;
+    let closed = || io::Error::new(io::ErrorKind::BrokenPipe, "stdout is closed");
     io::stdout()
         .as_fd()
         .try_clone_to_owned()
-        .map(drop)
-        .map_err(|error| io::Error::new(error.kind(), format!("stdout is closed ({error})")))
+        .map_err(|_| closed())?;
+    let null =
+        std::fs::read_link("/proc/self/fd/1").is_ok_and(|target| target.as_os_str() == "/dev/null");
+    if null && fd_flags(1).is_some_and(|flags| flags & 0o3 == 0o2) {
+        return Err(closed());
+    }
+    Ok(())
+}
+
+/// The open flags of descriptor `fd`, from Linux's `/proc/self/fdinfo`.
+fn fd_flags(fd: u32) -> Option<u32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+    let flags = info.lines().find_map(|line| line.strip_prefix("flags:"))?;
+    u32::from_str_radix(flags.trim(), 8).ok()
 }
 
 /// Ends the run the way clap says: a usage error on stderr (exit 2), or

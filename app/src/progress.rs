@@ -240,6 +240,12 @@ mod tests {
         let mut diagnostics = Diagnostics::new(Vec::new(), false, Duration::ZERO);
         diagnostics.unknown_tiers(&[("x".repeat(1000), 1)]);
         let text = String::from_utf8(diagnostics.into_inner()).unwrap();
-        assert_eq!(text, format!("warning: unknown tier {:?}… (1000 characters) applies no discount\n", "x".repeat(64)));
+        assert_eq!(
+            text,
+            format!(
+                "warning: unknown tier {:?}… (1000 characters) applies no discount\n",
+                "x".repeat(64)
+            )
+        );
     }
 }

@@ -170,15 +170,19 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         };
         for (line, bytes) in lines {
             record.clear();
-            match bytes {
-                Some(bytes) => run.charge_line(line, bytes, &mut record),
-                None => run.refuse(line, None, &LineTooLong.to_string(), &mut record),
-            }
-            .map_err(AppError::Output)?;
-            // One record at a time: charging is slow next to writing, so
-            // each outcome is shown as it happens, and a stop or a kill
-            // loses no record of a request already sent.
-            if let Err(error) = out.write_all(&record).and_then(|()| out.flush()) {
+            // One invoice at a time, collected and written as one section
+            // a signal does not cut: charging is slow next to writing, so
+            // each outcome is shown as it happens, and a stop loses no
+            // record of a request already sent.
+            let written = signals::writing(|| {
+                match bytes {
+                    Some(bytes) => run.charge_line(line, bytes, &mut record),
+                    None => run.refuse(line, None, &LineTooLong.to_string(), &mut record),
+                }
+                .and_then(|()| out.write_all(&record))
+                .and_then(|()| out.flush())
+            });
+            if let Err(error) = written {
                 return closed_pipe_or(error, run.tally.status());
             }
             signals::stop_if_asked(&mut out);
@@ -226,7 +230,13 @@ impl Run<'_> {
     }
 
     /// Records an invalid invoice.
-    fn refuse(&mut self, line: u64, id: Option<&str>, error: &str, record: &mut Vec<u8>) -> io::Result<()> {
+    fn refuse(
+        &mut self,
+        line: u64,
+        id: Option<&str>,
+        error: &str,
+        record: &mut Vec<u8>,
+    ) -> io::Result<()> {
         self.tally.invalid = true;
         write_invalid(record, self.format, line, id, error)
     }

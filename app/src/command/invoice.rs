@@ -22,6 +22,7 @@ use crate::output::{self, CSV_HEADER, Format};
 use crate::pool::BufferPool;
 use crate::pricer::{chunks, price_csv_chunk, price_jsonl_block};
 use crate::progress::Diagnostics;
+use crate::signals;
 
 /// The usage lines of `ledgerly invoice --help`: the two ways to call it.
 pub(crate) const USAGE: &str = "ledgerly invoice --item <PRICExQTY>... [--tier <TIER>] [--loyalty-member] [--days-overdue <DAYS>] [--format text|json]\n       \
@@ -177,7 +178,7 @@ fn single(input: &PricingInput, format: Option<Format>) -> Result<Status, AppErr
     }
     .map_err(AppError::Output)?;
     let mut out = io::stdout().lock();
-    match out.write_all(&bytes).and_then(|()| out.flush()) {
+    match signals::writing(|| out.write_all(&bytes).and_then(|()| out.flush())) {
         Ok(()) => Ok(Status::Success),
         Err(error) => closed_pipe_or(error, Status::Success),
     }

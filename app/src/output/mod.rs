@@ -370,12 +370,12 @@ impl Records {
         if let Tier::Unrecognized(name) = terms.tier() {
             // A map, not a search of the list: a chunk can hold thousands
             // of distinct names, and time must stay linear.
-            match self.tier_index.get(name) {
-                Some(&at) => self.unknown_tiers[at].1 += 1,
-                None => {
-                    self.tier_index.insert(name.clone(), self.unknown_tiers.len());
-                    self.unknown_tiers.push((name.clone(), 1));
-                }
+            if let Some(&at) = self.tier_index.get(name) {
+                self.unknown_tiers[at].1 += 1;
+            } else {
+                self.tier_index
+                    .insert(name.clone(), self.unknown_tiers.len());
+                self.unknown_tiers.push((name.clone(), 1));
             }
         }
         self.invoices += 1;

@@ -8,6 +8,7 @@
 mod charge;
 mod conventions;
 mod fuzz_regressions;
+mod hostile;
 mod invoice;
 mod readme;
 mod util;

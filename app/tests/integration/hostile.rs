@@ -1,0 +1,421 @@
+//! Input and output under hostile use, one test per class of defect: every
+//! spelling of a number gets its exact value's verdict, only objects are
+//! invoices, one rule per field in both formats, physical line numbers,
+//! output failures reported, whole records on a signal, live streaming,
+//! bounded warnings, no money moved on a typo, no spoofed text.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin;
+use predicates::prelude::*;
+
+use crate::util::{ledgerly, lines, stdout_of};
+
+/// Prices JSON Lines given on stdin and returns (stdout, stderr, code).
+fn price_jsonl(input: &str, format: &str) -> (String, String, Option<i32>) {
+    let output = ledgerly()
+        .args([
+            "invoice",
+            "--input",
+            "-",
+            "--input-format",
+            "jsonl",
+            "--format",
+            format,
+        ])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+        output.status.code(),
+    )
+}
+
+fn price_csv(body: &str) -> (String, Option<i32>) {
+    let output = ledgerly()
+        .args([
+            "invoice",
+            "--input",
+            "-",
+            "--input-format",
+            "csv",
+            "--format",
+            "csv",
+        ])
+        .write_stdin(format!(
+            "invoice_id,tier,loyalty_member,days_overdue,price,quantity\n{body}"
+        ))
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        output.status.code(),
+    )
+}
+
+#[test]
+fn exponent_spellings_are_checked_on_their_exact_value() {
+    let (out, _, code) = price_jsonl(
+        &lines(&[
+            r#"{"id":"A","line_items":[{"price":"0.99999999999999999999999999999999e0","quantity":1}]}"#,
+            r#"{"id":"B","line_items":[{"price":"-0.00000000000000000000000000000001e0","quantity":1}]}"#,
+            r#"{"id":"C","line_items":[{"price":"1","quantity":2.9999999999999999999999999999999e0}]}"#,
+        ]),
+        "jsonl",
+    );
+    assert_eq!(code, Some(65));
+    assert_eq!(
+        out,
+        lines(&[
+            r#"{"line":1,"id":"A","error":"line item 1: price 0.99999999999999999999999999999999e0 has more than 4 decimal places"}"#,
+            r#"{"line":2,"id":"B","error":"line item 1: price -0.00000000000000000000000000000001e0 is negative"}"#,
+            r#"{"line":3,"id":"C","error":"line item 1: quantity \"2.9999999999999999999999999999999e0\" is not a whole number from 1 to 1000000"}"#,
+        ])
+    );
+}
+
+#[test]
+fn exact_values_with_any_number_of_trailing_zeros_are_accepted_or_refused_for_what_they_are() {
+    let (out, _, code) = price_jsonl(
+        &lines(&[
+            r#"{"id":"A","line_items":[{"price":"1.00000000000000000000000000000","quantity":1}]}"#,
+            r#"{"id":"B","line_items":[{"price":"1000000000.00000000000000000001","quantity":1}]}"#,
+        ]),
+        "jsonl",
+    );
+    assert_eq!(code, Some(65));
+    assert_eq!(
+        out,
+        lines(&[
+            r#"{"id":"A","subtotal":"1.00","tier_discount":"0.00","loyalty_discount":"0.00","tax":"0.08","late_fee":"0.00","total":"1.08"}"#,
+            r#"{"line":2,"id":"B","error":"line item 1: price 1000000000.00000000000000000001 is above the maximum of 1000000000"}"#,
+        ])
+    );
+}
+
+#[test]
+fn arrays_are_not_invoices_or_line_items_and_no_internal_name_is_shown() {
+    let (out, _, code) = price_jsonl(
+        &lines(&[
+            r#"["INV-A","gold",true,45,[["40.00",3],[15,2]]]"#,
+            r#"{"id":"B","line_items":[["40.00",3]]}"#,
+        ]),
+        "jsonl",
+    );
+    assert_eq!(code, Some(65));
+    assert_eq!(
+        out,
+        lines(&[
+            r#"{"line":1,"id":null,"error":"invalid invoice JSON: invalid type: sequence, expected an invoice object at column 0"}"#,
+            r#"{"line":2,"id":"B","error":"invalid invoice JSON: invalid type: sequence, expected a line item object at column 24"}"#,
+        ])
+    );
+    ledgerly()
+        .args(["charge", "--input", "-"])
+        .write_stdin("[\"INV-A\",\"cus\",\"tok_success\",null,\"gold\",true,45,[[\"40.00\",3]]]\n")
+        .assert()
+        .code(65)
+        .stdout(predicate::str::contains("expected an invoice object"));
+}
+
+#[test]
+fn null_means_absent_and_whole_numbers_are_whole_in_any_spelling() {
+    let (out, _, code) = price_jsonl(
+        r#"{"id":"A","tier":null,"loyalty_member":null,"days_overdue":45.0,"line_items":[{"price":"10","quantity":3.0}]}"#,
+        "jsonl",
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains(r#""late_fee":"1.62","total":"34.02""#),
+        "{out}"
+    );
+}
+
+#[test]
+fn text_fields_follow_one_rule_in_both_formats() {
+    let (out, _, code) = price_jsonl(
+        &lines(&[
+            r#"{"id":"A","tier":" gold","line_items":[{"price":"10","quantity":1}]}"#,
+            r#"{"id":"B\u001b[2J","line_items":[{"price":"10","quantity":1}]}"#,
+        ]),
+        "jsonl",
+    );
+    assert_eq!(code, Some(65));
+    assert_eq!(
+        out,
+        lines(&[
+            r#"{"line":1,"id":"A","error":"tier \" gold\" has leading or trailing whitespace"}"#,
+            r#"{"line":2,"id":"B\u001b[2J","error":"id \"B\\u{1b}[2J\" contains a control character"}"#,
+        ])
+    );
+    let (out, code) = price_csv("A, gold,,,10,1\nB,,,,+5,1\nC,,,,5,+1\n");
+    assert_eq!(code, Some(65));
+    assert_eq!(
+        out,
+        lines(&[
+            "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error",
+            r#"2,A,,,,,,,"tier "" gold"" has leading or trailing whitespace""#,
+            r#"3,B,,,,,,,"price ""+5"" is not a decimal number""#,
+            r#"4,C,,,,,,,"quantity ""+1"" is not a whole number from 1 to 1000000""#,
+        ])
+    );
+}
+
+#[test]
+fn a_byte_order_mark_starts_json_lines_as_it_starts_csv() {
+    let (out, _, code) = price_jsonl(
+        "\u{feff}{\"id\":\"A\",\"line_items\":[{\"price\":\"10\",\"quantity\":1}]}\n",
+        "jsonl",
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with(r#"{"id":"A","subtotal":"10.00""#), "{out}");
+}
+
+#[test]
+fn csv_records_name_their_physical_line_with_crlf_and_blank_lines() {
+    let input = "invoice_id,tier,loyalty_member,days_overdue,price,quantity\r\nA,,,,x,1\r\n\r\n\r\nB,,,,1,0\r\nC,,,,1,1\r\n";
+    let output = ledgerly()
+        .args([
+            "invoice",
+            "--input",
+            "-",
+            "--input-format",
+            "csv",
+            "--format",
+            "csv",
+        ])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    let records: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    assert_eq!(records, ["2", "5", "6"], "{out}");
+}
+
+#[test]
+fn a_stray_quote_costs_its_own_row_and_nothing_after_it() {
+    let mut body = String::from("A,,,,\"10,1\n");
+    for n in 0..1000 {
+        let _ = writeln!(body, "I{n},,,,1,1");
+    }
+    let (out, code) = price_csv(&body);
+    assert_eq!(code, Some(65));
+    assert_eq!(out.lines().count(), 1 + 1 + 1000);
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2,A,,,,,,,a quoted field is not closed on its line")
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_an_output_error_not_a_silent_success() {
+    let output = StdCommand::new("bash")
+        .args([
+            "-c",
+            r#""$0" invoice --item 40x3 >&-"#,
+            cargo_bin!("ledgerly").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(74));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .starts_with("error: cannot write output: stdout is closed")
+    );
+}
+
+#[test]
+fn an_unreadable_input_prints_no_csv_header() {
+    let dir = std::env::temp_dir();
+    ledgerly()
+        .args([
+            "invoice",
+            "--input",
+            dir.to_str().unwrap(),
+            "--input-format",
+            "csv",
+            "--format",
+            "csv",
+        ])
+        .assert()
+        .code(66)
+        .stdout("");
+}
+
+#[test]
+fn head_of_a_batch_whose_first_record_is_an_error_exits_65() {
+    let mut input = String::from("{\"id\":\"BAD\",\"line_items\":[]}\n");
+    for _ in 0..200_000 {
+        input.push_str("{\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n");
+    }
+    let output = StdCommand::new("bash")
+        .args([
+            "-c",
+            r#""$0" invoice --input - --input-format jsonl | head -1; exit "${PIPESTATUS[0]}""#,
+            cargo_bin!("ledgerly").to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            let mut stdin = child.stdin.take().unwrap();
+            let writer = std::thread::spawn(move || {
+                let _ = stdin.write_all(input.as_bytes());
+            });
+            let output = child.wait_with_output();
+            let _ = writer.join();
+            output
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "{\"line\":1,\"id\":\"BAD\",\"error\":\"an invoice needs at least one line item\"}\n"
+    );
+    assert_eq!(output.status.code(), Some(65));
+}
+
+/// Starts `ledgerly invoice` reading JSON Lines from a pipe we write.
+fn live_invoice() -> std::process::Child {
+    StdCommand::new(cargo_bin!("ledgerly"))
+        .args(["invoice", "--input", "-", "--input-format", "jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+const ONE: &str = "{\"id\":\"L\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n";
+
+#[test]
+fn a_record_comes_out_while_the_input_is_still_open() {
+    let mut child = live_invoice();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(ONE.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sent, got) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sent.send(line);
+    });
+    // The input is still open: the record must come out before it ends
+    // (the wait is only there so a regression fails instead of hanging).
+    let line = got
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no record while the input was open");
+    assert!(
+        line.starts_with("{\"id\":\"L\",\"subtotal\":\"1.00\""),
+        "{line}"
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_terminated_run_ends_on_a_record_boundary_with_exit_143() {
+    let mut child = live_invoice();
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..50 {
+        stdin.write_all(ONE.as_bytes()).unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0_u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    let status = StdCommand::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    let out = [&first[..], &rest].concat();
+    assert!(out.ends_with(b"}\n"), "{}", String::from_utf8_lossy(&out));
+    drop(stdin);
+}
+
+#[test]
+fn unknown_tier_warnings_are_capped_with_a_count_of_the_rest() {
+    let mut input = String::new();
+    for n in 0..30 {
+        let _ = writeln!(
+            input,
+            r#"{{"tier":"t{n}","line_items":[{{"price":"1","quantity":1}}]}}"#
+        );
+    }
+    let (_, stderr, code) = price_jsonl(&input, "jsonl");
+    assert_eq!(code, Some(0));
+    assert_eq!(stderr.lines().count(), 21, "{stderr}");
+    assert!(stderr.ends_with("warning: 10 more invoice(s) had unknown tier names beyond the first 20 shown; each applied no discount\n"));
+}
+
+#[test]
+fn charge_refuses_an_unknown_tier_unless_told_to_charge_it_without_discount() {
+    let input = "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"tier\":\"glod\",\"line_items\":[{\"price\":\"10\",\"quantity\":1}]}\n";
+    ledgerly()
+        .args(["--quiet", "charge", "--input", "-"])
+        .write_stdin(input)
+        .assert()
+        .code(65)
+        .stderr("")
+        .stdout(lines(&[r#"{"line":1,"id":"A","error":"unknown tier \"glod\": charge refuses a tier pricing does not know (pass --allow-unknown-tiers to charge it without a tier discount)"}"#]));
+    ledgerly()
+        .args(["--quiet", "charge", "--input", "-", "--allow-unknown-tiers"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .stderr("warning: unknown tier \"glod\" applies no discount\n")
+        .stdout(predicate::str::contains(
+            r#""outcome":"paid","total":"10.80""#,
+        ));
+}
+
+#[test]
+fn text_output_cannot_be_spoofed_by_an_id() {
+    let (out, _, code) = price_jsonl(
+        "{\"id\":\"X\\ntotal 0.00\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+        "text",
+    );
+    assert_eq!(code, Some(65));
+    assert!(
+        out.starts_with("invoice X\\ntotal 0.00 (line 1)\n"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|line| line.starts_with("total")).count(),
+        0
+    );
+}
+
+#[test]
+fn a_whitespace_line_longer_than_the_limit_is_blank() {
+    let mut input = " ".repeat(9 << 20);
+    input.push('\n');
+    input.push_str(ONE);
+    let (out, _, code) = price_jsonl(&input, "jsonl");
+    assert_eq!(code, Some(0));
+    assert_eq!(out.lines().count(), 1);
+}
+
+#[test]
+fn help_reaches_the_new_flag() {
+    let help = stdout_of(ledgerly().args(["charge", "--help"]));
+    assert!(help.contains("--allow-unknown-tiers"));
+}
