@@ -11,6 +11,9 @@
 //! - `mutants-exclusions <unfiltered-listing> <examined-count>`: every
 //!   `exclude_re` of `.cargo/mutants.toml` must still match a mutant.
 //! - `mutants-outcomes <outcomes.json>`: cargo-mutants' counts, one line.
+//! - `hostile [--quick]`: the hostile input shapes through the release
+//!   binary, with peak memory and time for each (`--quick`: a tenth of the
+//!   sizes).
 
 // A command-line tool: printing is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -20,6 +23,8 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+mod hostile;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -28,11 +33,13 @@ fn main() -> ExitCode {
         ["coverage", summary] => coverage(summary),
         ["mutants-exclusions", listing, examined] => mutants_exclusions(listing, examined),
         ["mutants-outcomes", outcomes] => mutants_outcomes(outcomes),
+        ["hostile"] => hostile::run(false),
+        ["hostile", "--quick"] => hostile::run(true),
         _ => {
             eprintln!(
                 "usage: cargo xtask metadata target-directory | metadata version <package> | \
                  coverage <summary.json> | mutants-exclusions <listing> <count> | \
-                 mutants-outcomes <outcomes.json>"
+                 mutants-outcomes <outcomes.json> | hostile [--quick]"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,260 @@
+//! `cargo xtask hostile`: the hostile input shapes of the input contract,
+//! each run through the release `ledgerly` under GNU time, so the memory
+//! promise (flat, bounded by a small multiple of the 8 MiB line limit) is
+//! measured, not asserted by a timed test. Prints one row per shape: what
+//! came out, the exit code, peak resident memory and wall time.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One shape: its name, the input file (or device), and the arguments.
+struct Shape {
+    name: &'static str,
+    input: PathBuf,
+    args: Vec<String>,
+    /// Stop it after this many seconds (an endless input).
+    limit: Option<u32>,
+}
+
+/// What one run measured.
+struct Measured {
+    records: u64,
+    code: String,
+    peak_mib: String,
+    seconds: String,
+    stderr_bytes: u64,
+}
+
+pub(crate) fn run(quick: bool) -> Result<(), String> {
+    let root = workspace_root()?;
+    let dir = root.join("target").join("hostile");
+    fs::create_dir_all(&dir)
+        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--locked", "-p", "ledgerly"])
+        .current_dir(&root)
+        .status()
+        .map_err(|error| format!("cannot run cargo: {error}"))?;
+    if !status.success() {
+        return Err("the release build failed".to_owned());
+    }
+    let binary = root.join("target").join("release").join("ledgerly");
+    let scale: u64 = if quick { 10 } else { 1 };
+    let shapes = make_shapes(&dir, scale)?;
+    println!("| shape | records out | exit | peak RSS (MiB) | wall (s) | stderr (bytes) |");
+    println!("|---|---|---|---|---|---|");
+    for shape in shapes {
+        let measured = measure(&binary, &shape, &dir)?;
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            shape.name,
+            measured.records,
+            measured.code,
+            measured.peak_mib,
+            measured.seconds,
+            measured.stderr_bytes
+        );
+    }
+    Ok(())
+}
+
+fn workspace_root() -> Result<PathBuf, String> {
+    let here = std::env::current_dir().map_err(|error| error.to_string())?;
+    here.ancestors()
+        .find(|dir| dir.join("Cargo.lock").exists() && dir.join("app").exists())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "run cargo xtask hostile inside the workspace".to_owned())
+}
+
+/// Writes a file line by line.
+fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let file =
+        File::create(path).map_err(|error| format!("cannot create {}: {error}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+const CSV_HEADER: &str = "invoice_id,tier,loyalty_member,days_overdue,price,quantity\n";
+
+fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
+    let [stray, many, tiers, long_names, field, charge] = write_inputs(dir, scale)?;
+    let args = |list: &[&str]| list.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
+    Ok(vec![
+        Shape {
+            name: "/dev/zero as CSV (5 s, then SIGTERM)",
+            input: PathBuf::from("/dev/zero"),
+            args: args(&["invoice", "--input-format", "csv"]),
+            limit: Some(5),
+        },
+        Shape {
+            name: "stray quote, then 1 M invoices (CSV)",
+            input: stray,
+            args: args(&["invoice"]),
+            limit: None,
+        },
+        Shape {
+            name: "8 lines of 8 MiB, 290 k items each",
+            input: many,
+            args: args(&["invoice"]),
+            limit: None,
+        },
+        Shape {
+            name: "1 M distinct unknown tiers",
+            input: tiers,
+            args: args(&["invoice"]),
+            limit: None,
+        },
+        Shape {
+            name: "300 tier names of 1 MiB",
+            input: long_names,
+            args: args(&["invoice"]),
+            limit: None,
+        },
+        Shape {
+            name: "one 200 MiB CSV field",
+            input: field,
+            args: args(&["invoice"]),
+            limit: None,
+        },
+        Shape {
+            name: "charge, 200 k invoices",
+            input: charge,
+            args: args(&["charge"]),
+            limit: None,
+        },
+    ])
+}
+
+/// Writes the input files of the shapes (a tenth of each with `scale` 10).
+fn write_inputs(dir: &Path, scale: u64) -> Result<[PathBuf; 6], String> {
+    let invoices = 1_000_000 / scale;
+
+    let stray = dir.join("stray-quote.csv");
+    write_file(&stray, |out| {
+        out.write_all(CSV_HEADER.as_bytes())?;
+        out.write_all(b"STRAY,gold,true,45,\"40.00,3\n")?;
+        for n in 0..invoices {
+            writeln!(out, "INV-{n},silver,false,31,19.99,2")?;
+        }
+        Ok(())
+    })?;
+
+    // Lines just under the 8 MiB limit, each a few hundred thousand items.
+    let many = dir.join("many-items.jsonl");
+    write_file(&many, |out| {
+        for n in 0..8 {
+            write!(out, "{{\"id\":\"BIG-{n}\",\"line_items\":[")?;
+            let item = "{\"price\":\"1.25\",\"quantity\":3}";
+            let count = (8 << 20) / (item.len() + 1) - 16;
+            for i in 0..count {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                out.write_all(item.as_bytes())?;
+            }
+            out.write_all(b"]}\n")?;
+        }
+        Ok(())
+    })?;
+
+    let tiers = dir.join("distinct-tiers.jsonl");
+    write_file(&tiers, |out| {
+        for n in 0..invoices {
+            writeln!(
+                out,
+                "{{\"tier\":\"tier-{n}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}"
+            )?;
+        }
+        Ok(())
+    })?;
+
+    let long_names = dir.join("long-tier-names.jsonl");
+    let name = "x".repeat(1 << 20);
+    write_file(&long_names, |out| {
+        for n in 0..300 / scale {
+            writeln!(
+                out,
+                "{{\"tier\":\"{name}{n}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}"
+            )?;
+        }
+        Ok(())
+    })?;
+
+    let field = dir.join("huge-field.csv");
+    write_file(&field, |out| {
+        out.write_all(CSV_HEADER.as_bytes())?;
+        let mut line = String::from("HUGE,,,,");
+        line.push_str(&"9".repeat(200 << 20));
+        writeln!(out, "{line},1")?;
+        writeln!(out, "AFTER,,,,1,1")
+    })?;
+
+    let charge = dir.join("charge.jsonl");
+    write_file(&charge, |out| {
+        for n in 0..200_000 / scale {
+            writeln!(
+                out,
+                "{{\"id\":\"C-{n}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"line_items\":[{{\"price\":\"10\",\"quantity\":1}}]}}"
+            )?;
+        }
+        Ok(())
+    })?;
+
+    Ok([stray, many, tiers, long_names, field, charge])
+}
+
+fn measure(binary: &Path, shape: &Shape, dir: &Path) -> Result<Measured, String> {
+    let out_path = dir.join("out");
+    let err_path = dir.join("err");
+    let time_path = dir.join("time");
+    let mut command = Command::new("/usr/bin/time");
+    command.args(["-f", "%M %e", "-o"]).arg(&time_path);
+    if let Some(limit) = shape.limit {
+        command.args(["timeout", "-s", "TERM", &limit.to_string()]);
+    }
+    command
+        .arg(binary)
+        .args(&shape.args)
+        .arg("--input")
+        .arg(&shape.input);
+    let status = command
+        .stdout(File::create(&out_path).map_err(|error| error.to_string())?)
+        .stderr(File::create(&err_path).map_err(|error| error.to_string())?)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|error| format!("cannot run /usr/bin/time (GNU time): {error}"))?;
+    let timing = fs::read_to_string(&time_path).map_err(|error| error.to_string())?;
+    let last = timing.lines().last().unwrap_or_default();
+    let mut fields = last.split_whitespace();
+    let kib: u64 = fields.next().and_then(|kib| kib.parse().ok()).unwrap_or(0);
+    let seconds = fields.next().unwrap_or("?").to_owned();
+    let records = count_lines(&out_path)?;
+    let stderr_bytes = fs::metadata(&err_path).map_or(0, |meta| meta.len());
+    let mut peak_mib = String::new();
+    let _ = write!(peak_mib, "{}.{}", kib / 1024, (kib % 1024) * 10 / 1024);
+    Ok(Measured {
+        records,
+        code: status
+            .code()
+            .map_or_else(|| "signal".to_owned(), |code| code.to_string()),
+        peak_mib,
+        seconds,
+        stderr_bytes,
+    })
+}
+
+fn count_lines(path: &Path) -> Result<u64, String> {
+    let bytes = fs::read(path).map_err(|error| error.to_string())?;
+    // A measuring tool, run once per shape: no crate for counting bytes.
+    #[allow(clippy::naive_bytecount)]
+    let lines = bytes.iter().filter(|&&byte| byte == b'\n').count();
+    Ok(u64::try_from(lines).unwrap_or(u64::MAX))
+}
