@@ -4,8 +4,11 @@
 //! bytes, and the calling thread writes them. Chunks go to the workers in
 //! turn (chunk k to worker k mod n) and the writer takes results back in the
 //! same turn, so output order is input order without a reordering buffer.
-//! Every channel holds at most one chunk, so memory is bounded by a few
-//! chunks however long the input is.
+//! The reader hands chunks over hand to hand (a rendezvous channel: it
+//! holds its next chunk until a worker takes it), and each result channel
+//! holds at most one chunk, so memory is bounded by a few chunks however
+//! long the input is: with 8 MiB lines, 54 MiB peak instead of 70 MiB with
+//! a one-chunk queue per worker (`cargo xtask hostile`), at the same speed.
 
 use std::io::{self, Write};
 use std::panic;
@@ -67,7 +70,7 @@ where
     let workers = workers.max(1);
     thread::scope(|scope| {
         let (to_workers, work): (Vec<SyncSender<T>>, Vec<Receiver<T>>) =
-            (0..workers).map(|_| sync_channel(1)).unzip();
+            (0..workers).map(|_| sync_channel(0)).unzip();
         let (to_writer, results): (Vec<SyncSender<io::Result<Records>>>, Vec<_>) =
             (0..workers).map(|_| sync_channel(1)).unzip();
 

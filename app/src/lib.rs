@@ -51,6 +51,7 @@ use crate::error::{AppError, EXIT_OUTPUT, EXIT_USAGE};
 /// Runs the `ledgerly` command with the process's arguments and returns its
 /// exit code, one of those in the table `ledgerly --help` prints.
 pub fn run() -> ExitCode {
+    limit_arenas_under_an_address_space_limit();
     let cli = match cli::parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(error) => return clap_exit(&error),
@@ -76,6 +77,38 @@ pub fn run() -> ExitCode {
             console.error(&error);
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// glibc gives each thread that allocates an arena of its own, reserving
+/// 64 MiB of address space for it; under an address-space limit
+/// (`ulimit -v`) the batch's few threads would exhaust that with little
+/// memory in use, and a limit must never be enforced by a failed
+/// allocation. So under such a limit, and only then, ledgerly runs itself
+/// again (the same process, by `exec`) with `MALLOC_ARENA_MAX=1`: one
+/// arena, its memory then bounded by what the batch holds.
+fn limit_arenas_under_an_address_space_limit() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let limited = std::fs::read_to_string("/proc/self/limits").is_ok_and(|limits| {
+        limits
+            .lines()
+            .find(|line| line.starts_with("Max address space"))
+            .is_some_and(|line| !line.contains("unlimited"))
+    });
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    if limited {
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        if let Some(name) = args.next() {
+            command.arg0(name);
+        }
+        // `exec` returns only when it failed; then carry on as we are.
+        let _ = command.args(args).env("MALLOC_ARENA_MAX", "1").exec();
     }
 }
 

@@ -218,7 +218,8 @@ fn measure(binary: &Path, shape: &Shape, dir: &Path) -> Result<Measured, String>
     let mut command = Command::new("/usr/bin/time");
     command.args(["-f", "%M %e", "-o"]).arg(&time_path);
     if let Some(limit) = shape.limit {
-        command.args(["timeout", "-s", "TERM", &limit.to_string()]);
+        // `--preserve-status`: the table shows ledgerly's own exit code.
+        command.args(["timeout", "--preserve-status", "-s", "TERM", &limit.to_string()]);
     }
     command
         .arg(binary)
