@@ -219,7 +219,13 @@ fn measure(binary: &Path, shape: &Shape, dir: &Path) -> Result<Measured, String>
     command.args(["-f", "%M %e", "-o"]).arg(&time_path);
     if let Some(limit) = shape.limit {
         // `--preserve-status`: the table shows ledgerly's own exit code.
-        command.args(["timeout", "--preserve-status", "-s", "TERM", &limit.to_string()]);
+        command.args([
+            "timeout",
+            "--preserve-status",
+            "-s",
+            "TERM",
+            &limit.to_string(),
+        ]);
     }
     command
         .arg(binary)
