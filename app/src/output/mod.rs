@@ -292,7 +292,7 @@ pub(crate) fn write_csv_priced(
     line: u64,
     id: Option<&str>,
     breakdown: &Breakdown,
-) -> io::Result<()> {
+) {
     out.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
     out.push(b',');
     put_csv_field(out, id.unwrap_or(""));
@@ -305,23 +305,16 @@ pub(crate) fn write_csv_priced(
     // The empty error field, and the end of the row.
     at = put(&mut buffer, at, b",\n");
     out.extend_from_slice(&buffer[..at]);
-    Ok(())
 }
 
 /// Appends an error record as a CSV row: line, id, empty amounts, the error.
-pub(crate) fn write_csv_error(
-    out: &mut Vec<u8>,
-    line: u64,
-    id: Option<&str>,
-    error: &dyn Display,
-) -> io::Result<()> {
+pub(crate) fn write_csv_error(out: &mut Vec<u8>, line: u64, id: Option<&str>, error: &dyn Display) {
     out.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
     out.push(b',');
     put_csv_field(out, id.unwrap_or(""));
     out.extend_from_slice(b",,,,,,,");
     put_csv_field(out, &error.to_string());
     out.push(b'\n');
-    Ok(())
 }
 
 /// The output of one chunk of a batch: the records' bytes in input order,
@@ -391,7 +384,10 @@ impl Records {
         let out = &mut self.bytes;
         match self.format {
             Format::Json | Format::Jsonl => write_json_priced(out, id, &breakdown),
-            Format::Csv => write_csv_priced(out, line, id, &breakdown),
+            Format::Csv => {
+                write_csv_priced(out, line, id, &breakdown);
+                Ok(())
+            }
             Format::Text => write_text_priced(out, line, id, &breakdown),
         }
     }
@@ -408,7 +404,10 @@ impl Records {
         let out = &mut self.bytes;
         match self.format {
             Format::Json | Format::Jsonl => write_json_error(out, line, id, error),
-            Format::Csv => write_csv_error(out, line, id, error),
+            Format::Csv => {
+                write_csv_error(out, line, id, error);
+                Ok(())
+            }
             Format::Text => write_text_error(out, line, id, error),
         }
     }
@@ -677,8 +676,8 @@ mod tests {
     #[test]
     fn csv_rows_carry_line_id_amounts_or_error() {
         let mut out = CSV_HEADER.as_bytes().to_vec();
-        write_csv_priced(&mut out, 2, Some("INV,1"), &worked_example()).unwrap();
-        write_csv_error(&mut out, 4, None, &"quantity \"0\" is not a whole number").unwrap();
+        write_csv_priced(&mut out, 2, Some("INV,1"), &worked_example());
+        write_csv_error(&mut out, 4, None, &"quantity \"0\" is not a whole number");
         assert_eq!(
             text(out),
             "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
@@ -747,7 +746,7 @@ mod tests {
             error in "[a-z,\"\r\n ]{0,12}",
         ) {
             let mut ours = Vec::new();
-            write_csv_error(&mut ours, line, id.as_deref(), &error).unwrap();
+            write_csv_error(&mut ours, line, id.as_deref(), &error);
             let line_text = line.to_string();
             let theirs = csv_crate_row(&[&line_text, id.as_deref().unwrap_or(""), "", "", "", "", "", "", &error]);
             proptest::prop_assert_eq!(&ours, &theirs);
@@ -758,7 +757,7 @@ mod tests {
     fn a_priced_csv_row_matches_the_csv_crate_too() {
         let breakdown = worked_example();
         let mut ours = Vec::new();
-        write_csv_priced(&mut ours, 7, Some("A,\"1\""), &breakdown).unwrap();
+        write_csv_priced(&mut ours, 7, Some("A,\"1\""), &breakdown);
         let amounts: Vec<String> = breakdown
             .amounts()
             .iter()
