@@ -419,3 +419,54 @@ fn help_reaches_the_new_flag() {
     let help = stdout_of(ledgerly().args(["charge", "--help"]));
     assert!(help.contains("--allow-unknown-tiers"));
 }
+
+#[test]
+fn stdout_sent_to_dev_null_by_a_shell_is_not_a_closed_stdout() {
+    let output = StdCommand::new("bash")
+        .args([
+            "-c",
+            r#""$0" invoice --item 40x3 > /dev/null"#,
+            cargo_bin!("ledgerly").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stderr, b"");
+}
+
+/// The environment of a running `ledgerly`, started by bash with `setup`
+/// before it (`exec`, so the process is the one bash started).
+fn environment_under(setup: &str) -> String {
+    let mut child = StdCommand::new("bash")
+        .args([
+            "-c",
+            &format!(r#"{setup}; exec "$0" invoice --input - --input-format jsonl"#),
+            cargo_bin!("ledgerly").to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(ONE.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // Once a record is out, the process runs ledgerly's own code.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    drop(stdin);
+    child.wait().unwrap();
+    String::from_utf8_lossy(&environ).into_owned()
+}
+
+#[test]
+fn under_an_address_space_limit_malloc_keeps_one_arena() {
+    assert!(
+        environment_under("ulimit -v 4000000")
+            .split('\0')
+            .any(|var| var == "MALLOC_ARENA_MAX=1")
+    );
+    assert!(!environment_under("true").contains("MALLOC_ARENA_MAX"));
+}
