@@ -112,6 +112,15 @@ pub(crate) enum Command {
     /// Price and collect each invoice of a file through billing and the sandbox gateway
     #[command(after_help = CHARGE_HELP)]
     Charge(ChargeArgs),
+    /// Print the rate table pricing applies, and its version
+    #[command(after_help = crate::command::rates::HELP)]
+    Rates(crate::command::rates::Args),
+    /// Write a deterministic reference book of invoices (every tier and boundary, then random ones)
+    #[command(after_help = crate::command::sample::HELP)]
+    Sample(crate::command::sample::Args),
+    /// Compare two JSON Lines outputs of `ledgerly invoice` for the same input
+    #[command(after_help = crate::command::diff::HELP)]
+    Diff(crate::command::diff::Args),
 }
 
 /// `ledgerly charge`: collect a file of invoices in the sandbox.
@@ -257,7 +266,7 @@ mod tests {
         let command_line = ["ledgerly", "invoice"].iter().chain(args);
         Cli::try_parse_from(command_line).map(|cli| match cli.command {
             Command::Invoice(args) => args,
-            Command::Charge(_) => panic!("parsed as charge"),
+            _ => panic!("parsed as another command"),
         })
     }
 

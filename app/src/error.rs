@@ -42,6 +42,8 @@ pub(crate) enum Status {
     SomeInvalid,
     /// Every invoice was valid, but at least one was not paid.
     SomeUnpaid,
+    /// `diff`: the two outputs differ.
+    Differences,
 }
 
 impl Status {
@@ -50,7 +52,7 @@ impl Status {
         match self {
             Status::Success => EXIT_OK,
             Status::SomeInvalid => EXIT_INVALID,
-            Status::SomeUnpaid => EXIT_UNPAID,
+            Status::SomeUnpaid | Status::Differences => EXIT_UNPAID,
         }
     }
 }
@@ -78,6 +80,16 @@ pub(crate) enum AppError {
     /// The output could not be written.
     #[error("cannot write output: {0}")]
     Output(io::Error),
+    /// A record of an input file is not what the command reads (`diff`).
+    #[error("{} line {line}: {message}", path.display())]
+    BadRecord {
+        /// The input's path (`stdin` for `-`).
+        path: PathBuf,
+        /// The record's line, from 1.
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl AppError {
@@ -105,7 +117,9 @@ impl AppError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) => EXIT_USAGE,
-            AppError::Invalid(_) | AppError::InvalidCsv(_) => EXIT_INVALID,
+            AppError::Invalid(_) | AppError::InvalidCsv(_) | AppError::BadRecord { .. } => {
+                EXIT_INVALID
+            }
             AppError::Input { .. } => EXIT_NO_INPUT,
             AppError::Output(_) => EXIT_OUTPUT,
         }
@@ -121,6 +135,14 @@ mod tests {
         assert_eq!(Status::Success.exit_code(), 0);
         assert_eq!(Status::SomeInvalid.exit_code(), 65);
         assert_eq!(Status::SomeUnpaid.exit_code(), 1);
+        assert_eq!(Status::Differences.exit_code(), 1);
+        let record = AppError::BadRecord {
+            path: PathBuf::from("old.jsonl"),
+            line: 3,
+            message: "not json".to_owned(),
+        };
+        assert_eq!(record.exit_code(), 65);
+        assert_eq!(record.to_string(), "old.jsonl line 3: not json");
         assert_eq!(AppError::usage("bad").exit_code(), 2);
         assert_eq!(AppError::Invalid(PricingError::NoLineItems).exit_code(), 65);
         let header = CsvInputError::Header {

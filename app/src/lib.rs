@@ -33,6 +33,7 @@
 mod batch;
 mod charge;
 mod cli;
+mod command;
 mod csv_input;
 mod error;
 pub mod fuzzing;
@@ -59,6 +60,9 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Invoice(args) => invoice::run(args),
         Command::Charge(args) => charge::run(&args),
+        Command::Rates(args) => command::rates::run(&args),
+        Command::Sample(args) => command::sample::run(&args),
+        Command::Diff(args) => command::diff::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),

@@ -139,7 +139,10 @@ mod tests {
         let fingerprint = RATES.fingerprint();
         let hex = fingerprint.strip_prefix("fnv1a64:").unwrap();
         assert_eq!(hex.len(), 16);
-        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            hex.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 
     #[test]

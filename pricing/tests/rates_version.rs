@@ -27,8 +27,8 @@ fn the_rate_table_is_the_one_pinned_for_its_version() {
 
 #[test]
 fn rates_version_is_the_pinned_version() {
-    assert!(
-        RATES_VERSION == PINNED_VERSION,
+    assert_eq!(
+        RATES_VERSION, PINNED_VERSION,
         "RATES_VERSION is {RATES_VERSION} but the rate table was pinned as version \
          {PINNED_VERSION}: update PINNED_VERSION and PINNED_FINGERPRINT in \
          pricing/tests/rates_version.rs together with the rates"
