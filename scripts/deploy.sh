@@ -23,6 +23,8 @@
 #   LEDGERLY_DEPLOY_SSH_PORT, LEDGERLY_DEPLOY_SSH_KEY (a key file),
 #   LEDGERLY_DEPLOY_KNOWN_HOSTS (a known_hosts file)    optional SSH settings
 #   LEDGERLY_SMOKE_TIMEOUT seconds the smoke test may take (default 30)
+#   LEDGERLY_REPRICE_TOP   how many of the largest changes the repricing
+#                          report lists (default 20)
 #
 # Layout of an environment directory:
 #   releases/<version>-<commit>/   one unpacked artifact each, at most five kept
@@ -60,8 +62,8 @@ readonly SMOKE_TOTAL=141.69
 # prices the same invoices (the corner cases first, then random ones).
 readonly REFERENCE_COUNT=2000
 readonly REFERENCE_SEED=14
-# How many of the largest changes the report lists.
-readonly DIFF_TOP=20
+# How many of the largest changes the report lists (the demo asks for all).
+readonly DIFF_TOP=${LEDGERLY_REPRICE_TOP:-20}
 
 SCRIPT_PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 readonly SCRIPT_PATH
@@ -460,7 +462,7 @@ remote() {
     local command status=0
     # LEDGERLY_DEPLOY_HOST is cleared so the copy on the host deploys locally.
     command="$(printf '%q ' env LEDGERLY_DEPLOY_HOST= "LEDGERLY_DEPLOY_ROOT=$root" \
-        "LEDGERLY_SMOKE_TIMEOUT=${LEDGERLY_SMOKE_TIMEOUT:-30}" \
+        "LEDGERLY_SMOKE_TIMEOUT=${LEDGERLY_SMOKE_TIMEOUT:-30}" "LEDGERLY_REPRICE_TOP=$DIFF_TOP" \
         bash "$workdir/$(basename "$SCRIPT_PATH")" "${args[@]}")"
     # shellcheck disable=SC2029 # expanding here is the point: every word is %q-quoted.
     ssh "${options[@]}" "$host" "$command" || status=$?
