@@ -121,21 +121,6 @@ fn the_csv_and_jsonl_books_price_to_the_same_totals() {
 }
 
 #[test]
-fn a_closed_pipe_ends_sample_quietly() {
-    // A reader that stops at once: the write fails with a broken pipe.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
-        .args(["sample", "--count", "1000000"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    assert!(output.stderr.is_empty());
-}
-
-#[test]
 fn diff_of_identical_pricings_exits_0() {
     let priced_book = price(&stdout_of(&["sample", "--count", "200"]), "jsonl");
     let old = scratch("same-old.jsonl", &priced_book);
@@ -296,4 +281,88 @@ fn a_repriced_book_shows_every_changed_invoice_with_top_as_large_as_the_book() {
             "REF-{n:06} missing:\n{text}"
         );
     }
+}
+
+/// Runs `ledgerly` with stdout on `/dev/full`, where every write fails.
+fn run_on_dev_full(args: &[&str]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
+        .args(args)
+        .stdout(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// Runs `ledgerly` with its stdout's reader gone before it writes.
+fn run_into_closed_pipe(args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), output.stderr)
+}
+
+#[test]
+fn output_that_cannot_be_written_exits_74_for_each_command() {
+    let old = scratch("full-old.jsonl", priced("A", "1.00").as_bytes());
+    let old = old.to_str().unwrap();
+    for args in [
+        vec!["rates"],
+        vec!["sample", "--count", "10"],
+        vec!["diff", old, old],
+    ] {
+        let (code, stderr) = run_on_dev_full(&args);
+        assert_eq!(code, Some(74), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write output:"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_each_command_quietly_with_its_status() {
+    let old = scratch("pipe-old.jsonl", priced("A", "1.00").as_bytes());
+    let new = scratch("pipe-new.jsonl", priced("A", "2.00").as_bytes());
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    for (args, status) in [
+        (vec!["rates"], 0),
+        (vec!["rates", "--format", "json"], 0),
+        (vec!["sample", "--count", "1000000"], 0),
+        (vec!["diff", old, old], 0),
+        (vec!["diff", old, new], 1),
+    ] {
+        let (code, stderr) = run_into_closed_pipe(&args);
+        assert_eq!(
+            code,
+            Some(status),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&stderr)
+        );
+        assert!(
+            stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&stderr)
+        );
+    }
+}
+
+#[test]
+fn diff_reads_old_from_stdin_when_named_dash() {
+    let new = scratch("stdin-new.jsonl", priced("A", "1.00").as_bytes());
+    ledgerly()
+        .args(["diff", "-"])
+        .arg(&new)
+        .write_stdin(priced("A", "1.25"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("diff - -> "))
+        .stdout(predicate::str::contains("total moved -0.25"));
 }

@@ -1108,4 +1108,147 @@ mod tests {
     fn markdown_cells_cannot_break_the_table() {
         assert_eq!(cell("a|b\nc"), "a\\|b c");
     }
+
+    #[test]
+    fn a_change_of_the_lines_alone_counts_as_changed_but_moves_no_total() {
+        let old = priced("A", "1.00");
+        let new = old.replace("\"tier_discount\":\"0.00\"", "\"tier_discount\":\"-0.01\"");
+        let report = diff(&old, &new, 10);
+        assert_eq!(
+            (report.changed, report.up, report.down),
+            (1, (0, 0), (0, 0))
+        );
+        assert_eq!(report.moved, [0, -1, 0, 0, 0, 0]);
+        assert_eq!(report.largest.len(), 1);
+    }
+
+    #[test]
+    fn duplicate_ids_out_of_step_still_pair_first_with_first() {
+        let old = format!(
+            "{}{}{}",
+            priced("A", "1.00"),
+            priced("A", "2.00"),
+            priced("B", "3.00")
+        );
+        let new = format!(
+            "{}{}{}",
+            priced("B", "3.00"),
+            priced("A", "1.00"),
+            priced("A", "2.00")
+        );
+        let report = diff(&old, &new, 10);
+        assert!(!report.differs(), "{report:?}");
+        assert_eq!(report.compared, 3);
+    }
+
+    #[test]
+    fn the_largest_changes_are_cut_back_to_top_only_when_twice_top_are_held() {
+        let mut report = Report {
+            top: 4,
+            ..Report::default()
+        };
+        let mut lengths = Vec::new();
+        for n in 0..12_u64 {
+            report.keep_largest(Change {
+                label: n.to_string(),
+                position: n,
+                old: [0; 6],
+                new: [0, 0, 0, 0, 0, i64::try_from(n).unwrap()],
+            });
+            lengths.push(report.largest.len());
+        }
+        assert_eq!(lengths, [1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 4]);
+        report.cut_largest();
+        let labels: Vec<&str> = report.largest.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["11", "10", "9", "8"]);
+    }
+
+    #[test]
+    fn lists_longer_than_top_say_how_many_more() {
+        let old = format!(
+            "{}{}{}",
+            priced("A", "1.00"),
+            priced("B", "2.00"),
+            priced("C", "3.00")
+        );
+        let new = format!(
+            "{}{}{}",
+            priced("X", "1.00"),
+            priced("Y", "2.00"),
+            priced("Z", "3.00")
+        );
+        let report = diff(&old, &new, 2);
+        assert_eq!((report.only_in_old, report.only_in_new), (3, 3));
+        let text = render_text(&report, Path::new("o"), Path::new("n"));
+        assert!(
+            text.contains("only in old (3): A, B and 1 more\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("only in new (3): X, Y and 1 more\n"),
+            "{text}"
+        );
+        let markdown = render_markdown(&report, Path::new("o"), Path::new("n"));
+        assert!(
+            markdown.contains("\n**Only in old** (3): `A`, `B` and 1 more\n"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("\n**Only in new** (3): `X`, `Y` and 1 more\n"),
+            "{markdown}"
+        );
+        let all = diff(&old, &new, 3);
+        let markdown = render_markdown(&all, Path::new("o"), Path::new("n"));
+        assert!(
+            markdown.contains("\n**Only in old** (3): `A`, `B`, `C`\n"),
+            "{markdown}"
+        );
+    }
+
+    #[test]
+    fn error_changes_are_listed_in_every_format_and_absent_when_there_are_none() {
+        let old = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+        let new = format!(
+            "{}{}",
+            "{\"line\":1,\"id\":\"A\",\"error\":\"price | bad\"}\n",
+            priced("B", "2.00")
+        );
+        let report = diff(&old, &new, 10);
+        let text = render_text(&report, Path::new("o"), Path::new("n"));
+        assert!(
+            text.ends_with(
+                "errors changed on 1 invoices:\n  A: priced, total 1.00 -> error: price | bad\n"
+            ),
+            "{text}"
+        );
+        let markdown = render_markdown(&report, Path::new("o"), Path::new("n"));
+        assert!(
+            markdown.ends_with("| A | priced, total 1.00 | error: price \\| bad |\n"),
+            "{markdown}"
+        );
+        let json = render_json(&report, Path::new("o"), Path::new("n"));
+        assert!(
+            json.contains("\"error_changes\":[{\"id\":\"A\",\"old\":\"priced, total 1.00\",\"new\":\"error: price | bad\"}]"),
+            "{json}"
+        );
+        let same = diff(&old, &old, 10);
+        for rendered in [
+            render_text(&same, Path::new("o"), Path::new("n")),
+            render_markdown(&same, Path::new("o"), Path::new("n")),
+        ] {
+            assert!(
+                !rendered.to_lowercase().contains("errors changed"),
+                "{rendered}"
+            );
+            assert!(
+                !rendered.to_lowercase().contains("only in old ("),
+                "{rendered}"
+            );
+            assert!(!rendered.contains("Only in"), "{rendered}");
+            assert!(
+                !rendered.to_lowercase().contains("largest changes"),
+                "{rendered}"
+            );
+        }
+    }
 }
