@@ -1251,4 +1251,22 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_record_missing_from_either_file_alone_is_a_difference() {
+        let one = priced("A", "1.00");
+        let two = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+        let extra = diff(&one, &two, 10);
+        assert_eq!(
+            (extra.changed, extra.only_in_old, extra.only_in_new),
+            (0, 0, 1)
+        );
+        assert!(extra.differs());
+        let missing = diff(&two, &one, 10);
+        assert_eq!(
+            (missing.changed, missing.only_in_old, missing.only_in_new),
+            (0, 1, 0)
+        );
+        assert!(missing.differs());
+    }
 }
