@@ -290,14 +290,16 @@ impl Records {
     fn next_record(&mut self) -> Result<Option<Record>, AppError> {
         loop {
             self.buffer.clear();
-            let read = self
-                .reader
+            self.reader
                 .read_until(b'\n', &mut self.buffer)
                 .map_err(|source| AppError::Input {
                     path: self.path.clone(),
                     source,
                 })?;
-            if read == 0 {
+            // Nothing read at all is the end of the file. (Tested on the
+            // buffer rather than on the count read_until returns, so that no
+            // comparison here can be turned into a loop that never ends.)
+            if self.buffer.is_empty() {
                 return Ok(None);
             }
             self.line += 1;
