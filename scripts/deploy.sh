@@ -7,6 +7,9 @@
 #                                      checksum is ARTIFACT.sha256) to ENV
 #   scripts/deploy.sh rollback ENV     make the previously live release live again
 #   scripts/deploy.sh status ENV       show the live release and the history
+#   scripts/deploy.sh diff ENV ARTIFACT  the repricing gate: price the reference
+#                                      book with ARTIFACT and with the release
+#                                      live in ENV, and compare (below)
 #
 # ENV is `staging` or `production`. Production accepts only the artifact whose
 # checksum is live in staging: it promotes what staging verified.
@@ -20,6 +23,8 @@
 #   LEDGERLY_DEPLOY_SSH_PORT, LEDGERLY_DEPLOY_SSH_KEY (a key file),
 #   LEDGERLY_DEPLOY_KNOWN_HOSTS (a known_hosts file)    optional SSH settings
 #   LEDGERLY_SMOKE_TIMEOUT seconds the smoke test may take (default 30)
+#   LEDGERLY_REPRICE_TOP   how many of the largest changes the repricing
+#                          report lists (default 20)
 #
 # Layout of an environment directory:
 #   releases/<version>-<commit>/   one unpacked artifact each, at most five kept
@@ -27,10 +32,25 @@
 #   current.sha256 -> current/artifact.sha256   the live artifact's checksum
 #   history                        the stack of releases made live, newest last
 #
+# The repricing gate (diff) changes nothing on the host. It unpacks ARTIFACT
+# as a deploy would, writes the reference book with the candidate's
+# `ledgerly sample` (REFERENCE_COUNT invoices, REFERENCE_SEED), prices it with
+# the candidate and with ENV's live release, runs the candidate's
+# `ledgerly diff`, and compares the two `ledgerly rates` versions:
+#   nothing live in ENV             says so, passes (a first deploy)
+#   no invoice prices differently   passes
+#   totals differ, same version     refused, exit 8: an unintended pricing change
+#   totals differ, version changed  passes; the diff is for the reviewer
+#   totals differ, live predates `ledgerly rates`   passes, version unknown, said so
+# The Markdown report (for a GitHub job summary) goes to stdout; messages and
+# the text diff go to stderr.
+#
 # Exit codes: 0 done; 2 usage or configuration error; 3 artifact rejected
 # (missing, checksum mismatch, malformed); 4 promotion refused; 5 smoke test
 # failed (the previous release stays live); 6 nothing to roll back to;
-# 7 another deploy holds the environment's lock.
+# 7 another deploy holds the environment's lock; 8 repricing refused (totals
+# changed under the same rates version); 9 the repricing gate could not run
+# (a binary failed to price the book or to diff).
 set -euo pipefail
 
 readonly KEEP_RELEASES=5
@@ -38,6 +58,12 @@ readonly ENVIRONMENTS=(staging production)
 # The worked example of the billing rules (README, "The billing rules"): it must price to 141.69.
 readonly SMOKE_ARGS=(invoice --item 40x3 --item 15x2 --tier gold --loyalty-member --days-overdue 45 --format json)
 readonly SMOKE_TOTAL=141.69
+# The reference book of the repricing gate: fixed, so that every comparison
+# prices the same invoices (the corner cases first, then random ones).
+readonly REFERENCE_COUNT=2000
+readonly REFERENCE_SEED=14
+# How many of the largest changes the report lists (the demo asks for all).
+readonly DIFF_TOP=${LEDGERLY_REPRICE_TOP:-20}
 
 SCRIPT_PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 readonly SCRIPT_PATH
@@ -154,12 +180,9 @@ smoke_test() {
 
 # --- deploy ---------------------------------------------------------------
 
-deploy_local() {
-    local env=$1 artifact=$2
-    local root env_dir sum_file expected actual
-    root="$(deploy_root)"
-    env_dir="$root/$env"
-
+# Checks ARTIFACT against ARTIFACT.sha256 and prints its sha256.
+verify_artifact() {
+    local artifact=$1 sum_file expected actual
     [[ -f $artifact ]] || die 3 "artifact $artifact does not exist"
     sum_file="$artifact.sha256"
     [[ -f $sum_file ]] || die 3 "checksum file $sum_file does not exist"
@@ -168,6 +191,16 @@ deploy_local() {
     [[ $actual == "$expected" ]] ||
         die 3 "checksum mismatch: $artifact has sha256 $actual, $sum_file says $expected"
     say "checksum verified: $actual"
+    printf '%s\n' "$actual"
+}
+
+deploy_local() {
+    local env=$1 artifact=$2
+    local root env_dir actual
+    root="$(deploy_root)"
+    env_dir="$root/$env"
+
+    actual="$(verify_artifact "$artifact")" || exit $?
 
     if [[ $env == production ]]; then
         local staged_file="$root/staging/current.sha256" staged
@@ -239,6 +272,109 @@ deploy_local() {
     say "$env now runs $id (sha256 $actual)${live:+; previous release $live}"
 }
 
+# --- the repricing gate --------------------------------------------------
+
+# The rates version a release's `ledgerly rates --format json` reports, or
+# nothing when the release predates `ledgerly rates`.
+rates_version() {
+    local binary=$1 json
+    json="$(timeout "${LEDGERLY_SMOKE_TIMEOUT:-30}" "$binary" rates --format json 2>/dev/null)" || return 0
+    sed -n 's/^{"version":\([0-9][0-9]*\)[,}].*/\1/p' <<<"$json" | head -n 1
+}
+
+# price_book BINARY BOOK OUT: the release's `ledgerly invoice` on the book.
+# Exit 65 (some invoice refused) still yields one record per invoice, which
+# the diff compares like any other.
+price_book() {
+    local binary=$1 book=$2 out=$3 status=0
+    "$binary" invoice --input "$book" --format jsonl >"$out" 2>"$out.stderr" || status=$?
+    if ((status != 0 && status != 65)); then
+        sed 's/^/  /' "$out.stderr" >&2
+        return 1
+    fi
+}
+
+diff_local() {
+    local env=$1 artifact=$2 root env_dir
+    root="$(deploy_root)"
+    env_dir="$root/$env"
+    verify_artifact "$artifact" >/dev/null || exit $?
+
+    local work
+    work="$(mktemp -d "${TMPDIR:-/tmp}/ledgerly-reprice.XXXXXX")"
+    # shellcheck disable=SC2064 # expand now: the path is fixed from here on.
+    trap "rm -rf '$work'" EXIT
+    local tops
+    tops="$(tar -tzf "$artifact" | cut -d/ -f1 | sort -u)" || die 3 "$artifact is not a readable tar.gz archive"
+    [[ $(wc -l <<<"$tops") -eq 1 && -n $tops ]] || die 3 "$artifact must hold exactly one top-level directory, found: $(tr '\n' ' ' <<<"$tops")"
+    mkdir "$work/candidate"
+    tar -xzf "$artifact" -C "$work/candidate" --no-same-owner --no-same-permissions ||
+        die 3 "could not unpack $artifact"
+    local candidate="$work/candidate/$tops/ledgerly"
+    [[ -f $candidate && -x $candidate ]] || die 3 "$artifact has no executable ledgerly"
+    local candidate_id
+    candidate_id="$(sed -n 's/^version=//p' "$work/candidate/$tops/BUILD-INFO" 2>/dev/null)-$(sed -n 's/^short_commit=//p' "$work/candidate/$tops/BUILD-INFO" 2>/dev/null)"
+
+    local live
+    live="$(live_release "$env_dir")"
+    if [[ -z $live ]]; then
+        say "repricing: $env has no live release, so there is nothing to compare $candidate_id with; a first deploy passes"
+        printf '### Repricing gate: passed (first deploy to %s)\n\n' "$env"
+        printf "Nothing is live in %s yet, so the candidate \`%s\` has nothing to be compared with.\n" "$env" "$candidate_id"
+        return 0
+    fi
+    local live_binary="$env_dir/releases/$live/ledgerly"
+
+    local book="$work/reference-book.jsonl"
+    say "repricing: the reference book is $REFERENCE_COUNT invoices from the candidate's ledgerly sample --seed $REFERENCE_SEED"
+    "$candidate" sample --count "$REFERENCE_COUNT" --seed "$REFERENCE_SEED" --format jsonl >"$book" ||
+        die 3 "the candidate $candidate_id cannot write the reference book (ledgerly sample failed)"
+    # Named after the releases, so the report says which is which.
+    local old="live-$live.jsonl" new="candidate-$candidate_id.jsonl"
+    price_book "$live_binary" "$book" "$work/$old" || die 9 "the live release $live could not price the reference book"
+    price_book "$candidate" "$book" "$work/$new" || die 9 "the candidate $candidate_id could not price the reference book"
+
+    local live_version candidate_version
+    live_version="$(rates_version "$live_binary")"
+    candidate_version="$(rates_version "$candidate")"
+    [[ -n $candidate_version ]] || die 9 "the candidate's ledgerly rates --format json reports no rates version"
+
+    local status=0 markdown
+    (cd "$work" && "$candidate" diff "$old" "$new" --top "$DIFF_TOP" --format text) >"$work/diff.txt" 2>&1 || status=$?
+    sed 's/^/  /' "$work/diff.txt" >&2
+    ((status == 0 || status == 1)) || die 9 "the candidate's ledgerly diff failed (exit $status)"
+    # Exit 1 (differences) is expected here; the text run above judged the status.
+    markdown="$(cd "$work" && { "$candidate" diff "$old" "$new" --top "$DIFF_TOP" --format markdown || true; })"
+
+    local verdict title code=0
+    local shown_live=${live_version:-unknown}
+    if ((status == 0)); then
+        title="passed: no invoice prices differently"
+        verdict="No invoice of the reference book prices differently (rates version $shown_live → $candidate_version)."
+    elif [[ -z $live_version ]]; then
+        title="passed, for the reviewer: totals change, live rates version unknown"
+        verdict="Totals change. The live release $live predates \`ledgerly rates\`, so its rates version is unknown and whether this change was declared cannot be told: review the diff before approving."
+    elif [[ $live_version == "$candidate_version" ]]; then
+        title="REFUSED: unintended pricing change"
+        verdict="Totals change while the rates version is still $candidate_version: an unintended pricing change. If it is deliberate, bump RATES_VERSION in pricing/src/rates.rs (and the pinned fingerprint in pricing/tests/rates_version.rs) and build again."
+        code=8
+    else
+        title="passed, for the reviewer: rates version $live_version → $candidate_version"
+        verdict="The rates version changed from $live_version to $candidate_version: a declared pricing change. Review the diff before approving production."
+    fi
+    say "repricing: $verdict"
+    printf '### Repricing gate (%s): %s\n\n' "$env" "$title"
+    printf -- "- candidate: \`%s\`, rates version %s\n" "$candidate_id" "$candidate_version"
+    printf -- "- live in %s: \`%s\`, rates version %s\n" "$env" "$live" "$shown_live"
+    printf -- "- reference book: %s invoices, \`ledgerly sample --count %s --seed %s\`\n\n" \
+        "$REFERENCE_COUNT" "$REFERENCE_COUNT" "$REFERENCE_SEED"
+    printf '%s\n\n' "$verdict"
+    printf '%s\n' "$markdown"
+    if ((code != 0)); then
+        die "$code" "unintended pricing change refused: totals of the reference book change under the same rates version $candidate_version"
+    fi
+}
+
 # --- rollback -------------------------------------------------------------
 
 rollback_local() {
@@ -299,7 +435,9 @@ ssh_options() {
 
 # Runs this same script on the host, so the SSH path executes exactly the
 # code the local tests cover; only the transport differs.
+# remote ACTION ENV [ARTIFACT], ACTION one of deploy, diff, rollback, status.
 remote() {
+    local action=$1 env=$2 artifact=${3:-}
     local host=$LEDGERLY_DEPLOY_HOST root options=()
     root="$(deploy_root)"
     mapfile -t options < <(ssh_options)
@@ -308,20 +446,23 @@ remote() {
     workdir="$(ssh "${options[@]}" "$host" 'mktemp -d /tmp/ledgerly-deploy.XXXXXX')" ||
         die 2 "cannot reach $host over SSH"
     local files=("$SCRIPT_PATH") args=()
-    if [[ $1 == rollback || $1 == status ]]; then
-        args=("$1" "$2")
-    else
-        [[ -f $2 && -f $2.sha256 ]] || die 3 "artifact $2 or its checksum $2.sha256 does not exist"
-        files+=("$2" "$2.sha256")
-        args=("$1" "$workdir/$(basename "$2")")
-    fi
+    case $action in
+        rollback | status) args=("$action" "$env") ;;
+        *)
+            [[ -f $artifact && -f $artifact.sha256 ]] ||
+                die 3 "artifact $artifact or its checksum $artifact.sha256 does not exist"
+            files+=("$artifact" "$artifact.sha256")
+            args=("$env" "$workdir/$(basename "$artifact")")
+            [[ $action == diff ]] && args=(diff "${args[@]}")
+            ;;
+    esac
     say "copying ${#files[@]} file(s) to $host:$workdir"
     scp -q "${options[@]}" "${files[@]}" "$host:$workdir/"
 
     local command status=0
     # LEDGERLY_DEPLOY_HOST is cleared so the copy on the host deploys locally.
     command="$(printf '%q ' env LEDGERLY_DEPLOY_HOST= "LEDGERLY_DEPLOY_ROOT=$root" \
-        "LEDGERLY_SMOKE_TIMEOUT=${LEDGERLY_SMOKE_TIMEOUT:-30}" \
+        "LEDGERLY_SMOKE_TIMEOUT=${LEDGERLY_SMOKE_TIMEOUT:-30}" "LEDGERLY_REPRICE_TOP=$DIFF_TOP" \
         bash "$workdir/$(basename "$SCRIPT_PATH")" "${args[@]}")"
     # shellcheck disable=SC2029 # expanding here is the point: every word is %q-quoted.
     ssh "${options[@]}" "$host" "$command" || status=$?
@@ -331,9 +472,15 @@ remote() {
 }
 
 main() {
-    (($# == 2)) || usage
     local action env artifact=""
-    if [[ $1 == rollback || $1 == status ]]; then
+    if [[ ${1:-} == diff ]]; then
+        (($# == 3)) || usage
+        action="diff"
+        env=$2
+        artifact=$3
+    elif (($# != 2)); then
+        usage
+    elif [[ $1 == rollback || $1 == status ]]; then
         action=$1
         env=$2
     else
@@ -344,15 +491,12 @@ main() {
     check_env_name "$env"
 
     if [[ -n ${LEDGERLY_DEPLOY_HOST:-} ]]; then
-        if [[ $action == deploy ]]; then
-            remote "$env" "$artifact"
-        else
-            remote "$action" "$env"
-        fi
+        remote "$action" "$env" "$artifact"
         return
     fi
     case $action in
         deploy) deploy_local "$env" "$artifact" ;;
+        diff) diff_local "$env" "$artifact" ;;
         rollback) rollback_local "$env" ;;
         status) status_local "$env" ;;
     esac

@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal};
 
 use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::command::{charge, completions, invoice};
+use crate::command::{charge, completions, diff, invoice, rates, sample};
 use crate::error::{Cmd, all_exit_codes_help, exit_codes_help};
 
 /// The version `--version` prints: the package version and the commit it
@@ -96,6 +96,12 @@ pub(crate) enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff) to stdout: `ledgerly man | man -l -`
     Man,
+    /// Print the rate table pricing applies, and its version
+    Rates(rates::Args),
+    /// Write a deterministic reference book of invoices (every tier and boundary, then random ones)
+    Sample(sample::Args),
+    /// Compare two JSON Lines outputs of `ledgerly invoice` for the same input
+    Diff(diff::Args),
 }
 
 /// The whole command line, help screens included: every command's help
@@ -116,6 +122,19 @@ pub(crate) fn command() -> clap::Command {
                 charge::HELP,
                 exit_codes_help(Cmd::Charge)
             ))
+        })
+        .mut_subcommand(Cmd::Rates.name(), |command| {
+            command.after_help(format!("{}\n{}", rates::HELP, exit_codes_help(Cmd::Rates)))
+        })
+        .mut_subcommand(Cmd::Sample.name(), |command| {
+            command.after_help(format!(
+                "{}\n{}",
+                sample::HELP,
+                exit_codes_help(Cmd::Sample)
+            ))
+        })
+        .mut_subcommand(Cmd::Diff.name(), |command| {
+            command.after_help(format!("{}\n{}", diff::HELP, exit_codes_help(Cmd::Diff)))
         })
 }
 
@@ -253,7 +272,7 @@ mod tests {
         for (args, code) in [
             (
                 &["ledgerly", "--help"][..],
-                "  74  invoice, charge: the output could not be written",
+                "  74  invoice, charge, rates, sample, diff: the output could not be written",
             ),
             (
                 &["ledgerly", "invoice", "--help"][..],

@@ -30,6 +30,12 @@ pub(crate) enum Cmd {
     Invoice,
     /// `ledgerly charge`.
     Charge,
+    /// `ledgerly rates`.
+    Rates,
+    /// `ledgerly sample`.
+    Sample,
+    /// `ledgerly diff`.
+    Diff,
 }
 
 impl Cmd {
@@ -38,6 +44,9 @@ impl Cmd {
         match self {
             Cmd::Invoice => "invoice",
             Cmd::Charge => "charge",
+            Cmd::Rates => "rates",
+            Cmd::Sample => "sample",
+            Cmd::Diff => "diff",
         }
     }
 }
@@ -53,7 +62,15 @@ pub(crate) struct ExitCodeDoc {
     pub(crate) meaning: &'static str,
 }
 
-const ALL: &[Cmd] = &[Cmd::Invoice, Cmd::Charge];
+const ALL: &[Cmd] = &[
+    Cmd::Invoice,
+    Cmd::Charge,
+    Cmd::Rates,
+    Cmd::Sample,
+    Cmd::Diff,
+];
+/// The commands that read an input file.
+const READERS: &[Cmd] = &[Cmd::Invoice, Cmd::Charge, Cmd::Diff];
 
 /// One row of [`EXIT_CODES`], so the table reads one line per meaning.
 const fn doc(code: u8, commands: &'static [Cmd], meaning: &'static str) -> ExitCodeDoc {
@@ -72,9 +89,20 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     doc(EXIT_OK, &[Cmd::Invoice], "every invoice was priced"),
     doc(EXIT_OK, &[Cmd::Charge], "every invoice was paid"),
     doc(
+        EXIT_OK,
+        &[Cmd::Rates, Cmd::Sample],
+        "the output was written",
+    ),
+    doc(EXIT_OK, &[Cmd::Diff], "no record differs"),
+    doc(
         EXIT_UNPAID,
         &[Cmd::Charge],
         "every invoice was read, but at least one was not paid (declined, refused, or still open after its retries); payment outcomes are not input errors",
+    ),
+    doc(
+        EXIT_UNPAID,
+        &[Cmd::Diff],
+        "some record differs: an amount, an error, or a record in one file only",
     ),
     doc(
         EXIT_USAGE,
@@ -92,8 +120,13 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
         "at least one invoice was invalid (the others are still collected)",
     ),
     doc(
+        EXIT_INVALID,
+        &[Cmd::Diff],
+        "a record is not a record of `ledgerly invoice` (the message names the file and line)",
+    ),
+    doc(
         EXIT_NO_INPUT,
-        ALL,
+        READERS,
         "the input file is missing or unreadable (the message names the path)",
     ),
     doc(
@@ -165,6 +198,8 @@ pub(crate) enum Status {
     SomeInvalid,
     /// Every invoice was valid, but at least one was not paid.
     SomeUnpaid,
+    /// `diff`: the two outputs differ.
+    Differences,
 }
 
 impl Status {
@@ -173,7 +208,7 @@ impl Status {
         match self {
             Status::Success => EXIT_OK,
             Status::SomeInvalid => EXIT_INVALID,
-            Status::SomeUnpaid => EXIT_UNPAID,
+            Status::SomeUnpaid | Status::Differences => EXIT_UNPAID,
         }
     }
 }
@@ -201,6 +236,16 @@ pub(crate) enum AppError {
     /// The output could not be written.
     #[error("cannot write output: {0}")]
     Output(io::Error),
+    /// A record of an input file is not what the command reads (`diff`).
+    #[error("{} line {line}: {message}", path.display())]
+    BadRecord {
+        /// The input's path (`stdin` for `-`).
+        path: PathBuf,
+        /// The record's line, from 1.
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl AppError {
@@ -228,7 +273,9 @@ impl AppError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) => EXIT_USAGE,
-            AppError::Invalid(_) | AppError::InvalidCsv(_) => EXIT_INVALID,
+            AppError::Invalid(_) | AppError::InvalidCsv(_) | AppError::BadRecord { .. } => {
+                EXIT_INVALID
+            }
             AppError::Input { .. } => EXIT_NO_INPUT,
             AppError::Output(_) => EXIT_OUTPUT,
         }
@@ -245,6 +292,14 @@ mod tests {
         assert_eq!(Status::SomeInvalid.exit_code(), 65);
         assert_eq!(Status::SomeUnpaid.exit_code(), 1);
         assert_eq!(AppError::usage(Cmd::Invoice, "bad").exit_code(), 2);
+        assert_eq!(Status::Differences.exit_code(), 1);
+        let record = AppError::BadRecord {
+            path: PathBuf::from("old.jsonl"),
+            line: 3,
+            message: "not json".to_owned(),
+        };
+        assert_eq!(record.exit_code(), 65);
+        assert_eq!(record.to_string(), "old.jsonl line 3: not json");
         assert_eq!(AppError::Invalid(PricingError::NoLineItems).exit_code(), 65);
         let header = CsvInputError::Header {
             expected: String::new(),
@@ -320,7 +375,10 @@ mod tests {
         );
         assert!(!invoice.contains("not paid"));
         assert!(exit_codes_help(Cmd::Charge).contains("  1   every invoice was read"));
-        assert!(all_exit_codes_help().contains("  66  invoice, charge: the input file is missing"));
+        assert!(
+            all_exit_codes_help()
+                .contains("  66  invoice, charge, diff: the input file is missing")
+        );
     }
 
     #[test]

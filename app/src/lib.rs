@@ -69,6 +69,9 @@ pub fn run() -> ExitCode {
         Command::Charge(args) => command::charge::run(&args, console),
         Command::Completions(args) => command::completions::run(&args),
         Command::Man => command::completions::run_man(),
+        Command::Rates(args) => command::rates::run(&args),
+        Command::Sample(args) => command::sample::run(&args),
+        Command::Diff(args) => command::diff::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),

@@ -53,5 +53,5 @@ pub use pipeline::{
     Breakdown, MAX_SUBTOTAL, add_late_fee, add_tax, apply_loyalty_discount, apply_tier_discount,
     calculate_invoice_total, calculate_subtotal, price, price_line_items,
 };
-pub use rates::{RATES, RateTable};
+pub use rates::{RATES, RATES_VERSION, RateTable};
 pub use rust_decimal::Decimal;

@@ -1,8 +1,12 @@
 //! The subcommands, one module each. A command is a thin layer: it opens
 //! its input, hands records to readers, pricing or billing, and writers,
 //! and returns a [`Status`](crate::error::Status). Commands depend only on
-//! the modules below them, never on one another.
+//! the modules below them, never on one another. `rates`, `sample` and
+//! `diff` make the reference-book workflow of the production approval.
 
 pub(crate) mod charge;
 pub(crate) mod completions;
+pub(crate) mod diff;
 pub(crate) mod invoice;
+pub(crate) mod rates;
+pub(crate) mod sample;

@@ -11,4 +11,5 @@ mod fuzz_regressions;
 mod hostile;
 mod invoice;
 mod readme;
+mod reprice;
 mod util;

@@ -1,0 +1,361 @@
+//! `ledgerly rates`, `sample` and `diff` as the deploy gate runs them: the
+//! real binary, its stdout, stderr and exit code.
+
+use std::fs;
+use std::path::PathBuf;
+
+use predicates::prelude::*;
+
+use crate::util::ledgerly;
+
+/// A file of this test's own under cargo's per-target scratch directory.
+fn scratch(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reprice");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    fs::write(&path, contents).unwrap();
+    path
+}
+
+fn output_of(args: &[&str]) -> Vec<u8> {
+    ledgerly()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone()
+}
+
+/// Prices `book` with this binary as `ledgerly invoice` does in the gate.
+fn price(book: &[u8], input_format: &str) -> Vec<u8> {
+    let output = ledgerly()
+        .args(["invoice", "--input", "-", "--input-format", input_format])
+        .args(["--format", "jsonl"])
+        .write_stdin(book)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    output.stdout
+}
+
+fn priced(id: &str, total: &str) -> String {
+    format!(
+        "{{\"id\":\"{id}\",\"subtotal\":\"{total}\",\"tier_discount\":\"0.00\",\
+         \"loyalty_discount\":\"0.00\",\"tax\":\"0.00\",\"late_fee\":\"0.00\",\"total\":\"{total}\"}}\n"
+    )
+}
+
+#[test]
+fn rates_prints_every_rate_the_threshold_and_the_version() {
+    ledgerly()
+        .arg("rates")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "rates version 1 (fingerprint fnv1a64:",
+        ))
+        .stdout(predicate::str::contains("gold discount        0.15\n"))
+        .stdout(predicate::str::contains("silver discount      0.10\n"))
+        .stdout(predicate::str::contains("late fee after days  30\n"))
+        .stderr("");
+}
+
+#[test]
+fn rates_as_json_starts_with_the_version_a_shell_script_can_read() {
+    let json = String::from_utf8(output_of(&["rates", "--format", "json"])).unwrap();
+    assert!(
+        json.starts_with("{\"version\":1,\"fingerprint\":\"fnv1a64:"),
+        "{json}"
+    );
+    assert!(json.contains("\"gold_discount\":\"0.15\""), "{json}");
+    assert!(json.ends_with("\"late_fee_after_days\":30}\n"), "{json}");
+}
+
+#[test]
+fn the_same_seed_writes_the_same_book_and_another_seed_another() {
+    let args = ["sample", "--count", "300", "--seed", "7"];
+    let one = output_of(&args);
+    assert_eq!(one, output_of(&args));
+    assert_eq!(String::from_utf8_lossy(&one).lines().count(), 300);
+    let other = output_of(&["sample", "--count", "300", "--seed", "8"]);
+    assert_ne!(one, other);
+    // The corner cases come first whatever the seed.
+    assert_eq!(one[..2000], other[..2000]);
+}
+
+#[test]
+fn the_book_prices_without_an_error_and_warns_once_about_platinum() {
+    let book = output_of(&["sample", "--count", "2000"]);
+    ledgerly()
+        .args(["invoice", "--input", "-", "--input-format", "jsonl"])
+        .write_stdin(book)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"error\"").not())
+        .stdout(predicate::str::contains("{\"id\":\"REF-002000\","))
+        .stderr("warning: unknown tier \"platinum\" applies no discount\n");
+}
+
+#[test]
+fn the_csv_and_jsonl_books_price_to_the_same_totals() {
+    let jsonl = price(
+        &output_of(&["sample", "--count", "1500", "--seed", "3"]),
+        "jsonl",
+    );
+    let csv_book = output_of(&[
+        "sample", "--count", "1500", "--seed", "3", "--format", "csv",
+    ]);
+    assert!(csv_book.starts_with(b"invoice_id,tier,loyalty_member,days_overdue,price,quantity\n"));
+    let csv = price(&csv_book, "csv");
+    assert_eq!(jsonl.len(), csv.len());
+    assert_eq!(jsonl, csv);
+}
+
+#[test]
+fn diff_of_identical_pricings_exits_0() {
+    let priced_book = price(&output_of(&["sample", "--count", "200"]), "jsonl");
+    let old = scratch("same-old.jsonl", &priced_book);
+    let new = scratch("same-new.jsonl", &priced_book);
+    ledgerly()
+        .arg("diff")
+        .args([&old, &new])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "no differences: 200 invoices compared",
+        ))
+        .stderr("");
+}
+
+#[test]
+fn diff_of_a_changed_total_exits_1_and_names_the_invoice() {
+    let old = scratch(
+        "changed-old.jsonl",
+        format!("{}{}", priced("A", "141.69"), priced("B", "5.00")).as_bytes(),
+    );
+    let new = scratch(
+        "changed-new.jsonl",
+        format!("{}{}", priced("A", "146.69"), priced("B", "5.00")).as_bytes(),
+    );
+    ledgerly()
+        .arg("diff")
+        .args([&old, &new])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "1 of 2 compared invoices change; total moved +5.00",
+        ))
+        .stdout(predicate::str::contains("  A "))
+        .stdout(predicate::str::contains("141.69 ->"));
+    ledgerly()
+        .arg("diff")
+        .args([&old, &new])
+        .args(["--format", "markdown"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("| A | 141.69 | 146.69 | +5.00 |"));
+    ledgerly()
+        .arg("diff")
+        .args([&old, &new])
+        .args(["--format", "json"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "\"money_moved\":{\"subtotal\":\"+5.00\"",
+        ));
+}
+
+#[test]
+fn diff_reports_records_missing_from_either_side() {
+    let old = scratch(
+        "missing-old.jsonl",
+        format!("{}{}", priced("A", "1.00"), priced("B", "2.00")).as_bytes(),
+    );
+    let new = scratch(
+        "missing-new.jsonl",
+        format!("{}{}", priced("A", "1.00"), priced("C", "3.00")).as_bytes(),
+    );
+    ledgerly()
+        .arg("diff")
+        .args([&old, &new])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("only in old (1): B\n"))
+        .stdout(predicate::str::contains("only in new (1): C\n"));
+}
+
+#[test]
+fn diff_refuses_a_bad_record_naming_the_file_and_line() {
+    let old = scratch(
+        "bad-old.jsonl",
+        format!("{}\n{{\"id\":\"B\"}}\n", priced("A", "1.00")).as_bytes(),
+    );
+    let new = scratch("bad-new.jsonl", priced("A", "1.00").as_bytes());
+    ledgerly()
+        .arg("diff")
+        .args([&old, &new])
+        .assert()
+        .code(65)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "bad-old.jsonl line 3: not a record of `ledgerly invoice`",
+        ));
+}
+
+#[test]
+fn diff_of_a_missing_file_exits_66_naming_it() {
+    let new = scratch("present.jsonl", priced("A", "1.00").as_bytes());
+    ledgerly()
+        .args(["diff", "no-such-old.jsonl"])
+        .arg(&new)
+        .assert()
+        .code(66)
+        .stderr(predicate::str::starts_with(
+            "error: cannot read no-such-old.jsonl:",
+        ));
+}
+
+#[test]
+fn diff_usage_errors_exit_2() {
+    ledgerly().args(["diff", "only-one.jsonl"]).assert().code(2);
+    ledgerly()
+        .args(["diff", "a.jsonl", "b.jsonl", "--top", "many"])
+        .assert()
+        .code(2);
+    ledgerly().args(["sample"]).assert().code(2);
+    ledgerly()
+        .args(["rates", "--format", "yaml"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_repriced_book_shows_every_changed_invoice_with_top_as_large_as_the_book() {
+    // Stand-in for a gold-rate change: every total of REF-000001..=REF-000008
+    // (the gold corner cases) moves by one cent.
+    let priced_book =
+        String::from_utf8(price(&output_of(&["sample", "--count", "100"]), "jsonl")).unwrap();
+    let changed: String = priced_book
+        .lines()
+        .enumerate()
+        .map(|(index, line)| {
+            if index < 8 {
+                line.replace("\"total\":\"55.05\"", "\"total\":\"55.06\"")
+                    .replace("\"total\":\"57.81\"", "\"total\":\"57.82\"")
+                    .replace("\"total\":\"53.95\"", "\"total\":\"53.96\"")
+                    .replace("\"total\":\"56.65\"", "\"total\":\"56.66\"")
+            } else {
+                line.to_owned()
+            }
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let old = scratch("book-old.jsonl", priced_book.as_bytes());
+    let new = scratch("book-new.jsonl", changed.as_bytes());
+    let output = ledgerly()
+        .arg("diff")
+        .args([&old, &new])
+        .args(["--top", "100"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(output).unwrap();
+    assert!(
+        text.contains("8 of 100 compared invoices change; total moved +0.08"),
+        "{text}"
+    );
+    for n in 1..=8 {
+        assert!(
+            text.contains(&format!("  REF-{n:06} ")),
+            "REF-{n:06} missing:\n{text}"
+        );
+    }
+}
+
+/// Runs `ledgerly` with stdout on `/dev/full`, where every write fails.
+fn run_on_dev_full(args: &[&str]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
+        .args(args)
+        .stdout(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// Runs `ledgerly` with its stdout's reader gone before it writes.
+fn run_into_closed_pipe(args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), output.stderr)
+}
+
+#[test]
+fn output_that_cannot_be_written_exits_74_for_each_command() {
+    let old = scratch("full-old.jsonl", priced("A", "1.00").as_bytes());
+    let old = old.to_str().unwrap();
+    for args in [
+        vec!["rates"],
+        vec!["sample", "--count", "10"],
+        vec!["diff", old, old],
+    ] {
+        let (code, stderr) = run_on_dev_full(&args);
+        assert_eq!(code, Some(74), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write output:"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_each_command_quietly_with_its_status() {
+    let old = scratch("pipe-old.jsonl", priced("A", "1.00").as_bytes());
+    let new = scratch("pipe-new.jsonl", priced("A", "2.00").as_bytes());
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    for (args, status) in [
+        (vec!["rates"], 0),
+        (vec!["rates", "--format", "json"], 0),
+        (vec!["sample", "--count", "1000000"], 0),
+        (vec!["diff", old, old], 0),
+        (vec!["diff", old, new], 1),
+    ] {
+        let (code, stderr) = run_into_closed_pipe(&args);
+        assert_eq!(
+            code,
+            Some(status),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&stderr)
+        );
+        assert!(
+            stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&stderr)
+        );
+    }
+}
+
+#[test]
+fn diff_reads_old_from_stdin_when_named_dash() {
+    let new = scratch("stdin-new.jsonl", priced("A", "1.00").as_bytes());
+    ledgerly()
+        .args(["diff", "-"])
+        .arg(&new)
+        .write_stdin(priced("A", "1.25"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("diff - -> "))
+        .stdout(predicate::str::contains("total moved -0.25"));
+}
