@@ -206,30 +206,54 @@ pub(crate) fn write_json_error(
 }
 
 /// Appends the aligned breakdown: labels on the left, amounts right-aligned
-/// in one column as wide as the widest amount.
+/// in one column as wide as the widest amount. Written into one stack
+/// buffer with the amounts' digits put in place, as the JSON and CSV
+/// records are, so text output costs about what they cost.
 pub(crate) fn write_text_breakdown(out: &mut impl Write, breakdown: &Breakdown) -> io::Result<()> {
-    let texts = breakdown.amounts().map(|amount| amount.to_string());
-    let width = texts.iter().map(String::len).max().unwrap_or(0);
-    for (label, text) in TEXT_LABELS.iter().zip(&texts) {
-        writeln!(
-            out,
-            "{label:<LABEL_WIDTH$}{:gap$}{text:>width$}",
-            "",
-            gap = COLUMN_GAP
-        )?;
+    let mut amounts = [[0_u8; MONEY_ROOM]; 6];
+    let mut lengths = [0_usize; 6];
+    for ((amount, length), money) in amounts
+        .iter_mut()
+        .zip(&mut lengths)
+        .zip(breakdown.amounts())
+    {
+        *length = put_money(amount, 0, money);
     }
-    Ok(())
+    let width = lengths.iter().copied().max().unwrap_or(0);
+    let mut buffer = [b' '; TEXT_BREAKDOWN_ROOM];
+    let mut at = 0;
+    for ((label, amount), length) in TEXT_LABELS.iter().zip(&amounts).zip(lengths) {
+        buffer[at..at + label.len()].copy_from_slice(label.as_bytes());
+        // The buffer starts as spaces: padding is a jump, not a write.
+        at += LABEL_WIDTH + COLUMN_GAP + width - length;
+        buffer[at..at + length].copy_from_slice(&amount[..length]);
+        at += length;
+        buffer[at] = b'\n';
+        at += 1;
+    }
+    out.write_all(&buffer[..at])
 }
+
+/// Room for the six lines of a text breakdown, each as wide as it can be.
+const TEXT_BREAKDOWN_ROOM: usize = 6 * (LABEL_WIDTH + COLUMN_GAP + MONEY_ROOM + 1);
 
 /// Appends the heading of one invoice in batch text output.
 fn write_text_heading(out: &mut impl Write, line: u64, id: Option<&str>) -> io::Result<()> {
     // Text is for people and terminals: a control character in an id
     // (a line break faking a breakdown line, an escape sequence) is shown
     // escaped, never acted on.
+    let mut digits = itoa::Buffer::new();
+    let line = digits.format(line);
     match id {
-        Some(id) => writeln!(out, "invoice {} (line {line})", printable(id)),
-        None => writeln!(out, "invoice at line {line}"),
+        Some(id) => {
+            out.write_all(b"invoice ")?;
+            out.write_all(printable(id).as_bytes())?;
+            out.write_all(b" (line ")?;
+        }
+        None => out.write_all(b"invoice at line ")?,
     }
+    out.write_all(line.as_bytes())?;
+    out.write_all(if id.is_some() { b")\n" } else { b"\n" })
 }
 
 /// Appends one priced invoice of a batch as text: a heading, the aligned
