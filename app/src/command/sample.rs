@@ -15,6 +15,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
+use std::ops::Range;
 
 use crate::error::{AppError, Status};
 
@@ -263,8 +264,9 @@ pub(crate) const CORNER_CASES: u64 = (TIERS.len() * 2 * BOUNDARY_DAYS.len() + CA
 #[derive(Debug, Clone)]
 pub(crate) struct Book {
     rng: SplitMix64,
-    next: u64,
-    count: u64,
+    /// The indexes still to write. A range rather than a counter compared
+    /// with the count, so no mutated comparison can make the book endless.
+    indexes: Range<u64>,
 }
 
 impl Book {
@@ -272,8 +274,7 @@ impl Book {
     pub(crate) fn new(count: u64, seed: u64) -> Self {
         Book {
             rng: SplitMix64::new(seed),
-            next: 0,
-            count,
+            indexes: 0..count,
         }
     }
 
@@ -361,11 +362,7 @@ impl Iterator for Book {
     type Item = Invoice;
 
     fn next(&mut self) -> Option<Invoice> {
-        if self.next >= self.count {
-            return None;
-        }
-        let index = self.next;
-        self.next += 1;
+        let index = self.indexes.next()?;
         let (tier, loyalty_member, days_overdue, items) = match usize::try_from(index) {
             Ok(corner) if index < CORNER_CASES => Book::corner(corner),
             _ => self.random(),
