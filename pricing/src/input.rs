@@ -182,12 +182,9 @@ impl FromStr for Quantity {
 /// any spelling (`3`, `3.0`, `3e0`, `30e-1`, `-0`); `None` for anything else
 /// (`2.5`, `-1`, `+3`, `2.9999999999999999999999999999999e0`).
 fn whole_number(text: &str) -> Option<u64> {
-    // Plain digits, the shape nearly every count has.
-    if !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok();
-    }
+    // `whole` refuses a fraction; only the sign is left to check.
     let exact = Exact::parse(text)?;
-    if exact.is_negative() || exact.decimal_places() > 0 {
+    if exact.is_negative() {
         return None;
     }
     exact.whole()
@@ -704,6 +701,18 @@ mod tests {
         assert_eq!(input.tier(), &Tier::Gold);
         assert!(input.loyalty_member());
         assert_eq!(input.days_overdue().get(), 4);
+        let terms = Terms::new(Tier::Silver, false, DaysOverdue::from(9));
+        let other = PricingInput::with_terms(vec![item], terms.clone()).unwrap();
+        assert!(!other.loyalty_member());
+        assert_eq!(other.terms(), &terms);
+        assert_eq!(
+            (other.tier(), other.days_overdue().get()),
+            (&Tier::Silver, 9)
+        );
+        assert!(
+            !terms.loyalty_member()
+                && Terms::new(Tier::None, true, DaysOverdue::from(0)).loyalty_member()
+        );
         assert_eq!(item.price().to_string(), "2");
         assert_eq!(item.quantity().get(), 3);
     }

@@ -97,18 +97,21 @@ impl<'a> Exact<'a> {
         let digits = &mantissa[first..=last];
         let count =
             i64::try_from(digits.iter().filter(|b| b.is_ascii_digit()).count()).unwrap_or(i64::MAX);
-        // The last significant digit's place: 10^0 is the digit before the
-        // point (or the mantissa's last digit when there is no point).
+        // The last significant digit's place: the whole part has `point`
+        // digits (the mantissa starts with a digit), so the digit with `k`
+        // digits before it stands at 10^(point - 1 - k).
         let point = mantissa
             .iter()
             .position(|&b| b == b'.')
             .unwrap_or(mantissa.len());
-        let last_place = if last < point {
-            // Digits between `last` and the point are zeros in the whole part.
-            i64::try_from(point - last - 1).unwrap_or(i64::MAX)
-        } else {
-            -i64::try_from(last - point).unwrap_or(i64::MAX)
-        };
+        let before = mantissa[..last]
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .count();
+        let last_place = i64::try_from(point)
+            .unwrap_or(i64::MAX)
+            .saturating_sub(1)
+            .saturating_sub(i64::try_from(before).unwrap_or(i64::MAX));
         Some(Exact {
             negative,
             digits,
