@@ -280,6 +280,32 @@ mod tests {
     }
 
     #[test]
+    fn eighteen_significant_digits_are_read_and_nineteen_are_not() {
+        assert_eq!(
+            Exact::parse("123456789012345678").unwrap().whole(),
+            Some(123_456_789_012_345_678)
+        );
+        assert_eq!(
+            Exact::parse("1.23456789012345678")
+                .unwrap()
+                .mantissa_and_scale(),
+            Some((123_456_789_012_345_678, 17))
+        );
+        assert_eq!(
+            Exact::parse("1.00000000000000000001")
+                .unwrap()
+                .mantissa_and_scale(),
+            None
+        );
+        assert_eq!(Exact::parse("9999999999999999999").unwrap().whole(), None);
+        assert_eq!(Exact::parse("1e12").unwrap().mantissa_and_scale(), None);
+        assert_eq!(
+            Exact::parse("1e11").unwrap().mantissa_and_scale(),
+            Some((100_000_000_000, 0))
+        );
+    }
+
+    #[test]
     fn powers_of_ten_bound_the_value_exactly() {
         assert!(Exact::parse("1000000000").unwrap().at_most_power_of_ten(9));
         assert!(
