@@ -21,6 +21,7 @@
 
 use std::borrow::Cow;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::str;
 
 use pricing::{DaysOverdue, LineItem, PricingError, PricingInput, Tier};
@@ -74,8 +75,9 @@ pub(crate) enum RowError {
     /// The row is longer than the line limit.
     #[error(transparent)]
     TooLong(#[from] LineTooLongError),
-    /// The invoice has more rows than [`MAX_ROWS`].
-    #[error("invoice has more than {MAX_ROWS} rows")]
+    /// The invoice has more rows than [`MAX_ROWS`] or more bytes than
+    /// [`MAX_INVOICE_BYTES`].
+    #[error("invoice has more than {MAX_ROWS} rows or more than 64 MiB of them")]
     TooManyRows,
     /// `loyalty_member` is neither `true`, `false` nor empty.
     #[error("loyalty_member {0:?} is not true or false")]
@@ -135,10 +137,6 @@ struct InvoiceFields {
 
 /// An invoice being assembled from its rows.
 struct Pending {
-    /// The `invoice_id` that further rows must repeat; `None` for an
-    /// invoice without an id (or whose row could not be split), which no
-    /// further row joins.
-    key: Option<Vec<u8>>,
     line: u64,
     id: Option<String>,
     /// The first row's raw invoice-level fields, for messages.
@@ -149,13 +147,11 @@ struct Pending {
 }
 
 impl Pending {
-    fn new(key: Option<Vec<u8>>, line: u64) -> Pending {
+    fn new(key: Option<&[u8]>, line: u64) -> Pending {
         let id = key
-            .as_deref()
             .and_then(|key| str::from_utf8(key).ok())
             .map(str::to_owned);
         Pending {
-            key,
             line,
             id,
             first_texts: Default::default(),
@@ -189,12 +185,83 @@ impl Pending {
     }
 }
 
-/// One physical line of the input.
-enum Row {
+/// One physical line of the input, as a worker reads it from its chunk.
+#[derive(Clone, Copy)]
+enum Row<'a> {
     /// A line's bytes, without its line break.
-    Line(u64, Vec<u8>),
+    Line(&'a [u8]),
     /// A line longer than the limit, not held in memory.
-    TooLong(u64),
+    TooLong,
+}
+
+/// Where a row of a [`CsvChunk`] is: its line, and its bytes in the
+/// chunk's data (`None` for a line longer than the limit).
+#[derive(Debug, Clone)]
+struct RowAt {
+    line: u64,
+    bytes: Option<Range<usize>>,
+}
+
+/// The rows of whole invoices, cut by the reader where one invoice ends and
+/// the next begins (it reads only each row's first field for that), parsed
+/// and validated by a batch worker: so CSV input is read in parallel, as
+/// JSON Lines is.
+#[derive(Debug, Default)]
+pub(crate) struct CsvChunk {
+    data: Vec<u8>,
+    rows: Vec<RowAt>,
+    /// The index in `rows` where each invoice starts.
+    starts: Vec<usize>,
+    /// The invoices (indexes into `starts`) that had more rows than
+    /// [`MAX_ROWS`], or more bytes than [`MAX_INVOICE_BYTES`]: their further
+    /// rows were counted, not kept.
+    oversized: Vec<usize>,
+}
+
+impl CsvChunk {
+    /// How many invoices the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The chunk's invoices, parsed and validated, in input order.
+    pub(crate) fn invoices(&self) -> impl Iterator<Item = CsvInvoice> + '_ {
+        let ends = self
+            .starts
+            .iter()
+            .skip(1)
+            .copied()
+            .chain(std::iter::once(self.rows.len()));
+        self.starts
+            .iter()
+            .zip(ends)
+            .enumerate()
+            .map(|(index, (&start, end))| {
+                let rows = &self.rows[start..end];
+                let row = |at: &RowAt| match &at.bytes {
+                    Some(range) => Row::Line(&self.data[range.clone()]),
+                    None => Row::TooLong,
+                };
+                let first = &rows[0];
+                let key = match row(first) {
+                    Row::Line(bytes) => first_field(bytes).filter(|key| !key.is_empty()),
+                    Row::TooLong => None,
+                };
+                let mut pending = Pending::new(key.as_deref(), first.line);
+                for at in rows {
+                    add_row(&mut pending, row(at), at.line);
+                }
+                if self.oversized.contains(&index) && pending.error.is_none() {
+                    pending.error = Some((first.line, RowError::TooManyRows));
+                }
+                pending.finish()
+            })
+    }
+
+    /// Gives the data buffer back, to be reused.
+    pub(crate) fn into_data(self) -> Vec<u8> {
+        self.data
+    }
 }
 
 /// The physical lines of an input, one at a time, from its blocks.
@@ -207,8 +274,9 @@ struct Rows<'p, R> {
 }
 
 impl<R: Read> Rows<'_, R> {
-    /// The next non-blank line, or `None` at the end of the input.
-    fn next_row(&mut self) -> io::Result<Option<Row>> {
+    /// The next non-blank line: its number, and its bytes appended to
+    /// `out` (`None` for a line longer than the limit); `None` at the end.
+    fn next_row(&mut self, out: &mut Vec<u8>) -> io::Result<Option<(u64, Option<Range<usize>>)>> {
         loop {
             if self.offset >= self.data.len() {
                 let used = std::mem::take(&mut self.data);
@@ -216,7 +284,7 @@ impl<R: Read> Rows<'_, R> {
                 self.offset = 0;
                 match self.blocks.next().transpose()? {
                     None => return Ok(None),
-                    Some(Block::TooLong { line }) => return Ok(Some(Row::TooLong(line))),
+                    Some(Block::TooLong { line }) => return Ok(Some((line, None))),
                     Some(Block::Lines { first_line, data }) => {
                         self.data = data;
                         self.next_line = first_line;
@@ -232,26 +300,49 @@ impl<R: Read> Rows<'_, R> {
             self.offset += end + 1;
             self.next_line += 1;
             if !is_blank(line) {
-                return Ok(Some(Row::Line(number, line.to_vec())));
+                let start = out.len();
+                out.extend_from_slice(line);
+                return Ok(Some((number, Some(start..out.len()))));
             }
         }
     }
 }
 
-/// The invoices of a CSV input, in input order.
-pub(crate) struct CsvInvoices<'p, R> {
+/// How much row data a chunk gathers before it is cut at the next
+/// invoice's first row (1 MiB, as for JSON Lines blocks; any size gives the
+/// same records).
+pub(crate) const CHUNK_BYTES: usize = 1_048_576;
+
+/// The chunks of whole invoices of a CSV input, after its header.
+pub(crate) struct CsvChunks<'p, R> {
     rows: Rows<'p, R>,
-    pending: Option<Pending>,
+    chunk_bytes: usize,
+    /// The first row of the next chunk, read while cutting this one: its
+    /// line and bytes (`None` for an over-long line).
+    carry: Option<(u64, Option<Vec<u8>>)>,
+    /// The key of the invoice being gathered (`None`: no later row joins).
+    key: Option<Vec<u8>>,
+    /// The rows and bytes of the invoice being gathered.
+    invoice_rows: usize,
+    invoice_bytes: usize,
+    /// A read error that came after rows already gathered: it is returned
+    /// after their chunk, so none of them is lost.
+    failed: Option<io::Error>,
     done: bool,
 }
 
-impl<'p, R: Read> CsvInvoices<'p, R> {
+/// The most bytes of rows one CSV invoice may have (64 MiB): with
+/// [`MAX_ROWS`], what bounds the memory an invoice's rows take.
+pub(crate) const MAX_INVOICE_BYTES: usize = 64 << 20;
+
+impl<'p, R: Read> CsvChunks<'p, R> {
     /// Checks the header (the first non-blank line; a byte-order mark before
-    /// it is skipped by the block reader) and reads invoices from the rows
-    /// after it. An empty input has no invoices.
+    /// it is skipped by the block reader) and reads chunks of about
+    /// `chunk_bytes` from the rows after it. An empty input has no chunks.
     pub(crate) fn new(
         blocks: LineBlocks<'p, R>,
         pool: &'p BufferPool,
+        chunk_bytes: usize,
     ) -> Result<Self, CsvInputError> {
         let mut rows = Rows {
             blocks,
@@ -261,68 +352,153 @@ impl<'p, R: Read> CsvInvoices<'p, R> {
             next_line: 1,
         };
         let expected = HEADER.join(",");
-        let done = match rows.next_row()? {
+        let mut header = Vec::new();
+        let done = match rows.next_row(&mut header)? {
             None => true,
-            Some(Row::Line(_, header)) if header == expected.as_bytes() => false,
-            Some(Row::Line(_, other)) => {
+            Some((_, Some(_))) if header == expected.as_bytes() => false,
+            Some((_, Some(_))) => {
                 return Err(CsvInputError::Header {
                     expected,
-                    found: String::from_utf8_lossy(&other).into_owned(),
+                    found: String::from_utf8_lossy(&header).into_owned(),
                 });
             }
-            Some(Row::TooLong(_)) => {
+            Some((_, None)) => {
                 return Err(CsvInputError::Header {
                     expected,
                     found: LineTooLong.to_string(),
                 });
             }
         };
-        Ok(CsvInvoices {
+        Ok(CsvChunks {
             rows,
-            pending: None,
+            chunk_bytes: chunk_bytes.max(1),
+            carry: None,
+            key: None,
+            invoice_rows: 0,
+            invoice_bytes: 0,
+            failed: None,
             done,
         })
     }
 
-    /// Adds the row to `pending`, or returns the finished invoice when the
-    /// row starts a new one.
-    fn take_row(&mut self, row: &Row) -> Option<CsvInvoice> {
-        let (line, key) = match row {
-            Row::Line(line, bytes) => (*line, first_field(bytes).filter(|key| !key.is_empty())),
-            Row::TooLong(line) => (*line, None),
-        };
-        let joins = matches!((&self.pending, &key), (Some(p), Some(key)) if p.key.as_deref() == Some(&key[..]));
-        if joins {
-            if let Some(pending) = self.pending.as_mut() {
-                add_row(pending, row, line);
-            }
-            return None;
+    fn next_chunk(&mut self) -> io::Result<Option<CsvChunk>> {
+        let mut chunk = CsvChunk::default();
+        if let Some((line, bytes)) = self.carry.take() {
+            let bytes = bytes.map(|bytes| {
+                chunk.data.extend_from_slice(&bytes);
+                0..bytes.len()
+            });
+            chunk.starts.push(0);
+            chunk.rows.push(RowAt { line, bytes });
         }
-        let mut next = Pending::new(key.map(Cow::into_owned), line);
-        add_row(&mut next, row, line);
-        self.pending.replace(next).map(Pending::finish)
+        while !self.done {
+            let before = chunk.data.len();
+            let next = match self.rows.next_row(&mut chunk.data) {
+                Ok(next) => next,
+                Err(error) if chunk.rows.is_empty() => return Err(error),
+                Err(error) => {
+                    self.failed = Some(error);
+                    self.done = true;
+                    break;
+                }
+            };
+            let Some((line, bytes)) = next else {
+                self.done = true;
+                break;
+            };
+            let key = bytes
+                .as_ref()
+                .and_then(|range| first_field(&chunk.data[range.clone()]))
+                .filter(|key| !key.is_empty());
+            let joins =
+                matches!((&self.key, &key), (Some(current), Some(key)) if current[..] == key[..]);
+            if joins {
+                let length = chunk.data.len() - before;
+                if self.invoice_rows >= MAX_ROWS || self.invoice_bytes + length > MAX_INVOICE_BYTES
+                {
+                    // Counted, not kept: the invoice is refused as too large.
+                    chunk.data.truncate(before);
+                    let index = chunk.starts.len().saturating_sub(1);
+                    if chunk.oversized.last() != Some(&index) {
+                        chunk.oversized.push(index);
+                    }
+                    continue;
+                }
+                self.invoice_rows += 1;
+                self.invoice_bytes += length;
+                chunk.rows.push(RowAt { line, bytes });
+                continue;
+            }
+            // The row starts an invoice: the chunk may end before it.
+            self.key = key.map(Cow::into_owned);
+            self.invoice_rows = 1;
+            self.invoice_bytes = chunk.data.len() - before;
+            if before >= self.chunk_bytes {
+                let carried = bytes.map(|_| chunk.data.split_off(before));
+                self.carry = Some((line, carried));
+                return Ok(Some(chunk));
+            }
+            chunk.starts.push(chunk.rows.len());
+            chunk.rows.push(RowAt { line, bytes });
+        }
+        Ok((!chunk.rows.is_empty()).then_some(chunk))
     }
 }
 
+impl<R: Read> Iterator for CsvChunks<'_, R> {
+    type Item = io::Result<CsvChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(error) = self.failed.take() {
+            return Some(Err(error));
+        }
+        match self.next_chunk() {
+            Ok(chunk) => chunk.map(Ok),
+            Err(error) => {
+                self.done = true;
+                self.carry = None;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+/// The invoices of a CSV input, in input order, read one chunk at a time
+/// on the calling thread: the serial path (the fuzz oracle, tests).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) struct CsvInvoices<'p, R> {
+    chunks: CsvChunks<'p, R>,
+    ready: std::vec::IntoIter<CsvInvoice>,
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl<'p, R: Read> CsvInvoices<'p, R> {
+    /// Checks the header and reads invoices from the rows after it.
+    pub(crate) fn new(
+        blocks: LineBlocks<'p, R>,
+        pool: &'p BufferPool,
+    ) -> Result<Self, CsvInputError> {
+        Ok(CsvInvoices {
+            chunks: CsvChunks::new(blocks, pool, CHUNK_BYTES)?,
+            ready: Vec::new().into_iter(),
+        })
+    }
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
 impl<R: Read> Iterator for CsvInvoices<'_, R> {
     type Item = io::Result<CsvInvoice>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            match self.rows.next_row() {
-                Ok(Some(row)) => {
-                    if let Some(invoice) = self.take_row(&row) {
-                        return Some(Ok(invoice));
-                    }
-                }
-                Ok(None) => self.done = true,
-                Err(error) => {
-                    self.done = true;
-                    return Some(Err(error));
-                }
+        loop {
+            if let Some(invoice) = self.ready.next() {
+                return Some(Ok(invoice));
+            }
+            match self.chunks.next()? {
+                Ok(chunk) => self.ready = chunk.invoices().collect::<Vec<_>>().into_iter(),
+                Err(error) => return Some(Err(error)),
             }
         }
-        self.pending.take().map(|pending| Ok(pending.finish()))
     }
 }
 
@@ -393,14 +569,13 @@ fn split(line: &[u8]) -> Result<Vec<Cow<'_, [u8]>>, RowError> {
 
 /// Validates one row into `pending`; the first fault of an invoice is kept
 /// and later rows of a faulty invoice are only consumed.
-fn add_row(pending: &mut Pending, row: &Row, line: u64) {
+fn add_row(pending: &mut Pending, row: Row<'_>, line: u64) {
     if pending.error.is_some() {
         return;
     }
     let checked = match row {
-        Row::TooLong(_) => Err(RowError::TooLong(LineTooLongError)),
-        Row::Line(..) if pending.items.len() >= MAX_ROWS => Err(RowError::TooManyRows),
-        Row::Line(_, bytes) => split(bytes).and_then(|record| check_row(pending, &record)),
+        Row::TooLong => Err(RowError::TooLong(LineTooLongError)),
+        Row::Line(bytes) => split(bytes).and_then(|record| check_row(pending, &record)),
     };
     if let Err(error) = checked {
         pending.error = Some((line, error));
@@ -722,5 +897,58 @@ mod tests {
     fn an_empty_input_has_no_invoices() {
         assert_eq!(read(b"").unwrap().len(), 0);
         assert_eq!(invoices("").len(), 0);
+    }
+
+    fn chunk_lines(input: &str, chunk_bytes: usize) -> Vec<Vec<u64>> {
+        let pool = BufferPool::default();
+        let blocks = LineBlocks::new(input.as_bytes(), &pool, 5, MAX_LINE);
+        CsvChunks::new(blocks, &pool, chunk_bytes)
+            .unwrap()
+            .map(|chunk| {
+                chunk
+                    .unwrap()
+                    .invoices()
+                    .map(|invoice| invoice.line)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_are_cut_between_invoices_never_inside_one() {
+        let input = format!("{HEAD}A,,,,1,1\nA,,,,1,1\nA,,,,1,1\nB,,,,1,1\n,,,,1,1\n,,,,1,1\n");
+        // One byte per chunk: every invoice is a chunk of its own, however
+        // many rows it has.
+        assert_eq!(chunk_lines(&input, 1), [vec![2], vec![5], vec![6], vec![7]]);
+        assert_eq!(chunk_lines(&input, 1 << 20), [vec![2, 5, 6, 7]]);
+        let got = invoices("A,,,,1,1\nA,,,,2,1\nA,,,,3,1\n");
+        assert_eq!(got[0].input.as_ref().unwrap().line_items().len(), 3);
+    }
+
+    /// Hands out `data`, then fails.
+    struct FailsAfter<'a>(&'a [u8]);
+
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_comes_after_the_rows_read_before_it() {
+        let input = format!("{HEAD}A,,,,1,1\nB,,,,1,1\n");
+        let pool = BufferPool::default();
+        let blocks = LineBlocks::new(FailsAfter(input.as_bytes()), &pool, 1 << 20, MAX_LINE);
+        let mut chunks = CsvChunks::new(blocks, &pool, 1 << 20).unwrap();
+        let first = chunks.next().unwrap().unwrap();
+        assert_eq!(first.invoices().map(|i| i.line).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(chunks.next().unwrap().unwrap_err().to_string(), "disk gone");
+        assert!(chunks.next().is_none());
     }
 }

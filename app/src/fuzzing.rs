@@ -41,7 +41,7 @@ use std::time::Duration;
 use pricing::{Breakdown, PricingInput};
 
 use crate::batch;
-use crate::csv_input::{CsvInputError, CsvInvoices};
+use crate::csv_input::{CsvChunks, CsvInputError, CsvInvoices};
 use crate::jsonl;
 use crate::lines::{LineBlocks, LineTooLong, MAX_LINE, numbered_lines};
 use crate::output::{CSV_HEADER, Format};
@@ -194,12 +194,14 @@ fn run_batch(
         ),
         InputFormat::Csv => {
             let blocks = LineBlocks::new(input, pool, shape.block_size, MAX_LINE);
-            let invoices = CsvInvoices::new(blocks, pool).map_err(|error| error.to_string())?;
+            // Chunks of a few bytes: every invoice boundary is a chunk's.
+            let chunks =
+                CsvChunks::new(blocks, pool, shape.csv_chunk).map_err(|error| error.to_string())?;
             batch::run(
-                pricer::chunks(invoices, shape.csv_chunk),
+                chunks,
                 shape.workers,
                 preamble,
-                |chunk| pricer::price_csv_chunk(chunk, format, pool),
+                |chunk| pricer::price_csv_rows(chunk, format, pool),
                 &mut out,
                 &mut diagnostics,
                 pool,

@@ -4,7 +4,7 @@
 
 use std::io;
 
-use crate::csv_input::CsvInvoice;
+use crate::csv_input::CsvChunk;
 use crate::jsonl;
 use crate::lines::{Block, LineTooLong, MAX_LINE, is_blank, numbered_lines};
 use crate::output::{Format, Records};
@@ -51,50 +51,22 @@ pub(crate) fn price_jsonl_block(
     }
 }
 
-/// Prices one chunk of CSV invoices.
-pub(crate) fn price_csv_chunk(
-    chunk: Vec<CsvInvoice>,
+/// Reads, validates and prices one chunk of CSV rows (whole invoices).
+pub(crate) fn price_csv_rows(
+    chunk: CsvChunk,
     format: Format,
     pool: &BufferPool,
 ) -> io::Result<Records> {
     let mut records = Records::new(format, pool.take_with_capacity(chunk.len() * 96));
-    for invoice in chunk {
+    for invoice in chunk.invoices() {
         let id = invoice.id.as_deref();
         match &invoice.input {
             Ok(input) => records.price(invoice.line, id, input)?,
             Err(error) => records.reject(invoice.line, id, error)?,
         }
     }
+    pool.put(chunk.into_data());
     Ok(records)
-}
-
-/// Groups the items of `items` into vectors of up to `size`. A read error
-/// comes after the items read before it, so none of them is lost.
-pub(crate) fn chunks<T>(
-    mut items: impl Iterator<Item = io::Result<T>>,
-    size: usize,
-) -> impl Iterator<Item = io::Result<Vec<T>>> {
-    let mut failed: Option<io::Error> = None;
-    std::iter::from_fn(move || {
-        if let Some(error) = failed.take() {
-            return Some(Err(error));
-        }
-        let mut chunk = Vec::with_capacity(size);
-        for item in items.by_ref() {
-            match item {
-                Ok(item) => chunk.push(item),
-                Err(error) if chunk.is_empty() => return Some(Err(error)),
-                Err(error) => {
-                    failed = Some(error);
-                    break;
-                }
-            }
-            if chunk.len() == size {
-                break;
-            }
-        }
-        (!chunk.is_empty()).then_some(Ok(chunk))
-    })
 }
 
 #[cfg(test)]
@@ -177,35 +149,6 @@ mod tests {
                 "{\"line\":1,\"id\":null,\"error\":\"invalid invoice JSON: expected value at column 1\"}\n",
                 "{\"line\":2,\"id\":null,\"error\":\"line is longer than the limit of 8388608 bytes\"}\n"
             )
-        );
-    }
-
-    #[test]
-    fn csv_chunks_keep_items_before_a_read_error() {
-        let items = vec![Ok(1), Ok(2), Ok(3), Err(io::Error::other("broken")), Ok(4)];
-        let got: Vec<_> = chunks(items.into_iter(), 2)
-            .map(|chunk| chunk.map_err(|e| e.to_string()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                Ok(vec![1, 2]),
-                Ok(vec![3]),
-                Err("broken".to_owned()),
-                Ok(vec![4])
-            ]
-        );
-    }
-
-    #[test]
-    fn csv_chunks_pass_on_a_read_error_that_starts_a_chunk() {
-        let items = vec![Ok(1), Ok(2), Err(io::Error::other("broken")), Ok(3)];
-        let got: Vec<_> = chunks(items.into_iter(), 2)
-            .map(|chunk| chunk.map_err(|e| e.to_string()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![Ok(vec![1, 2]), Err("broken".to_owned()), Ok(vec![3])]
         );
     }
 }

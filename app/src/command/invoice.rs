@@ -14,13 +14,13 @@ use pricing::{DaysOverdue, LineItem, PricingError, PricingInput, Tier};
 
 use crate::batch::{self, BatchError};
 use crate::console::Console;
-use crate::csv_input::{CsvInputError, CsvInvoices};
+use crate::csv_input::{CHUNK_BYTES, CsvChunks, CsvInputError};
 use crate::error::{AppError, Cmd, Status, closed_pipe_or, input_name};
 use crate::input::{InputFormat, format_of, open_input};
 use crate::lines::{LineBlocks, MAX_LINE};
 use crate::output::{self, CSV_HEADER, Format};
 use crate::pool::BufferPool;
-use crate::pricer::{chunks, price_csv_chunk, price_jsonl_block};
+use crate::pricer::{price_csv_rows, price_jsonl_block};
 use crate::progress::Diagnostics;
 use crate::signals;
 
@@ -145,9 +145,6 @@ fn tier_parser() -> impl TypedValueParser<Value = Tier> {
 /// number: the size only tunes throughput, any size gives the same records.
 const BLOCK_SIZE: usize = 1_048_576;
 
-/// How many CSV invoices a chunk of work holds.
-const CSV_CHUNK: usize = 4096;
-
 /// Runs `ledgerly invoice`.
 pub(crate) fn run(args: Args, console: Console) -> Result<Status, AppError> {
     if let Some(path) = args.input {
@@ -234,15 +231,16 @@ fn batch(
         ),
         InputFormat::Csv => {
             let blocks = LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE);
-            let invoices = CsvInvoices::new(blocks, pool).map_err(|error| match error {
-                CsvInputError::Read(source) => input_error(source),
-                header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
-            })?;
+            let chunks =
+                CsvChunks::new(blocks, pool, CHUNK_BYTES).map_err(|error| match error {
+                    CsvInputError::Read(source) => input_error(source),
+                    header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
+                })?;
             batch::run(
-                chunks(invoices, CSV_CHUNK),
+                chunks,
                 workers,
                 preamble,
-                |chunk| price_csv_chunk(chunk, format, pool),
+                |chunk| price_csv_rows(chunk, format, pool),
                 &mut out,
                 &mut diagnostics,
                 pool,
