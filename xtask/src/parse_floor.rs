@@ -1,6 +1,6 @@
 //! `cargo xtask parse-floor FILE`: the parse-only floor of `scripts/bench`.
 //!
-//! Every line of a JSON Lines file is parsed by serde_json into
+//! Every line of a JSON Lines file is parsed by `serde_json` into
 //! [`IgnoredAny`] (the whole value is checked and nothing is kept), on two
 //! threads: the file is split into two halves at a line boundary and each
 //! thread reads its half in 1 MiB blocks. No pricing, no output: no invoice
