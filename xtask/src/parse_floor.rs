@@ -91,3 +91,24 @@ fn parse_range(path: &str, start: u64, end: u64) -> Result<(u64, u64), String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halves_split_at_line_boundaries_and_every_line_is_parsed_once() {
+        let path = std::env::temp_dir().join(format!("parse-floor-{}.jsonl", std::process::id()));
+        std::fs::write(&path, "{\"a\": 1}\n{\"b\": [2, 3]}\nnot json\n{}\n").unwrap();
+        let path_text = path.to_str().unwrap();
+        // Offsets inside a line move to the start of the next one.
+        assert_eq!(line_start_after(path_text, 0).unwrap(), 0);
+        assert_eq!(line_start_after(path_text, 3).unwrap(), 9);
+        assert_eq!(line_start_after(path_text, 9).unwrap(), 9);
+        assert_eq!(line_start_after(path_text, 10).unwrap(), 23);
+        let first = parse_range(path_text, 0, 23).unwrap();
+        let second = parse_range(path_text, 23, 35).unwrap();
+        assert_eq!((first, second), ((2, 0), (2, 1)));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
