@@ -14,6 +14,9 @@
 //! - `hostile [--quick]`: the hostile input shapes through the release
 //!   binary, with peak memory and time for each (`--quick`: a tenth of the
 //!   sizes).
+//! - `parse-floor <file.jsonl>`: every line parsed into `IgnoredAny` on two
+//!   threads, the parse-only floor `scripts/bench --peers` times (run it
+//!   optimised: `cargo run --release -p xtask -- parse-floor FILE`).
 
 // A command-line tool: printing is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -24,6 +27,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 mod hostile;
+mod parse_floor;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,11 +39,13 @@ fn main() -> ExitCode {
         ["mutants-outcomes", outcomes] => mutants_outcomes(outcomes),
         ["hostile"] => hostile::run(false),
         ["hostile", "--quick"] => hostile::run(true),
+        ["parse-floor", file] => parse_floor::run(file),
         _ => {
             eprintln!(
                 "usage: cargo xtask metadata target-directory | metadata version <package> | \
                  coverage <summary.json> | mutants-exclusions <listing> <count> | \
-                 mutants-outcomes <outcomes.json> | hostile [--quick]"
+                 mutants-outcomes <outcomes.json> | hostile [--quick] | \
+                 parse-floor <file.jsonl>"
             );
             return ExitCode::from(2);
         }
