@@ -433,16 +433,42 @@ mod tests {
         let reply_lost = AttemptOutcome::Unknown("reply lost".into());
         let refused = AttemptOutcome::Failed("refused".into());
         let declined = AttemptOutcome::Declined(DeclineCode::CardDeclined);
-        assert_eq!(update(captured("a")).applies_to(&captured("a")), UpdateRule::Ignore);
-        assert_eq!(update(captured("b")).applies_to(&captured("a")), UpdateRule::Conflict);
-        assert_eq!(update(reply_lost.clone()).applies_to(&captured("a")), UpdateRule::Ignore);
-        for stored in [AttemptOutcome::Pending, reply_lost.clone(), refused.clone(), declined.clone()] {
+        assert_eq!(
+            update(captured("a")).applies_to(&captured("a")),
+            UpdateRule::Ignore
+        );
+        assert_eq!(
+            update(captured("b")).applies_to(&captured("a")),
+            UpdateRule::Conflict
+        );
+        assert_eq!(
+            update(reply_lost.clone()).applies_to(&captured("a")),
+            UpdateRule::Ignore
+        );
+        for stored in [
+            AttemptOutcome::Pending,
+            reply_lost.clone(),
+            refused.clone(),
+            declined.clone(),
+        ] {
             assert_eq!(update(captured("a")).applies_to(&stored), UpdateRule::Apply);
         }
-        assert_eq!(update(declined.clone()).applies_to(&AttemptOutcome::Pending), UpdateRule::Apply);
-        assert_eq!(update(refused.clone()).applies_to(&reply_lost), UpdateRule::Apply);
-        assert_eq!(update(reply_lost.clone()).applies_to(&declined), UpdateRule::Ignore);
-        assert_eq!(update(AttemptOutcome::Pending).applies_to(&reply_lost), UpdateRule::Ignore);
+        assert_eq!(
+            update(declined.clone()).applies_to(&AttemptOutcome::Pending),
+            UpdateRule::Apply
+        );
+        assert_eq!(
+            update(refused.clone()).applies_to(&reply_lost),
+            UpdateRule::Apply
+        );
+        assert_eq!(
+            update(reply_lost.clone()).applies_to(&declined),
+            UpdateRule::Ignore
+        );
+        assert_eq!(
+            update(AttemptOutcome::Pending).applies_to(&reply_lost),
+            UpdateRule::Ignore
+        );
         assert_eq!(update(declined).applies_to(&refused), UpdateRule::Ignore);
     }
 
@@ -464,7 +490,10 @@ mod tests {
             )
         };
         let attempt = restore(2, "invoice:INV-7:attempt:2").unwrap();
-        assert_eq!(attempt.request().idempotency_key().as_str(), "invoice:INV-7:attempt:2");
+        assert_eq!(
+            attempt.request().idempotency_key().as_str(),
+            "invoice:INV-7:attempt:2"
+        );
         assert_eq!(attempt.request().reference(), "INV-7");
         assert_eq!(
             restore(2, "invoice:INV-7:attempt:3"),
@@ -473,7 +502,10 @@ mod tests {
                 derived: "invoice:INV-7:attempt:2".into()
             })
         );
-        assert!(matches!(restore(0, "x"), Err(InvalidRecord::AttemptNumber { .. })));
+        assert!(matches!(
+            restore(0, "x"),
+            Err(InvalidRecord::AttemptNumber { .. })
+        ));
     }
 
     #[test]

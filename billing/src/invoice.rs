@@ -602,7 +602,10 @@ impl IssuedInvoice {
     /// invoice. The payment method, the rates and the issue time are not
     /// compared: the same invoice can be issued again later, with another
     /// card, under a rate table that gives the same amounts.
-    pub fn first_difference(&self, other: &IssuedInvoice) -> Option<(&'static str, String, String)> {
+    pub fn first_difference(
+        &self,
+        other: &IssuedInvoice,
+    ) -> Option<(&'static str, String, String)> {
         let (a, b) = (&self.parts, &other.parts);
         let pairs = [
             ("customer", a.customer.to_string(), b.customer.to_string()),

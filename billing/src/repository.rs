@@ -78,7 +78,10 @@ pub struct InvoiceRecord {
 impl InvoiceRecord {
     /// `invoice` with `attempts`, which must be numbered 1, 2, … in order,
     /// as a backend reads them.
-    pub fn new(invoice: IssuedInvoice, attempts: Vec<Attempt>) -> Result<InvoiceRecord, RepositoryError> {
+    pub fn new(
+        invoice: IssuedInvoice,
+        attempts: Vec<Attempt>,
+    ) -> Result<InvoiceRecord, RepositoryError> {
         for (index, attempt) in attempts.iter().enumerate() {
             let expected = u32::try_from(index).ok().and_then(|i| i.checked_add(1));
             if attempt.invoice() != invoice.id() || Some(attempt.number()) != expected {
@@ -112,10 +115,13 @@ impl InvoiceRecord {
     /// How the invoice was paid, if it was: the captured attempt's charge,
     /// or nothing due for a zero total.
     pub fn payment(&self) -> Option<Payment> {
-        let captured = self.attempts.iter().find_map(|attempt| match attempt.outcome() {
-            AttemptOutcome::Captured(id) => Some(Charge::new(id.clone(), attempt.amount())),
-            _ => None,
-        });
+        let captured = self
+            .attempts
+            .iter()
+            .find_map(|attempt| match attempt.outcome() {
+                AttemptOutcome::Captured(id) => Some(Charge::new(id.clone(), attempt.amount())),
+                _ => None,
+            });
         match captured {
             Some(charge) => Some(Payment::Charged(charge)),
             None if self.invoice.breakdown().total().is_zero() => Some(Payment::NothingDue),
@@ -135,9 +141,9 @@ impl InvoiceRecord {
             None | Some(AttemptOutcome::Failed(_)) => InvoiceStatus::Open,
             Some(AttemptOutcome::Declined(code)) => InvoiceStatus::PaymentFailed { code: *code },
             // A capture was found above; this arm is for completeness.
-            Some(AttemptOutcome::Captured(_) | AttemptOutcome::Pending | AttemptOutcome::Unknown(_)) => {
-                InvoiceStatus::Unknown
-            }
+            Some(
+                AttemptOutcome::Captured(_) | AttemptOutcome::Pending | AttemptOutcome::Unknown(_),
+            ) => InvoiceStatus::Unknown,
         }
     }
 }
@@ -181,8 +187,12 @@ impl InvoiceFilter {
 
     /// Whether `record` passes.
     pub fn matches(&self, record: &InvoiceRecord) -> bool {
-        self.id.as_ref().is_none_or(|id| id == record.invoice().id())
-            && self.status.is_none_or(|status| status == record.status().kind())
+        self.id
+            .as_ref()
+            .is_none_or(|id| id == record.invoice().id())
+            && self
+                .status
+                .is_none_or(|status| status == record.status().kind())
     }
 }
 
@@ -262,7 +272,10 @@ pub trait Ledger {
 macro_rules! forward_ledger {
     ($wrapper:ty) => {
         impl<L: Ledger + ?Sized> Ledger for $wrapper {
-            fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+            fn issue(
+                &self,
+                invoices: &[IssuedInvoice],
+            ) -> Result<Vec<IssueOutcome>, RepositoryError> {
                 (**self).issue(invoices)
             }
             fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
@@ -332,7 +345,9 @@ pub fn check_append(record: &InvoiceRecord, attempt: &Attempt) -> Result<(), Rep
         )));
     }
     if record.payment().is_some() {
-        return Err(RepositoryError::conflict(format!("invoice {id} is already paid")));
+        return Err(RepositoryError::conflict(format!(
+            "invoice {id} is already paid"
+        )));
     }
     if let Some(latest) = latest
         && latest.outcome().is_unsettled()
@@ -348,7 +363,10 @@ pub fn check_append(record: &InvoiceRecord, attempt: &Attempt) -> Result<(), Rep
 
 /// Applies `update` to `record` by [`AttemptUpdate::applies_to`]; `Ok(false)`
 /// when it is ignored. Backends that keep records as values call it.
-pub fn apply_update(record: &mut InvoiceRecord, update: &AttemptUpdate) -> Result<bool, RepositoryError> {
+pub fn apply_update(
+    record: &mut InvoiceRecord,
+    update: &AttemptUpdate,
+) -> Result<bool, RepositoryError> {
     let id = record.invoice.id().clone();
     let index = usize::try_from(update.number())
         .ok()
@@ -438,7 +456,9 @@ impl Ledger for InMemoryLedger {
         for attempt in attempts {
             let id = attempt.invoice();
             let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
-                return Err(RepositoryError::not_found(format!("invoice {id} not found")));
+                return Err(RepositoryError::not_found(format!(
+                    "invoice {id} not found"
+                )));
             };
             check_append(&record, attempt)?;
             record.attempts.push(attempt.clone());
@@ -454,7 +474,9 @@ impl Ledger for InMemoryLedger {
         for update in updates {
             let id = update.invoice();
             let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
-                return Err(RepositoryError::not_found(format!("invoice {id} not found")));
+                return Err(RepositoryError::not_found(format!(
+                    "invoice {id} not found"
+                )));
             };
             apply_update(&mut record, update)?;
             changed.insert(id.clone(), record);
@@ -472,7 +494,10 @@ impl Ledger for InMemoryLedger {
         let record = records
             .get_mut(id)
             .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
-        record.invoice = record.invoice.clone().with_payment_method(payment_method.clone());
+        record.invoice = record
+            .invoice
+            .clone()
+            .with_payment_method(payment_method.clone());
         Ok(())
     }
 
@@ -502,7 +527,8 @@ impl Ledger for InMemoryLedger {
             .values()
             .flat_map(|record| record.attempts.iter())
             .filter(|attempt| {
-                after.is_none_or(|(id, number)| (attempt.invoice(), attempt.number()) > (id, number))
+                after
+                    .is_none_or(|(id, number)| (attempt.invoice(), attempt.number()) > (id, number))
             })
             .filter(|attempt| attempt.outcome().is_unsettled())
             .take(limit)

@@ -169,8 +169,10 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
                 })
             })
             .collect();
-        let to_store: Vec<IssuedInvoice> =
-            priced.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+        let to_store: Vec<IssuedInvoice> = priced
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
         let mut stored = self.ledger.issue(&to_store)?.into_iter().zip(to_store);
         Ok(priced
             .into_iter()
@@ -372,7 +374,13 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             }));
         };
         let now = self.clock.now();
-        match Attempt::pending(id.clone(), number, invoice.payment_method().clone(), amount, now) {
+        match Attempt::pending(
+            id.clone(),
+            number,
+            invoice.payment_method().clone(),
+            amount,
+            now,
+        ) {
             Ok(attempt) => Plan::Begin(attempt),
             Err(error) => Plan::Done(Err(BillingError::ChargeRejected {
                 invoice: id.clone(),
@@ -528,7 +536,10 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             return (Some(self.update(attempt, outcome)), Err(error));
         }
         let outcome = AttemptOutcome::Captured(charge.id().clone());
-        (Some(self.update(attempt, outcome)), Ok(Payment::Charged(charge)))
+        (
+            Some(self.update(attempt, outcome)),
+            Ok(Payment::Charged(charge)),
+        )
     }
 
     fn update(&self, attempt: &Attempt, outcome: AttemptOutcome) -> AttemptUpdate {
