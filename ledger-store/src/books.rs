@@ -153,7 +153,7 @@ fn read_key(
     key: &IdempotencyKey,
 ) -> Result<Option<KeyRecord>, BooksError> {
     let mut statement = connection
-        .prepare_cached(
+        .prepare(
             "SELECT first_seen_ms, requests, payment_method, amount, currency, reference, \
              outcome, detail FROM idempotency_keys WHERE key = ?1",
         )
@@ -235,7 +235,7 @@ impl BooksTransaction for SqliteTransaction<'_> {
             None => (None, None),
         };
         self.transaction
-            .prepare_cached(
+            .prepare(
                 "INSERT OR REPLACE INTO idempotency_keys (key, first_seen_ms, requests, \
                  payment_method, amount, currency, reference, outcome, detail) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -264,7 +264,7 @@ impl BooksTransaction for SqliteTransaction<'_> {
     fn insert_capture(&mut self, capture: &Capture) -> Result<(), BooksError> {
         let request = capture.request();
         self.transaction
-            .prepare_cached(&format!(
+            .prepare(&format!(
                 "INSERT INTO captures ({CAPTURE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             ))
             .and_then(|mut statement| {
@@ -313,7 +313,7 @@ impl SandboxBooks for SqliteSandboxBooks {
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
         let connection = self.lock();
         let mut statement = connection
-            .prepare_cached(&format!(
+            .prepare(&format!(
                 "SELECT {CAPTURE_COLUMNS} FROM captures WHERE idempotency_key = ?1 \
                  ORDER BY number LIMIT 1"
             ))
@@ -332,7 +332,7 @@ impl SandboxBooks for SqliteSandboxBooks {
     fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
         let connection = self.lock();
         let mut statement = connection
-            .prepare_cached(&format!(
+            .prepare(&format!(
                 "SELECT {CAPTURE_COLUMNS} FROM captures WHERE number > ?1 ORDER BY number LIMIT ?2"
             ))
             .map_err(|e| failed(&e))?;

@@ -313,7 +313,7 @@ fn load_invoice(
     id: &str,
 ) -> Result<Option<IssuedInvoice>, RepositoryError> {
     let mut statement = transaction
-        .prepare_cached(&format!(
+        .prepare(&format!(
             "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = ?1"
         ))
         .map_err(failed)?;
@@ -326,7 +326,7 @@ fn load_invoice(
 
 fn load_attempts(transaction: &Transaction<'_>, id: &str) -> Result<Vec<Attempt>, RepositoryError> {
     let mut statement = transaction
-        .prepare_cached(&format!(
+        .prepare(&format!(
             "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE invoice_id = ?1 ORDER BY number"
         ))
         .map_err(failed)?;
@@ -356,7 +356,7 @@ fn insert_invoice(
     let amounts = parts.breakdown.amounts().map(pricing::Money::minor_units);
     let rates = parts.rates.values().map(|rate| rate.to_string());
     let mut statement = transaction
-        .prepare_cached(&format!(
+        .prepare(&format!(
             "INSERT INTO invoices ({INVOICE_COLUMNS}) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
               ?19, ?20, ?21, ?22, ?23)"
@@ -416,7 +416,7 @@ impl Ledger for SqliteLedger {
     fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
         self.write(|transaction| {
             let mut statement = transaction
-                .prepare_cached(&format!(
+                .prepare(&format!(
                     "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, 'pending', NULL, ?7, ?8)"
                 ))
@@ -446,7 +446,7 @@ impl Ledger for SqliteLedger {
     fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
         self.write(|transaction| {
             let mut statement = transaction
-                .prepare_cached(
+                .prepare(
                     "UPDATE attempts SET outcome = ?3, detail = ?4, updated_at_ms = ?5 \
                      WHERE invoice_id = ?1 AND number = ?2",
                 )
@@ -511,7 +511,7 @@ impl Ledger for SqliteLedger {
             let mut cursor = after.map(|id| id.as_str().to_owned()).unwrap_or_default();
             let chunk = i64::try_from(LIST_CHUNK).unwrap_or(i64::MAX);
             let mut statement = transaction
-                .prepare_cached("SELECT id FROM invoices WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .prepare("SELECT id FROM invoices WHERE id > ?1 ORDER BY id LIMIT ?2")
                 .map_err(failed)?;
             while found.len() < limit {
                 let ids: Vec<String> = statement
@@ -550,7 +550,7 @@ impl Ledger for SqliteLedger {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|transaction| {
             let mut statement = transaction
-                .prepare_cached(&format!(
+                .prepare(&format!(
                     "SELECT {ATTEMPT_COLUMNS} FROM attempts \
                      WHERE outcome IN ('pending', 'unknown') AND (invoice_id, number) > (?1, ?2) \
                      ORDER BY invoice_id, number LIMIT ?3"
