@@ -48,6 +48,9 @@ const KIND: FileKind = FileKind {
     name: "sandbox books",
     // "LSBX"
     application_id: 0x4C53_4258,
+    // A sandbox: its books must survive a killed process (WAL commits do),
+    // not a power cut, and a sync per request would make it the bottleneck.
+    synchronous: "NORMAL",
     migrations: MIGRATIONS,
 };
 
@@ -57,6 +60,9 @@ const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_metho
 /// The sandbox processor's [`SandboxBooks`] in a SQLite file of their own:
 /// it stands for another company's system, so it never shares a file or a
 /// transaction with the ledger.
+///
+/// Commits survive a killed process; being a sandbox, they are not synced
+/// against a power cut (`synchronous = NORMAL`), unlike the ledger's.
 ///
 /// Each request's check-and-record is one `BEGIN IMMEDIATE` transaction, so
 /// requests from several processes on one file are serial: one key captures

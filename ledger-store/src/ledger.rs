@@ -76,6 +76,9 @@ const KIND: FileKind = FileKind {
     name: "ledger",
     // "LDGR"
     application_id: 0x4C44_4752,
+    // A pending attempt must be on disk, power cut or not, before its
+    // request is sent.
+    synchronous: "FULL",
     migrations: MIGRATIONS,
 };
 

@@ -8,8 +8,9 @@
 //!   records and captures, in a file of their own (the processor stands for
 //!   another company's system: never one transaction across both files).
 //!
-//! Both files use WAL mode, `synchronous = FULL` and a busy timeout, so
-//! several processes can share them; every write is one immediate
+//! Both files use WAL mode and a busy timeout, so several processes can
+//! share them (the ledger with `synchronous = FULL`: a commit survives a
+//! power cut; the sandbox's books with `NORMAL`: a killed process); every write is one immediate
 //! transaction. Each records its schema version (`PRAGMA user_version`) and
 //! migrates forward on open; a file written by a newer schema is refused
 //! with [`StoreError::NewerSchema`] and left untouched.

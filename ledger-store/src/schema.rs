@@ -20,22 +20,24 @@ pub(crate) struct FileKind {
     pub(crate) name: &'static str,
     /// `PRAGMA application_id`.
     pub(crate) application_id: i32,
+    /// `PRAGMA synchronous`: `FULL` where a commit must survive a power cut,
+    /// `NORMAL` where surviving a killed process is enough.
+    pub(crate) synchronous: &'static str,
     /// The migrations, in order: migration `n` (from 1) takes the schema
     /// from version `n - 1` to `n`. Never edit one that shipped; add one.
     pub(crate) migrations: &'static [&'static str],
 }
 
 /// Opens `path` as a file of `kind`: creates it if missing, sets WAL mode,
-/// full sync and the busy timeout, checks what it is, and migrates it to
+/// its sync level and the busy timeout, checks what it is, and migrates it to
 /// the newest schema this binary knows. A file written by a newer schema is
 /// refused, so an older binary (a rollback) never writes to it.
 pub(crate) fn open(path: &Path, kind: FileKind) -> Result<Connection, StoreError> {
     let failed = |error: rusqlite::Error| StoreError::sqlite(path, &error);
     let mut connection = Connection::open(path).map_err(failed)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
-    // WAL lets readers and one writer work at once across processes; FULL
-    // makes each commit durable before it returns (the pending attempt must
-    // survive a power cut, not only a killed process).
+    // WAL lets readers and one writer work at once across processes; the
+    // synchronous level says whether a commit must survive a power cut.
     let mode: String = connection
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
         .map_err(failed)?;
@@ -46,7 +48,10 @@ pub(crate) fn open(path: &Path, kind: FileKind) -> Result<Connection, StoreError
         });
     }
     connection
-        .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .execute_batch(&format!(
+            "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+            kind.synchronous
+        ))
         .map_err(failed)?;
     migrate(path, &mut connection, kind)?;
     Ok(connection)
