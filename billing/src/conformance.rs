@@ -66,6 +66,7 @@ macro_rules! conformance_tests {
             issuing_different_content_under_an_issued_id_is_refused_naming_the_field,
             a_batch_issue_reports_each_invoice_in_order,
             an_unknown_invoice_is_none,
+            get_all_reads_each_invoice_in_the_order_asked,
             a_pending_attempt_is_stored_before_anything_is_sent,
             an_attempt_is_appended_only_after_a_final_one,
             a_batch_of_attempts_is_written_all_or_nothing,
@@ -351,6 +352,25 @@ pub fn a_batch_issue_reports_each_invoice_in_order<L: Ledger>(open: &dyn Fn() ->
 /// An id never issued reads as `None`.
 pub fn an_unknown_invoice_is_none<L: Ledger>(open: &dyn Fn() -> L) {
     assert_eq!(open().get(&id("INV-404")).unwrap(), None);
+}
+
+/// `get_all` answers for each id in the order asked, `None` for unknown ids.
+pub fn get_all_reads_each_invoice_in_the_order_asked<L: Ledger>(open: &dyn Fn() -> L) {
+    issue_all(
+        open,
+        &[worked_example("A", "tok_success"), free_invoice("B")],
+    );
+
+    let records = open()
+        .get_all(&[id("B"), id("NOPE"), id("A"), id("B")])
+        .unwrap();
+
+    let ids: Vec<Option<&str>> = records
+        .iter()
+        .map(|r| r.as_ref().map(|r| r.invoice().id().as_str()))
+        .collect();
+    assert_eq!(ids, [Some("B"), None, Some("A"), Some("B")]);
+    assert!(open().get_all(&[]).unwrap().is_empty());
 }
 
 // ---- Attempts ------------------------------------------------------------

@@ -238,6 +238,12 @@ pub trait Ledger {
     /// The invoice with `id` and its attempts, or `None` if there is none.
     fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError>;
 
+    /// [`get`](Ledger::get) for each of `ids`, in order. A backend that can
+    /// read many at once (one snapshot, one round trip) overrides it.
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        ids.iter().map(|id| self.get(id)).collect()
+    }
+
     /// Appends pending `attempts` (at most one per invoice), in one commit.
     fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError>;
 
@@ -280,6 +286,12 @@ macro_rules! forward_ledger {
             }
             fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
                 (**self).get(id)
+            }
+            fn get_all(
+                &self,
+                ids: &[InvoiceId],
+            ) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+                (**self).get_all(ids)
             }
             fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
                 (**self).begin_attempts(attempts)

@@ -229,8 +229,14 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         let mut results: Vec<Option<Result<Payment, BillingError>>> = vec![None; ids.len()];
         let mut work: Vec<(usize, Attempt, bool)> = Vec::new();
         let mut begins: Vec<(usize, Attempt)> = Vec::new();
-        for (index, id) in ids.iter().enumerate() {
-            match self.plan(id) {
+        // One read for the batch when the ledger can; else one per invoice.
+        let records: Vec<Result<Option<InvoiceRecord>, RepositoryError>> =
+            match self.ledger.get_all(ids) {
+                Ok(records) if records.len() == ids.len() => records.into_iter().map(Ok).collect(),
+                _ => ids.iter().map(|id| self.ledger.get(id)).collect(),
+            };
+        for (index, (id, record)) in ids.iter().zip(records).enumerate() {
+            match self.plan_record(id, record) {
                 Plan::Done(result) => results[index] = Some(result),
                 Plan::Resume(attempt) => work.push((index, attempt, true)),
                 Plan::Begin(attempt) => begins.push((index, attempt)),
@@ -344,7 +350,16 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
 
     /// Reads the invoice and decides what collecting it needs.
     fn plan(&self, id: &InvoiceId) -> Plan {
-        let record = match self.ledger.get(id) {
+        self.plan_record(id, self.ledger.get(id))
+    }
+
+    /// Decides what collecting the invoice `id`, read as `record`, needs.
+    fn plan_record(
+        &self,
+        id: &InvoiceId,
+        record: Result<Option<InvoiceRecord>, RepositoryError>,
+    ) -> Plan {
+        let record = match record {
             Ok(Some(record)) => record,
             Ok(None) => return Plan::Done(Err(BillingError::NotFound(id.clone()))),
             Err(error) => return Plan::Done(Err(error.into())),

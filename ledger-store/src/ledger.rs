@@ -10,7 +10,8 @@ use billing::{
 };
 use payment_gateway::{Amount, Currency, PaymentMethod, from_unix_millis, unix_millis};
 use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+    Connection, ErrorCode, OptionalExtension, Row, Statement, Transaction, TransactionBehavior,
+    params,
 };
 
 use crate::StoreError;
@@ -311,60 +312,59 @@ impl AttemptRow {
     }
 }
 
-fn load_invoice(
-    transaction: &Transaction<'_>,
-    id: &str,
-) -> Result<Option<IssuedInvoice>, RepositoryError> {
-    let mut statement = transaction
-        .prepare(&format!(
-            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = ?1"
-        ))
-        .map_err(failed)?;
-    let row = statement
-        .query_row([id], InvoiceRow::read)
-        .optional()
-        .map_err(failed)?;
-    row.map(InvoiceRow::into_invoice).transpose()
+/// The two reads of an invoice record, prepared once per transaction: SQL
+/// parsing is a good part of the cost of a small query.
+struct Readers<'t> {
+    invoice: Statement<'t>,
+    attempts: Statement<'t>,
 }
 
-fn load_attempts(transaction: &Transaction<'_>, id: &str) -> Result<Vec<Attempt>, RepositoryError> {
-    let mut statement = transaction
-        .prepare(&format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE invoice_id = ?1 ORDER BY number"
-        ))
-        .map_err(failed)?;
-    let rows = statement
-        .query_map([id], AttemptRow::read)
-        .map_err(failed)?;
-    rows.map(|row| row.map_err(failed).and_then(AttemptRow::into_attempt))
-        .collect()
-}
+impl<'t> Readers<'t> {
+    fn new(transaction: &'t Transaction<'_>) -> Result<Readers<'t>, RepositoryError> {
+        Ok(Readers {
+            invoice: transaction
+                .prepare(&format!(
+                    "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = ?1"
+                ))
+                .map_err(failed)?,
+            attempts: transaction
+                .prepare(&format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE invoice_id = ?1 ORDER BY number"
+                ))
+                .map_err(failed)?,
+        })
+    }
 
-fn load_record(
-    transaction: &Transaction<'_>,
-    id: &str,
-) -> Result<Option<InvoiceRecord>, RepositoryError> {
-    let Some(invoice) = load_invoice(transaction, id)? else {
-        return Ok(None);
-    };
-    let attempts = load_attempts(transaction, id)?;
-    InvoiceRecord::new(invoice, attempts).map(Some)
+    fn invoice(&mut self, id: &str) -> Result<Option<IssuedInvoice>, RepositoryError> {
+        let row = self
+            .invoice
+            .query_row([id], InvoiceRow::read)
+            .optional()
+            .map_err(failed)?;
+        row.map(InvoiceRow::into_invoice).transpose()
+    }
+
+    fn record(&mut self, id: &str) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        let Some(invoice) = self.invoice(id)? else {
+            return Ok(None);
+        };
+        let attempts = self
+            .attempts
+            .query_map([id], AttemptRow::read)
+            .map_err(failed)?
+            .map(|row| row.map_err(failed).and_then(AttemptRow::into_attempt))
+            .collect::<Result<Vec<_>, _>>()?;
+        InvoiceRecord::new(invoice, attempts).map(Some)
+    }
 }
 
 fn insert_invoice(
-    transaction: &Transaction<'_>,
+    statement: &mut Statement<'_>,
     invoice: &IssuedInvoice,
 ) -> Result<(), RepositoryError> {
     let parts = invoice.parts();
     let amounts = parts.breakdown.amounts().map(pricing::Money::minor_units);
     let rates = parts.rates.values().map(|rate| rate.to_string());
-    let mut statement = transaction
-        .prepare(&format!(
-            "INSERT INTO invoices ({INVOICE_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23)"
-        ))
-        .map_err(failed)?;
     statement
         .execute(params![
             parts.id.as_str(),
@@ -398,22 +398,36 @@ fn insert_invoice(
 impl Ledger for SqliteLedger {
     fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
         self.write(|transaction| {
-            invoices
-                .iter()
-                .map(
-                    |invoice| match load_invoice(transaction, invoice.id().as_str())? {
-                        Some(stored) => Ok(IssueOutcome::Existing(Box::new(stored))),
-                        None => {
-                            insert_invoice(transaction, invoice).map(|()| IssueOutcome::Inserted)
-                        }
-                    },
-                )
-                .collect()
+            let mut readers = Readers::new(transaction)?;
+            let mut insert = transaction
+                .prepare(&format!(
+                    "INSERT INTO invoices ({INVOICE_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                      ?18, ?19, ?20, ?21, ?22, ?23)"
+                ))
+                .map_err(failed)?;
+            let mut outcomes = Vec::with_capacity(invoices.len());
+            for invoice in invoices {
+                if let Some(stored) = readers.invoice(invoice.id().as_str())? {
+                    outcomes.push(IssueOutcome::Existing(Box::new(stored)));
+                } else {
+                    insert_invoice(&mut insert, invoice)?;
+                    outcomes.push(IssueOutcome::Inserted);
+                }
+            }
+            Ok(outcomes)
         })
     }
 
     fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
-        self.read(|transaction| load_record(transaction, id.as_str()))
+        self.read(|transaction| Readers::new(transaction)?.record(id.as_str()))
+    }
+
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        self.read(|transaction| {
+            let mut readers = Readers::new(transaction)?;
+            ids.iter().map(|id| readers.record(id.as_str())).collect()
+        })
     }
 
     fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
@@ -424,9 +438,11 @@ impl Ledger for SqliteLedger {
                      (?1, ?2, ?3, ?4, ?5, ?6, 'pending', NULL, ?7, ?8)"
                 ))
                 .map_err(failed)?;
+            let mut readers = Readers::new(transaction)?;
             for attempt in attempts {
                 let id = attempt.invoice();
-                let record = load_record(transaction, id.as_str())?
+                let record = readers
+                    .record(id.as_str())?
                     .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
                 check_append(&record, attempt)?;
                 statement
@@ -454,9 +470,11 @@ impl Ledger for SqliteLedger {
                      WHERE invoice_id = ?1 AND number = ?2",
                 )
                 .map_err(failed)?;
+            let mut readers = Readers::new(transaction)?;
             for update in updates {
                 let id = update.invoice();
-                let mut record = load_record(transaction, id.as_str())?
+                let mut record = readers
+                    .record(id.as_str())?
                     .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
                 if apply_update(&mut record, update)? {
                     statement
@@ -502,9 +520,10 @@ impl Ledger for SqliteLedger {
         limit: usize,
     ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
         self.read(|transaction| {
+            let mut readers = Readers::new(transaction)?;
             if let Some(id) = filter.id() {
                 let beyond = after.is_none_or(|after| id > after);
-                let record = load_record(transaction, id.as_str())?;
+                let record = readers.record(id.as_str())?;
                 return Ok(record
                     .filter(|record| beyond && filter.matches(record) && limit > 0)
                     .into_iter()
@@ -529,7 +548,7 @@ impl Ledger for SqliteLedger {
                     if found.len() == limit {
                         break;
                     }
-                    if let Some(record) = load_record(transaction, &id)?
+                    if let Some(record) = readers.record(&id)?
                         && filter.matches(&record)
                     {
                         found.push(record);
