@@ -28,7 +28,8 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let gateway =
         FakeGateway::with_books(SqliteSandboxBooks::open(dir.join("sandbox.db")).unwrap())
-            .with_clock(SystemClock);
+            .with_clock(SystemClock)
+            .without_request_log();
     let ledger = SqliteLedger::open(dir.join("ledger.db")).unwrap();
     let policy = RetryPolicy::new(4, Duration::from_millis(50), Duration::from_secs(1)).unwrap();
     let service = BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, policy);

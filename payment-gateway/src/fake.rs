@@ -189,11 +189,25 @@ impl<B: fmt::Debug> fmt::Debug for FakeGateway<B> {
 
 /// What this gateway value alone keeps: its scripted faults, and what it was
 /// asked.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Local {
     faults: VecDeque<Fault>,
-    requests: Vec<ChargeRequest>,
+    /// Every request, unless the log is off: then only counted, so that a
+    /// long sandbox run's memory does not grow with its requests.
+    requests: Option<Vec<ChargeRequest>>,
+    request_count: usize,
     lookups: usize,
+}
+
+impl Default for Local {
+    fn default() -> Local {
+        Local {
+            faults: VecDeque::new(),
+            requests: Some(Vec::new()),
+            request_count: 0,
+            lookups: 0,
+        }
+    }
 }
 
 impl Default for FakeGateway<InMemoryBooks> {
@@ -323,15 +337,25 @@ impl<B: SandboxBooks> FakeGateway<B> {
             .sum()
     }
 
+    /// The same fake, counting requests without keeping them:
+    /// [`requests`](Self::requests) is then empty, and memory stays flat
+    /// however many invoices a run charges.
+    #[must_use]
+    pub fn without_request_log(self) -> Self {
+        self.local().requests = None;
+        self
+    }
+
     /// Every charge request this gateway received, in order, whatever its
-    /// outcome.
+    /// outcome (none if the log is off, see
+    /// [`without_request_log`](Self::without_request_log)).
     pub fn requests(&self) -> Vec<ChargeRequest> {
-        self.local().requests.clone()
+        self.local().requests.clone().unwrap_or_default()
     }
 
     /// How many charge requests this gateway received.
     pub fn request_count(&self) -> usize {
-        self.local().requests.len()
+        self.local().request_count
     }
 
     /// How many lookups this gateway answered.
@@ -357,7 +381,10 @@ impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
         self.wait_latency();
         let fault = {
             let mut local = self.local();
-            local.requests.push(request.clone());
+            local.request_count = local.request_count.saturating_add(1);
+            if let Some(requests) = &mut local.requests {
+                requests.push(request.clone());
+            }
             local.faults.pop_front()
         };
         let now = self.clock.now();

@@ -625,3 +625,14 @@ fn concurrent_requests_with_one_key_capture_once() {
             .all(|reply| reply == gateway.captures()[0].charge())
     );
 }
+
+#[test]
+fn without_the_request_log_requests_are_counted_but_not_kept() {
+    let gateway = FakeGateway::new().without_request_log();
+    gateway.charge(&usd("k1", "tok_success", 100)).unwrap();
+    let _declined = gateway.charge(&usd("k2", "tok_card_declined", 100));
+
+    assert_eq!(gateway.request_count(), 2);
+    assert!(gateway.requests().is_empty());
+    assert_eq!(gateway.capture_count(), 1);
+}
