@@ -985,7 +985,10 @@ pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() 
     let again = service(&reconciler, open(), &clock)
         .reconcile(Duration::from_secs(60))
         .unwrap();
-    assert_eq!((again.settled(), again.still_unknown()), (1, 0));
+    assert_eq!(
+        (again.settled(), again.captured(), again.still_unknown()),
+        (1, 0, 0)
+    );
     let last = service(&reconciler, open(), &clock)
         .reconcile(Duration::from_secs(60))
         .unwrap();

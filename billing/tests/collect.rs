@@ -708,3 +708,374 @@ fn a_charge_of_the_wrong_amount_leaves_the_invoice_unknown_for_reconciliation() 
         InvoiceStatus::Unknown
     );
 }
+
+/// A ledger that reads in batches only, or whose batch read is broken, to
+/// show which read `collect_all` uses.
+struct BatchReads {
+    inner: InMemoryLedger,
+    get_fails: bool,
+    get_all_short: bool,
+}
+
+impl Ledger for BatchReads {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        self.inner.issue(invoices)
+    }
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        if self.get_fails {
+            return Err(RepositoryError::new("one by one is not supported"));
+        }
+        self.inner.get(id)
+    }
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        let mut records = self.inner.get_all(ids)?;
+        if self.get_all_short {
+            records.pop();
+        }
+        Ok(records)
+    }
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        self.inner.begin_attempts(attempts)
+    }
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        self.inner.finish_attempts(updates)
+    }
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        self.inner.change_payment_method(id, payment_method)
+    }
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        self.inner.list(filter, after, limit)
+    }
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        self.inner.unsettled_attempts(after, limit)
+    }
+}
+
+fn collect_two_through(ledger: &BatchReads) -> Vec<Result<Payment, BillingError>> {
+    issue_into(
+        ledger,
+        [
+            invoice_with("INV-1", "tok_success", worked_example()),
+            invoice_with("INV-2", "tok_success", worked_example()),
+        ],
+    );
+    let service = BillingService::new(
+        FakeGateway::new(),
+        ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
+    service.collect_all(&[id("INV-1"), id("INV-2")])
+}
+
+#[test]
+fn a_batch_collect_reads_its_invoices_in_one_batch_read() {
+    let ledger = BatchReads {
+        inner: InMemoryLedger::new(),
+        get_fails: true,
+        get_all_short: false,
+    };
+
+    let results = collect_two_through(&ledger);
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
+
+#[test]
+fn a_batch_read_that_answers_for_fewer_invoices_is_replaced_by_single_reads() {
+    let ledger = BatchReads {
+        inner: InMemoryLedger::new(),
+        get_fails: false,
+        get_all_short: true,
+    };
+
+    let results = collect_two_through(&ledger);
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(ledger.inner.records().len(), 2);
+    assert!(ledger.inner.records().iter().all(|r| r.status().is_paid()));
+}
+
+/// A ledger that counts reads and can fail its next appends.
+#[derive(Default)]
+struct Instrumented {
+    inner: InMemoryLedger,
+    failing_begins: std::sync::atomic::AtomicU32,
+    gets: std::sync::atomic::AtomicU32,
+    unsettled_reads: std::sync::atomic::AtomicU32,
+}
+
+impl Instrumented {
+    fn count(counter: &std::sync::atomic::AtomicU32) -> u32 {
+        counter.load(Ordering::SeqCst)
+    }
+}
+
+impl Ledger for Instrumented {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        self.inner.issue(invoices)
+    }
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(id)
+    }
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        self.inner.get_all(ids)
+    }
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        let failing = self
+            .failing_begins
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(RepositoryError::new("disk full"));
+        }
+        self.inner.begin_attempts(attempts)
+    }
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        self.inner.finish_attempts(updates)
+    }
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        self.inner.change_payment_method(id, payment_method)
+    }
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        self.inner.list(filter, after, limit)
+    }
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        self.unsettled_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.unsettled_attempts(after, limit)
+    }
+}
+
+fn service_on<'a>(
+    gateway: &'a FakeGateway,
+    ledger: &'a Instrumented,
+) -> BillingService<&'a FakeGateway, &'a Instrumented, RecordingSleeper, ManualClock> {
+    BillingService::new(
+        gateway,
+        ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    )
+}
+
+#[test]
+fn an_attempt_the_ledger_failed_to_write_is_not_sent_and_not_written_again() {
+    let ledger = Instrumented::default();
+    issue_into(
+        &ledger,
+        [invoice_with("INV-1", "tok_success", worked_example())],
+    );
+    ledger.failing_begins.store(1, Ordering::SeqCst);
+    let gateway = FakeGateway::new();
+
+    let error = service_on(&gateway, &ledger)
+        .collect(&id("INV-1"))
+        .unwrap_err();
+
+    assert_eq!(
+        error,
+        BillingError::Repository(RepositoryError::new("disk full"))
+    );
+    assert!(error.is_retryable());
+    assert_eq!(gateway.request_count(), 0);
+    assert!(ledger.inner.records()[0].attempts().is_empty());
+    // A storage failure is not a race: nothing is read again to re-plan.
+    assert_eq!(Instrumented::count(&ledger.gets), 0);
+}
+
+#[test]
+fn when_a_batch_of_attempts_cannot_be_written_each_is_written_on_its_own() {
+    let ledger = Instrumented::default();
+    issue_into(
+        &ledger,
+        [
+            invoice_with("INV-1", "tok_success", worked_example()),
+            invoice_with("INV-2", "tok_success", worked_example()),
+        ],
+    );
+    ledger.failing_begins.store(2, Ordering::SeqCst);
+    let gateway = FakeGateway::new();
+
+    let results = service_on(&gateway, &ledger).collect_all(&[id("INV-1"), id("INV-2")]);
+
+    // The batch and INV-1's own write failed; INV-2's went through.
+    assert_eq!(
+        results[0],
+        Err(BillingError::Repository(RepositoryError::new("disk full")))
+    );
+    assert!(results[1].is_ok(), "{:?}", results[1]);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 0);
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(Instrumented::count(&ledger.gets), 0);
+}
+
+#[test]
+fn when_a_batch_of_outcomes_cannot_be_recorded_each_is_recorded_on_its_own() {
+    let ledger = FlakyLedger::default();
+    issue_into(
+        &ledger,
+        [
+            invoice_with("INV-1", "tok_success", worked_example()),
+            invoice_with("INV-2", "tok_card_declined", worked_example()),
+        ],
+    );
+    ledger.fail_next_finish.store(true, Ordering::SeqCst);
+    let gateway = FakeGateway::new();
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
+
+    let results = service.collect_all(&[id("INV-1"), id("INV-2")]);
+
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(matches!(results[1], Err(BillingError::Declined { .. })));
+    assert!(service.invoice(&id("INV-1")).unwrap().status().is_paid());
+    assert_eq!(
+        service.invoice(&id("INV-2")).unwrap().status(),
+        InvoiceStatus::PaymentFailed {
+            code: DeclineCode::CardDeclined
+        }
+    );
+}
+
+#[test]
+fn reconcile_reads_every_page_of_unsettled_attempts_and_no_more() {
+    let ledger = Instrumented::default();
+    let invoices: Vec<Invoice> = (0..501)
+        .map(|n| invoice_with(&format!("INV-{n:03}"), "tok_success", worked_example()))
+        .collect();
+    issue_into(&ledger, invoices.clone());
+    let attempts: Vec<Attempt> = invoices
+        .iter()
+        .map(|invoice| pending_attempt(invoice.id()))
+        .collect();
+    ledger.inner.begin_attempts(&attempts).unwrap();
+    let gateway = FakeGateway::new();
+
+    let report = service_on(&gateway, &ledger)
+        .reconcile(Duration::ZERO)
+        .unwrap();
+
+    assert_eq!((report.settled(), report.still_unknown()), (501, 0));
+    // 500, then 1, and no third read.
+    assert_eq!(Instrumented::count(&ledger.unsettled_reads), 2);
+
+    let small = Instrumented::default();
+    issue_into(
+        &small,
+        [invoice_with("ONE", "tok_success", worked_example())],
+    );
+    small
+        .inner
+        .begin_attempts(&[pending_attempt(&id("ONE"))])
+        .unwrap();
+    let report = service_on(&gateway, &small)
+        .reconcile(Duration::ZERO)
+        .unwrap();
+    assert_eq!(report.settled(), 1);
+    assert_eq!(Instrumented::count(&small.unsettled_reads), 1);
+}
+
+/// A pending first attempt for the worked example, written by a run that
+/// then died.
+fn pending_attempt(invoice: &InvoiceId) -> Attempt {
+    let ledger = issued([invoice_with(
+        invoice.as_str(),
+        "tok_success",
+        worked_example(),
+    )]);
+    let gateway = FakeGateway::with_faults([Fault::RequestLost]);
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(1),
+    );
+    let _lost = service.collect(invoice);
+    let unknown = ledger.get(invoice).unwrap().unwrap().attempts()[0].clone();
+    Attempt::restore(
+        unknown.invoice().clone(),
+        1,
+        unknown.key().as_str(),
+        unknown.payment_method().clone(),
+        unknown.amount(),
+        billing::AttemptOutcome::Pending,
+        unknown.created_at(),
+        unknown.updated_at(),
+    )
+    .unwrap()
+}
+
+/// A gateway whose lookups report a capture of one cent less than asked.
+struct ShortLookups;
+
+impl PaymentGateway for ShortLookups {
+    fn charge(&self, _request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        Err(GatewayError::Transient {
+            reason: "not used".to_owned(),
+        })
+    }
+
+    fn lookup(&self, _key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        Ok(Lookup::Captured(Charge::new(
+            ChargeId::new("ch_short").unwrap(),
+            Amount::new(TOTAL - 1, Currency::Usd).unwrap(),
+        )))
+    }
+}
+
+#[test]
+fn reconcile_leaves_an_attempt_unknown_when_the_processor_captured_another_amount() {
+    let ledger = issued([invoice_with("INV-1", "tok_success", worked_example())]);
+    ledger
+        .begin_attempts(&[pending_attempt(&id("INV-1"))])
+        .unwrap();
+    let service = BillingService::new(
+        ShortLookups,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
+
+    let report = service.reconcile(Duration::ZERO).unwrap();
+
+    assert_eq!((report.settled(), report.still_unknown()), (0, 1));
+    assert_eq!(
+        service.invoice(&id("INV-1")).unwrap().status(),
+        InvoiceStatus::Unknown
+    );
+}
