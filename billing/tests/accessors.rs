@@ -129,3 +129,83 @@ fn thread_sleeper_waits_at_least_the_delay() {
     ThreadSleeper.sleep(Duration::from_millis(20));
     assert!(start.elapsed() >= Duration::from_millis(20));
 }
+
+#[test]
+fn an_issued_invoice_shows_what_it_was_issued_with() {
+    let items = vec![
+        LineItem::new("40.00".parse().unwrap(), "3".parse().unwrap()),
+        LineItem::new("15".parse().unwrap(), "2".parse().unwrap()),
+    ];
+    let invoice = Invoice::new(
+        InvoiceId::new("INV-1").unwrap(),
+        CustomerId::new("cus_7").unwrap(),
+        PaymentMethod::new("tok_success").unwrap(),
+        Currency::Eur,
+        PricingInput::new(items, Tier::Gold, true, DaysOverdue::from(45)).unwrap(),
+    );
+    let service = BillingService::new(
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+        ManualClock::at_unix_millis(1_764_583_200_000),
+        RetryPolicy::default(),
+    );
+
+    let issued = service.issue(&invoice).unwrap();
+
+    assert_eq!(issued.id().as_str(), "INV-1");
+    assert_eq!(issued.customer().as_str(), "cus_7");
+    assert_eq!(issued.payment_method().as_str(), "tok_success");
+    assert_eq!(issued.currency(), Currency::Eur);
+    assert_eq!(issued.line_items(), "40x3 15x2");
+    assert_eq!(issued.tier(), "gold");
+    assert!(issued.loyalty_member());
+    assert_eq!(issued.days_overdue(), 45);
+    assert_eq!(
+        payment_gateway::unix_millis(issued.issued_at()),
+        1_764_583_200_000
+    );
+    let lines = issued.breakdown();
+    assert_eq!(
+        [
+            lines.subtotal(),
+            lines.tier_discount(),
+            lines.loyalty_discount(),
+            lines.tax(),
+            lines.late_fee(),
+            lines.total(),
+        ]
+        .map(|money| money.to_string()),
+        ["150.00", "-22.50", "-2.55", "10.00", "6.74", "141.69"]
+    );
+    assert_eq!(issued.rates().version(), None);
+
+    let plain = Invoice::new(
+        InvoiceId::new("INV-2").unwrap(),
+        CustomerId::new("cus_7").unwrap(),
+        PaymentMethod::new("tok_success").unwrap(),
+        Currency::Usd,
+        PricingInput::new(
+            vec![LineItem::new("10".parse().unwrap(), "1".parse().unwrap())],
+            Tier::None,
+            false,
+            DaysOverdue::from(3),
+        )
+        .unwrap(),
+    );
+    let issued = service.issue(&plain).unwrap();
+    assert!(!issued.loyalty_member());
+    assert_eq!(issued.days_overdue(), 3);
+    assert_eq!(issued.tier(), "none");
+}
+
+#[test]
+fn an_invoice_filter_reports_what_it_asks_for() {
+    let all = InvoiceFilter::all();
+    assert_eq!((all.status(), all.id()), (None, None));
+    let narrow = InvoiceFilter::all()
+        .with_status(billing::StatusKind::Paid)
+        .with_id(InvoiceId::new("INV-3").unwrap());
+    assert_eq!(narrow.status(), Some(billing::StatusKind::Paid));
+    assert_eq!(narrow.id().map(InvoiceId::as_str), Some("INV-3"));
+}
