@@ -40,6 +40,7 @@ mod pool;
 mod pricer;
 mod progress;
 mod signals;
+mod store;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
