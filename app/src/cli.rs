@@ -303,7 +303,7 @@ mod tests {
         for (args, code) in [
             (
                 &["ledgerly", "--help"][..],
-                "  74  invoice, charge, rates, sample, diff: the output could not be written",
+                "  74  invoice, charge, rates, sample, diff, invoices, reconcile, sandbox captures: the output could not be written",
             ),
             (
                 &["ledgerly", "invoice", "--help"][..],

@@ -177,10 +177,7 @@ mod tests {
 
     #[test]
     fn times_are_rfc3339_in_utc() {
-        assert_eq!(
-            timestamp(from_unix_millis(0)),
-            "1970-01-01T00:00:00.000Z"
-        );
+        assert_eq!(timestamp(from_unix_millis(0)), "1970-01-01T00:00:00.000Z");
         assert_eq!(
             timestamp(from_unix_millis(1_764_583_200_123)),
             "2025-12-01T10:00:00.123Z"

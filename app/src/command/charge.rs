@@ -244,7 +244,9 @@ fn batch_size(latency: Duration) -> usize {
         return MAX_BATCH;
     }
     let fits = BATCH_WAIT.as_nanos() / latency.as_nanos();
-    usize::try_from(fits).unwrap_or(MAX_BATCH).clamp(1, MAX_BATCH)
+    usize::try_from(fits)
+        .unwrap_or(MAX_BATCH)
+        .clamp(1, MAX_BATCH)
 }
 
 /// Runs `ledgerly charge`.
@@ -408,7 +410,9 @@ impl Run<'_> {
                             to_collect.push(invoice.id().clone());
                             Ok((total, currency, None))
                         }
-                        Err(error) => Ok((total, currency, Some(failed(total, currency, 0, &error)))),
+                        Err(error) => {
+                            Ok((total, currency, Some(failed(total, currency, 0, &error))))
+                        }
                     }
                 }
                 Err(BillingError::Pricing { error, .. }) => Err(error.to_string()),
@@ -441,8 +445,7 @@ impl Run<'_> {
                                     ),
                                 }
                             });
-                            self.tally.unpaid |=
-                                !matches!(collected.outcome, Outcome::Paid { .. });
+                            self.tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
                             write_collected(records, self.format, *line, id, &collected)
                         }
                         Some(Err(error)) => {

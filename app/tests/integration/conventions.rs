@@ -76,8 +76,8 @@ fn quiet_leaves_out_the_sandbox_notice_but_not_the_records() {
         &scratch(),
         &["--quiet", "charge", "--input", &fixture("charge.jsonl")],
     )
-        .output()
-        .unwrap();
+    .output()
+    .unwrap();
     assert_eq!(String::from_utf8(quiet.stderr).unwrap(), "");
     assert_eq!(quiet.stdout, loud.stdout);
     assert_eq!(quiet.status.code(), loud.status.code());

@@ -379,13 +379,13 @@ fn charge_refuses_an_unknown_tier_unless_told_to_charge_it_without_discount() {
         &dir,
         &["--quiet", "charge", "--input", "-", "--allow-unknown-tiers"],
     )
-        .write_stdin(input)
-        .assert()
-        .success()
-        .stderr("warning: unknown tier \"glod\" applies no discount\n")
-        .stdout(predicate::str::contains(
-            r#""outcome":"paid","total":"10.80""#,
-        ));
+    .write_stdin(input)
+    .assert()
+    .success()
+    .stderr("warning: unknown tier \"glod\" applies no discount\n")
+    .stdout(predicate::str::contains(
+        r#""outcome":"paid","total":"10.80""#,
+    ));
 }
 
 #[test]
