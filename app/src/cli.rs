@@ -303,7 +303,7 @@ mod tests {
         for (args, code) in [
             (
                 &["ledgerly", "--help"][..],
-                "  74  invoice, charge, rates, sample, diff, invoices, reconcile, sandbox captures: the output could not be written",
+                "  78  charge, invoices, reconcile, sandbox captures: the ledger",
             ),
             (
                 &["ledgerly", "invoice", "--help"][..],
@@ -312,6 +312,18 @@ mod tests {
             (
                 &["ledgerly", "charge", "--help"][..],
                 "  1   every invoice was read, but at least one was not paid",
+            ),
+            (
+                &["ledgerly", "reconcile", "--help"][..],
+                "  1   some attempts stay unknown",
+            ),
+            (
+                &["ledgerly", "invoices", "--help"][..],
+                "  66  the ledger or the sandbox's books do not exist",
+            ),
+            (
+                &["ledgerly", "sandbox", "captures", "--help"][..],
+                "  78  the ledger or the sandbox's books were written by a newer ledgerly",
             ),
         ] {
             let help = parsed(args).unwrap_err().to_string();
