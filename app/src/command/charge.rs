@@ -108,7 +108,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "PATH")]
     pub(crate) input: PathBuf,
 
-    /// The ledger file [default: $LEDGERLY_DB, else ledgerly.db]; created if missing
+    /// The ledger file [default: `LEDGERLY_DB`, else ledgerly.db]; created if missing
     #[arg(long, value_name = "PATH")]
     pub(crate) db: Option<PathBuf>,
 
@@ -329,7 +329,7 @@ impl Run<'_> {
             Ok(line) => line,
             Err(rejected) => {
                 return Entry::Refused {
-                    id: rejected.id.map(|id| id.into_owned()),
+                    id: rejected.id.map(std::borrow::Cow::into_owned),
                     error: rejected.error.to_string(),
                 };
             }

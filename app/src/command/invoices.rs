@@ -57,7 +57,7 @@ impl StatusArg {
 /// `ledgerly invoices`: list the ledger.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The ledger file [default: $LEDGERLY_DB, else ledgerly.db]
+    /// The ledger file [default: `LEDGERLY_DB`, else ledgerly.db]
     #[arg(long, value_name = "PATH")]
     pub(crate) db: Option<PathBuf>,
 

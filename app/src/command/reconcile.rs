@@ -35,7 +35,7 @@ Examples:
 /// `ledgerly reconcile`: settle unknown attempts by lookups.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The ledger file [default: $LEDGERLY_DB, else ledgerly.db]
+    /// The ledger file [default: `LEDGERLY_DB`, else ledgerly.db]
     #[arg(long, value_name = "PATH")]
     pub(crate) db: Option<PathBuf>,
 

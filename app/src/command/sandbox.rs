@@ -51,7 +51,7 @@ pub(crate) struct CapturesArgs {
     pub(crate) sandbox_db: Option<PathBuf>,
 
     /// The ledger whose neighbour the books are, when --sandbox-db is not given
-    /// [default: $LEDGERLY_DB, else ledgerly.db]
+    /// [default: `LEDGERLY_DB`, else ledgerly.db]
     #[arg(long, value_name = "PATH")]
     pub(crate) db: Option<PathBuf>,
 

@@ -5,6 +5,7 @@
 //! processor's own books (`sandbox captures`) with the ledger (`invoices`).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,10 +20,11 @@ use crate::util::{fixture, on_ledger, scratch, stdout_of};
 fn write_invoices(dir: &Path, count: usize) -> PathBuf {
     let mut text = String::new();
     for n in 1..=count {
-        text.push_str(&format!(
-            "{{\"id\":\"INV-{n:05}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"line_items\":[{{\"price\":\"{}.25\",\"quantity\":1}}]}}\n",
+        let _ = writeln!(
+            text,
+            "{{\"id\":\"INV-{n:05}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"line_items\":[{{\"price\":\"{}.25\",\"quantity\":1}}]}}",
             n % 97 + 1
-        ));
+        );
     }
     let path = dir.join("invoices.jsonl");
     std::fs::write(&path, text).unwrap();
@@ -71,10 +73,10 @@ fn compare(dir: &tempfile::TempDir) -> Comparison {
         if invoice["status"] == "paid" {
             comparison.paid += 1;
             if let Some(charge) = invoice["charge_id"].as_str() {
-                let captured = by_reference
+                let found = by_reference
                     .get(&id)
                     .is_some_and(|charges| charges.iter().any(|c| c == charge));
-                if !captured {
+                if !found {
                     comparison.paid_without_capture += 1;
                 }
                 paid_by.insert(id, charge.to_owned());
@@ -181,7 +183,8 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_nanos() as u64;
+        .subsec_nanos()
+        .into();
     let mut moments = Moments(seed);
     let started = Instant::now();
     let mut killed = 0;
