@@ -14,6 +14,8 @@
 //! - `hostile [--quick]`: the hostile input shapes through the release
 //!   binary, with peak memory and time for each (`--quick`: a tenth of the
 //!   sizes).
+//! - `charge-bench`: `ledgerly charge` of 10 000 and 100 000 `tok_success`
+//!   invoices on a fresh durable ledger each, invoices/s and peak memory.
 
 // A command-line tool: printing is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -23,6 +25,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+mod charge_bench;
 mod hostile;
 
 fn main() -> ExitCode {
@@ -35,11 +38,12 @@ fn main() -> ExitCode {
         ["mutants-outcomes", outcomes] => mutants_outcomes(outcomes),
         ["hostile"] => hostile::run(false),
         ["hostile", "--quick"] => hostile::run(true),
+        ["charge-bench"] => charge_bench::run(),
         _ => {
             eprintln!(
                 "usage: cargo xtask metadata target-directory | metadata version <package> | \
                  coverage <summary.json> | mutants-exclusions <listing> <count> | \
-                 mutants-outcomes <outcomes.json> | hostile [--quick]"
+                 mutants-outcomes <outcomes.json> | hostile [--quick] | charge-bench"
             );
             return ExitCode::from(2);
         }
