@@ -6,7 +6,6 @@
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
