@@ -49,13 +49,16 @@ const SANDBOX_NOTICE: &str = "sandbox: charging through the fake test-mode gatew
 const BASE_DELAY: Duration = Duration::from_millis(50);
 /// The longest wait between two requests.
 const MAX_DELAY: Duration = Duration::from_secs(1);
-/// Input is read in blocks of this many bytes (64 KiB; any size gives the
-/// same records, see `command::invoice::BLOCK_SIZE`).
-const BLOCK_SIZE: usize = 65_536;
-/// The most invoices per batch (per ledger commit). Measured on 100 000
-/// `tok_success` invoices: 1024 per commit makes the commits a small part
-/// of the run; more only delays the first records.
-const MAX_BATCH: usize = 1024;
+/// Input is read in blocks of this many bytes (1 MiB, as `invoice` reads
+/// it; any size gives the same records, see `command::invoice::BLOCK_SIZE`).
+/// A block holds thousands of invoices, so the batches fill up; a pipe's
+/// lines are handed on as they arrive, whatever the size.
+const BLOCK_SIZE: usize = 1 << 20;
+/// The most invoices per batch. Each batch costs three synced ledger
+/// commits (issue, pending attempts, outcomes), a few milliseconds each on
+/// a disk: 2048 per batch keeps them a small part of the run (measured with
+/// `cargo xtask charge-bench`) and a batch well under a second.
+const MAX_BATCH: usize = 2048;
 /// With a sandbox latency, a batch is cut to about this much waiting, so
 /// records still come out steadily and a signal is answered promptly.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
@@ -582,6 +585,7 @@ mod tests {
         assert_eq!(batch_size(Duration::from_millis(100)), 1);
         assert_eq!(batch_size(Duration::from_secs(1)), 1);
         assert_eq!(batch_size(Duration::from_micros(10)), MAX_BATCH);
+        assert_eq!(batch_size(Duration::from_micros(100)), 1000);
     }
 
     #[test]
