@@ -374,3 +374,63 @@ fn a_ledger_from_a_newer_ledgerly_is_refused_and_left_untouched() {
     }
     assert_eq!(std::fs::read(&ledger).unwrap(), before);
 }
+
+#[test]
+fn ledgerly_db_names_the_ledger_unless_db_does_and_the_books_sit_beside_it() {
+    let dir = scratch();
+    let from_env = dir.path().join("env").join("books.db");
+    std::fs::create_dir_all(from_env.parent().unwrap()).unwrap();
+    let input = "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n";
+    crate::util::ledgerly()
+        .env("LEDGERLY_DB", &from_env)
+        .args(["--quiet", "charge", "--input", "-"])
+        .write_stdin(input)
+        .assert()
+        .success();
+    assert!(from_env.exists());
+    assert!(dir.path().join("env").join("ledgerly-sandbox.db").exists());
+    // --db wins over the environment: a ledger of its own, charged afresh.
+    on_ledger(&dir, &["--quiet", "charge", "--input", "-"])
+        .env("LEDGERLY_DB", &from_env)
+        .write_stdin(input)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"requests\":1"));
+    let csv = stdout_of(
+        crate::util::ledgerly()
+            .env("LEDGERLY_DB", &from_env)
+            .args(["sandbox", "captures", "--format", "csv"]),
+    );
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "number,charge_id,idempotency_key,reference,amount,currency,captured_at"
+    );
+    assert!(
+        rows[1].starts_with("1,ch_fake_000001,invoice:A:attempt:1,A,1.08,USD,"),
+        "{csv}"
+    );
+    assert_eq!(rows.len(), 2);
+    let sandbox = dir.path().join("elsewhere.db");
+    crate::util::ledgerly()
+        .args(["sandbox", "captures", "--sandbox-db"])
+        .arg(&sandbox)
+        .assert()
+        .code(66)
+        .stderr(predicate::str::contains("sandbox books"));
+}
+
+#[test]
+fn a_bad_duration_or_id_is_a_usage_error() {
+    let dir = scratch();
+    on_ledger(&dir, &["charge", "--input", "-", "--sandbox-latency", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "is not a whole number with a unit",
+        ));
+    on_ledger(&dir, &["invoices", "--id", ""])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--id: invoice id is empty"));
+}
