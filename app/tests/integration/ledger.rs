@@ -176,7 +176,9 @@ fn an_invoice_issued_again_with_other_content_is_refused_naming_the_field() {
 
 #[test]
 fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
-    const INVOICES: usize = 300;
+    // 5 ms per request: a run needs 2 s for them all, and each kill
+    // interrupts it after a few dozen, so the kills fall all through it.
+    const INVOICES: usize = 400;
     const KILLS: usize = 20;
     let dir = scratch();
     let input = write_invoices(dir.path(), INVOICES);
@@ -189,8 +191,8 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
     let started = Instant::now();
     let mut killed = 0;
     for _ in 0..KILLS {
-        let mut child = spawn_charge(&dir, &input, "2ms");
-        std::thread::sleep(Duration::from_millis(5 + moments.next_below(150)));
+        let mut child = spawn_charge(&dir, &input, "5ms");
+        std::thread::sleep(Duration::from_millis(20 + moments.next_below(500)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             killed += 1;
@@ -198,14 +200,32 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
         child.wait().unwrap();
     }
     let midway = compare(&dir);
-    // The final run settles what the killed ones left pending.
+    // A reconcile settles what the killed runs left pending without
+    // charging: the processor's captures and the ledger agree at once.
+    on_ledger(&dir, &["reconcile", "--grace", "0"])
+        .assert()
+        .success();
+    let reconciled = compare(&dir);
+    assert_eq!(reconciled.captures, midway.captures, "seed {seed}");
+    assert_eq!(reconciled.paid, reconciled.captures, "seed {seed}");
+    assert_eq!(
+        (
+            reconciled.double_captures,
+            reconciled.paid_without_capture,
+            reconciled.captured_not_paid
+        ),
+        (0, 0, 0),
+        "seed {seed}"
+    );
+    // The final run charges the rest.
     let status = spawn_charge(&dir, &input, "0").wait().unwrap();
     assert_eq!(status.code(), Some(0));
     let comparison = compare(&dir);
     eprintln!(
         "kill test (seed {seed}): {killed} kills of {KILLS} runs, {INVOICES} invoices, \
-         {} paid before the final run, {} captures, {} double captures, {:?}",
+         {} paid and {} captured before the final run, {} captures, {} double captures, {:?}",
         midway.paid,
+        midway.captures,
         comparison.captures,
         comparison.double_captures,
         started.elapsed()
