@@ -92,7 +92,7 @@ pub(crate) enum Command {
     /// Price one invoice from flags, or a batch of invoices from a file
     #[command(override_usage = invoice::USAGE)]
     Invoice(invoice::Args),
-    /// Price and collect each invoice of a file through billing and the sandbox gateway
+    /// Issue and collect each invoice of a file: the durable ledger, the sandbox gateway
     Charge(charge::Args),
     /// Print a shell completion script (bash, elvish, fish, powershell, zsh) to stdout
     Completions(completions::Args),
