@@ -8,7 +8,9 @@ use std::io::{self, IsTerminal};
 
 use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::command::{charge, completions, diff, invoice, rates, sample};
+use crate::command::{
+    charge, completions, diff, invoice, invoices, rates, reconcile, sample, sandbox,
+};
 use crate::error::{Cmd, all_exit_codes_help, exit_codes_help};
 
 /// The version `--version` prints: the package version and the commit it
@@ -90,7 +92,7 @@ pub(crate) enum Command {
     /// Price one invoice from flags, or a batch of invoices from a file
     #[command(override_usage = invoice::USAGE)]
     Invoice(invoice::Args),
-    /// Price and collect each invoice of a file through billing and the sandbox gateway
+    /// Issue and collect each invoice of a file: the durable ledger, the sandbox gateway
     Charge(charge::Args),
     /// Print a shell completion script (bash, elvish, fish, powershell, zsh) to stdout
     Completions(completions::Args),
@@ -102,6 +104,12 @@ pub(crate) enum Command {
     Sample(sample::Args),
     /// Compare two JSON Lines outputs of `ledgerly invoice` for the same input
     Diff(diff::Args),
+    /// List the ledger's invoices: issued breakdown, status, charge id, attempts
+    Invoices(invoices::Args),
+    /// Settle pending and unknown payment attempts by asking the processor, never charging
+    Reconcile(reconcile::Args),
+    /// Inspect the sandbox processor's own books
+    Sandbox(sandbox::Args),
 }
 
 /// The whole command line, help screens included: every command's help
@@ -135,6 +143,29 @@ pub(crate) fn command() -> clap::Command {
         })
         .mut_subcommand(Cmd::Diff.name(), |command| {
             command.after_help(format!("{}\n{}", diff::HELP, exit_codes_help(Cmd::Diff)))
+        })
+        .mut_subcommand(Cmd::Invoices.name(), |command| {
+            command.after_help(format!(
+                "{}\n{}",
+                invoices::HELP,
+                exit_codes_help(Cmd::Invoices)
+            ))
+        })
+        .mut_subcommand(Cmd::Reconcile.name(), |command| {
+            command.after_help(format!(
+                "{}\n{}",
+                reconcile::HELP,
+                exit_codes_help(Cmd::Reconcile)
+            ))
+        })
+        .mut_subcommand("sandbox", |command| {
+            command.mut_subcommand("captures", |captures| {
+                captures.after_help(format!(
+                    "{}\n{}",
+                    sandbox::HELP,
+                    exit_codes_help(Cmd::SandboxCaptures)
+                ))
+            })
         })
 }
 
@@ -272,7 +303,7 @@ mod tests {
         for (args, code) in [
             (
                 &["ledgerly", "--help"][..],
-                "  74  invoice, charge, rates, sample, diff: the output could not be written",
+                "  78  charge, invoices, reconcile, sandbox captures: the ledger",
             ),
             (
                 &["ledgerly", "invoice", "--help"][..],
@@ -281,6 +312,18 @@ mod tests {
             (
                 &["ledgerly", "charge", "--help"][..],
                 "  1   every invoice was read, but at least one was not paid",
+            ),
+            (
+                &["ledgerly", "reconcile", "--help"][..],
+                "  1   some attempts stay unknown",
+            ),
+            (
+                &["ledgerly", "invoices", "--help"][..],
+                "  66  the ledger or the sandbox's books do not exist",
+            ),
+            (
+                &["ledgerly", "sandbox", "captures", "--help"][..],
+                "  78  the ledger or the sandbox's books were written by a newer ledgerly",
             ),
         ] {
             let help = parsed(args).unwrap_err().to_string();

@@ -20,8 +20,12 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 pub(crate) const EXIT_INVALID: u8 = 65;
 /// Exit code: the input is missing or unreadable (`EX_NOINPUT`).
 pub(crate) const EXIT_NO_INPUT: u8 = 66;
-/// Exit code: the output could not be written (`EX_IOERR`).
+/// Exit code: the output could not be written, or the ledger or the
+/// sandbox's books could not be read or written (`EX_IOERR`).
 pub(crate) const EXIT_OUTPUT: u8 = 74;
+/// Exit code: the ledger or the sandbox's books were written by a newer
+/// ledgerly (`EX_CONFIG`); the file is left untouched.
+pub(crate) const EXIT_NEWER_SCHEMA: u8 = 78;
 
 /// The commands whose exit codes the table below documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +40,12 @@ pub(crate) enum Cmd {
     Sample,
     /// `ledgerly diff`.
     Diff,
+    /// `ledgerly invoices`.
+    Invoices,
+    /// `ledgerly reconcile`.
+    Reconcile,
+    /// `ledgerly sandbox captures`.
+    SandboxCaptures,
 }
 
 impl Cmd {
@@ -47,6 +57,9 @@ impl Cmd {
             Cmd::Rates => "rates",
             Cmd::Sample => "sample",
             Cmd::Diff => "diff",
+            Cmd::Invoices => "invoices",
+            Cmd::Reconcile => "reconcile",
+            Cmd::SandboxCaptures => "sandbox captures",
         }
     }
 }
@@ -68,9 +81,21 @@ const ALL: &[Cmd] = &[
     Cmd::Rates,
     Cmd::Sample,
     Cmd::Diff,
+    Cmd::Invoices,
+    Cmd::Reconcile,
+    Cmd::SandboxCaptures,
 ];
 /// The commands that read an input file.
 const READERS: &[Cmd] = &[Cmd::Invoice, Cmd::Charge, Cmd::Diff];
+/// The commands that open the ledger or the sandbox's books.
+const LEDGER_USERS: &[Cmd] = &[
+    Cmd::Charge,
+    Cmd::Invoices,
+    Cmd::Reconcile,
+    Cmd::SandboxCaptures,
+];
+/// The commands that read the ledger or the books without creating them.
+const LEDGER_READERS: &[Cmd] = &[Cmd::Invoices, Cmd::Reconcile, Cmd::SandboxCaptures];
 
 /// One row of [`EXIT_CODES`], so the table reads one line per meaning.
 const fn doc(code: u8, commands: &'static [Cmd], meaning: &'static str) -> ExitCodeDoc {
@@ -95,9 +120,24 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     ),
     doc(EXIT_OK, &[Cmd::Diff], "no record differs"),
     doc(
+        EXIT_OK,
+        &[Cmd::Invoices, Cmd::SandboxCaptures],
+        "the listing was written (it may be empty)",
+    ),
+    doc(
+        EXIT_OK,
+        &[Cmd::Reconcile],
+        "every pending or unknown attempt is settled",
+    ),
+    doc(
         EXIT_UNPAID,
         &[Cmd::Charge],
         "every invoice was read, but at least one was not paid (declined, refused, or still open after its retries); payment outcomes are not input errors",
+    ),
+    doc(
+        EXIT_UNPAID,
+        &[Cmd::Reconcile],
+        "some attempts stay unknown (the lookup failed, the amounts disagree, or the processor has no record yet and the attempt is younger than --grace)",
     ),
     doc(
         EXIT_UNPAID,
@@ -130,9 +170,24 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
         "the input file is missing or unreadable (the message names the path)",
     ),
     doc(
+        EXIT_NO_INPUT,
+        LEDGER_READERS,
+        "the ledger or the sandbox's books do not exist (the message names the path)",
+    ),
+    doc(
         EXIT_OUTPUT,
         ALL,
         "the output could not be written (for example a full disk)",
+    ),
+    doc(
+        EXIT_OUTPUT,
+        LEDGER_USERS,
+        "the ledger or the sandbox's books cannot be opened, read or written (the message names the file)",
+    ),
+    doc(
+        EXIT_NEWER_SCHEMA,
+        LEDGER_USERS,
+        "the ledger or the sandbox's books were written by a newer ledgerly: refused, the file is left untouched (use that ledgerly, or a backup)",
     ),
 ];
 
@@ -246,6 +301,24 @@ pub(crate) enum AppError {
         /// What is wrong with it.
         message: String,
     },
+    /// The ledger or the sandbox's books cannot be opened (a newer schema,
+    /// a file of another kind, a SQLite failure).
+    #[error(transparent)]
+    Store(ledger_store::StoreError),
+    /// A command that reads the ledger or the books found no file.
+    #[error("{kind} {} does not exist", path.display())]
+    NoStore {
+        /// `ledger` or `sandbox books`.
+        kind: &'static str,
+        /// The path looked at.
+        path: PathBuf,
+    },
+    /// The ledger failed while it was read or written.
+    #[error(transparent)]
+    Billing(#[from] billing::BillingError),
+    /// The sandbox's books failed while they were read.
+    #[error(transparent)]
+    Books(#[from] payment_gateway::BooksError),
 }
 
 impl AppError {
@@ -254,10 +327,18 @@ impl AppError {
     pub(crate) fn usage(command: Cmd, message: impl Display) -> AppError {
         let mut cli = cli::command();
         cli.build();
-        let error = match cli.find_subcommand_mut(command.name()) {
-            Some(subcommand) => subcommand.error(ErrorKind::ArgumentConflict, message),
-            None => cli.error(ErrorKind::ArgumentConflict, message),
-        };
+        let message = message.to_string();
+        // `sandbox captures` is a subcommand of a subcommand.
+        let mut names = command.name().split(' ');
+        let found = names
+            .next()
+            .and_then(|name| cli.find_subcommand_mut(name))
+            .and_then(|parent| match names.next() {
+                Some(child) => parent.find_subcommand_mut(child),
+                None => Some(parent),
+            })
+            .map(|subcommand| subcommand.error(ErrorKind::ArgumentConflict, &message));
+        let error = found.unwrap_or_else(|| cli.error(ErrorKind::ArgumentConflict, &message));
         AppError::Usage(Box::new(error))
     }
 
@@ -276,8 +357,12 @@ impl AppError {
             AppError::Invalid(_) | AppError::InvalidCsv(_) | AppError::BadRecord { .. } => {
                 EXIT_INVALID
             }
-            AppError::Input { .. } => EXIT_NO_INPUT,
-            AppError::Output(_) => EXIT_OUTPUT,
+            AppError::Input { .. } | AppError::NoStore { .. } => EXIT_NO_INPUT,
+            AppError::Store(ledger_store::StoreError::NewerSchema { .. }) => EXIT_NEWER_SCHEMA,
+            AppError::Output(_)
+            | AppError::Store(_)
+            | AppError::Billing(_)
+            | AppError::Books(_) => EXIT_OUTPUT,
         }
     }
 }
@@ -363,6 +448,7 @@ mod tests {
             EXIT_INVALID,
             EXIT_NO_INPUT,
             EXIT_OUTPUT,
+            EXIT_NEWER_SCHEMA,
         ] {
             assert!(
                 EXIT_CODES.iter().any(|doc| doc.code == code),

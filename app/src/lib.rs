@@ -40,6 +40,7 @@ mod pool;
 mod pricer;
 mod progress;
 mod signals;
+mod store;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -72,6 +73,9 @@ pub fn run() -> ExitCode {
         Command::Rates(args) => command::rates::run(&args),
         Command::Sample(args) => command::sample::run(&args),
         Command::Diff(args) => command::diff::run(&args),
+        Command::Invoices(args) => command::invoices::run(&args),
+        Command::Reconcile(args) => command::reconcile::run(&args),
+        Command::Sandbox(args) => command::sandbox::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),

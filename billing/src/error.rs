@@ -22,6 +22,33 @@ pub enum BillingError {
         /// Why pricing refused it.
         error: PricingError,
     },
+    /// An invoice with this id was already issued, and this one differs from
+    /// it in `field`; the issued invoice is kept unchanged.
+    #[error("invoice {invoice} was already issued with a different {field}: {first}, now {now}")]
+    AlreadyIssued {
+        /// The invoice.
+        invoice: InvoiceId,
+        /// The first field that differs, such as `total`.
+        field: &'static str,
+        /// Its issued value.
+        first: String,
+        /// Its value now.
+        now: String,
+    },
+    /// Asking the processor what became of an attempt failed, so the
+    /// attempt stays as it was: nothing was charged. Collecting again is
+    /// safe.
+    #[error(
+        "invoice {invoice} attempt {attempt} could not be looked up, nothing was charged: {error}; collecting it again is safe"
+    )]
+    LookupFailed {
+        /// The invoice.
+        invoice: InvoiceId,
+        /// The attempt's number.
+        attempt: u32,
+        /// The gateway's failure.
+        error: GatewayError,
+    },
     /// The invoice's total is below zero, which no charge can collect.
     #[error("invoice {invoice} has a negative total of {total}, nothing was charged")]
     NegativeTotal {
@@ -41,9 +68,9 @@ pub enum BillingError {
         code: DeclineCode,
     },
     /// Every request allowed by the retry policy failed transiently or
-    /// ambiguously. The invoice stays open; collecting again reuses the same
-    /// idempotency key, so it finds a charge that did happen rather than
-    /// making a second one.
+    /// ambiguously. The attempt's outcome is recorded as unknown; collecting
+    /// again looks it up and reuses the same idempotency key, so it finds a
+    /// charge that did happen rather than making a second one.
     #[error(
         "invoice {invoice} is still open after {attempts} charge requests, the last one failing with: {last}; collecting it again is safe"
     )]
@@ -56,8 +83,8 @@ pub enum BillingError {
         last: GatewayError,
     },
     /// The gateway refused the charge request itself (an unknown payment
-    /// method, for example); nothing was charged. The invoice stays open
-    /// until its payment method is changed.
+    /// method, for example); nothing was charged. The attempt is recorded as
+    /// failed and the invoice is open: the next collect is a new attempt.
     #[error("invoice {invoice} charge request was refused, nothing was charged: {error}")]
     ChargeRejected {
         /// The invoice.
@@ -78,7 +105,7 @@ pub enum BillingError {
         error: GatewayError,
     },
     /// The gateway reports a charge of an amount other than the invoice's
-    /// total. The invoice is left open for a person to reconcile.
+    /// total. The attempt is recorded as unknown for a person to reconcile.
     #[error(
         "invoice {invoice} was charged {charged} by charge {charge_id}, not its total of {expected}; it needs reconciling",
         charged = charge.amount(),
@@ -126,12 +153,13 @@ pub enum BillingError {
 
 impl BillingError {
     /// Whether calling `collect` again may succeed without anything being
-    /// changed first: after exhausted retries, an unrecorded payment or a
-    /// repository failure.
+    /// changed first: after exhausted retries, a failed lookup, an
+    /// unrecorded payment or a repository failure.
     pub const fn is_retryable(&self) -> bool {
         matches!(
             self,
             BillingError::RetriesExhausted { .. }
+                | BillingError::LookupFailed { .. }
                 | BillingError::PaymentNotRecorded { .. }
                 | BillingError::Repository(_)
         )

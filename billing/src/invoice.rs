@@ -2,10 +2,13 @@
 
 use std::fmt;
 
-use payment_gateway::{
-    Charge, Currency, DeclineCode, IdempotencyKey, InvalidRequest, PaymentMethod,
-};
-use pricing::{Breakdown, PricingError, PricingInput};
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use payment_gateway::{Charge, Currency, DeclineCode, PaymentMethod};
+use pricing::{Breakdown, Decimal, Money, PricingError, PricingInput, RateTable};
+
+use crate::InvalidRecord;
 
 /// The longest invoice or customer id, in bytes. It keeps every idempotency
 /// key derived from an invoice id well inside the gateway's 255-byte limit.
@@ -130,21 +133,26 @@ pub enum Payment {
     NothingDue,
 }
 
-/// Where an invoice stands.
+/// Where an invoice stands. It is never stored: it follows from the issued
+/// total and the payment attempts ([`InvoiceRecord::status`](crate::InvoiceRecord::status)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvoiceStatus {
-    /// Not paid yet. A charge attempt may be in doubt (its reply was lost
-    /// and the retries ran out); collecting again settles it without
-    /// charging twice.
+    /// Nothing is being paid: no attempt yet, or the last one was refused
+    /// before the processor processed it (the payment method is unknown,
+    /// for example).
     Open,
     /// Paid; never charged again.
     Paid(Payment),
-    /// The last charge attempt was declined with `code`. The next collect is
+    /// The last payment attempt was declined with `code`. The next collect is
     /// a new attempt, under a new idempotency key.
     PaymentFailed {
         /// The processor's reason.
         code: DeclineCode,
     },
+    /// The last attempt's outcome is not known: its request may be in
+    /// flight, its reply was lost, or a run stopped before recording it.
+    /// Collecting again or reconciling settles it without charging twice.
+    Unknown,
 }
 
 impl InvoiceStatus {
@@ -152,14 +160,76 @@ impl InvoiceStatus {
     pub const fn is_paid(&self) -> bool {
         matches!(self, InvoiceStatus::Paid(_))
     }
+
+    /// Which of the four statuses this is, without its detail.
+    pub const fn kind(&self) -> StatusKind {
+        match self {
+            InvoiceStatus::Open => StatusKind::Open,
+            InvoiceStatus::Paid(_) => StatusKind::Paid,
+            InvoiceStatus::PaymentFailed { .. } => StatusKind::Failed,
+            InvoiceStatus::Unknown => StatusKind::Unknown,
+        }
+    }
 }
 
-/// An invoice to collect: who pays, with what, for what, and where it stands.
-///
-/// The pricing input and the currency never change after creation, so the
-/// total, and with it every charge request for the invoice, stays the same.
-/// Only the billing service moves the status, so an invoice is paid only
-/// through a gateway charge id or a zero total.
+/// An invoice status without its detail, as listings filter by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusKind {
+    /// [`InvoiceStatus::Open`].
+    Open,
+    /// [`InvoiceStatus::Paid`].
+    Paid,
+    /// [`InvoiceStatus::PaymentFailed`].
+    Failed,
+    /// [`InvoiceStatus::Unknown`].
+    Unknown,
+}
+
+impl StatusKind {
+    /// Every status kind.
+    pub const ALL: [StatusKind; 4] = [
+        StatusKind::Open,
+        StatusKind::Paid,
+        StatusKind::Failed,
+        StatusKind::Unknown,
+    ];
+
+    /// Its name: `open`, `paid`, `failed` or `unknown`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::Open => "open",
+            StatusKind::Paid => "paid",
+            StatusKind::Failed => "failed",
+            StatusKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for StatusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status name that is not one of [`StatusKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown invoice status {0:?} (expected one of: open, paid, failed, unknown)")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for StatusKind {
+    type Err = UnknownStatus;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        StatusKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| UnknownStatus(name.to_owned()))
+    }
+}
+
+/// An invoice to issue: who pays, with what, and what pricing needs. It is
+/// priced once, by [`BillingService::issue`](crate::BillingService::issue),
+/// which turns it into an [`IssuedInvoice`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
     id: InvoiceId,
@@ -167,12 +237,10 @@ pub struct Invoice {
     payment_method: PaymentMethod,
     currency: Currency,
     pricing: PricingInput,
-    status: InvoiceStatus,
-    payment_attempt: u32,
 }
 
 impl Invoice {
-    /// A new, open invoice, on its first payment attempt.
+    /// An invoice to issue.
     pub fn new(
         id: InvoiceId,
         customer: CustomerId,
@@ -186,8 +254,6 @@ impl Invoice {
             payment_method,
             currency,
             pricing,
-            status: InvoiceStatus::Open,
-            payment_attempt: 1,
         }
     }
 
@@ -201,7 +267,7 @@ impl Invoice {
         &self.customer
     }
 
-    /// The payment-method token charged.
+    /// The payment-method token to charge.
     pub fn payment_method(&self) -> &PaymentMethod {
         &self.payment_method
     }
@@ -216,58 +282,381 @@ impl Invoice {
         &self.pricing
     }
 
-    /// Where the invoice stands.
-    pub fn status(&self) -> &InvoiceStatus {
-        &self.status
-    }
-
-    /// The number of the current payment attempt, from 1. It advances only
-    /// when an attempt is declined, so every retry within an attempt (after
-    /// a transient failure or a lost reply, even in a later `collect`) uses
-    /// the same idempotency key.
-    pub fn payment_attempt(&self) -> u32 {
-        self.payment_attempt
-    }
-
-    /// The idempotency key of the current payment attempt:
-    /// `invoice:<id>:attempt:<n>`. Derived, never random, so that a retry
-    /// can only ever find the first charge, not make a second one.
-    pub fn idempotency_key(&self) -> Result<IdempotencyKey, InvalidRequest> {
-        IdempotencyKey::new(format!(
-            "invoice:{}:attempt:{}",
-            self.id, self.payment_attempt
-        ))
-    }
-
-    /// Prices the invoice.
+    /// Prices the invoice with the current rates.
     pub fn price(&self) -> Result<Breakdown, PricingError> {
         pricing::price(&self.pricing)
     }
+}
 
-    pub(crate) fn mark_paid(&mut self, payment: Payment) {
-        self.status = InvoiceStatus::Paid(payment);
+/// The rate values an invoice was priced with, kept with it so that the
+/// issued amounts can be explained after the rate table changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rates {
+    table: RateTable,
+    version: Option<String>,
+}
+
+impl Rates {
+    /// The rates pricing applies now ([`pricing::RATES`]), with no version
+    /// name.
+    pub fn current() -> Rates {
+        Rates::new(pricing::RATES, None)
     }
 
-    pub(crate) fn reopen(&mut self) {
-        self.status = InvoiceStatus::Open;
+    /// `table`, optionally named by `version`.
+    pub fn new(table: RateTable, version: Option<String>) -> Rates {
+        Rates { table, version }
     }
 
-    /// Records a decline and moves to the next payment attempt; `false` if
-    /// the attempt counter is at its maximum and cannot move.
-    pub(crate) fn record_decline(&mut self, code: DeclineCode) -> bool {
-        self.status = InvoiceStatus::PaymentFailed { code };
-        match self.payment_attempt.checked_add(1) {
-            Some(next) => {
-                self.payment_attempt = next;
-                true
-            }
-            None => false,
+    /// Rebuilds rates from their exact decimal text, in the order gold,
+    /// silver, bronze, loyalty, sales tax, late fee, as storage keeps them.
+    pub fn from_text(
+        rates: [&str; 6],
+        late_fee_after_days: u32,
+        version: Option<String>,
+    ) -> Result<Rates, InvalidRecord> {
+        let mut values = [Decimal::ZERO; 6];
+        for ((slot, text), name) in values.iter_mut().zip(rates).zip(Rates::NAMES) {
+            *slot = Decimal::from_str_exact(text).map_err(|_| InvalidRecord::Rate {
+                name,
+                value: text.to_owned(),
+            })?;
+        }
+        let [gold, silver, bronze, loyalty, tax, late_fee] = values;
+        let table = RateTable {
+            gold_discount: gold,
+            silver_discount: silver,
+            bronze_discount: bronze,
+            loyalty_discount: loyalty,
+            sales_tax: tax,
+            late_fee,
+            late_fee_after_days,
+        };
+        Ok(Rates::new(table, version))
+    }
+
+    /// The rates' names, in the order of [`Rates::values`].
+    pub const NAMES: [&'static str; 6] = [
+        "gold_discount",
+        "silver_discount",
+        "bronze_discount",
+        "loyalty_discount",
+        "sales_tax",
+        "late_fee",
+    ];
+
+    /// The rate table.
+    pub fn table(&self) -> RateTable {
+        self.table
+    }
+
+    /// The rates in the order of [`Rates::NAMES`].
+    pub fn values(&self) -> [Decimal; 6] {
+        let t = self.table;
+        [
+            t.gold_discount,
+            t.silver_discount,
+            t.bronze_discount,
+            t.loyalty_discount,
+            t.sales_tax,
+            t.late_fee,
+        ]
+    }
+
+    /// The late fee applies after this many days overdue.
+    pub fn late_fee_after_days(&self) -> u32 {
+        self.table.late_fee_after_days
+    }
+
+    /// The rate table's version name, when pricing names one.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+}
+
+/// An issued invoice's amounts in minor units: the lines add up to the
+/// total, which is never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IssuedBreakdown {
+    amounts: [Money; 6],
+}
+
+impl IssuedBreakdown {
+    /// The names of the amounts, in the order of [`IssuedBreakdown::amounts`].
+    pub const NAMES: [&'static str; 6] = [
+        "subtotal",
+        "tier_discount",
+        "loyalty_discount",
+        "tax",
+        "late_fee",
+        "total",
+    ];
+
+    /// Amounts in cents, in the order of [`IssuedBreakdown::NAMES`]: they
+    /// must add up (the five lines to the total) and the total must not be
+    /// negative, as every priced invoice's do.
+    pub fn new(cents: [i64; 6]) -> Result<IssuedBreakdown, InvalidRecord> {
+        let [subtotal, tier, loyalty, tax, late_fee, total] = cents;
+        let sum = [tier, loyalty, tax, late_fee]
+            .into_iter()
+            .try_fold(subtotal, i64::checked_add);
+        if sum != Some(total) || total < 0 {
+            return Err(InvalidRecord::Breakdown { cents });
+        }
+        Ok(IssuedBreakdown {
+            amounts: cents.map(Money::from_minor_units),
+        })
+    }
+
+    /// The subtotal.
+    pub fn subtotal(&self) -> Money {
+        self.amounts[0]
+    }
+
+    /// The tier discount line: zero or negative.
+    pub fn tier_discount(&self) -> Money {
+        self.amounts[1]
+    }
+
+    /// The loyalty discount line: zero or negative.
+    pub fn loyalty_discount(&self) -> Money {
+        self.amounts[2]
+    }
+
+    /// The sales tax line.
+    pub fn tax(&self) -> Money {
+        self.amounts[3]
+    }
+
+    /// The late fee line.
+    pub fn late_fee(&self) -> Money {
+        self.amounts[4]
+    }
+
+    /// The total charged.
+    pub fn total(&self) -> Money {
+        self.amounts[5]
+    }
+
+    /// Every amount, in the order of [`IssuedBreakdown::NAMES`].
+    pub fn amounts(&self) -> [Money; 6] {
+        self.amounts
+    }
+}
+
+impl From<Breakdown> for IssuedBreakdown {
+    fn from(breakdown: Breakdown) -> IssuedBreakdown {
+        IssuedBreakdown {
+            amounts: breakdown.amounts(),
         }
     }
+}
 
-    pub(crate) fn change_payment_method(&mut self, payment_method: PaymentMethod) {
-        self.payment_method = payment_method;
+/// The parts of an issued invoice as storage keeps them, for a backend to
+/// hand to [`IssuedInvoice::restore`], which checks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedParts {
+    /// The id.
+    pub id: InvoiceId,
+    /// The customer.
+    pub customer: CustomerId,
+    /// The payment method the next new attempt charges.
+    pub payment_method: PaymentMethod,
+    /// The currency.
+    pub currency: Currency,
+    /// The line items as [`IssuedInvoice::line_items`] writes them.
+    pub line_items: String,
+    /// The tier's name.
+    pub tier: String,
+    /// Whether the customer is a loyalty member.
+    pub loyalty_member: bool,
+    /// Days overdue when issued.
+    pub days_overdue: u32,
+    /// The issued amounts.
+    pub breakdown: IssuedBreakdown,
+    /// The rates it was priced with.
+    pub rates: Rates,
+    /// When it was issued.
+    pub issued_at: SystemTime,
+}
+
+/// An invoice as issued: priced once, its amounts and the rates behind them
+/// frozen. Charging uses [`breakdown().total()`](IssuedBreakdown::total),
+/// never a total priced again.
+///
+/// Only the payment method can change after issue (a declined card is
+/// replaced); it is how the invoice is paid, not what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedInvoice {
+    parts: IssuedParts,
+}
+
+impl IssuedInvoice {
+    /// Prices `invoice` with `rates`' table (the current one: pricing only
+    /// knows [`pricing::RATES`]) at `issued_at`.
+    pub(crate) fn price(
+        invoice: &Invoice,
+        rates: Rates,
+        issued_at: SystemTime,
+    ) -> Result<IssuedInvoice, PricingError> {
+        let breakdown = invoice.price()?;
+        let pricing = invoice.pricing();
+        Ok(IssuedInvoice {
+            parts: IssuedParts {
+                id: invoice.id().clone(),
+                customer: invoice.customer().clone(),
+                payment_method: invoice.payment_method().clone(),
+                currency: invoice.currency(),
+                line_items: line_items_text(pricing),
+                tier: pricing.tier().name().to_owned(),
+                loyalty_member: pricing.loyalty_member(),
+                days_overdue: pricing.days_overdue().get(),
+                breakdown: IssuedBreakdown::from(breakdown),
+                rates,
+                issued_at,
+            },
+        })
     }
+
+    /// An issued invoice read back from storage. The breakdown was checked
+    /// when it was built; the line items must not be empty.
+    pub fn restore(parts: IssuedParts) -> Result<IssuedInvoice, InvalidRecord> {
+        if parts.line_items.trim().is_empty() {
+            return Err(InvalidRecord::NoLineItems {
+                invoice: parts.id.to_string(),
+            });
+        }
+        Ok(IssuedInvoice { parts })
+    }
+
+    /// The invoice's id.
+    pub fn id(&self) -> &InvoiceId {
+        &self.parts.id
+    }
+
+    /// The customer who pays.
+    pub fn customer(&self) -> &CustomerId {
+        &self.parts.customer
+    }
+
+    /// The payment method the next new payment attempt charges.
+    pub fn payment_method(&self) -> &PaymentMethod {
+        &self.parts.payment_method
+    }
+
+    /// The currency.
+    pub fn currency(&self) -> Currency {
+        self.parts.currency
+    }
+
+    /// The line items, `PRICExQUANTITY` separated by spaces, prices in their
+    /// shortest exact form (`40x3 15x2`), as `--item` takes them.
+    pub fn line_items(&self) -> &str {
+        &self.parts.line_items
+    }
+
+    /// The tier's name.
+    pub fn tier(&self) -> &str {
+        &self.parts.tier
+    }
+
+    /// Whether the customer is a loyalty member.
+    pub fn loyalty_member(&self) -> bool {
+        self.parts.loyalty_member
+    }
+
+    /// Days overdue when issued.
+    pub fn days_overdue(&self) -> u32 {
+        self.parts.days_overdue
+    }
+
+    /// The issued amounts.
+    pub fn breakdown(&self) -> &IssuedBreakdown {
+        &self.parts.breakdown
+    }
+
+    /// The rates it was priced with.
+    pub fn rates(&self) -> &Rates {
+        &self.parts.rates
+    }
+
+    /// When it was issued, by the billing service's clock.
+    pub fn issued_at(&self) -> SystemTime {
+        self.parts.issued_at
+    }
+
+    /// All its parts, for storage.
+    pub fn parts(&self) -> &IssuedParts {
+        &self.parts
+    }
+
+    /// The same invoice with another payment method.
+    #[must_use]
+    pub fn with_payment_method(mut self, payment_method: PaymentMethod) -> IssuedInvoice {
+        self.parts.payment_method = payment_method;
+        self
+    }
+
+    /// The first field in which `other` says something else than `self`, as
+    /// (name, this value, other value); `None` when they are the same
+    /// invoice. The payment method, the rates and the issue time are not
+    /// compared: the same invoice can be issued again later, with another
+    /// card, under a rate table that gives the same amounts.
+    pub fn first_difference(
+        &self,
+        other: &IssuedInvoice,
+    ) -> Option<(&'static str, String, String)> {
+        let (a, b) = (&self.parts, &other.parts);
+        let pairs = [
+            ("customer", a.customer.to_string(), b.customer.to_string()),
+            ("currency", a.currency.to_string(), b.currency.to_string()),
+            ("line items", a.line_items.clone(), b.line_items.clone()),
+            ("tier", a.tier.clone(), b.tier.clone()),
+            (
+                "loyalty membership",
+                a.loyalty_member.to_string(),
+                b.loyalty_member.to_string(),
+            ),
+            (
+                "days overdue",
+                a.days_overdue.to_string(),
+                b.days_overdue.to_string(),
+            ),
+        ];
+        let amounts = IssuedBreakdown::NAMES
+            .into_iter()
+            .zip(a.breakdown.amounts().into_iter().zip(b.breakdown.amounts()))
+            .map(|(name, (x, y))| (amount_label(name), x.to_string(), y.to_string()));
+        pairs
+            .into_iter()
+            .chain(amounts)
+            .find(|(_, first, now)| first != now)
+    }
+}
+
+/// How an amount is named in a message: `tier discount`, not `tier_discount`.
+fn amount_label(name: &'static str) -> &'static str {
+    match name {
+        "tier_discount" => "tier discount",
+        "loyalty_discount" => "loyalty discount",
+        "late_fee" => "late fee",
+        other => other,
+    }
+}
+
+/// `40x3 15x2`: each price in its shortest exact form, so that `40.00` and
+/// `40` (the same amount) are the same text.
+fn line_items_text(pricing: &PricingInput) -> String {
+    let mut text = String::new();
+    for item in pricing.line_items() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&item.price().amount().normalize().to_string());
+        text.push('x');
+        text.push_str(&item.quantity().to_string());
+    }
+    text
 }
 
 #[cfg(test)]
@@ -298,41 +687,44 @@ mod tests {
     }
 
     #[test]
-    fn the_longest_invoice_id_still_makes_a_valid_idempotency_key() {
-        let mut invoice = sample(&"i".repeat(128));
-        invoice.payment_attempt = u32::MAX;
-        let key = invoice.idempotency_key().unwrap();
-        assert!(key.as_str().ends_with(":attempt:4294967295"));
+    fn a_breakdown_whose_lines_do_not_add_up_or_whose_total_is_negative_is_refused() {
+        assert!(IssuedBreakdown::new([15000, -2250, -255, 1000, 674, 14169]).is_ok());
+        assert_eq!(
+            IssuedBreakdown::new([15000, -2250, -255, 1000, 674, 14170]),
+            Err(InvalidRecord::Breakdown {
+                cents: [15000, -2250, -255, 1000, 674, 14170]
+            })
+        );
+        assert!(IssuedBreakdown::new([0, -1, 0, 0, 0, -1]).is_err());
+        assert!(IssuedBreakdown::new([i64::MAX, 0, 0, 1, 0, i64::MIN]).is_err());
     }
 
     #[test]
-    fn a_decline_advances_the_attempt_and_so_the_key() {
-        let mut invoice = sample("INV-7");
+    fn rates_round_trip_through_their_exact_text() {
+        let current = Rates::current();
+        let texts = current.values().map(|value| value.to_string());
+        let text_refs: [&str; 6] = std::array::from_fn(|i| texts[i].as_str());
+        assert_eq!(text_refs, ["0.15", "0.10", "0.05", "0.02", "0.08", "0.05"]);
+        let back = Rates::from_text(text_refs, 30, None).unwrap();
+        assert_eq!(back, current);
         assert_eq!(
-            invoice.idempotency_key().unwrap().as_str(),
-            "invoice:INV-7:attempt:1"
+            Rates::from_text(["0.15", "x", "0", "0", "0", "0"], 30, Some("v2".into())),
+            Err(InvalidRecord::Rate {
+                name: "silver_discount",
+                value: "x".to_owned()
+            })
         );
-        assert!(invoice.record_decline(DeclineCode::ExpiredCard));
-        assert_eq!(
-            invoice.idempotency_key().unwrap().as_str(),
-            "invoice:INV-7:attempt:2"
-        );
-        invoice.payment_attempt = u32::MAX;
-        assert!(!invoice.record_decline(DeclineCode::ExpiredCard));
-        assert_eq!(invoice.payment_attempt(), u32::MAX);
     }
 
-    fn sample(id: &str) -> Invoice {
-        let items = vec![pricing::LineItem::new(
-            "10".parse().unwrap(),
-            "1".parse().unwrap(),
-        )];
-        Invoice::new(
-            InvoiceId::new(id).unwrap(),
-            CustomerId::new("cus_1").unwrap(),
-            PaymentMethod::new("tok_success").unwrap(),
-            Currency::Usd,
-            PricingInput::new(items, pricing::Tier::None, false, 0.into()).unwrap(),
-        )
+    #[test]
+    fn status_names_round_trip_and_unknown_names_are_refused() {
+        for kind in StatusKind::ALL {
+            assert_eq!(kind.as_str().parse::<StatusKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(
+            "Paid".parse::<StatusKind>().unwrap_err().to_string(),
+            "unknown invoice status \"Paid\" (expected one of: open, paid, failed, unknown)"
+        );
     }
 }

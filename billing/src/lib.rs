@@ -1,22 +1,32 @@
-//! Ledgerly's billing: prices an [`Invoice`] with `pricing` and collects its
-//! total through a [`PaymentGateway`](payment_gateway::PaymentGateway),
-//! exactly once.
+//! Ledgerly's billing: issues an [`Invoice`] (prices it once, with
+//! `pricing`, and freezes the result) and collects the issued total through
+//! a [`PaymentGateway`](payment_gateway::PaymentGateway), exactly once, with
+//! every payment attempt written down in a [`Ledger`].
 //!
-//! [`BillingService::collect`] charges the total in cents under an
-//! idempotency key derived from the invoice id and its payment attempt
-//! (`invoice:<id>:attempt:<n>`), never a random one, so that retrying after a
-//! timeout or a lost reply finds the first charge instead of making a second.
-//! Transient and ambiguous failures are retried with bounded exponential
-//! backoff ([`RetryPolicy`]) through an injected [`Sleeper`]; a decline is
-//! recorded with its code and ends the attempt; an invoice becomes paid only
-//! with the gateway's charge, or without one when its total is zero.
+//! - [`BillingService::issue`] prices the invoice and stores the breakdown
+//!   in cents and the rates it used; issuing it again is a no-op, issuing
+//!   something else under its id is refused, naming the field.
+//! - [`BillingService::collect`] charges the *stored* total under an
+//!   idempotency key derived from the invoice id and the attempt number
+//!   (`invoice:<id>:attempt:<n>`), never a random one. The attempt is
+//!   committed, pending, before its request is sent, and its outcome
+//!   (captured, declined, failed, unknown) recorded after. Transient and
+//!   ambiguous failures are retried with bounded exponential backoff
+//!   ([`RetryPolicy`]) through an injected [`Sleeper`]. An attempt left
+//!   pending or unknown is resumed under the same key after asking the
+//!   processor ([`PaymentGateway::lookup`](payment_gateway::PaymentGateway::lookup));
+//!   a new key is used only after a decline.
+//! - [`BillingService::reconcile`] settles pending and unknown attempts by
+//!   lookups alone.
+//! - An invoice's [`InvoiceStatus`] is never stored: it follows from its
+//!   total and its attempts.
 //!
 //! ```
 //! use billing::{
-//!     BillingService, CustomerId, InMemoryInvoiceRepository, Invoice, InvoiceId,
-//!     InvoiceStatus, Payment, RecordingSleeper, RetryPolicy,
+//!     BillingService, CustomerId, InMemoryLedger, Invoice, InvoiceId, InvoiceStatus, Payment,
+//!     RecordingSleeper, RetryPolicy,
 //! };
-//! use payment_gateway::{Currency, FakeGateway, PaymentMethod};
+//! use payment_gateway::{Currency, FakeGateway, ManualClock, PaymentMethod};
 //! use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 //! use std::time::Duration;
 //!
@@ -36,10 +46,16 @@
 //! );
 //!
 //! let gateway = FakeGateway::new();
-//! let repository = InMemoryInvoiceRepository::with_invoices([invoice]);
+//! let ledger = InMemoryLedger::new();
 //! let sleeper = RecordingSleeper::new();
+//! let clock = ManualClock::at_unix_millis(1_764_583_200_000);
 //! let policy = RetryPolicy::new(4, Duration::from_millis(100), Duration::from_secs(1))?;
-//! let service = BillingService::new(&gateway, &repository, &sleeper, policy);
+//! let service = BillingService::new(&gateway, &ledger, &sleeper, &clock, policy);
+//!
+//! // Issued once: the breakdown is frozen in cents.
+//! let issued = service.issue(&invoice)?;
+//! assert_eq!(issued.breakdown().total().to_string(), "141.69");
+//! assert_eq!(service.issue(&invoice)?, issued);
 //!
 //! let Payment::Charged(charge) = service.collect(&id)? else {
 //!     unreachable!("a positive total is charged")
@@ -48,24 +64,42 @@
 //! assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14169);
 //! assert_eq!(sleeper.delays(), [Duration::from_millis(100), Duration::from_millis(200)]);
 //!
-//! // Collecting a paid invoice again returns the payment and charges nothing.
-//! assert_eq!(service.collect(&id)?, Payment::Charged(charge));
-//! assert_eq!(gateway.capture_count(), 1);
-//! assert!(service.invoice(&id)?.status().is_paid());
+//! // Collecting a paid invoice again returns the payment and sends nothing.
+//! assert_eq!(service.collect(&id)?, Payment::Charged(charge.clone()));
+//! assert_eq!(gateway.request_count(), 3);
+//! let record = service.invoice(&id)?;
+//! assert_eq!(record.status(), InvoiceStatus::Paid(Payment::Charged(charge)));
+//! assert_eq!(record.attempts().len(), 1);
+//! assert_eq!(record.attempts()[0].key().as_str(), "invoice:INV-1:attempt:1");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The crate does no I/O, reads no clock and never panics on input.
+//! With the `conformance` feature, [`conformance`] holds the checks every
+//! [`Ledger`] backend must pass.
+//!
+//! The crate does no I/O (the ledger and the gateway are injected), reads no
+//! clock (the [`Clock`](payment_gateway::Clock) is injected too) and never
+//! panics on input.
 #![deny(missing_docs)]
 
+mod attempt;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod invoice;
 mod repository;
 mod retry;
 mod service;
 
+pub use attempt::{Attempt, AttemptOutcome, AttemptUpdate, InvalidRecord, UpdateRule, attempt_key};
 pub use error::BillingError;
-pub use invoice::{CustomerId, IdKind, InvalidId, Invoice, InvoiceId, InvoiceStatus, Payment};
-pub use repository::{InMemoryInvoiceRepository, InvoiceRepository, RepositoryError};
+pub use invoice::{
+    CustomerId, IdKind, InvalidId, Invoice, InvoiceId, InvoiceStatus, IssuedBreakdown,
+    IssuedInvoice, IssuedParts, Payment, Rates, StatusKind, UnknownStatus,
+};
+pub use repository::{
+    InMemoryLedger, InvoiceFilter, InvoiceRecord, IssueOutcome, Ledger, RepositoryError,
+    RepositoryErrorKind, apply_update, check_append,
+};
 pub use retry::{RecordingSleeper, RetryPolicy, RetryPolicyError, Sleeper, ThreadSleeper};
-pub use service::BillingService;
+pub use service::{BillingService, Reconciliation};

@@ -1,24 +1,65 @@
-//! Where invoices are kept.
+//! Where billing remembers: the [`Ledger`] trait every storage backend
+//! implements, and [`InMemoryLedger`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::{Invoice, InvoiceId};
+use payment_gateway::{Charge, PaymentMethod};
 
-/// Why a repository could not load or store an invoice.
+use crate::{
+    Attempt, AttemptOutcome, AttemptUpdate, InvoiceId, InvoiceStatus, IssuedInvoice, Payment,
+    StatusKind, UpdateRule,
+};
+
+/// What kind of failure a [`RepositoryError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RepositoryErrorKind {
+    /// The write contradicts what is stored (an attempt number already
+    /// taken, a second capture): another run got there first. Reading again
+    /// shows what it wrote.
+    Conflict,
+    /// The invoice or attempt written to does not exist.
+    NotFound,
+    /// The storage failed (I/O, corruption, a record billing cannot read).
+    Other,
+}
+
+/// Why a ledger could not read or write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invoice repository failed: {message}")]
 pub struct RepositoryError {
+    kind: RepositoryErrorKind,
     message: String,
 }
 
 impl RepositoryError {
-    /// A failure described by `message`, for implementations backed by
-    /// storage that can fail.
+    /// A storage failure described by `message`.
     pub fn new(message: impl Into<String>) -> RepositoryError {
         RepositoryError {
+            kind: RepositoryErrorKind::Other,
             message: message.into(),
         }
+    }
+
+    /// A write that contradicts what is stored.
+    pub fn conflict(message: impl Into<String>) -> RepositoryError {
+        RepositoryError {
+            kind: RepositoryErrorKind::Conflict,
+            message: message.into(),
+        }
+    }
+
+    /// A write to an invoice or attempt that does not exist.
+    pub fn not_found(message: impl Into<String>) -> RepositoryError {
+        RepositoryError {
+            kind: RepositoryErrorKind::NotFound,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> RepositoryErrorKind {
+        self.kind
     }
 
     /// What went wrong.
@@ -27,83 +68,483 @@ impl RepositoryError {
     }
 }
 
-/// Loads and stores invoices by id.
-///
-/// Methods take `&self` so one repository can be shared (by reference or
-/// `Arc`, both of which are repositories too); an implementation that keeps
-/// state uses interior mutability.
-pub trait InvoiceRepository {
-    /// The invoice with `id`, or `None` if there is none.
-    fn get(&self, id: &InvoiceId) -> Result<Option<Invoice>, RepositoryError>;
-
-    /// Stores `invoice`, replacing any invoice with the same id.
-    fn save(&self, invoice: &Invoice) -> Result<(), RepositoryError>;
+/// An issued invoice with its payment attempts, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRecord {
+    invoice: IssuedInvoice,
+    attempts: Vec<Attempt>,
 }
 
-impl<R: InvoiceRepository + ?Sized> InvoiceRepository for &R {
-    fn get(&self, id: &InvoiceId) -> Result<Option<Invoice>, RepositoryError> {
-        (**self).get(id)
+impl InvoiceRecord {
+    /// `invoice` with `attempts`, which must be numbered 1, 2, … in order,
+    /// as a backend reads them.
+    pub fn new(
+        invoice: IssuedInvoice,
+        attempts: Vec<Attempt>,
+    ) -> Result<InvoiceRecord, RepositoryError> {
+        for (index, attempt) in attempts.iter().enumerate() {
+            let expected = u32::try_from(index).ok().and_then(|i| i.checked_add(1));
+            if attempt.invoice() != invoice.id() || Some(attempt.number()) != expected {
+                return Err(RepositoryError::new(format!(
+                    "invoice {} has attempt {} of invoice {} in place {}",
+                    invoice.id(),
+                    attempt.number(),
+                    attempt.invoice(),
+                    index + 1
+                )));
+            }
+        }
+        Ok(InvoiceRecord { invoice, attempts })
     }
 
-    fn save(&self, invoice: &Invoice) -> Result<(), RepositoryError> {
-        (**self).save(invoice)
-    }
-}
-
-impl<R: InvoiceRepository + ?Sized> InvoiceRepository for Arc<R> {
-    fn get(&self, id: &InvoiceId) -> Result<Option<Invoice>, RepositoryError> {
-        (**self).get(id)
+    /// The issued invoice.
+    pub fn invoice(&self) -> &IssuedInvoice {
+        &self.invoice
     }
 
-    fn save(&self, invoice: &Invoice) -> Result<(), RepositoryError> {
-        (**self).save(invoice)
-    }
-}
-
-/// Invoices kept in memory, for tests and the sandbox. It never fails.
-#[derive(Debug, Default)]
-pub struct InMemoryInvoiceRepository {
-    invoices: Mutex<BTreeMap<InvoiceId, Invoice>>,
-}
-
-impl InMemoryInvoiceRepository {
-    /// An empty repository.
-    pub fn new() -> InMemoryInvoiceRepository {
-        InMemoryInvoiceRepository::default()
+    /// Its payment attempts, oldest first.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
     }
 
-    /// A repository holding `invoices`; a later invoice replaces an earlier
-    /// one with the same id.
-    pub fn with_invoices(invoices: impl IntoIterator<Item = Invoice>) -> InMemoryInvoiceRepository {
-        let map = invoices
-            .into_iter()
-            .map(|invoice| (invoice.id().clone(), invoice))
-            .collect();
-        InMemoryInvoiceRepository {
-            invoices: Mutex::new(map),
+    /// The latest attempt, if any.
+    pub fn latest_attempt(&self) -> Option<&Attempt> {
+        self.attempts.last()
+    }
+
+    /// How the invoice was paid, if it was: the captured attempt's charge,
+    /// or nothing due for a zero total.
+    pub fn payment(&self) -> Option<Payment> {
+        let captured = self
+            .attempts
+            .iter()
+            .find_map(|attempt| match attempt.outcome() {
+                AttemptOutcome::Captured(id) => Some(Charge::new(id.clone(), attempt.amount())),
+                _ => None,
+            });
+        match captured {
+            Some(charge) => Some(Payment::Charged(charge)),
+            None if self.invoice.breakdown().total().is_zero() => Some(Payment::NothingDue),
+            None => None,
         }
     }
 
-    /// Every invoice, in id order.
-    pub fn invoices(&self) -> Vec<Invoice> {
-        self.lock().values().cloned().collect()
-    }
-
-    /// The map, even if a thread panicked while holding the lock: each
-    /// update is a single insert, so a poisoned lock holds nothing
-    /// half-written.
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<InvoiceId, Invoice>> {
-        self.invoices.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Where the invoice stands, from its total and its attempts: paid when
+    /// an attempt captured (or nothing was due), else by the latest attempt
+    /// (none or refused: open; declined: failed; pending or unknown:
+    /// unknown).
+    pub fn status(&self) -> InvoiceStatus {
+        if let Some(payment) = self.payment() {
+            return InvoiceStatus::Paid(payment);
+        }
+        match self.latest_attempt().map(Attempt::outcome) {
+            None | Some(AttemptOutcome::Failed(_)) => InvoiceStatus::Open,
+            Some(AttemptOutcome::Declined(code)) => InvoiceStatus::PaymentFailed { code: *code },
+            // A capture was found above; this arm is for completeness.
+            Some(
+                AttemptOutcome::Captured(_) | AttemptOutcome::Pending | AttemptOutcome::Unknown(_),
+            ) => InvoiceStatus::Unknown,
+        }
     }
 }
 
-impl InvoiceRepository for InMemoryInvoiceRepository {
-    fn get(&self, id: &InvoiceId) -> Result<Option<Invoice>, RepositoryError> {
+/// Which invoices a listing shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvoiceFilter {
+    status: Option<StatusKind>,
+    id: Option<InvoiceId>,
+}
+
+impl InvoiceFilter {
+    /// Every invoice.
+    pub fn all() -> InvoiceFilter {
+        InvoiceFilter::default()
+    }
+
+    /// Only invoices with this status.
+    #[must_use]
+    pub fn with_status(mut self, status: StatusKind) -> InvoiceFilter {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only the invoice with this id.
+    #[must_use]
+    pub fn with_id(mut self, id: InvoiceId) -> InvoiceFilter {
+        self.id = Some(id);
+        self
+    }
+
+    /// The status asked for, if any.
+    pub fn status(&self) -> Option<StatusKind> {
+        self.status
+    }
+
+    /// The id asked for, if any.
+    pub fn id(&self) -> Option<&InvoiceId> {
+        self.id.as_ref()
+    }
+
+    /// Whether `record` passes.
+    pub fn matches(&self, record: &InvoiceRecord) -> bool {
+        self.id
+            .as_ref()
+            .is_none_or(|id| id == record.invoice().id())
+            && self
+                .status
+                .is_none_or(|status| status == record.status().kind())
+    }
+}
+
+/// What [`Ledger::issue`] found for one invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    /// The invoice was new and is now stored.
+    Inserted,
+    /// An invoice with that id was already stored: this one. Billing compares
+    /// the two; the stored one is kept either way.
+    Existing(Box<IssuedInvoice>),
+}
+
+/// Where billing keeps issued invoices and their payment attempts.
+///
+/// Billing's logic runs against this trait only, so a backend (in memory,
+/// `SQLite`, `PostgreSQL`) is a storage choice, not a change to billing. Every
+/// backend keeps the same rules, which `billing::conformance` (feature
+/// `conformance`) checks by name:
+///
+/// - Each method that writes commits before it returns `Ok`: a pending
+///   attempt is durable before its request is sent. The slice methods write
+///   all their items in one commit (several pending rows can share one), or
+///   none of them.
+/// - Issued invoices are never changed, except their payment method.
+/// - An attempt is appended with the next number, only when the invoice has
+///   no capture and its latest attempt is final (declined or failed); any
+///   other append is a [`Conflict`](RepositoryErrorKind::Conflict), which is
+///   how two runs racing for one invoice learn that the other began first.
+/// - An outcome is recorded by [`AttemptUpdate::applies_to`]; an invoice
+///   never holds two captured attempts.
+/// - Listings are pages in id order, so that memory does not grow with the
+///   number of invoices.
+///
+/// Methods take `&self` so one ledger can be shared (by reference or `Arc`,
+/// both of which are ledgers too); an implementation that keeps state uses
+/// interior mutability.
+pub trait Ledger {
+    /// Stores each invoice unless one with its id is stored already, in one
+    /// commit; says for each which it was, in order.
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError>;
+
+    /// The invoice with `id` and its attempts, or `None` if there is none.
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError>;
+
+    /// [`get`](Ledger::get) for each of `ids`, in order. A backend that can
+    /// read many at once (one snapshot, one round trip) overrides it.
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        ids.iter().map(|id| self.get(id)).collect()
+    }
+
+    /// Appends pending `attempts` (at most one per invoice), in one commit.
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError>;
+
+    /// Records outcomes, in one commit.
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError>;
+
+    /// Replaces the payment method the invoice's next new attempt charges.
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError>;
+
+    /// At most `limit` invoices that pass `filter`, with ids after `after`,
+    /// in id order.
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError>;
+
+    /// At most `limit` attempts that are pending or unknown, after the
+    /// attempt `after` (invoice id, number), in (invoice id, number) order.
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError>;
+}
+
+macro_rules! forward_ledger {
+    ($wrapper:ty) => {
+        impl<L: Ledger + ?Sized> Ledger for $wrapper {
+            fn issue(
+                &self,
+                invoices: &[IssuedInvoice],
+            ) -> Result<Vec<IssueOutcome>, RepositoryError> {
+                (**self).issue(invoices)
+            }
+            fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+                (**self).get(id)
+            }
+            fn get_all(
+                &self,
+                ids: &[InvoiceId],
+            ) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+                (**self).get_all(ids)
+            }
+            fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+                (**self).begin_attempts(attempts)
+            }
+            fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+                (**self).finish_attempts(updates)
+            }
+            fn change_payment_method(
+                &self,
+                id: &InvoiceId,
+                payment_method: &PaymentMethod,
+            ) -> Result<(), RepositoryError> {
+                (**self).change_payment_method(id, payment_method)
+            }
+            fn list(
+                &self,
+                filter: &InvoiceFilter,
+                after: Option<&InvoiceId>,
+                limit: usize,
+            ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+                (**self).list(filter, after, limit)
+            }
+            fn unsettled_attempts(
+                &self,
+                after: Option<(&InvoiceId, u32)>,
+                limit: usize,
+            ) -> Result<Vec<Attempt>, RepositoryError> {
+                (**self).unsettled_attempts(after, limit)
+            }
+        }
+    };
+}
+
+forward_ledger!(&L);
+forward_ledger!(Arc<L>);
+forward_ledger!(Box<L>);
+
+/// Whether `attempt` may be appended to `record`, by the rules of [`Ledger`]:
+/// the next number, no capture, the latest attempt final. Backends call it
+/// inside their write transaction.
+pub fn check_append(record: &InvoiceRecord, attempt: &Attempt) -> Result<(), RepositoryError> {
+    let id = record.invoice().id();
+    if attempt.invoice() != id {
+        return Err(RepositoryError::new(format!(
+            "attempt of invoice {} appended to invoice {id}",
+            attempt.invoice()
+        )));
+    }
+    if *attempt.outcome() != AttemptOutcome::Pending {
+        return Err(RepositoryError::new(format!(
+            "attempt {} of invoice {id} is appended {}, not pending",
+            attempt.number(),
+            attempt.outcome().name()
+        )));
+    }
+    let latest = record.latest_attempt();
+    let next = latest.map_or(Some(1), |latest| latest.number().checked_add(1));
+    if next != Some(attempt.number()) {
+        return Err(RepositoryError::conflict(format!(
+            "invoice {id} has {} attempts, so the next is not attempt {}",
+            record.attempts().len(),
+            attempt.number()
+        )));
+    }
+    if record.payment().is_some() {
+        return Err(RepositoryError::conflict(format!(
+            "invoice {id} is already paid"
+        )));
+    }
+    if let Some(latest) = latest
+        && latest.outcome().is_unsettled()
+    {
+        return Err(RepositoryError::conflict(format!(
+            "invoice {id} attempt {} is still {}",
+            latest.number(),
+            latest.outcome().name()
+        )));
+    }
+    Ok(())
+}
+
+/// Applies `update` to `record` by [`AttemptUpdate::applies_to`]; `Ok(false)`
+/// when it is ignored. Backends that keep records as values call it.
+pub fn apply_update(
+    record: &mut InvoiceRecord,
+    update: &AttemptUpdate,
+) -> Result<bool, RepositoryError> {
+    let id = record.invoice.id().clone();
+    let index = usize::try_from(update.number())
+        .ok()
+        .and_then(|number| number.checked_sub(1))
+        .filter(|&index| index < record.attempts.len())
+        .ok_or_else(|| {
+            RepositoryError::not_found(format!("invoice {id} has no attempt {}", update.number()))
+        })?;
+    match update.applies_to(record.attempts[index].outcome()) {
+        UpdateRule::Ignore => Ok(false),
+        UpdateRule::Conflict => Err(RepositoryError::conflict(format!(
+            "invoice {id} attempt {} was captured as {}, not {}",
+            update.number(),
+            record.attempts[index].outcome(),
+            update.outcome()
+        ))),
+        UpdateRule::Apply => {
+            let other_capture = record.attempts.iter().enumerate().any(|(i, attempt)| {
+                i != index && matches!(attempt.outcome(), AttemptOutcome::Captured(_))
+            });
+            if other_capture && matches!(update.outcome(), AttemptOutcome::Captured(_)) {
+                return Err(RepositoryError::conflict(format!(
+                    "invoice {id} already has a captured attempt; attempt {} cannot be captured too",
+                    update.number()
+                )));
+            }
+            let attempt = record.attempts[index].clone().updated(update);
+            record.attempts[index] = attempt;
+            Ok(true)
+        }
+    }
+}
+
+/// A ledger in memory, for tests and the sandbox. It never fails.
+#[derive(Debug, Default)]
+pub struct InMemoryLedger {
+    records: Mutex<BTreeMap<InvoiceId, InvoiceRecord>>,
+}
+
+impl InMemoryLedger {
+    /// An empty ledger.
+    pub fn new() -> InMemoryLedger {
+        InMemoryLedger::default()
+    }
+
+    /// Every invoice, in id order.
+    pub fn records(&self) -> Vec<InvoiceRecord> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// The map, even if a thread panicked while holding the lock: every
+    /// write below is prepared on a copy and swapped in whole, so a
+    /// poisoned lock holds nothing half-written.
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<InvoiceId, InvoiceRecord>> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Ledger for InMemoryLedger {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        let mut records = self.lock();
+        Ok(invoices
+            .iter()
+            .map(|invoice| {
+                if let Some(stored) = records.get(invoice.id()) {
+                    return IssueOutcome::Existing(Box::new(stored.invoice.clone()));
+                }
+                records.insert(
+                    invoice.id().clone(),
+                    InvoiceRecord {
+                        invoice: invoice.clone(),
+                        attempts: Vec::new(),
+                    },
+                );
+                IssueOutcome::Inserted
+            })
+            .collect())
+    }
+
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
         Ok(self.lock().get(id).cloned())
     }
 
-    fn save(&self, invoice: &Invoice) -> Result<(), RepositoryError> {
-        self.lock().insert(invoice.id().clone(), invoice.clone());
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        let mut records = self.lock();
+        let mut changed: BTreeMap<InvoiceId, InvoiceRecord> = BTreeMap::new();
+        for attempt in attempts {
+            let id = attempt.invoice();
+            let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
+                return Err(RepositoryError::not_found(format!(
+                    "invoice {id} not found"
+                )));
+            };
+            check_append(&record, attempt)?;
+            record.attempts.push(attempt.clone());
+            changed.insert(id.clone(), record);
+        }
+        records.extend(changed);
         Ok(())
+    }
+
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        let mut records = self.lock();
+        let mut changed: BTreeMap<InvoiceId, InvoiceRecord> = BTreeMap::new();
+        for update in updates {
+            let id = update.invoice();
+            let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
+                return Err(RepositoryError::not_found(format!(
+                    "invoice {id} not found"
+                )));
+            };
+            apply_update(&mut record, update)?;
+            changed.insert(id.clone(), record);
+        }
+        records.extend(changed);
+        Ok(())
+    }
+
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        let mut records = self.lock();
+        let record = records
+            .get_mut(id)
+            .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
+        record.invoice = record
+            .invoice
+            .clone()
+            .with_payment_method(payment_method.clone());
+        Ok(())
+    }
+
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        let records = self.lock();
+        Ok(records
+            .values()
+            .filter(|record| after.is_none_or(|after| record.invoice.id() > after))
+            .filter(|record| filter.matches(record))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        let records = self.lock();
+        Ok(records
+            .values()
+            .flat_map(|record| record.attempts.iter())
+            .filter(|attempt| {
+                after
+                    .is_none_or(|(id, number)| (attempt.invoice(), attempt.number()) > (id, number))
+            })
+            .filter(|attempt| attempt.outcome().is_unsettled())
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }

@@ -1,36 +1,52 @@
-//! The billing service: price, charge once, record.
+//! The billing service: issue once, charge once, record every attempt.
+
+use std::time::{Duration, SystemTime};
 
 use payment_gateway::{
-    Amount, Charge, ChargeRequest, DeclineCode, GatewayError, PaymentGateway, PaymentMethod,
+    Amount, Charge, ChargeRequest, Clock, DeclineCode, GatewayError, Lookup, PaymentGateway,
+    PaymentMethod,
 };
 
 use crate::{
-    BillingError, Invoice, InvoiceId, InvoiceRepository, InvoiceStatus, Payment, RetryPolicy,
-    Sleeper,
+    Attempt, AttemptOutcome, AttemptUpdate, BillingError, Invoice, InvoiceId, InvoiceRecord,
+    IssueOutcome, IssuedInvoice, Ledger, Payment, Rates, RepositoryError, RepositoryErrorKind,
+    RetryPolicy, Sleeper,
 };
 
-/// Collects invoices through a payment gateway, charging each one at most
-/// once.
+/// How many unsettled attempts [`BillingService::reconcile`] reads at once.
+const RECONCILE_PAGE: usize = 500;
+
+/// Issues invoices and collects them through a payment gateway, charging
+/// each one at most once, with every attempt written down in a [`Ledger`].
 ///
-/// The gateway, the repository and the sleeper are injected, so tests run
-/// against [`payment_gateway::FakeGateway`], an
-/// [`InMemoryInvoiceRepository`](crate::InMemoryInvoiceRepository) and a
-/// [`RecordingSleeper`](crate::RecordingSleeper), and never sleep.
+/// The gateway, the ledger, the sleeper and the clock are injected, so tests
+/// run against [`payment_gateway::FakeGateway`], an
+/// [`InMemoryLedger`](crate::InMemoryLedger), a
+/// [`RecordingSleeper`](crate::RecordingSleeper) and a
+/// [`ManualClock`](payment_gateway::ManualClock), and never sleep; billing
+/// itself does no I/O.
 ///
-/// Exactly-once rests on the idempotency key, not on this service's own
-/// bookkeeping: the key is derived from the invoice id and its payment
-/// attempt number, so every request for one attempt, whether a retry inside
-/// `collect`, a later `collect`, or a concurrent one from another process,
-/// names the same charge at the processor.
+/// Exactly-once rests on three things, none of them this process's memory:
+///
+/// - an attempt is committed to the ledger, pending, before its request is
+///   sent, so a run that dies leaves a record of what it may have done;
+/// - its idempotency key is derived from the invoice id and the attempt
+///   number, so every request for one attempt (a retry, a rerun, a second
+///   process) names the same charge at the processor;
+/// - an attempt found pending or unknown is first looked up at the
+///   processor, and only charged again (with the same key) when the
+///   processor has nothing captured under it; keys expire at processors,
+///   captures do not.
 #[derive(Debug)]
-pub struct BillingService<G, R, S> {
+pub struct BillingService<G, L, S, C> {
     gateway: G,
-    repository: R,
+    ledger: L,
     sleeper: S,
+    clock: C,
     policy: RetryPolicy,
 }
 
-/// How the requests of one `collect` ended.
+/// How the requests of one attempt ended.
 enum Outcome {
     Charged(Charge),
     Declined(DeclineCode),
@@ -38,14 +54,54 @@ enum Outcome {
     Refused(GatewayError),
 }
 
-impl<G: PaymentGateway, R: InvoiceRepository, S: Sleeper> BillingService<G, R, S> {
-    /// A service charging through `gateway`, keeping invoices in
-    /// `repository`, waiting between retries with `sleeper` as `policy` says.
-    pub fn new(gateway: G, repository: R, sleeper: S, policy: RetryPolicy) -> Self {
+/// What collecting one invoice needs to do, once its record is read.
+enum Plan {
+    /// Nothing to send: the result is known.
+    Done(Result<Payment, BillingError>),
+    /// Settle this pending or unknown attempt: look it up, then charge with
+    /// its key if nothing was captured.
+    Resume(Attempt),
+    /// Append this new pending attempt, then charge.
+    Begin(Attempt),
+}
+
+/// What [`BillingService::reconcile`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciliation {
+    settled: u64,
+    captured: u64,
+    still_unknown: u64,
+}
+
+impl Reconciliation {
+    /// How many attempts were settled (captured, declined, or found never
+    /// processed).
+    pub fn settled(&self) -> u64 {
+        self.settled
+    }
+
+    /// How many of the settled attempts had captured money.
+    pub fn captured(&self) -> u64 {
+        self.captured
+    }
+
+    /// How many stay pending or unknown (the lookup failed, the amounts
+    /// disagree, or the attempt is too recent to be called unprocessed).
+    pub fn still_unknown(&self) -> u64 {
+        self.still_unknown
+    }
+}
+
+impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S, C> {
+    /// A service charging through `gateway`, keeping invoices and attempts
+    /// in `ledger`, waiting between retries with `sleeper` as `policy` says,
+    /// and stamping records with `clock`'s time.
+    pub fn new(gateway: G, ledger: L, sleeper: S, clock: C, policy: RetryPolicy) -> Self {
         BillingService {
             gateway,
-            repository,
+            ledger,
             sleeper,
+            clock,
             policy,
         }
     }
@@ -55,9 +111,9 @@ impl<G: PaymentGateway, R: InvoiceRepository, S: Sleeper> BillingService<G, R, S
         &self.gateway
     }
 
-    /// The repository.
-    pub fn repository(&self) -> &R {
-        &self.repository
+    /// The ledger.
+    pub fn ledger(&self) -> &L {
+        &self.ledger
     }
 
     /// The sleeper.
@@ -65,116 +121,449 @@ impl<G: PaymentGateway, R: InvoiceRepository, S: Sleeper> BillingService<G, R, S
         &self.sleeper
     }
 
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
     /// The retry policy.
     pub fn policy(&self) -> RetryPolicy {
         self.policy
     }
 
-    /// The invoice with `id`.
-    pub fn invoice(&self, id: &InvoiceId) -> Result<Invoice, BillingError> {
-        self.repository
+    /// The invoice with `id`, with its attempts.
+    pub fn invoice(&self, id: &InvoiceId) -> Result<InvoiceRecord, BillingError> {
+        self.ledger
             .get(id)?
             .ok_or_else(|| BillingError::NotFound(id.clone()))
     }
 
-    /// Collects the invoice `id`: prices it and charges its total, once.
-    ///
-    /// - A paid invoice is not charged again; its payment is returned.
-    /// - A zero total is paid without a charge ([`Payment::NothingDue`]).
-    /// - Otherwise the total in cents is charged under the invoice's
-    ///   idempotency key. Transient and ambiguous failures are retried with
-    ///   the same key, with the policy's backoff in between.
-    /// - A decline is final for the attempt: the invoice becomes
-    ///   [`InvoiceStatus::PaymentFailed`] with the code, and the next
-    ///   `collect` starts a new attempt under a new key.
-    /// - When the retries run out, the invoice stays open with the same key,
-    ///   and the error is retryable.
-    pub fn collect(&self, id: &InvoiceId) -> Result<Payment, BillingError> {
-        let mut invoice = self.invoice(id)?;
-        if let InvoiceStatus::Paid(payment) = invoice.status() {
-            return Ok(payment.clone());
-        }
-        let total = invoice
-            .price()
-            .map_err(|error| BillingError::Pricing {
-                invoice: id.clone(),
-                error,
-            })?
-            .total();
-        if total.is_zero() {
-            invoice.mark_paid(Payment::NothingDue);
-            self.repository.save(&invoice)?;
-            return Ok(Payment::NothingDue);
-        }
-        let amount = Amount::new(total.minor_units(), invoice.currency()).map_err(|_| {
-            BillingError::NegativeTotal {
-                invoice: id.clone(),
-                total,
-            }
-        })?;
-        let key = invoice
-            .idempotency_key()
-            .map_err(|error| BillingError::ChargeRejected {
-                invoice: id.clone(),
-                error,
-            })?;
-        let request =
-            ChargeRequest::new(key, invoice.payment_method().clone(), amount, id.as_str());
-
-        match self.charge_with_retries(&request) {
-            Outcome::Charged(charge) => self.record_charge(invoice, charge, amount),
-            Outcome::Declined(code) => {
-                let advanced = invoice.record_decline(code);
-                self.repository.save(&invoice)?;
-                if !advanced {
-                    return Err(BillingError::NoAttemptsLeft {
-                        invoice: id.clone(),
-                    });
-                }
-                Err(BillingError::Declined {
-                    invoice: id.clone(),
-                    code,
-                })
-            }
-            Outcome::Exhausted { attempts, last } => {
-                // Open, not an earlier decline: this attempt's outcome is unknown.
-                invoice.reopen();
-                self.repository.save(&invoice)?;
-                Err(BillingError::RetriesExhausted {
-                    invoice: id.clone(),
-                    attempts,
-                    last,
-                })
-            }
-            Outcome::Refused(error) => {
-                invoice.reopen();
-                self.repository.save(&invoice)?;
-                Err(refusal(id, error))
-            }
-        }
+    /// Issues `invoice`: prices it once, with the current rates, and stores
+    /// the breakdown and the rates. Issuing the same invoice again returns
+    /// the stored one and changes nothing; issuing a different one under the
+    /// same id is refused with [`BillingError::AlreadyIssued`], naming the
+    /// first field that differs.
+    pub fn issue(&self, invoice: &Invoice) -> Result<IssuedInvoice, BillingError> {
+        let mut results = self.issue_all(std::slice::from_ref(invoice))?;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(BillingError::NotFound(invoice.id().clone())))
     }
 
-    /// Replaces the payment method of an unpaid invoice.
+    /// Issues several invoices in one ledger commit; each gets its own
+    /// result, as [`issue`](Self::issue) would give it. `Err` only when the
+    /// ledger failed, and then none was issued.
+    pub fn issue_all(
+        &self,
+        invoices: &[Invoice],
+    ) -> Result<Vec<Result<IssuedInvoice, BillingError>>, BillingError> {
+        let now = self.clock.now();
+        let priced: Vec<Result<IssuedInvoice, BillingError>> = invoices
+            .iter()
+            .map(|invoice| {
+                IssuedInvoice::price(invoice, Rates::current(), now).map_err(|error| {
+                    BillingError::Pricing {
+                        invoice: invoice.id().clone(),
+                        error,
+                    }
+                })
+            })
+            .collect();
+        let to_store: Vec<IssuedInvoice> = priced
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
+        let mut stored = self.ledger.issue(&to_store)?.into_iter().zip(to_store);
+        Ok(priced
+            .into_iter()
+            .map(|result| {
+                result?;
+                match stored.next() {
+                    Some((IssueOutcome::Inserted, issued)) => Ok(issued),
+                    Some((IssueOutcome::Existing(first), issued)) => {
+                        match first.first_difference(&issued) {
+                            None => Ok(*first),
+                            Some((field, first, now)) => Err(BillingError::AlreadyIssued {
+                                invoice: issued.id().clone(),
+                                field,
+                                first,
+                                now,
+                            }),
+                        }
+                    }
+                    None => Err(BillingError::Repository(RepositoryError::new(
+                        "the ledger answered for fewer invoices than it was given",
+                    ))),
+                }
+            })
+            .collect())
+    }
+
+    /// Collects the issued invoice `id`: charges its stored total, once.
     ///
-    /// The payment attempt, and so the idempotency key, stays the same. If
-    /// an earlier request under that key may have charged the old payment
-    /// method, the processor refuses the new one as an idempotency conflict
-    /// instead of charging a second card: see
-    /// [`BillingError::IdempotencyConflict`].
+    /// - A paid invoice is not charged again; its payment is returned and no
+    ///   request is sent.
+    /// - A zero total is paid without a charge ([`Payment::NothingDue`]).
+    /// - An attempt left pending or unknown (by a lost reply, exhausted
+    ///   retries or a run that stopped) is resumed: the processor is asked
+    ///   about its key first, and only if nothing was captured is it charged
+    ///   again, under the same key.
+    /// - Otherwise a new attempt is written down, pending, and committed;
+    ///   then the total is charged under its key, transient and ambiguous
+    ///   failures retried with the policy's backoff; then the outcome is
+    ///   recorded.
+    /// - A decline is final for the attempt: the invoice becomes
+    ///   [`PaymentFailed`](crate::InvoiceStatus::PaymentFailed) with the
+    ///   code, and the next `collect` starts a new attempt under a new key.
+    pub fn collect(&self, id: &InvoiceId) -> Result<Payment, BillingError> {
+        self.collect_all(std::slice::from_ref(id))
+            .pop()
+            .unwrap_or_else(|| Err(BillingError::NotFound(id.clone())))
+    }
+
+    /// Collects several invoices, each as [`collect`](Self::collect) does,
+    /// with their new pending attempts written in one commit and their
+    /// outcomes in another: many requests share the cost of a durable
+    /// commit. The results are in the order of `ids`.
+    pub fn collect_all(&self, ids: &[InvoiceId]) -> Vec<Result<Payment, BillingError>> {
+        let mut results: Vec<Option<Result<Payment, BillingError>>> = vec![None; ids.len()];
+        let mut work: Vec<(usize, Attempt, bool)> = Vec::new();
+        let mut begins: Vec<(usize, Attempt)> = Vec::new();
+        // One read for the batch when the ledger can; else one per invoice.
+        let records: Vec<Result<Option<InvoiceRecord>, RepositoryError>> =
+            match self.ledger.get_all(ids) {
+                Ok(records) if records.len() == ids.len() => records.into_iter().map(Ok).collect(),
+                _ => ids.iter().map(|id| self.ledger.get(id)).collect(),
+            };
+        for (index, (id, record)) in ids.iter().zip(records).enumerate() {
+            match self.plan_record(id, record) {
+                Plan::Done(result) => results[index] = Some(result),
+                Plan::Resume(attempt) => work.push((index, attempt, true)),
+                Plan::Begin(attempt) => begins.push((index, attempt)),
+            }
+        }
+        self.begin(begins, &mut work, &mut results);
+
+        let mut updates = Vec::new();
+        let mut finished = Vec::new();
+        for (index, attempt, resume) in work {
+            let (update, result) = self.execute(&attempt, resume);
+            if let Some(update) = update {
+                updates.push(update);
+                finished.push((index, result));
+            } else {
+                results[index] = Some(result);
+            }
+        }
+        self.finish(&updates, finished, &mut results);
+
+        results
+            .into_iter()
+            .zip(ids)
+            .map(|(result, id)| result.unwrap_or_else(|| Err(BillingError::NotFound(id.clone()))))
+            .collect()
+    }
+
+    /// Replaces the payment method that the invoice's next new attempt
+    /// charges. An attempt already written keeps the method it was sent
+    /// with, so a pending or unknown attempt is still settled against the
+    /// card it may have charged.
     pub fn change_payment_method(
         &self,
         id: &InvoiceId,
-        payment_method: PaymentMethod,
-    ) -> Result<Invoice, BillingError> {
-        let mut invoice = self.invoice(id)?;
-        if invoice.status().is_paid() {
+        payment_method: &PaymentMethod,
+    ) -> Result<InvoiceRecord, BillingError> {
+        let record = self.invoice(id)?;
+        if record.payment().is_some() {
             return Err(BillingError::AlreadyPaid {
                 invoice: id.clone(),
             });
         }
-        invoice.change_payment_method(payment_method);
-        self.repository.save(&invoice)?;
-        Ok(invoice)
+        self.ledger.change_payment_method(id, payment_method)?;
+        self.invoice(id)
+    }
+
+    /// Settles every attempt whose outcome is pending or unknown by asking
+    /// the gateway ([`PaymentGateway::lookup`]), never by charging:
+    ///
+    /// - a capture under its key is recorded (the invoice is then paid);
+    /// - a decline is recorded;
+    /// - an attempt the processor has no record of is recorded as failed
+    ///   (nothing was captured), but only if it was last touched more than
+    ///   `grace` ago: a younger one may be in flight in another run, so it
+    ///   stays unsettled;
+    /// - a lookup that fails, or a capture of another amount, leaves the
+    ///   attempt unknown.
+    ///
+    /// Attempts are read a page at a time and each page's outcomes are
+    /// written in one commit.
+    pub fn reconcile(&self, grace: Duration) -> Result<Reconciliation, BillingError> {
+        let mut report = Reconciliation::default();
+        let mut after: Option<(InvoiceId, u32)> = None;
+        loop {
+            let cursor = after.as_ref().map(|(id, number)| (id, *number));
+            let page = self.ledger.unsettled_attempts(cursor, RECONCILE_PAGE)?;
+            let mut updates = Vec::new();
+            for attempt in &page {
+                match self.settle_by_lookup(attempt, grace) {
+                    Some(update) => {
+                        report.settled += 1;
+                        if matches!(update.outcome(), AttemptOutcome::Captured(_)) {
+                            report.captured += 1;
+                        }
+                        updates.push(update);
+                    }
+                    None => report.still_unknown += 1,
+                }
+            }
+            self.ledger.finish_attempts(&updates)?;
+            match page.last() {
+                Some(last) if page.len() == RECONCILE_PAGE => {
+                    after = Some((last.invoice().clone(), last.number()));
+                }
+                _ => return Ok(report),
+            }
+        }
+    }
+
+    /// The settled outcome of `attempt` by the processor's word, if it has
+    /// one.
+    fn settle_by_lookup(&self, attempt: &Attempt, grace: Duration) -> Option<AttemptUpdate> {
+        let now = self.clock.now();
+        let outcome = match self.gateway.lookup(attempt.key()) {
+            Ok(Lookup::Captured(charge)) if charge.amount() == attempt.amount() => {
+                AttemptOutcome::Captured(charge.id().clone())
+            }
+            Ok(Lookup::Declined(code)) => AttemptOutcome::Declined(code),
+            Ok(Lookup::NotFound) if quiet_for(attempt, now, grace) => AttemptOutcome::Failed(
+                "the processor has no record of this attempt; nothing was captured".to_owned(),
+            ),
+            Ok(Lookup::Captured(_) | Lookup::NotFound) | Err(_) => return None,
+        };
+        Some(AttemptUpdate::new(
+            attempt.invoice().clone(),
+            attempt.number(),
+            outcome,
+            now,
+        ))
+    }
+
+    /// Reads the invoice and decides what collecting it needs.
+    fn plan(&self, id: &InvoiceId) -> Plan {
+        self.plan_record(id, self.ledger.get(id))
+    }
+
+    /// Decides what collecting the invoice `id`, read as `record`, needs.
+    fn plan_record(
+        &self,
+        id: &InvoiceId,
+        record: Result<Option<InvoiceRecord>, RepositoryError>,
+    ) -> Plan {
+        let record = match record {
+            Ok(Some(record)) => record,
+            Ok(None) => return Plan::Done(Err(BillingError::NotFound(id.clone()))),
+            Err(error) => return Plan::Done(Err(error.into())),
+        };
+        if let Some(payment) = record.payment() {
+            return Plan::Done(Ok(payment));
+        }
+        let invoice = record.invoice();
+        let total = invoice.breakdown().total();
+        // A stored total is never negative and a zero one is paid above,
+        // so this refusal only guards a backend that broke the rules.
+        let Ok(amount) = Amount::new(total.minor_units(), invoice.currency()) else {
+            return Plan::Done(Err(BillingError::NegativeTotal {
+                invoice: id.clone(),
+                total,
+            }));
+        };
+        let latest = record.latest_attempt();
+        if let Some(attempt) = latest
+            && attempt.outcome().is_unsettled()
+        {
+            return Plan::Resume(attempt.clone());
+        }
+        let Some(number) = latest.map_or(Some(1), |latest| latest.number().checked_add(1)) else {
+            return Plan::Done(Err(BillingError::NoAttemptsLeft {
+                invoice: id.clone(),
+            }));
+        };
+        let now = self.clock.now();
+        match Attempt::pending(
+            id.clone(),
+            number,
+            invoice.payment_method().clone(),
+            amount,
+            now,
+        ) {
+            Ok(attempt) => Plan::Begin(attempt),
+            Err(error) => Plan::Done(Err(BillingError::ChargeRejected {
+                invoice: id.clone(),
+                error,
+            })),
+        }
+    }
+
+    /// Commits the new pending attempts, all in one commit if it can; when
+    /// that is refused, one by one, and an invoice whose attempt another run
+    /// appended first is planned again (it then resumes that attempt).
+    fn begin(
+        &self,
+        begins: Vec<(usize, Attempt)>,
+        work: &mut Vec<(usize, Attempt, bool)>,
+        results: &mut [Option<Result<Payment, BillingError>>],
+    ) {
+        if begins.is_empty() {
+            return;
+        }
+        let attempts: Vec<Attempt> = begins.iter().map(|(_, attempt)| attempt.clone()).collect();
+        let batch = self.ledger.begin_attempts(&attempts);
+        let single = begins.len() == 1;
+        for (index, attempt) in begins {
+            let begun = match &batch {
+                Ok(()) => Ok(()),
+                Err(error) if single => Err(error.clone()),
+                Err(_) => self.ledger.begin_attempts(std::slice::from_ref(&attempt)),
+            };
+            match begun {
+                Ok(()) => work.push((index, attempt, false)),
+                Err(error) if error.kind() == RepositoryErrorKind::Conflict => {
+                    match self.plan(attempt.invoice()) {
+                        Plan::Done(result) => results[index] = Some(result),
+                        Plan::Resume(resumed) => work.push((index, resumed, true)),
+                        // Appended and settled by another run in between:
+                        // this run leaves it to the next.
+                        Plan::Begin(_) => results[index] = Some(Err(error.into())),
+                    }
+                }
+                Err(error) => results[index] = Some(Err(error.into())),
+            }
+        }
+    }
+
+    /// Records the outcomes, all in one commit if it can, else one by one;
+    /// a capture that could not be recorded is reported as such.
+    fn finish(
+        &self,
+        updates: &[AttemptUpdate],
+        finished: Vec<(usize, Result<Payment, BillingError>)>,
+        results: &mut [Option<Result<Payment, BillingError>>],
+    ) {
+        if updates.is_empty() {
+            return;
+        }
+        let batch = self.ledger.finish_attempts(updates);
+        for (update, (index, result)) in updates.iter().zip(finished) {
+            let recorded = match &batch {
+                Ok(()) => Ok(()),
+                Err(error) if updates.len() == 1 => Err(error.clone()),
+                // One bad update must not cost the others their record.
+                Err(_) => self.ledger.finish_attempts(std::slice::from_ref(update)),
+            };
+            results[index] = Some(match (recorded, result) {
+                (Ok(()), result) => result,
+                (Err(error), Ok(Payment::Charged(charge))) => {
+                    Err(BillingError::PaymentNotRecorded {
+                        invoice: update.invoice().clone(),
+                        charge_id: charge.id().clone(),
+                        error,
+                    })
+                }
+                (Err(error), _) => Err(error.into()),
+            });
+        }
+    }
+
+    /// Sends the attempt's request (after a lookup, when resuming) and says
+    /// what to record and what to report.
+    fn execute(
+        &self,
+        attempt: &Attempt,
+        resume: bool,
+    ) -> (Option<AttemptUpdate>, Result<Payment, BillingError>) {
+        let id = attempt.invoice().clone();
+        if resume {
+            match self.gateway.lookup(attempt.key()) {
+                Ok(Lookup::Captured(charge)) => return self.settle_charge(attempt, charge),
+                Ok(Lookup::Declined(code)) => {
+                    return (
+                        Some(self.update(attempt, AttemptOutcome::Declined(code))),
+                        Err(BillingError::Declined { invoice: id, code }),
+                    );
+                }
+                // Nothing was captured under the key, so sending it again,
+                // even to a processor that forgot it, cannot charge twice.
+                Ok(Lookup::NotFound) => {}
+                Err(error) => {
+                    return (
+                        None,
+                        Err(BillingError::LookupFailed {
+                            invoice: id,
+                            attempt: attempt.number(),
+                            error,
+                        }),
+                    );
+                }
+            }
+        }
+        match self.charge_with_retries(&attempt.request()) {
+            Outcome::Charged(charge) => self.settle_charge(attempt, charge),
+            Outcome::Declined(code) => (
+                Some(self.update(attempt, AttemptOutcome::Declined(code))),
+                Err(BillingError::Declined { invoice: id, code }),
+            ),
+            Outcome::Exhausted { attempts, last } => (
+                Some(self.update(attempt, AttemptOutcome::Unknown(last.to_string()))),
+                Err(BillingError::RetriesExhausted {
+                    invoice: id,
+                    attempts,
+                    last,
+                }),
+            ),
+            Outcome::Refused(GatewayError::InvalidRequest(error)) => (
+                Some(self.update(attempt, AttemptOutcome::Failed(error.to_string()))),
+                Err(BillingError::ChargeRejected { invoice: id, error }),
+            ),
+            // A conflict means the key was used with other parameters, and
+            // that first request may have captured: unknown, for a person.
+            Outcome::Refused(error) => (
+                Some(self.update(attempt, AttemptOutcome::Unknown(error.to_string()))),
+                Err(BillingError::IdempotencyConflict { invoice: id, error }),
+            ),
+        }
+    }
+
+    /// Records a charge the processor reported, unless its amount is not
+    /// the attempt's.
+    fn settle_charge(
+        &self,
+        attempt: &Attempt,
+        charge: Charge,
+    ) -> (Option<AttemptUpdate>, Result<Payment, BillingError>) {
+        let expected = attempt.amount();
+        if charge.amount() != expected {
+            let error = BillingError::ChargeAmountMismatch {
+                invoice: attempt.invoice().clone(),
+                charge,
+                expected,
+            };
+            let outcome = AttemptOutcome::Unknown(error.to_string());
+            return (Some(self.update(attempt, outcome)), Err(error));
+        }
+        let outcome = AttemptOutcome::Captured(charge.id().clone());
+        (
+            Some(self.update(attempt, outcome)),
+            Ok(Payment::Charged(charge)),
+        )
+    }
+
+    fn update(&self, attempt: &Attempt, outcome: AttemptOutcome) -> AttemptUpdate {
+        AttemptUpdate::new(
+            attempt.invoice().clone(),
+            attempt.number(),
+            outcome,
+            self.clock.now(),
+        )
     }
 
     /// Sends `request` until it succeeds, is declined or refused, or the
@@ -200,47 +589,11 @@ impl<G: PaymentGateway, R: InvoiceRepository, S: Sleeper> BillingService<G, R, S
             }
         }
     }
-
-    fn record_charge(
-        &self,
-        mut invoice: Invoice,
-        charge: Charge,
-        expected: Amount,
-    ) -> Result<Payment, BillingError> {
-        let id = invoice.id().clone();
-        if charge.amount() != expected {
-            invoice.reopen();
-            self.repository.save(&invoice)?;
-            return Err(BillingError::ChargeAmountMismatch {
-                invoice: id,
-                charge,
-                expected,
-            });
-        }
-        let charge_id = charge.id().clone();
-        let payment = Payment::Charged(charge);
-        invoice.mark_paid(payment.clone());
-        self.repository
-            .save(&invoice)
-            .map_err(|error| BillingError::PaymentNotRecorded {
-                invoice: id,
-                charge_id,
-                error,
-            })?;
-        Ok(payment)
-    }
 }
 
-/// The billing error for a request the gateway refused outright.
-fn refusal(id: &InvoiceId, error: GatewayError) -> BillingError {
-    match error {
-        GatewayError::InvalidRequest(error) => BillingError::ChargeRejected {
-            invoice: id.clone(),
-            error,
-        },
-        error => BillingError::IdempotencyConflict {
-            invoice: id.clone(),
-            error,
-        },
-    }
+/// Whether `attempt` was last touched at least `grace` before `now`. A clock
+/// that went backwards makes nothing quiet.
+fn quiet_for(attempt: &Attempt, now: SystemTime, grace: Duration) -> bool {
+    now.duration_since(attempt.updated_at())
+        .is_ok_and(|quiet| quiet >= grace)
 }

@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use billing::{
-    BillingError, BillingService, CustomerId, InMemoryInvoiceRepository, Invoice, InvoiceId,
-    InvoiceRepository, InvoiceStatus, Payment, RecordingSleeper, RepositoryError, RetryPolicy,
+    Attempt, AttemptUpdate, BillingError, BillingService, CustomerId, InMemoryLedger, Invoice,
+    InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus, IssueOutcome, IssuedInvoice, Ledger,
+    Payment, RecordingSleeper, RepositoryError, RetryPolicy,
 };
 use payment_gateway::{
     Amount, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,
-    GatewayError, InvalidRequest, PaymentGateway, PaymentMethod, RequestField,
+    GatewayError, IdempotencyKey, InvalidRequest, Lookup, ManualClock, PaymentGateway,
+    PaymentMethod,
 };
 use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 
@@ -50,12 +52,33 @@ fn policy(max_attempts: u32) -> RetryPolicy {
     RetryPolicy::new(max_attempts, BASE, Duration::from_secs(10)).unwrap()
 }
 
-/// A fake gateway, a repository holding one invoice `INV-1` paid with
-/// `token`, and a recording sleeper.
+/// A ledger holding `invoices`, issued.
+fn issued(invoices: impl IntoIterator<Item = Invoice>) -> InMemoryLedger {
+    let ledger = InMemoryLedger::new();
+    issue_into(&ledger, invoices);
+    ledger
+}
+
+fn issue_into(ledger: &impl Ledger, invoices: impl IntoIterator<Item = Invoice>) {
+    let service = BillingService::new(
+        FakeGateway::new(),
+        ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(1),
+    );
+    for invoice in invoices {
+        service.issue(&invoice).unwrap();
+    }
+}
+
+/// A fake gateway, a ledger holding one issued invoice `INV-1` paid with
+/// `token`, a recording sleeper and a clock that stands still.
 struct Fixture {
     gateway: FakeGateway,
-    repository: InMemoryInvoiceRepository,
+    ledger: InMemoryLedger,
     sleeper: RecordingSleeper,
+    clock: ManualClock,
 }
 
 impl Fixture {
@@ -66,34 +89,31 @@ impl Fixture {
     fn with_gateway(token: &str, gateway: FakeGateway) -> Fixture {
         Fixture {
             gateway,
-            repository: InMemoryInvoiceRepository::with_invoices([invoice_with(
-                "INV-1",
-                token,
-                worked_example(),
-            )]),
+            ledger: issued([invoice_with("INV-1", token, worked_example())]),
             sleeper: RecordingSleeper::new(),
+            clock: ManualClock::default(),
         }
     }
 
     fn service(
         &self,
         max_attempts: u32,
-    ) -> BillingService<&FakeGateway, &InMemoryInvoiceRepository, &RecordingSleeper> {
+    ) -> BillingService<&FakeGateway, &InMemoryLedger, &RecordingSleeper, &ManualClock> {
         BillingService::new(
             &self.gateway,
-            &self.repository,
+            &self.ledger,
             &self.sleeper,
+            &self.clock,
             policy(max_attempts),
         )
     }
 
+    fn record(&self) -> InvoiceRecord {
+        self.ledger.get(&id("INV-1")).unwrap().unwrap()
+    }
+
     fn status(&self) -> InvoiceStatus {
-        self.repository
-            .get(&id("INV-1"))
-            .unwrap()
-            .unwrap()
-            .status()
-            .clone()
+        self.record().status()
     }
 
     /// Money the fake captured for INV-1, in cents.
@@ -196,7 +216,7 @@ fn a_lost_request_is_retried_and_captures_once() {
 }
 
 #[test]
-fn exhausted_retries_leave_the_invoice_open_and_report_a_retryable_error() {
+fn exhausted_retries_leave_the_invoice_unknown_and_report_a_retryable_error() {
     let fixture = Fixture::new("tok_transient_5");
 
     let error = fixture.service(3).collect(&id("INV-1")).unwrap_err();
@@ -214,7 +234,7 @@ fn exhausted_retries_leave_the_invoice_open_and_report_a_retryable_error() {
     );
     assert!(error.is_retryable());
     assert!(error.to_string().contains("collecting it again is safe"));
-    assert_eq!(fixture.status(), InvoiceStatus::Open);
+    assert_eq!(fixture.status(), InvoiceStatus::Unknown);
     assert_eq!(fixture.captured(), 0);
     assert_eq!(fixture.sleeper.delays(), [BASE, BASE * 2]);
 }
@@ -234,7 +254,7 @@ fn collecting_again_after_exhausted_retries_reuses_the_key_and_captures_once() {
 #[test]
 fn a_charge_whose_reply_was_lost_is_found_by_the_next_collect_not_repeated() {
     // The first request captures but its reply is lost, and the retries
-    // after it fail too: the invoice is open while its money is captured.
+    // after it fail too: the outcome is unknown while the money is captured.
     let fixture = Fixture::with_gateway(
         "tok_success",
         FakeGateway::with_faults([Fault::ReplyLost, Fault::Unavailable, Fault::Unavailable]),
@@ -242,7 +262,7 @@ fn a_charge_whose_reply_was_lost_is_found_by_the_next_collect_not_repeated() {
     let service = fixture.service(3);
     let error = service.collect(&id("INV-1")).unwrap_err();
     assert!(error.is_retryable());
-    assert_eq!(fixture.status(), InvoiceStatus::Open);
+    assert_eq!(fixture.status(), InvoiceStatus::Unknown);
     assert_eq!(fixture.captured(), i128::from(TOTAL));
 
     let payment = service.collect(&id("INV-1")).unwrap();
@@ -253,37 +273,71 @@ fn a_charge_whose_reply_was_lost_is_found_by_the_next_collect_not_repeated() {
 }
 
 #[test]
-fn an_idempotency_conflict_is_reported_and_moves_no_more_money() {
+fn changing_the_card_while_a_charge_is_in_doubt_settles_the_first_charge_instead_of_charging_the_new_card()
+ {
     // A lost reply leaves the first card's charge in doubt; then the
-    // customer switches cards. Charging the new card under a new key would
-    // charge twice, so the key stays and the processor refuses.
+    // customer switches cards. The attempt in doubt keeps its card and key,
+    // so the next collect asks the processor about it, finds the capture,
+    // and never charges the new card.
     let fixture = Fixture::new("tok_reply_lost");
     let service = fixture.service(1);
     assert!(service.collect(&id("INV-1")).unwrap_err().is_retryable());
+    assert_eq!(fixture.status(), InvoiceStatus::Unknown);
     service
-        .change_payment_method(&id("INV-1"), PaymentMethod::new("tok_success").unwrap())
+        .change_payment_method(&id("INV-1"), &PaymentMethod::new("tok_success").unwrap())
         .unwrap();
 
-    let error = service.collect(&id("INV-1")).unwrap_err();
+    let payment = service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(payment, Payment::Charged(fixture.only_captured_charge()));
+    assert_eq!(fixture.gateway.capture_count(), 1);
+    assert_eq!(fixture.captured(), i128::from(TOTAL));
+    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"]);
+    assert_eq!(fixture.gateway.lookup_count(), 1);
+    assert_eq!(
+        fixture.gateway.captures()[0]
+            .request()
+            .payment_method()
+            .as_str(),
+        "tok_reply_lost"
+    );
+}
+
+#[test]
+fn an_idempotency_conflict_is_recorded_as_unknown_and_moves_no_more_money() {
+    // Someone used the invoice's key for another amount first (a bug
+    // elsewhere, or another system): the processor refuses the charge, and
+    // the attempt is left for a person to reconcile.
+    let fixture = Fixture::new("tok_success");
+    let foreign = ChargeRequest::new(
+        IdempotencyKey::new("invoice:INV-1:attempt:1").unwrap(),
+        PaymentMethod::new("tok_success").unwrap(),
+        Amount::new(100, Currency::Usd).unwrap(),
+        "INV-1",
+    );
+    fixture.gateway.charge(&foreign).unwrap();
+
+    let error = fixture.service(3).collect(&id("INV-1")).unwrap_err();
 
     assert!(
         matches!(
             &error,
             BillingError::IdempotencyConflict {
-                error: GatewayError::IdempotencyConflict {
-                    field: RequestField::PaymentMethod,
-                    ..
-                },
+                error: GatewayError::IdempotencyConflict { .. },
                 ..
             }
         ),
         "{error:?}"
     );
     assert!(!error.is_retryable());
-    assert_eq!(fixture.status(), InvoiceStatus::Open);
+    assert!(
+        error
+            .to_string()
+            .starts_with("invoice INV-1 needs reconciling with the processor: ")
+    );
+    assert_eq!(fixture.status(), InvoiceStatus::Unknown);
     assert_eq!(fixture.gateway.capture_count(), 1);
-    assert_eq!(fixture.captured(), i128::from(TOTAL));
-    assert_eq!(fixture.keys_sent(), ["invoice:INV-1:attempt:1"; 2]);
+    assert_eq!(fixture.captured(), 100);
 }
 
 #[test]
@@ -310,18 +364,22 @@ fn a_zero_total_is_paid_without_a_charge() {
     )
     .unwrap();
     let gateway = FakeGateway::new();
-    let repository =
-        InMemoryInvoiceRepository::with_invoices([invoice_with("FREE", "tok_success", free)]);
+    let ledger = issued([invoice_with("FREE", "tok_success", free)]);
     let sleeper = RecordingSleeper::new();
-    let service = BillingService::new(&gateway, &repository, &sleeper, policy(3));
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        &sleeper,
+        ManualClock::default(),
+        policy(3),
+    );
 
     let payment = service.collect(&id("FREE")).unwrap();
 
     assert_eq!(payment, Payment::NothingDue);
-    assert_eq!(
-        service.invoice(&id("FREE")).unwrap().status(),
-        &InvoiceStatus::Paid(Payment::NothingDue)
-    );
+    let record = service.invoice(&id("FREE")).unwrap();
+    assert_eq!(record.status(), InvoiceStatus::Paid(Payment::NothingDue));
+    assert!(record.attempts().is_empty());
     assert_eq!(gateway.request_count(), 0);
     assert_eq!(gateway.capture_count(), 0);
 }
@@ -332,8 +390,9 @@ fn backoff_delays_double_from_the_base_and_stop_at_the_cap() {
     let capped = RetryPolicy::new(7, BASE, BASE * 5).unwrap();
     let service = BillingService::new(
         &fixture.gateway,
-        &fixture.repository,
+        &fixture.ledger,
         &fixture.sleeper,
+        &fixture.clock,
         capped,
     );
 
@@ -394,7 +453,7 @@ fn a_declined_invoice_can_be_paid_with_a_new_payment_method() {
     let service = fixture.service(3);
     assert!(service.collect(&id("INV-1")).is_err());
     service
-        .change_payment_method(&id("INV-1"), PaymentMethod::new("tok_success").unwrap())
+        .change_payment_method(&id("INV-1"), &PaymentMethod::new("tok_success").unwrap())
         .unwrap();
 
     service.collect(&id("INV-1")).unwrap();
@@ -442,17 +501,29 @@ fn an_unknown_invoice_is_reported_not_found_and_nothing_is_charged() {
 }
 
 #[test]
-fn an_invoice_pricing_refuses_is_not_charged() {
+fn an_invoice_pricing_refuses_is_not_issued_and_so_never_charged() {
     let billion = || LineItem::new("1000000000".parse().unwrap(), "1000000".parse().unwrap());
     let too_large = PricingInput::new(vec![billion(); 11], Tier::None, false, 0.into()).unwrap();
     let gateway = FakeGateway::new();
-    let repository =
-        InMemoryInvoiceRepository::with_invoices([invoice_with("BIG", "tok_success", too_large)]);
-    let service = BillingService::new(&gateway, &repository, RecordingSleeper::new(), policy(3));
+    let ledger = InMemoryLedger::new();
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
 
-    let error = service.collect(&id("BIG")).unwrap_err();
+    let error = service
+        .issue(&invoice_with("BIG", "tok_success", too_large))
+        .unwrap_err();
 
     assert!(matches!(error, BillingError::Pricing { .. }), "{error:?}");
+    assert_eq!(ledger.get(&id("BIG")).unwrap(), None);
+    assert_eq!(
+        service.collect(&id("BIG")),
+        Err(BillingError::NotFound(id("BIG")))
+    );
     assert_eq!(gateway.request_count(), 0);
 }
 
@@ -465,7 +536,7 @@ fn a_paid_invoice_keeps_its_payment_method() {
     let error = service
         .change_payment_method(
             &id("INV-1"),
-            PaymentMethod::new("tok_card_declined").unwrap(),
+            &PaymentMethod::new("tok_card_declined").unwrap(),
         )
         .unwrap_err();
 
@@ -476,11 +547,7 @@ fn a_paid_invoice_keeps_its_payment_method() {
         }
     );
     assert_eq!(
-        service
-            .invoice(&id("INV-1"))
-            .unwrap()
-            .payment_method()
-            .as_str(),
+        fixture.record().invoice().payment_method().as_str(),
         "tok_success"
     );
 }
@@ -488,11 +555,17 @@ fn a_paid_invoice_keeps_its_payment_method() {
 #[test]
 fn two_invoices_are_charged_under_their_own_keys() {
     let gateway = FakeGateway::new();
-    let repository = InMemoryInvoiceRepository::with_invoices([
+    let ledger = issued([
         invoice_with("INV-1", "tok_reply_lost", worked_example()),
         invoice_with("INV-2", "tok_reply_lost", worked_example()),
     ]);
-    let service = BillingService::new(&gateway, &repository, RecordingSleeper::new(), policy(3));
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
 
     service.collect(&id("INV-1")).unwrap();
     service.collect(&id("INV-2")).unwrap();
@@ -508,36 +581,69 @@ fn two_invoices_are_charged_under_their_own_keys() {
     assert_eq!(gateway.capture_count(), 2);
 }
 
-/// A repository whose next save can be made to fail once.
+/// A ledger whose next outcome write can be made to fail once.
 #[derive(Default)]
-struct FlakyRepository {
-    inner: InMemoryInvoiceRepository,
-    fail_next_save: AtomicBool,
+struct FlakyLedger {
+    inner: InMemoryLedger,
+    fail_next_finish: AtomicBool,
 }
 
-impl InvoiceRepository for FlakyRepository {
-    fn get(&self, id: &InvoiceId) -> Result<Option<Invoice>, RepositoryError> {
+impl Ledger for FlakyLedger {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        self.inner.issue(invoices)
+    }
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
         self.inner.get(id)
     }
-
-    fn save(&self, invoice: &Invoice) -> Result<(), RepositoryError> {
-        if self.fail_next_save.swap(false, Ordering::SeqCst) {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        self.inner.begin_attempts(attempts)
+    }
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        if self.fail_next_finish.swap(false, Ordering::SeqCst) {
             return Err(RepositoryError::new("disk full"));
         }
-        self.inner.save(invoice)
+        self.inner.finish_attempts(updates)
+    }
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        self.inner.change_payment_method(id, payment_method)
+    }
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        self.inner.list(filter, after, limit)
+    }
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        self.inner.unsettled_attempts(after, limit)
     }
 }
 
 #[test]
-fn a_payment_the_repository_failed_to_record_is_recorded_by_the_next_collect_without_a_second_charge()
- {
+fn a_payment_the_ledger_failed_to_record_is_recorded_by_the_next_collect_without_a_second_charge() {
     let gateway = FakeGateway::new();
-    let repository = FlakyRepository::default();
-    repository
-        .save(&invoice_with("INV-1", "tok_success", worked_example()))
-        .unwrap();
-    repository.fail_next_save.store(true, Ordering::SeqCst);
-    let service = BillingService::new(&gateway, &repository, RecordingSleeper::new(), policy(3));
+    let ledger = FlakyLedger::default();
+    issue_into(
+        &ledger,
+        [invoice_with("INV-1", "tok_success", worked_example())],
+    );
+    ledger.fail_next_finish.store(true, Ordering::SeqCst);
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
 
     let error = service.collect(&id("INV-1")).unwrap_err();
 
@@ -546,14 +652,16 @@ fn a_payment_the_repository_failed_to_record_is_recorded_by_the_next_collect_wit
         "{error:?}"
     );
     assert!(error.is_retryable());
+    // The pending attempt, written before the request, is what remains.
     assert_eq!(
         service.invoice(&id("INV-1")).unwrap().status(),
-        &InvoiceStatus::Open
+        InvoiceStatus::Unknown
     );
 
     let payment = service.collect(&id("INV-1")).unwrap();
 
     assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.request_count(), 1);
     assert_eq!(
         payment,
         Payment::Charged(gateway.captures()[0].charge().clone())
@@ -572,19 +680,20 @@ impl PaymentGateway for ShortChangingGateway {
             Amount::new(amount.minor_units() - 1, amount.currency())?,
         ))
     }
+
+    fn lookup(&self, _key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        Ok(Lookup::NotFound)
+    }
 }
 
 #[test]
-fn a_charge_of_the_wrong_amount_leaves_the_invoice_open_for_reconciliation() {
-    let repository = InMemoryInvoiceRepository::with_invoices([invoice_with(
-        "INV-1",
-        "tok_success",
-        worked_example(),
-    )]);
+fn a_charge_of_the_wrong_amount_leaves_the_invoice_unknown_for_reconciliation() {
+    let ledger = issued([invoice_with("INV-1", "tok_success", worked_example())]);
     let service = BillingService::new(
         ShortChangingGateway,
-        &repository,
+        &ledger,
         RecordingSleeper::new(),
+        ManualClock::default(),
         policy(3),
     );
 
@@ -596,6 +705,377 @@ fn a_charge_of_the_wrong_amount_leaves_the_invoice_open_for_reconciliation() {
     );
     assert_eq!(
         service.invoice(&id("INV-1")).unwrap().status(),
-        &InvoiceStatus::Open
+        InvoiceStatus::Unknown
+    );
+}
+
+/// A ledger that reads in batches only, or whose batch read is broken, to
+/// show which read `collect_all` uses.
+struct BatchReads {
+    inner: InMemoryLedger,
+    get_fails: bool,
+    get_all_short: bool,
+}
+
+impl Ledger for BatchReads {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        self.inner.issue(invoices)
+    }
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        if self.get_fails {
+            return Err(RepositoryError::new("one by one is not supported"));
+        }
+        self.inner.get(id)
+    }
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        let mut records = self.inner.get_all(ids)?;
+        if self.get_all_short {
+            records.pop();
+        }
+        Ok(records)
+    }
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        self.inner.begin_attempts(attempts)
+    }
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        self.inner.finish_attempts(updates)
+    }
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        self.inner.change_payment_method(id, payment_method)
+    }
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        self.inner.list(filter, after, limit)
+    }
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        self.inner.unsettled_attempts(after, limit)
+    }
+}
+
+fn collect_two_through(ledger: &BatchReads) -> Vec<Result<Payment, BillingError>> {
+    issue_into(
+        ledger,
+        [
+            invoice_with("INV-1", "tok_success", worked_example()),
+            invoice_with("INV-2", "tok_success", worked_example()),
+        ],
+    );
+    let service = BillingService::new(
+        FakeGateway::new(),
+        ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
+    service.collect_all(&[id("INV-1"), id("INV-2")])
+}
+
+#[test]
+fn a_batch_collect_reads_its_invoices_in_one_batch_read() {
+    let ledger = BatchReads {
+        inner: InMemoryLedger::new(),
+        get_fails: true,
+        get_all_short: false,
+    };
+
+    let results = collect_two_through(&ledger);
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
+
+#[test]
+fn a_batch_read_that_answers_for_fewer_invoices_is_replaced_by_single_reads() {
+    let ledger = BatchReads {
+        inner: InMemoryLedger::new(),
+        get_fails: false,
+        get_all_short: true,
+    };
+
+    let results = collect_two_through(&ledger);
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(ledger.inner.records().len(), 2);
+    assert!(ledger.inner.records().iter().all(|r| r.status().is_paid()));
+}
+
+/// A ledger that counts reads and can fail its next appends.
+#[derive(Default)]
+struct Instrumented {
+    inner: InMemoryLedger,
+    failing_begins: std::sync::atomic::AtomicU32,
+    gets: std::sync::atomic::AtomicU32,
+    unsettled_reads: std::sync::atomic::AtomicU32,
+}
+
+impl Instrumented {
+    fn count(counter: &std::sync::atomic::AtomicU32) -> u32 {
+        counter.load(Ordering::SeqCst)
+    }
+}
+
+impl Ledger for Instrumented {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        self.inner.issue(invoices)
+    }
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(id)
+    }
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        self.inner.get_all(ids)
+    }
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        let failing = self
+            .failing_begins
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(RepositoryError::new("disk full"));
+        }
+        self.inner.begin_attempts(attempts)
+    }
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        self.inner.finish_attempts(updates)
+    }
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        self.inner.change_payment_method(id, payment_method)
+    }
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        self.inner.list(filter, after, limit)
+    }
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        self.unsettled_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.unsettled_attempts(after, limit)
+    }
+}
+
+fn service_on<'a>(
+    gateway: &'a FakeGateway,
+    ledger: &'a Instrumented,
+) -> BillingService<&'a FakeGateway, &'a Instrumented, RecordingSleeper, ManualClock> {
+    BillingService::new(
+        gateway,
+        ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    )
+}
+
+#[test]
+fn an_attempt_the_ledger_failed_to_write_is_not_sent_and_not_written_again() {
+    let ledger = Instrumented::default();
+    issue_into(
+        &ledger,
+        [invoice_with("INV-1", "tok_success", worked_example())],
+    );
+    ledger.failing_begins.store(1, Ordering::SeqCst);
+    let gateway = FakeGateway::new();
+
+    let error = service_on(&gateway, &ledger)
+        .collect(&id("INV-1"))
+        .unwrap_err();
+
+    assert_eq!(
+        error,
+        BillingError::Repository(RepositoryError::new("disk full"))
+    );
+    assert!(error.is_retryable());
+    assert_eq!(gateway.request_count(), 0);
+    assert!(ledger.inner.records()[0].attempts().is_empty());
+    // A storage failure is not a race: nothing is read again to re-plan.
+    assert_eq!(Instrumented::count(&ledger.gets), 0);
+}
+
+#[test]
+fn when_a_batch_of_attempts_cannot_be_written_each_is_written_on_its_own() {
+    let ledger = Instrumented::default();
+    issue_into(
+        &ledger,
+        [
+            invoice_with("INV-1", "tok_success", worked_example()),
+            invoice_with("INV-2", "tok_success", worked_example()),
+        ],
+    );
+    ledger.failing_begins.store(2, Ordering::SeqCst);
+    let gateway = FakeGateway::new();
+
+    let results = service_on(&gateway, &ledger).collect_all(&[id("INV-1"), id("INV-2")]);
+
+    // The batch and INV-1's own write failed; INV-2's went through.
+    assert_eq!(
+        results[0],
+        Err(BillingError::Repository(RepositoryError::new("disk full")))
+    );
+    assert!(results[1].is_ok(), "{:?}", results[1]);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 0);
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(Instrumented::count(&ledger.gets), 0);
+}
+
+#[test]
+fn when_a_batch_of_outcomes_cannot_be_recorded_each_is_recorded_on_its_own() {
+    let ledger = FlakyLedger::default();
+    issue_into(
+        &ledger,
+        [
+            invoice_with("INV-1", "tok_success", worked_example()),
+            invoice_with("INV-2", "tok_card_declined", worked_example()),
+        ],
+    );
+    ledger.fail_next_finish.store(true, Ordering::SeqCst);
+    let gateway = FakeGateway::new();
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
+
+    let results = service.collect_all(&[id("INV-1"), id("INV-2")]);
+
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(matches!(results[1], Err(BillingError::Declined { .. })));
+    assert!(service.invoice(&id("INV-1")).unwrap().status().is_paid());
+    assert_eq!(
+        service.invoice(&id("INV-2")).unwrap().status(),
+        InvoiceStatus::PaymentFailed {
+            code: DeclineCode::CardDeclined
+        }
+    );
+}
+
+#[test]
+fn reconcile_reads_every_page_of_unsettled_attempts_and_no_more() {
+    let ledger = Instrumented::default();
+    let invoices: Vec<Invoice> = (0..501)
+        .map(|n| invoice_with(&format!("INV-{n:03}"), "tok_success", worked_example()))
+        .collect();
+    issue_into(&ledger, invoices.clone());
+    let attempts: Vec<Attempt> = invoices
+        .iter()
+        .map(|invoice| pending_attempt(invoice.id()))
+        .collect();
+    ledger.inner.begin_attempts(&attempts).unwrap();
+    let gateway = FakeGateway::new();
+
+    let report = service_on(&gateway, &ledger)
+        .reconcile(Duration::ZERO)
+        .unwrap();
+
+    assert_eq!((report.settled(), report.still_unknown()), (501, 0));
+    // 500, then 1, and no third read.
+    assert_eq!(Instrumented::count(&ledger.unsettled_reads), 2);
+
+    let small = Instrumented::default();
+    issue_into(
+        &small,
+        [invoice_with("ONE", "tok_success", worked_example())],
+    );
+    small
+        .inner
+        .begin_attempts(&[pending_attempt(&id("ONE"))])
+        .unwrap();
+    let report = service_on(&gateway, &small)
+        .reconcile(Duration::ZERO)
+        .unwrap();
+    assert_eq!(report.settled(), 1);
+    assert_eq!(Instrumented::count(&small.unsettled_reads), 1);
+}
+
+/// A pending first attempt for the worked example, written by a run that
+/// then died.
+fn pending_attempt(invoice: &InvoiceId) -> Attempt {
+    let ledger = issued([invoice_with(
+        invoice.as_str(),
+        "tok_success",
+        worked_example(),
+    )]);
+    let gateway = FakeGateway::with_faults([Fault::RequestLost]);
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(1),
+    );
+    let _lost = service.collect(invoice);
+    let unknown = ledger.get(invoice).unwrap().unwrap().attempts()[0].clone();
+    Attempt::restore(
+        unknown.invoice().clone(),
+        1,
+        unknown.key().as_str(),
+        unknown.payment_method().clone(),
+        unknown.amount(),
+        billing::AttemptOutcome::Pending,
+        unknown.created_at(),
+        unknown.updated_at(),
+    )
+    .unwrap()
+}
+
+/// A gateway whose lookups report a capture of one cent less than asked.
+struct ShortLookups;
+
+impl PaymentGateway for ShortLookups {
+    fn charge(&self, _request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        Err(GatewayError::Transient {
+            reason: "not used".to_owned(),
+        })
+    }
+
+    fn lookup(&self, _key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        Ok(Lookup::Captured(Charge::new(
+            ChargeId::new("ch_short").unwrap(),
+            Amount::new(TOTAL - 1, Currency::Usd).unwrap(),
+        )))
+    }
+}
+
+#[test]
+fn reconcile_leaves_an_attempt_unknown_when_the_processor_captured_another_amount() {
+    let ledger = issued([invoice_with("INV-1", "tok_success", worked_example())]);
+    ledger
+        .begin_attempts(&[pending_attempt(&id("INV-1"))])
+        .unwrap();
+    let service = BillingService::new(
+        ShortLookups,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(3),
+    );
+
+    let report = service.reconcile(Duration::ZERO).unwrap();
+
+    assert_eq!((report.settled(), report.still_unknown()), (0, 1));
+    assert_eq!(
+        service.invoice(&id("INV-1")).unwrap().status(),
+        InvoiceStatus::Unknown
     );
 }

@@ -1,13 +1,16 @@
 //! A fake gateway that behaves like a card processor's test mode.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
+use crate::books::{BooksTransaction, Capture, KeyRecord, StoredResult};
 use crate::{
-    Charge, ChargeId, ChargeRequest, Currency, DeclineCode, GatewayError, IdempotencyKey,
-    InvalidRequest, PaymentGateway, RequestField,
+    BooksError, Charge, ChargeId, ChargeRequest, Clock, Currency, DeclineCode, GatewayError,
+    IdempotencyKey, InMemoryBooks, InvalidRequest, Lookup, ManualClock, PaymentGateway,
+    RequestField, SandboxBooks,
 };
 
 /// The payment-method tokens [`FakeGateway`] knows, and what each does.
@@ -135,28 +138,14 @@ pub enum Fault {
     Decline(DeclineCode),
 }
 
-/// One capture: money the fake took, and the request that took it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capture {
-    charge: Charge,
-    request: ChargeRequest,
-}
-
-impl Capture {
-    /// The charge, with its id and amount.
-    pub fn charge(&self) -> &Charge {
-        &self.charge
-    }
-
-    /// The request that was charged (its key, token, amount and reference).
-    pub fn request(&self) -> &ChargeRequest {
-        &self.request
-    }
-}
+/// How long the sandbox processor remembers an idempotency key: 24 hours
+/// after its first request, as Stripe does. After that the same key is a new
+/// request, which is why an attempt whose key may have expired is settled by
+/// [`PaymentGateway::lookup`], never by charging again.
+pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A payment gateway that never touches a network, behaves like a card
-/// processor's test mode, and keeps a record of every request it received and
-/// every amount it captured.
+/// processor's test mode, and keeps books of every amount it captured.
 ///
 /// - The payment-method token decides the outcome: see [`TestToken`].
 /// - Faults can be scripted on top, in order: see [`Fault`].
@@ -166,75 +155,173 @@ impl Capture {
 ///   stored result and captures nothing; one that differs in any of them is
 ///   an [`GatewayError::IdempotencyConflict`]. Transient failures, lost
 ///   requests and invalid requests store nothing, so they can be retried.
+/// - Keys expire [`KEY_LIFETIME`] after their first request, by the injected
+///   [`Clock`]; then the same key is processed afresh. Captures are kept for
+///   good, with their key, so [`PaymentGateway::lookup`] still finds them.
+/// - The books (idempotency records and captures) live in a [`SandboxBooks`]:
+///   [`InMemoryBooks`] by default, or a file shared by several processes.
+///   Each request's check-and-record is one transaction of the books.
 /// - [`FakeGateway::captures`] and [`FakeGateway::captured_total_for`] show
 ///   the money that moved: what tests should assert on, rather than on what
 ///   the caller believes happened.
 ///
 /// Charge ids are `ch_fake_000001`, `ch_fake_000002`, … in capture order, so
-/// tests and sandbox output are repeatable. The fake is `Send + Sync`; a
-/// panic in another thread that held its lock does not make it unusable.
-#[derive(Debug, Default)]
-pub struct FakeGateway {
-    state: Mutex<State>,
+/// tests and sandbox output are repeatable. Scripted faults and the list of
+/// requests received are this gateway value's own (they do not persist). The
+/// fake is `Send + Sync` when its books are; a panic in another thread that
+/// held a lock does not make it unusable.
+pub struct FakeGateway<B = InMemoryBooks> {
+    books: B,
+    clock: Arc<dyn Clock + Send + Sync>,
+    latency: Duration,
+    local: Mutex<Local>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    faults: VecDeque<Fault>,
-    calls_per_key: HashMap<IdempotencyKey, u32>,
-    stored: HashMap<IdempotencyKey, Stored>,
-    requests: Vec<ChargeRequest>,
-    captures: Vec<Capture>,
+impl<B: fmt::Debug> fmt::Debug for FakeGateway<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeGateway")
+            .field("books", &self.books)
+            .field("latency", &self.latency)
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
 }
 
-/// The first processed result for an idempotency key.
+/// What this gateway value alone keeps: its scripted faults, and what it was
+/// asked.
 #[derive(Debug)]
-struct Stored {
-    request: ChargeRequest,
-    outcome: Result<Charge, DeclineCode>,
+struct Local {
+    faults: VecDeque<Fault>,
+    /// Every request, unless the log is off: then only counted, so that a
+    /// long sandbox run's memory does not grow with its requests.
+    requests: Option<Vec<ChargeRequest>>,
+    request_count: usize,
+    lookups: usize,
 }
 
-impl FakeGateway {
-    /// A fake with no scripted faults: tokens alone decide.
-    pub fn new() -> FakeGateway {
+impl Default for Local {
+    fn default() -> Local {
+        Local {
+            faults: VecDeque::new(),
+            requests: Some(Vec::new()),
+            request_count: 0,
+            lookups: 0,
+        }
+    }
+}
+
+impl Default for FakeGateway<InMemoryBooks> {
+    fn default() -> Self {
+        FakeGateway::with_books(InMemoryBooks::new())
+    }
+}
+
+impl FakeGateway<InMemoryBooks> {
+    /// A fake with books in memory and no scripted faults: tokens alone
+    /// decide. Its clock stands still at the Unix epoch until
+    /// [`with_clock`](FakeGateway::with_clock) gives it another, so keys
+    /// never expire.
+    pub fn new() -> Self {
         FakeGateway::default()
     }
 
     /// A fake whose next requests meet `faults`, one per request, in order.
-    pub fn with_faults(faults: impl IntoIterator<Item = Fault>) -> FakeGateway {
+    pub fn with_faults(faults: impl IntoIterator<Item = Fault>) -> Self {
         let gateway = FakeGateway::new();
         gateway.push_faults(faults);
         gateway
     }
+}
+
+impl<B: SandboxBooks> FakeGateway<B> {
+    /// A fake keeping its books in `books`, with a clock standing still at
+    /// the Unix epoch and no latency.
+    pub fn with_books(books: B) -> Self {
+        FakeGateway {
+            books,
+            clock: Arc::new(ManualClock::default()),
+            latency: Duration::ZERO,
+            local: Mutex::new(Local::default()),
+        }
+    }
+
+    /// The same fake, reading the time from `clock`: when a key expires and
+    /// when a capture happened.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The same fake, taking `latency` of real time (the thread sleeps) for
+    /// every charge and lookup, as a network round trip would, so that a run
+    /// lasts long enough to be stopped halfway.
+    #[must_use]
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// The books.
+    pub fn books(&self) -> &B {
+        &self.books
+    }
 
     /// Queues more faults after the ones still waiting.
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.lock().faults.extend(faults);
+        self.local().faults.extend(faults);
     }
 
     /// How many scripted faults have not been used yet.
     pub fn remaining_faults(&self) -> usize {
-        self.lock().faults.len()
+        self.local().faults.len()
     }
 
-    /// Every capture so far, in order.
+    /// Every capture in the books, in order; an empty list if the books
+    /// cannot be read. For tests: [`for_each_capture`](Self::for_each_capture)
+    /// reads them a page at a time.
     pub fn captures(&self) -> Vec<Capture> {
-        self.lock().captures.clone()
+        let mut all = Vec::new();
+        let _unreadable = self.for_each_capture(|capture| all.push(capture));
+        all
     }
 
-    /// How many charges captured money.
+    /// Calls `visit` with every capture in the books, in order, holding one
+    /// page of them in memory at a time.
+    pub fn for_each_capture(&self, mut visit: impl FnMut(Capture)) -> Result<(), BooksError> {
+        const PAGE: usize = 1000;
+        let mut after = 0;
+        loop {
+            let page = self.books.captures_after(after, PAGE)?;
+            let full = page.len() == PAGE;
+            for capture in page {
+                after = capture.number();
+                visit(capture);
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// How many charges captured money (0 if the books cannot be read).
     pub fn capture_count(&self) -> usize {
-        self.lock().captures.len()
+        self.books
+            .capture_count()
+            .ok()
+            .and_then(|count| usize::try_from(count).ok())
+            .unwrap_or(0)
     }
 
     /// The captures whose request carried `reference`.
     pub fn captures_for(&self, reference: &str) -> Vec<Capture> {
-        self.lock()
-            .captures
-            .iter()
-            .filter(|capture| capture.request.reference() == reference)
-            .cloned()
-            .collect()
+        let mut found = Vec::new();
+        let _unreadable = self.for_each_capture(|capture| {
+            if capture.request().reference() == reference {
+                found.push(capture);
+            }
+        });
+        found
     }
 
     /// The total captured for `reference` in `currency`, in minor units.
@@ -242,130 +329,210 @@ impl FakeGateway {
     /// It is an `i128` so that no number of captures can overflow it: each
     /// amount is below 2⁶³ and there are fewer than 2⁶³ captures.
     pub fn captured_total_for(&self, reference: &str, currency: Currency) -> i128 {
-        self.lock()
-            .captures
+        self.captures_for(reference)
             .iter()
-            .filter(|capture| capture.request.reference() == reference)
-            .map(|capture| capture.charge.amount())
+            .map(|capture| capture.charge().amount())
             .filter(|amount| amount.currency() == currency)
             .map(|amount| i128::from(amount.minor_units()))
             .sum()
     }
 
-    /// Every request received, in order, whatever its outcome.
+    /// The same fake, counting requests without keeping them:
+    /// [`requests`](Self::requests) is then empty, and memory stays flat
+    /// however many invoices a run charges.
+    #[must_use]
+    pub fn without_request_log(self) -> Self {
+        self.local().requests = None;
+        self
+    }
+
+    /// Every charge request this gateway received, in order, whatever its
+    /// outcome (none if the log is off, see
+    /// [`without_request_log`](Self::without_request_log)).
     pub fn requests(&self) -> Vec<ChargeRequest> {
-        self.lock().requests.clone()
+        self.local().requests.clone().unwrap_or_default()
     }
 
-    /// How many requests were received.
+    /// How many charge requests this gateway received.
     pub fn request_count(&self) -> usize {
-        self.lock().requests.len()
+        self.local().request_count
     }
 
-    /// The state, even if a thread panicked while holding the lock: every
-    /// update below leaves the state consistent at each step, so a poisoned
-    /// lock holds nothing half-written.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// How many lookups this gateway answered.
+    pub fn lookup_count(&self) -> usize {
+        self.local().lookups
     }
-}
 
-impl PaymentGateway for FakeGateway {
-    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
-        self.lock().charge(request)
+    /// The local state, even if a thread panicked while holding the lock:
+    /// each update is a single push or pop.
+    fn local(&self) -> MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl State {
-    fn charge(&mut self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
-        self.requests.push(request.clone());
-        let calls = self
-            .calls_per_key
-            .entry(request.idempotency_key().clone())
-            .or_insert(0);
-        let earlier_calls = *calls;
-        *calls = calls.saturating_add(1);
-
-        if let Some(fault) = self.faults.pop_front() {
-            return match fault {
-                Fault::Unavailable => Err(transient("scripted fault: gateway unavailable")),
-                Fault::RequestLost => Err(ambiguous(
-                    "scripted fault: request lost before it reached the processor",
-                )),
-                Fault::ReplyLost => {
-                    // The processor's answer is what gets lost: whatever it
-                    // was (a charge, a decline, a conflict), the caller only
-                    // learns that the outcome is unknown.
-                    let _lost = self.process(request, None);
-                    Err(ambiguous("scripted fault: reply lost after processing"))
-                }
-                Fault::Decline(code) => self.process(request, Some(code)),
-            };
+    fn wait_latency(&self) {
+        if !self.latency.is_zero() {
+            std::thread::sleep(self.latency);
         }
+    }
+}
 
+impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        self.wait_latency();
+        let fault = {
+            let mut local = self.local();
+            local.request_count = local.request_count.saturating_add(1);
+            if let Some(requests) = &mut local.requests {
+                requests.push(request.clone());
+            }
+            local.faults.pop_front()
+        };
+        let now = self.clock.now();
+        let mut reply = None;
+        self.books
+            .transaction(&mut |books| {
+                reply = Some(handle(books, request, fault, now)?);
+                Ok(())
+            })
+            .map_err(|error| books_failed(&error))?;
+        // The transaction ran `handle` to the end whenever it committed.
+        reply.unwrap_or_else(|| Err(ambiguous("sandbox books kept no reply")))
+    }
+
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        self.wait_latency();
+        self.local().lookups += 1;
+        if let Some(capture) = self
+            .books
+            .capture_for_key(key)
+            .map_err(|error| books_failed(&error))?
+        {
+            return Ok(Lookup::Captured(capture.charge().clone()));
+        }
+        let now = self.clock.now();
+        let record = self
+            .books
+            .key_record(key)
+            .map_err(|error| books_failed(&error))?;
+        Ok(match record {
+            Some(record) if !expired(&record, now) => {
+                match record.stored().map(StoredResult::outcome) {
+                    Some(Err(code)) => Lookup::Declined(*code),
+                    // A stored charge has a capture, found above.
+                    Some(Ok(_)) | None => Lookup::NotFound,
+                }
+            }
+            _ => Lookup::NotFound,
+        })
+    }
+}
+
+/// A failure of the books: whether the transaction committed is not known to
+/// the caller, so the outcome is ambiguous and must be retried with the key.
+fn books_failed(error: &BooksError) -> GatewayError {
+    GatewayError::Ambiguous {
+        reason: error.to_string(),
+    }
+}
+
+/// Whether `record` is older than [`KEY_LIFETIME`] at `now`. A clock that
+/// went backwards expires nothing.
+fn expired(record: &KeyRecord, now: SystemTime) -> bool {
+    now.duration_since(record.first_seen())
+        .is_ok_and(|age| age >= KEY_LIFETIME)
+}
+
+/// One charge request, inside one transaction of the books.
+fn handle(
+    books: &mut dyn BooksTransaction,
+    request: &ChargeRequest,
+    fault: Option<Fault>,
+    now: SystemTime,
+) -> Result<Result<Charge, GatewayError>, BooksError> {
+    let key = request.idempotency_key();
+    let mut record = match books.key_record(key)? {
+        Some(record) if !expired(&record, now) => record,
+        // A key never seen, or forgotten: a new request in every respect.
+        _ => KeyRecord::new(now, 0, None),
+    };
+    let earlier_requests = record.requests();
+    record.count_request();
+
+    let reply = if let Some(fault) = fault {
+        match fault {
+            Fault::Unavailable => Err(transient("scripted fault: gateway unavailable")),
+            Fault::RequestLost => Err(ambiguous(
+                "scripted fault: request lost before it reached the processor",
+            )),
+            Fault::ReplyLost => {
+                // The processor's answer is what gets lost: whatever it
+                // was (a charge, a decline, a conflict), the caller only
+                // learns that the outcome is unknown.
+                let _lost = process(books, &mut record, request, None, now)?;
+                Err(ambiguous("scripted fault: reply lost after processing"))
+            }
+            Fault::Decline(code) => process(books, &mut record, request, Some(code), now)?,
+        }
+    } else {
         match request.payment_method().as_str().parse::<TestToken>() {
-            Ok(TestToken::Transient { failures }) if earlier_calls < failures => {
+            Ok(TestToken::Transient { failures }) if earlier_requests < failures => {
                 Err(transient(&format!(
                     "simulated outage {} of {failures} for this idempotency key",
-                    earlier_calls.saturating_add(1)
+                    earlier_requests.saturating_add(1)
                 )))
             }
-            Ok(TestToken::RequestLost) if earlier_calls == 0 => Err(ambiguous(
+            Ok(TestToken::RequestLost) if earlier_requests == 0 => Err(ambiguous(
                 "simulated request lost before it reached the processor",
             )),
-            Ok(TestToken::ReplyLost) if earlier_calls == 0 => {
+            Ok(TestToken::ReplyLost) if earlier_requests == 0 => {
                 // The money is captured; only the reply goes missing.
-                let _lost = self.process(request, None);
+                let _lost = process(books, &mut record, request, None, now)?;
                 Err(ambiguous(
                     "simulated reply lost after the charge was processed",
                 ))
             }
-            _ => self.process(request, None),
+            _ => process(books, &mut record, request, None, now)?,
         }
-    }
+    };
+    books.put_key_record(key, &record)?;
+    Ok(reply)
+}
 
-    /// What the processor does with a request that reached it.
-    fn process(
-        &mut self,
-        request: &ChargeRequest,
-        forced_decline: Option<DeclineCode>,
-    ) -> Result<Charge, GatewayError> {
-        let key = request.idempotency_key();
-        if let Some(stored) = self.stored.get(key) {
-            if let Some(conflict) = conflict(key, &stored.request, request) {
-                return Err(conflict);
-            }
-            return stored
-                .outcome
-                .clone()
-                .map_err(|code| GatewayError::Declined { code });
+/// What the processor does with a request that reached it.
+fn process(
+    books: &mut dyn BooksTransaction,
+    record: &mut KeyRecord,
+    request: &ChargeRequest,
+    forced_decline: Option<DeclineCode>,
+    now: SystemTime,
+) -> Result<Result<Charge, GatewayError>, BooksError> {
+    let key = request.idempotency_key();
+    if let Some(stored) = record.stored() {
+        if let Some(conflict) = conflict(key, stored.request(), request) {
+            return Ok(Err(conflict));
         }
-        // An unknown token is refused before anything is stored, like a
-        // processor's validation error.
-        let token: TestToken = request.payment_method().as_str().parse()?;
-        let outcome = match (forced_decline, token) {
-            (Some(code), _) | (None, TestToken::Decline(code)) => Err(code),
-            (None, _) => Ok(self.capture(request)),
-        };
-        self.stored.insert(
-            key.clone(),
-            Stored {
-                request: request.clone(),
-                outcome: outcome.clone(),
-            },
-        );
-        outcome.map_err(|code| GatewayError::Declined { code })
+        return Ok(stored
+            .outcome()
+            .clone()
+            .map_err(|code| GatewayError::Declined { code }));
     }
-
-    fn capture(&mut self, request: &ChargeRequest) -> Charge {
-        // A Vec holds fewer than isize::MAX elements, so `len() + 1` fits.
-        let charge = Charge::new(ChargeId::fake(self.captures.len() + 1), request.amount());
-        self.captures.push(Capture {
-            charge: charge.clone(),
-            request: request.clone(),
-        });
-        charge
-    }
+    // An unknown token is refused before anything is stored, like a
+    // processor's validation error.
+    let token: TestToken = match request.payment_method().as_str().parse() {
+        Ok(token) => token,
+        Err(invalid) => return Ok(Err(GatewayError::InvalidRequest(invalid))),
+    };
+    let outcome = match (forced_decline, token) {
+        (Some(code), _) | (None, TestToken::Decline(code)) => Err(code),
+        (None, _) => {
+            let number = books.capture_count()?.saturating_add(1);
+            let charge = Charge::new(ChargeId::fake(number), request.amount());
+            books.insert_capture(&Capture::new(number, charge.clone(), request.clone(), now))?;
+            Ok(charge)
+        }
+    };
+    record.store(StoredResult::new(request.clone(), outcome.clone()));
+    Ok(outcome.map_err(|code| GatewayError::Declined { code }))
 }
 
 /// The idempotency conflict between the first request for `key` and `now`,

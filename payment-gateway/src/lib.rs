@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use payment_gateway::{
-//!     Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey,
+//!     Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
 //!     PaymentGateway, PaymentMethod,
 //! };
 //!
@@ -36,30 +36,62 @@
 //! assert_eq!(charge.amount().to_string(), "141.69 USD");
 //! assert_eq!(gateway.capture_count(), 1);
 //! assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14169);
+//!
+//! // The processor can be asked what became of a key without charging.
+//! assert_eq!(gateway.lookup(request.idempotency_key())?, Lookup::Captured(charge));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The crate does no I/O and never panics on input.
+//! The fake keeps its books (idempotency records and captures) in a
+//! [`SandboxBooks`]: [`InMemoryBooks`] here, a file of its own elsewhere
+//! (`ledger-store`). It expires idempotency keys [`KEY_LIFETIME`] (24 h)
+//! after their first use, by an injected [`Clock`]; [`ManualClock`] lets
+//! tests move time.
+//!
+//! The crate does no I/O of its own, reads no clock (the [`Clock`] is
+//! injected; [`SystemClock`] is there for binaries to inject) and never
+//! panics on input. The only wait is the sandbox's optional per-request
+//! latency ([`FakeGateway::with_latency`]).
 #![deny(missing_docs)]
 
 use std::sync::Arc;
 
+mod books;
+mod clock;
 mod error;
 mod fake;
 mod money;
 mod request;
 
+pub use books::{
+    BooksError, BooksTransaction, Capture, InMemoryBooks, KeyRecord, SandboxBooks, StoredResult,
+};
+pub use clock::{Clock, ManualClock, SystemClock, from_unix_millis, unix_millis};
 pub use error::{
     DeclineCode, GatewayError, InvalidChargeId, InvalidRequest, RequestField, UnknownDeclineCode,
 };
-pub use fake::{Capture, FakeGateway, Fault, TestToken};
+pub use fake::{FakeGateway, Fault, KEY_LIFETIME, TestToken};
 pub use money::{Amount, Currency};
 pub use request::{Charge, ChargeId, ChargeRequest, IdempotencyKey, PaymentMethod};
+
+/// What the processor knows about an idempotency key, as
+/// [`PaymentGateway::lookup`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A charge under this key captured money.
+    Captured(Charge),
+    /// The request under this key was declined with this code.
+    Declined(DeclineCode),
+    /// The processor has no result for this key: no request with it was
+    /// processed (or one was declined long enough ago that the processor
+    /// forgot). Nothing was captured under it.
+    NotFound,
+}
 
 /// Something that charges payment methods: a card processor's client, or
 /// [`FakeGateway`].
 ///
-/// `charge` takes `&self` so one gateway can be shared (by reference, `Arc`
+/// Methods take `&self` so one gateway can be shared (by reference, `Arc`
 /// or `Box`, all of which are gateways too); an implementation that keeps
 /// state uses interior mutability.
 pub trait PaymentGateway {
@@ -70,11 +102,25 @@ pub trait PaymentGateway {
     /// one that reuses a key with different parameters is refused with
     /// [`GatewayError::IdempotencyConflict`].
     fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError>;
+
+    /// Asks the processor what became of the request made under `key`,
+    /// without charging anything.
+    ///
+    /// This is how an attempt whose outcome is unknown is settled: real
+    /// processors forget idempotency keys (Stripe after 24 hours), and after
+    /// that a charge with the same key is a new charge. A lookup still finds
+    /// a capture made under the key, because processors keep the charge
+    /// (and the metadata naming the key) for good.
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError>;
 }
 
 impl<G: PaymentGateway + ?Sized> PaymentGateway for &G {
     fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
         (**self).charge(request)
+    }
+
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        (**self).lookup(key)
     }
 }
 
@@ -82,10 +128,18 @@ impl<G: PaymentGateway + ?Sized> PaymentGateway for Arc<G> {
     fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
         (**self).charge(request)
     }
+
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        (**self).lookup(key)
+    }
 }
 
 impl<G: PaymentGateway + ?Sized> PaymentGateway for Box<G> {
     fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
         (**self).charge(request)
+    }
+
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        (**self).lookup(key)
     }
 }

@@ -143,7 +143,7 @@ impl ChargeId {
 
     /// The id the fake gateway gives its `number`-th capture. The format is
     /// never empty and far below the length limit, so no check is needed.
-    pub(crate) fn fake(number: usize) -> ChargeId {
+    pub(crate) fn fake(number: u64) -> ChargeId {
         ChargeId(format!("ch_fake_{number:06}"))
     }
 

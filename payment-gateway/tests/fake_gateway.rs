@@ -327,10 +327,10 @@ fn every_request_is_recorded_whatever_its_outcome() {
 
 #[test]
 fn a_shared_gateway_charges_through_references_arcs_and_boxes() {
-    let gateway = std::sync::Arc::new(FakeGateway::new());
+    let gateway = Arc::new(FakeGateway::new());
     let by_ref: &dyn PaymentGateway = &*gateway;
     by_ref.charge(&usd("k1", "tok_success", 100)).unwrap();
-    let boxed: Box<dyn PaymentGateway> = Box::new(std::sync::Arc::clone(&gateway));
+    let boxed: Box<dyn PaymentGateway> = Box::new(Arc::clone(&gateway));
     boxed.charge(&usd("k2", "tok_success", 100)).unwrap();
 
     assert_eq!(gateway.capture_count(), 2);
@@ -369,4 +369,270 @@ proptest! {
         let total = gateway.captured_total_for("INV-1", Currency::Usd);
         prop_assert!(total == 0 || total == 4242);
     }
+}
+
+// ---- Lookups, key expiry and shared books -------------------------------
+
+use payment_gateway::{
+    BooksError, BooksTransaction, Capture, Clock, InMemoryBooks, KEY_LIFETIME, KeyRecord, Lookup,
+    ManualClock, SandboxBooks, unix_millis,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn key(text: &str) -> IdempotencyKey {
+    IdempotencyKey::new(text).unwrap()
+}
+
+#[test]
+fn a_lookup_finds_the_capture_a_lost_reply_was_about_without_charging() {
+    let gateway = FakeGateway::new();
+    assert!(is_ambiguous(&gateway.charge(&usd(
+        "k1",
+        "tok_reply_lost",
+        14169
+    ))));
+
+    let found = gateway.lookup(&key("k1")).unwrap();
+
+    assert_eq!(
+        found,
+        Lookup::Captured(gateway.captures()[0].charge().clone())
+    );
+    assert_eq!(gateway.lookup(&key("k2")).unwrap(), Lookup::NotFound);
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(gateway.request_count(), 1);
+    assert_eq!(gateway.lookup_count(), 2);
+}
+
+#[test]
+fn a_lookup_reports_a_decline_and_a_lost_request_as_nothing_captured() {
+    let gateway = FakeGateway::new();
+    let _declined = gateway.charge(&usd("k1", "tok_lost_card", 100));
+    let _lost = gateway.charge(&usd("k2", "tok_request_lost", 100));
+
+    assert_eq!(
+        gateway.lookup(&key("k1")).unwrap(),
+        Lookup::Declined(DeclineCode::LostCard)
+    );
+    assert_eq!(gateway.lookup(&key("k2")).unwrap(), Lookup::NotFound);
+}
+
+#[test]
+fn a_key_expires_24_hours_after_its_first_request_and_is_then_charged_afresh() {
+    let clock = ManualClock::at_unix_millis(1_000_000);
+    let gateway = FakeGateway::new().with_clock(clock.clone());
+    let charge = usd("k1", "tok_success", 500);
+    let first = gateway.charge(&charge).unwrap();
+
+    clock.advance(KEY_LIFETIME.checked_sub(Duration::from_millis(1)).unwrap());
+    assert_eq!(gateway.charge(&charge).unwrap(), first);
+    assert_eq!(gateway.capture_count(), 1);
+
+    clock.advance(Duration::from_millis(1));
+    let second = gateway.charge(&charge).unwrap();
+
+    // The double charge that billing must avoid by looking up instead.
+    assert_ne!(second.id(), first.id());
+    assert_eq!(gateway.capture_count(), 2);
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 1000);
+}
+
+#[test]
+fn a_capture_is_still_found_by_its_key_after_the_key_expired() {
+    let clock = ManualClock::default();
+    let gateway = FakeGateway::new().with_clock(clock.clone());
+    let charge = gateway.charge(&usd("k1", "tok_success", 500)).unwrap();
+    let _declined = gateway.charge(&usd("k2", "tok_card_declined", 500));
+
+    clock.advance(Duration::from_secs(25 * 3600));
+
+    assert_eq!(
+        gateway.lookup(&key("k1")).unwrap(),
+        Lookup::Captured(charge)
+    );
+    // The decline was only in the idempotency record, which is forgotten.
+    assert_eq!(gateway.lookup(&key("k2")).unwrap(), Lookup::NotFound);
+}
+
+#[test]
+fn an_expired_key_with_a_different_amount_is_a_new_request_not_a_conflict() {
+    let clock = ManualClock::default();
+    let gateway = FakeGateway::new().with_clock(clock.clone());
+    gateway.charge(&usd("k1", "tok_success", 500)).unwrap();
+    clock.advance(KEY_LIFETIME);
+
+    assert!(gateway.charge(&usd("k1", "tok_success", 700)).is_ok());
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 1200);
+}
+
+#[test]
+fn transient_counters_live_in_the_books_so_a_second_gateway_on_them_continues() {
+    let books = Arc::new(InMemoryBooks::new());
+    let first = FakeGateway::with_books(Arc::clone(&books));
+    let charge = usd("k1", "tok_transient_2", 700);
+    assert!(is_transient(&first.charge(&charge)));
+
+    let second = FakeGateway::with_books(Arc::clone(&books));
+    assert!(is_transient(&second.charge(&charge)));
+    let captured = second.charge(&charge).unwrap();
+
+    assert_eq!(
+        first.lookup(&key("k1")).unwrap(),
+        Lookup::Captured(captured)
+    );
+    assert_eq!(first.capture_count(), 1);
+    // Requests received are each gateway value's own.
+    assert_eq!((first.request_count(), second.request_count()), (1, 2));
+}
+
+#[test]
+fn a_reply_lost_key_replays_its_charge_from_books_shared_with_a_fresh_gateway() {
+    let books = Arc::new(InMemoryBooks::new());
+    let charge = usd("k1", "tok_reply_lost", 14169);
+    assert!(is_ambiguous(
+        &FakeGateway::with_books(&*books).charge(&charge)
+    ));
+
+    let replayed = FakeGateway::with_books(&*books).charge(&charge).unwrap();
+
+    assert_eq!(replayed.id().as_str(), "ch_fake_000001");
+    assert_eq!(books.capture_count().unwrap(), 1);
+}
+
+#[test]
+fn captures_remember_when_they_happened_by_the_injected_clock() {
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let gateway = FakeGateway::new().with_clock(clock.clone());
+    gateway.charge(&usd("k1", "tok_success", 100)).unwrap();
+    clock.advance(Duration::from_secs(60));
+    gateway.charge(&usd("k2", "tok_success", 100)).unwrap();
+
+    let times: Vec<i64> = gateway
+        .captures()
+        .iter()
+        .map(|capture| unix_millis(capture.captured_at()))
+        .collect();
+    assert_eq!(times, [1_764_583_200_000, 1_764_583_260_000]);
+    assert_eq!(
+        gateway
+            .captures()
+            .iter()
+            .map(Capture::number)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(unix_millis(clock.now()), 1_764_583_260_000);
+}
+
+#[test]
+fn captures_are_read_page_by_page_and_all_of_them_are_seen() {
+    let gateway = FakeGateway::new();
+    for n in 0..2500 {
+        gateway
+            .charge(&usd(&format!("k{n}"), "tok_success", 1))
+            .unwrap();
+    }
+    let mut seen = 0_u64;
+    gateway
+        .for_each_capture(|capture| {
+            seen += 1;
+            assert_eq!(capture.number(), seen);
+        })
+        .unwrap();
+    assert_eq!(seen, 2500);
+    assert_eq!(
+        gateway.captures()[2499].charge().id().as_str(),
+        "ch_fake_002500"
+    );
+}
+
+#[test]
+fn latency_makes_each_request_take_real_time() {
+    let gateway = FakeGateway::new().with_latency(Duration::from_millis(20));
+    let start = Instant::now();
+    gateway.charge(&usd("k1", "tok_success", 100)).unwrap();
+    let _ = gateway.lookup(&key("k1")).unwrap();
+    // A lower bound only, so it cannot flake.
+    assert!(start.elapsed() >= Duration::from_millis(40));
+}
+
+/// Books whose transactions fail at commit, after the work ran.
+#[derive(Default)]
+struct FailingBooks {
+    inner: InMemoryBooks,
+}
+
+impl SandboxBooks for FailingBooks {
+    fn transaction(
+        &self,
+        work: &mut dyn FnMut(&mut dyn BooksTransaction) -> Result<(), BooksError>,
+    ) -> Result<(), BooksError> {
+        let discarded: Result<(), BooksError> = Err(BooksError::new("disk full"));
+        self.inner.transaction(&mut |books| {
+            work(books)?;
+            // Roll back what the work wrote, as a failed commit would.
+            discarded.clone()
+        })
+    }
+    fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
+        self.inner.key_record(key)
+    }
+    fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
+        self.inner.capture_for_key(key)
+    }
+    fn capture_count(&self) -> Result<u64, BooksError> {
+        self.inner.capture_count()
+    }
+    fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
+        self.inner.captures_after(after, limit)
+    }
+}
+
+#[test]
+fn a_failed_commit_of_the_books_is_an_ambiguous_outcome_that_keeps_nothing() {
+    let gateway = FakeGateway::with_books(FailingBooks::default());
+
+    let result = gateway.charge(&usd("k1", "tok_success", 100));
+
+    assert_eq!(
+        result,
+        Err(GatewayError::Ambiguous {
+            reason: "sandbox books failed: disk full".to_owned()
+        })
+    );
+    assert!(result.unwrap_err().is_retryable());
+    assert_eq!(gateway.capture_count(), 0);
+    assert_eq!(gateway.books().inner.key_record(&key("k1")).unwrap(), None);
+    assert_eq!(BooksError::new("x").message(), "x");
+}
+
+#[test]
+fn concurrent_requests_with_one_key_capture_once() {
+    let gateway = Arc::new(FakeGateway::new());
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let gateway = Arc::clone(&gateway);
+            std::thread::spawn(move || gateway.charge(&usd("k1", "tok_success", 900)).unwrap())
+        })
+        .collect();
+    let replies: Vec<Charge> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+
+    assert_eq!(gateway.capture_count(), 1);
+    assert!(
+        replies
+            .iter()
+            .all(|reply| reply == gateway.captures()[0].charge())
+    );
+}
+
+#[test]
+fn without_the_request_log_requests_are_counted_but_not_kept() {
+    let gateway = FakeGateway::new().without_request_log();
+    gateway.charge(&usd("k1", "tok_success", 100)).unwrap();
+    let _declined = gateway.charge(&usd("k2", "tok_card_declined", 100));
+
+    assert_eq!(gateway.request_count(), 2);
+    assert!(gateway.requests().is_empty());
+    assert_eq!(gateway.capture_count(), 1);
 }

@@ -61,7 +61,7 @@ pub(crate) fn run(quick: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn workspace_root() -> Result<PathBuf, String> {
+pub(crate) fn workspace_root() -> Result<PathBuf, String> {
     let here = std::env::current_dir().map_err(|error| error.to_string())?;
     here.ancestors()
         .find(|dir| dir.join("Cargo.lock").exists() && dir.join("app").exists())
@@ -70,7 +70,7 @@ fn workspace_root() -> Result<PathBuf, String> {
 }
 
 /// Writes a file line by line.
-fn write_file(
+pub(crate) fn write_file(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), String> {

@@ -17,6 +17,8 @@
 //! - `parse-floor <file.jsonl>`: every line parsed into `IgnoredAny` on two
 //!   threads, the parse-only floor `scripts/bench --peers` times (run it
 //!   optimised: `cargo run --release -p xtask -- parse-floor FILE`).
+//! - `charge-bench`: `ledgerly charge` of 10 000 and 100 000 `tok_success`
+//!   invoices on a fresh durable ledger each, invoices/s and peak memory.
 
 // A command-line tool: printing is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -26,6 +28,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+mod charge_bench;
 mod hostile;
 mod parse_floor;
 
@@ -40,12 +43,13 @@ fn main() -> ExitCode {
         ["hostile"] => hostile::run(false),
         ["hostile", "--quick"] => hostile::run(true),
         ["parse-floor", file] => parse_floor::run(file),
+        ["charge-bench"] => charge_bench::run(),
         _ => {
             eprintln!(
                 "usage: cargo xtask metadata target-directory | metadata version <package> | \
                  coverage <summary.json> | mutants-exclusions <listing> <count> | \
                  mutants-outcomes <outcomes.json> | hostile [--quick] | \
-                 parse-floor <file.jsonl>"
+                 parse-floor <file.jsonl> | charge-bench"
             );
             return ExitCode::from(2);
         }

@@ -1,21 +1,32 @@
-//! `ledgerly charge`: prices and collects each invoice of a JSON Lines file
-//! through the billing service, with the fake gateway in sandbox mode.
+//! `ledgerly charge`: issues and collects each invoice of a JSON Lines file
+//! through the billing service, with the durable SQLite ledger and the
+//! fake gateway in sandbox mode over its own books.
 //!
-//! Invoices are collected one after another, in input order, against one
-//! in-memory repository, so an invoice id seen again is the same invoice: a
-//! declined invoice with a new payment method is a new payment attempt, and
-//! a paid one returns its payment without a second charge. That is how a
-//! user tries decline and retry scenarios without a processor account.
+//! Every input line is issued (priced once, frozen in the ledger), then
+//! collected. Consecutive lines are handled in batches (one ledger commit
+//! issues them, one commits their pending attempts before any request is
+//! sent, one records their outcomes), so many invoices share the cost of a
+//! durable commit; a batch never holds one id twice, so an id seen again is
+//! the same invoice collected again: a declined invoice with a new payment
+//! method is a new payment attempt, and a paid one returns its stored
+//! payment without a request. Nothing but the current batch is kept in
+//! memory: the ledger remembers, across runs and processes.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use billing::{
-    BillingError, BillingService, CustomerId, InMemoryInvoiceRepository, Invoice, InvoiceId,
-    InvoiceRepository, Payment, RetryPolicy, ThreadSleeper,
+    BillingError, BillingService, CustomerId, Invoice, InvoiceId, Payment, RetryPolicy,
+    ThreadSleeper,
 };
-use payment_gateway::{Currency, FakeGateway, PaymentMethod};
+use ledger_store::{SqliteLedger, SqliteSandboxBooks};
+use payment_gateway::{
+    Charge, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
+    PaymentGateway, PaymentMethod, SystemClock,
+};
 use pricing::{Money, Tier};
 
 use crate::console::Console;
@@ -27,6 +38,7 @@ use crate::output::charge::{Collected, Outcome, write_collected, write_invalid};
 use crate::pool::BufferPool;
 use crate::progress::Diagnostics;
 use crate::signals;
+use crate::store::{self, Open, parse_duration};
 
 /// What stderr says before the records, unless `--quiet`.
 const SANDBOX_NOTICE: &str = "sandbox: charging through the fake test-mode gateway; no money moves";
@@ -37,9 +49,19 @@ const SANDBOX_NOTICE: &str = "sandbox: charging through the fake test-mode gatew
 const BASE_DELAY: Duration = Duration::from_millis(50);
 /// The longest wait between two requests.
 const MAX_DELAY: Duration = Duration::from_secs(1);
-/// Input is read in blocks of this many bytes (64 KiB; any size gives the
-/// same records, see `command::invoice::BLOCK_SIZE`).
-const BLOCK_SIZE: usize = 65_536;
+/// Input is read in blocks of this many bytes (1 MiB, as `invoice` reads
+/// it; any size gives the same records, see `command::invoice::BLOCK_SIZE`).
+/// A block holds thousands of invoices, so the batches fill up; a pipe's
+/// lines are handed on as they arrive, whatever the size.
+const BLOCK_SIZE: usize = 1 << 20;
+/// The most invoices per batch. Each batch costs three synced ledger
+/// commits (issue, pending attempts, outcomes), a few milliseconds each on
+/// a disk: 2048 per batch keeps them a small part of the run (measured with
+/// `cargo xtask charge-bench`) and a batch well under a second.
+const MAX_BATCH: usize = 2048;
+/// With a sandbox latency, a batch is cut to about this much waiting, so
+/// records still come out steadily and a signal is answered promptly.
+const BATCH_WAIT: Duration = Duration::from_millis(100);
 
 /// What `ledgerly charge --help` shows above its exit codes.
 pub(crate) const HELP: &str = "\
@@ -54,8 +76,15 @@ processor's test mode:
   tok_reply_lost                    charged, but the reply is lost once; the retry with
                                     the same idempotency key finds the charge
   tok_request_lost                  the first request is lost before it is processed
-An invoice id seen again in the same input is collected again: after a decline
-with a new payment_method it is a new attempt; a paid invoice is not charged twice.
+The ledger (--db, else $LEDGERLY_DB, else ./ledgerly.db) keeps every invoice as
+issued and every payment attempt, written down before its request is sent; the
+sandbox processor keeps its own books (--sandbox-db, else ledgerly-sandbox.db
+beside the ledger). So a rerun, or a second run at once, charges nothing twice:
+an invoice already paid is reported paid with its stored charge id and 0
+requests, and an attempt a killed run left pending is looked up and settled
+under the same idempotency key. An id issued again with other content is refused,
+naming the field. After a decline, the same id with a new payment_method is a
+new attempt.
 
 Input: JSON Lines, one invoice per line, as for `ledgerly invoice` plus who pays:
   {\"id\": \"INV-1\", \"customer\": \"cus_1\", \"payment_method\": \"tok_success\",
@@ -72,7 +101,8 @@ error); an invalid invoice yields {\"line\": N, \"id\": ..., \"error\": \"...\"}
 
 Examples:
   ledgerly charge --input invoices.jsonl
-  ledgerly charge --input invoices.jsonl --format text";
+  ledgerly charge --input invoices.jsonl --format text --db /var/lib/ledgerly/ledgerly.db
+  ledgerly charge --input invoices.jsonl --sandbox-latency 2ms   # slow enough to stop halfway";
 
 /// `ledgerly charge`: collect a file of invoices in the sandbox.
 #[derive(Debug, clap::Args)]
@@ -80,6 +110,19 @@ pub(crate) struct Args {
     /// The invoices to collect, as JSON Lines: a file, or - for stdin
     #[arg(long, value_name = "PATH")]
     pub(crate) input: PathBuf,
+
+    /// The ledger file [default: `LEDGERLY_DB`, else ledgerly.db]; created if missing
+    #[arg(long, value_name = "PATH")]
+    pub(crate) db: Option<PathBuf>,
+
+    /// The sandbox processor's books [default: ledgerly-sandbox.db beside the ledger]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) sandbox_db: Option<PathBuf>,
+
+    /// Real time each sandbox request takes, like a network round trip
+    /// (0, or a whole number with us, ms, s or m: 2ms)
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    pub(crate) sandbox_latency: Duration,
 
     /// The output format
     #[arg(long, value_enum, default_value_t = ChargeFormat::Jsonl)]
@@ -111,9 +154,55 @@ pub(crate) enum ChargeFormat {
     Text,
 }
 
-/// The service `charge` collects through: the sandbox gateway and an
-/// in-memory repository, borrowed for the run.
-type Service<'a> = BillingService<&'a FakeGateway, &'a InMemoryInvoiceRepository, ThreadSleeper>;
+/// The sandbox gateway as `charge` uses it: over its books in a file.
+type Sandbox = FakeGateway<SqliteSandboxBooks>;
+
+/// The service `charge` collects through: the sandbox gateway (counted per
+/// invoice) and the SQLite ledger, borrowed for the run.
+type Service<'a> =
+    BillingService<&'a Counting<&'a Sandbox>, &'a SqliteLedger, ThreadSleeper, SystemClock>;
+
+/// A gateway that counts the charge requests each invoice (the request's
+/// reference) sends, for the records' `requests`; taken per batch, so it
+/// holds at most one batch's invoices.
+struct Counting<G> {
+    inner: G,
+    requests: Mutex<HashMap<String, usize>>,
+}
+
+impl<G> Counting<G> {
+    fn new(inner: G) -> Self {
+        Counting {
+            inner,
+            requests: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many charge requests `id` sent since it was last taken.
+    fn take(&self, id: &str) -> usize {
+        self.requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id)
+            .unwrap_or(0)
+    }
+}
+
+impl<G: PaymentGateway> PaymentGateway for Counting<G> {
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(request.reference().to_owned())
+            .or_default() += 1;
+        self.inner.charge(request)
+    }
+
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        self.inner.lookup(key)
+    }
+}
 
 /// What the records of a run said so far, for its exit status.
 #[derive(Debug, Default)]
@@ -128,6 +217,14 @@ impl Tally {
     }
 }
 
+/// One input line waiting in a batch.
+enum Entry {
+    /// Refused before issuing: its error record.
+    Refused { id: Option<String>, error: String },
+    /// To issue and collect.
+    Invoice(Invoice),
+}
+
 /// One run of `charge`: what every input line is collected with, and what
 /// the run has said so far.
 struct Run<'a> {
@@ -136,6 +233,23 @@ struct Run<'a> {
     allow_unknown_tiers: bool,
     diagnostics: Diagnostics<io::Stderr>,
     tally: Tally,
+    /// The lines of the current batch, in input order.
+    batch: Vec<(u64, Entry)>,
+    /// The ids of the invoices in the batch.
+    ids: HashSet<String>,
+    batch_size: usize,
+}
+
+/// How many invoices share a batch: [`MAX_BATCH`], or fewer when each
+/// request takes `latency`, so a batch waits about [`BATCH_WAIT`].
+fn batch_size(latency: Duration) -> usize {
+    if latency.is_zero() {
+        return MAX_BATCH;
+    }
+    let fits = BATCH_WAIT.as_nanos() / latency.as_nanos();
+    usize::try_from(fits)
+        .unwrap_or(MAX_BATCH)
+        .clamp(1, MAX_BATCH)
 }
 
 /// Runs `ledgerly charge`.
@@ -143,21 +257,31 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let policy = RetryPolicy::new(args.max_attempts, BASE_DELAY, MAX_DELAY)
         .map_err(|error| AppError::usage(Cmd::Charge, format!("--max-attempts: {error}")))?;
     let reader = open_input(&args.input)?;
-    let gateway = FakeGateway::new();
-    let repository = InMemoryInvoiceRepository::new();
+    let ledger_path = store::ledger_path(args.db.as_deref());
+    let sandbox_path = store::sandbox_path(args.sandbox_db.as_deref(), &ledger_path);
+    let ledger = store::open_ledger(&ledger_path, Open::Create)?;
+    let books = store::open_books(&sandbox_path, Open::Create)?;
+    let gateway = FakeGateway::with_books(books)
+        .with_clock(SystemClock)
+        .with_latency(args.sandbox_latency)
+        .without_request_log();
+    let counting = Counting::new(&gateway);
     // The notice goes to stderr so the records on stdout stay machine-readable.
     console.notice(&mut io::stderr(), SANDBOX_NOTICE);
     let mut run = Run {
-        service: BillingService::new(&gateway, &repository, ThreadSleeper, policy),
+        service: BillingService::new(&counting, &ledger, ThreadSleeper, SystemClock, policy),
         format: args.format,
         allow_unknown_tiers: args.allow_unknown_tiers,
         diagnostics: Diagnostics::stderr(console),
         tally: Tally::default(),
+        batch: Vec::new(),
+        ids: HashSet::new(),
+        batch_size: batch_size(args.sandbox_latency),
     };
 
     let pool = BufferPool::default();
     let mut out = io::stdout().lock();
-    let mut record = Vec::with_capacity(256);
+    let mut records = Vec::with_capacity(256);
     for block in LineBlocks::new(reader, &pool, BLOCK_SIZE, MAX_LINE) {
         let block = block.map_err(|source| AppError::input(&args.input, source))?;
         let lines: Box<dyn Iterator<Item = (u64, Option<&[u8]>)>> = match &block {
@@ -169,23 +293,29 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
             ),
         };
         for (line, bytes) in lines {
-            record.clear();
-            // One invoice at a time, collected and written as one section
-            // a signal does not cut: charging is slow next to writing, so
-            // each outcome is shown as it happens, and a stop loses no
-            // record of a request already sent.
-            let written = signals::writing(|| {
-                match bytes {
-                    Some(bytes) => run.charge_line(line, bytes, &mut record),
-                    None => run.refuse(line, None, &LineTooLong.to_string(), &mut record),
-                }
-                .and_then(|()| out.write_all(&record))
-                .and_then(|()| out.flush())
-            });
-            if let Err(error) = written {
-                return closed_pipe_or(error, run.tally.status());
+            let entry = match bytes {
+                Some(bytes) => run.read_line(bytes),
+                None => Entry::Refused {
+                    id: None,
+                    error: LineTooLong.to_string(),
+                },
+            };
+            // An id already in the batch depends on how its first line ends.
+            let repeated = matches!(&entry, Entry::Invoice(invoice)
+                if run.ids.contains(invoice.id().as_str()));
+            if (repeated || run.batch.len() >= run.batch_size)
+                && let Some(status) = run.settle(&mut out, &mut records)?
+            {
+                return Ok(status);
             }
-            signals::stop_if_asked(&mut out);
+            if let Entry::Invoice(invoice) = &entry {
+                run.ids.insert(invoice.id().as_str().to_owned());
+            }
+            run.batch.push((line, entry));
+        }
+        // What has arrived is settled before waiting for more input.
+        if let Some(status) = run.settle(&mut out, &mut records)? {
+            return Ok(status);
         }
         if let Block::Lines { data, .. } = block {
             pool.put(data);
@@ -196,49 +326,162 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
 }
 
 impl Run<'_> {
-    /// Reads, collects and records the invoice on one input line: its
-    /// record goes to `record`, what it says to the tally.
-    fn charge_line(&mut self, line: u64, bytes: &[u8], record: &mut Vec<u8>) -> io::Result<()> {
-        let invoice = match jsonl::parse_charge_line(bytes) {
-            Ok(invoice) => invoice,
+    /// Reads one input line into an invoice to issue, or its refusal.
+    fn read_line(&mut self, bytes: &[u8]) -> Entry {
+        let line = match jsonl::parse_charge_line(bytes) {
+            Ok(line) => line,
             Err(rejected) => {
-                let error = rejected.error.to_string();
-                return self.refuse(line, rejected.id.as_deref(), &error, record);
+                return Entry::Refused {
+                    id: rejected.id.map(std::borrow::Cow::into_owned),
+                    error: rejected.error.to_string(),
+                };
             }
         };
-        let id = invoice.id.clone();
         // A command that moves money is never more lenient than one that
         // only prices: a tier pricing does not know would be billed at full
         // price, so it is refused unless the operator says otherwise.
-        if let Tier::Unrecognized(name) = invoice.input.tier() {
+        if let Tier::Unrecognized(name) = line.input.tier() {
             if !self.allow_unknown_tiers {
                 let error = format!(
                     "unknown tier {name:?}: charge refuses a tier pricing does not know \
                      (pass --allow-unknown-tiers to charge it without a tier discount)"
                 );
-                return self.refuse(line, Some(&id), &error, record);
+                return Entry::Refused {
+                    id: Some(line.id.into_owned()),
+                    error,
+                };
             }
             self.diagnostics.unknown_tiers(&[(name.clone(), 1)]);
         }
-        match collect(&self.service, invoice) {
-            Ok(collected) => {
-                self.tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
-                write_collected(record, self.format, line, &id, &collected)
-            }
-            Err(error) => self.refuse(line, Some(&id), &error, record),
+        let id = line.id.to_string();
+        match invoice_of(line) {
+            Ok(invoice) => Entry::Invoice(invoice),
+            Err(error) => Entry::Refused {
+                id: Some(id),
+                error,
+            },
         }
     }
 
-    /// Records an invalid invoice.
-    fn refuse(
+    /// Issues and collects the batch, and writes its records in input
+    /// order, as one section a signal does not cut: a stop loses no record
+    /// of a request already sent. `Some` ends the run with that status (its
+    /// output's reader went away).
+    fn settle(
         &mut self,
-        line: u64,
-        id: Option<&str>,
-        error: &str,
-        record: &mut Vec<u8>,
-    ) -> io::Result<()> {
-        self.tally.invalid = true;
-        write_invalid(record, self.format, line, id, error)
+        out: &mut impl Write,
+        records: &mut Vec<u8>,
+    ) -> Result<Option<Status>, AppError> {
+        if self.batch.is_empty() {
+            return Ok(None);
+        }
+        records.clear();
+        let written = signals::writing(|| {
+            self.settle_batch(records)
+                .map(|()| out.write_all(records).and_then(|()| out.flush()))
+        });
+        self.batch.clear();
+        self.ids.clear();
+        if let Err(error) = written? {
+            return closed_pipe_or(error, self.tally.status()).map(Some);
+        }
+        signals::stop_if_asked(out);
+        Ok(None)
+    }
+
+    /// The records of the batch, into `records`.
+    fn settle_batch(&mut self, records: &mut Vec<u8>) -> Result<(), AppError> {
+        let invoices: Vec<Invoice> = self
+            .batch
+            .iter()
+            .filter_map(|(_, entry)| match entry {
+                Entry::Invoice(invoice) => Some(invoice.clone()),
+                Entry::Refused { .. } => None,
+            })
+            .collect();
+        let issued = self.service.issue_all(&invoices)?;
+        // What each invoice's issue said: to collect, or refused.
+        let mut to_collect = Vec::with_capacity(invoices.len());
+        let mut verdicts = Vec::with_capacity(invoices.len());
+        for (invoice, result) in invoices.iter().zip(issued) {
+            let verdict = match result {
+                Ok(issued) => {
+                    let total = issued.breakdown().total();
+                    let currency = issued.currency();
+                    match self.change_method(&issued, invoice) {
+                        Ok(()) => {
+                            to_collect.push(invoice.id().clone());
+                            Ok((total, currency, None))
+                        }
+                        Err(error) => {
+                            Ok((total, currency, Some(failed(total, currency, 0, &error))))
+                        }
+                    }
+                }
+                Err(BillingError::Pricing { error, .. }) => Err(error.to_string()),
+                Err(error @ BillingError::AlreadyIssued { .. }) => Err(error.to_string()),
+                Err(error) => return Err(AppError::Billing(error)),
+            };
+            verdicts.push(verdict);
+        }
+        let mut payments = self.service.collect_all(&to_collect).into_iter();
+        let mut verdicts = verdicts.into_iter();
+        for (line, entry) in &self.batch {
+            let written = match entry {
+                Entry::Refused { id, error } => {
+                    self.tally.invalid = true;
+                    write_invalid(records, self.format, *line, id.as_deref(), error)
+                }
+                Entry::Invoice(invoice) => {
+                    let id = invoice.id().as_str();
+                    match verdicts.next() {
+                        Some(Ok((total, currency, settled))) => {
+                            let collected = settled.unwrap_or_else(|| {
+                                let requests = self.service.gateway().take(id);
+                                match payments.next() {
+                                    Some(result) => collected(total, currency, requests, result),
+                                    None => failed(
+                                        total,
+                                        currency,
+                                        requests,
+                                        &BillingError::NotFound(invoice.id().clone()),
+                                    ),
+                                }
+                            });
+                            self.tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
+                            write_collected(records, self.format, *line, id, &collected)
+                        }
+                        Some(Err(error)) => {
+                            self.tally.invalid = true;
+                            write_invalid(records, self.format, *line, Some(id), &error)
+                        }
+                        None => Ok(()),
+                    }
+                }
+            };
+            written.map_err(AppError::Output)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the issued invoice the line's payment method when it names
+    /// another one (a new card after a decline); a paid invoice keeps its
+    /// own, and collecting it returns its payment.
+    fn change_method(
+        &self,
+        issued: &billing::IssuedInvoice,
+        invoice: &Invoice,
+    ) -> Result<(), BillingError> {
+        if issued.payment_method() == invoice.payment_method() {
+            return Ok(());
+        }
+        match self
+            .service
+            .change_payment_method(invoice.id(), invoice.payment_method())
+        {
+            Ok(_) | Err(BillingError::AlreadyPaid { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }
 
@@ -253,11 +496,9 @@ fn status(invalid: bool, unpaid: bool) -> Status {
     }
 }
 
-/// Prices and collects one invoice. `Err` is a message for an invalid
-/// invoice: one whose fields billing refuses, that pricing refuses, or that
-/// contradicts an earlier line with the same id. Declines and other failed
-/// payments are outcomes, not errors.
-fn collect(service: &Service<'_>, line: ChargeInvoice<'_>) -> Result<Collected, String> {
+/// The invoice a line asks to issue. `Err` is a message for an invalid
+/// invoice: one whose fields billing refuses.
+fn invoice_of(line: ChargeInvoice<'_>) -> Result<Invoice, String> {
     let id = InvoiceId::new(line.id.as_ref()).map_err(|error| error.to_string())?;
     let customer = CustomerId::new(line.customer.as_ref()).map_err(|error| error.to_string())?;
     let method =
@@ -268,67 +509,33 @@ fn collect(service: &Service<'_>, line: ChargeInvoice<'_>) -> Result<Collected, 
             .parse()
             .map_err(|error: payment_gateway::InvalidRequest| error.to_string())?,
     };
-    let total = pricing::price(&line.input)
-        .map_err(|error| error.to_string())?
-        .total();
+    Ok(Invoice::new(id, customer, method, currency, line.input))
+}
 
-    match service.invoice(&id) {
-        Err(BillingError::NotFound(_)) => {
-            let invoice = Invoice::new(id.clone(), customer, method, currency, line.input);
-            service
-                .repository()
-                .save(&invoice)
-                .map_err(|error| error.to_string())?;
-        }
-        Ok(earlier) => {
-            if earlier.customer() != &customer
-                || earlier.currency() != currency
-                || earlier.pricing() != &line.input
-            {
-                return Err(format!(
-                    "invoice {id} was read before with a different customer, currency or line items"
-                ));
-            }
-            // A paid invoice keeps its payment method; collecting it again
-            // below returns its payment.
-            if earlier.payment_method() != &method
-                && !earlier.status().is_paid()
-                && let Err(error) = service.change_payment_method(&id, method)
-            {
-                return Ok(failed(total, currency, 0, &error));
-            }
-        }
-        Err(error) => return Ok(failed(total, currency, 0, &error)),
+/// The record of a collected invoice. Declines and other failed payments
+/// are outcomes, not errors.
+fn collected(
+    total: Money,
+    currency: Currency,
+    requests: usize,
+    result: Result<Payment, BillingError>,
+) -> Collected {
+    let outcome = match result {
+        Ok(Payment::Charged(charge)) => Outcome::Paid {
+            charge_id: Some(charge.id().as_str().to_owned()),
+        },
+        Ok(Payment::NothingDue) => Outcome::Paid { charge_id: None },
+        Err(BillingError::Declined { code, .. }) => Outcome::Declined {
+            code: code.as_str().to_owned(),
+        },
+        Err(error) => return failed(total, currency, requests, &error),
+    };
+    Collected {
+        total,
+        currency,
+        requests,
+        outcome,
     }
-
-    let requests_before = service.gateway().request_count();
-    let result = service.collect(&id);
-    let requests = service.gateway().request_count() - requests_before;
-    Ok(match result {
-        Ok(Payment::Charged(charge)) => Collected {
-            total,
-            currency,
-            requests,
-            outcome: Outcome::Paid {
-                charge_id: Some(charge.id().as_str().to_owned()),
-            },
-        },
-        Ok(Payment::NothingDue) => Collected {
-            total,
-            currency,
-            requests,
-            outcome: Outcome::Paid { charge_id: None },
-        },
-        Err(BillingError::Declined { code, .. }) => Collected {
-            total,
-            currency,
-            requests,
-            outcome: Outcome::Declined {
-                code: code.as_str().to_owned(),
-            },
-        },
-        Err(error) => failed(total, currency, requests, &error),
-    })
 }
 
 fn failed(total: Money, currency: Currency, requests: usize, error: &BillingError) -> Collected {
@@ -369,6 +576,16 @@ mod tests {
         };
         assert_eq!(args.max_attempts, 4);
         assert_eq!(args.format, ChargeFormat::Jsonl);
+    }
+
+    #[test]
+    fn a_sandbox_latency_cuts_the_batch_to_about_a_tenth_of_a_second() {
+        assert_eq!(batch_size(Duration::ZERO), MAX_BATCH);
+        assert_eq!(batch_size(Duration::from_millis(2)), 50);
+        assert_eq!(batch_size(Duration::from_millis(100)), 1);
+        assert_eq!(batch_size(Duration::from_secs(1)), 1);
+        assert_eq!(batch_size(Duration::from_micros(10)), MAX_BATCH);
+        assert_eq!(batch_size(Duration::from_micros(100)), 1000);
     }
 
     #[test]

@@ -2,11 +2,16 @@
 //! its input, hands records to readers, pricing or billing, and writers,
 //! and returns a [`Status`](crate::error::Status). Commands depend only on
 //! the modules below them, never on one another. `rates`, `sample` and
-//! `diff` make the reference-book workflow of the production approval.
+//! `diff` make the reference-book workflow of the production approval;
+//! `charge`, `invoices`, `reconcile` and `sandbox` work on the durable
+//! ledger and the sandbox's books.
 
 pub(crate) mod charge;
 pub(crate) mod completions;
 pub(crate) mod diff;
 pub(crate) mod invoice;
+pub(crate) mod invoices;
 pub(crate) mod rates;
+pub(crate) mod reconcile;
 pub(crate) mod sample;
+pub(crate) mod sandbox;

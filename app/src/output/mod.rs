@@ -15,6 +15,7 @@ use pricing::{Breakdown, LineItem, Money, PricingInput, Terms, Tier};
 use crate::fields::printable;
 
 pub(crate) mod charge;
+pub(crate) mod ledger;
 
 /// The output formats `--format` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -289,7 +290,7 @@ pub(crate) fn write_text_error(
 /// row in place instead of through a `csv::Writer` per row (which
 /// allocates and zeroes an 8 KiB buffer each time) is what makes CSV output
 /// as cheap as JSON Lines.
-fn put_csv_field(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn put_csv_field(out: &mut Vec<u8>, text: &str) {
     if !text
         .bytes()
         .any(|byte| matches!(byte, b',' | b'"' | b'\r' | b'\n'))

@@ -2,7 +2,7 @@
 
 use predicates::prelude::*;
 
-use crate::util::{SANDBOX_NOTICE, fixture, ledgerly, lines};
+use crate::util::{SANDBOX_NOTICE, fixture, ledgerly, lines, on_ledger, scratch};
 
 #[test]
 fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
@@ -10,8 +10,8 @@ fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
     // retried with a new card, transient failures retried with backoff, a
     // paid invoice collected again (no second charge), a lost reply, an
     // unknown token, a zero total, and retries that run out.
-    ledgerly()
-        .args(["charge", "--input", &fixture("charge.jsonl")])
+    let dir = scratch();
+    on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
         .assert()
         .code(1)
         .stderr(SANDBOX_NOTICE)
@@ -31,8 +31,7 @@ fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
 
 #[test]
 fn every_invoice_paid_exits_0() {
-    ledgerly()
-        .args(["charge", "--input", "-", "--format", "text"])
+    on_ledger(&scratch(), &["charge", "--input", "-", "--format", "text"])
         .write_stdin(
             "{\"id\":\"INV-1\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"loyalty_member\":true,\"days_overdue\":45,\"line_items\":[{\"price\":\"40.00\",\"quantity\":3},{\"price\":15,\"quantity\":2}]}\n",
         )
@@ -44,8 +43,7 @@ fn every_invoice_paid_exits_0() {
 
 #[test]
 fn more_attempts_let_transient_failures_through() {
-    ledgerly()
-        .args(["charge", "--input", "-", "--max-attempts", "3"])
+    on_ledger(&scratch(), &["charge", "--input", "-", "--max-attempts", "3"])
         .write_stdin(
             "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_transient_2\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
         )
@@ -56,8 +54,7 @@ fn more_attempts_let_transient_failures_through() {
 
 #[test]
 fn invalid_invoices_exit_65_and_the_others_are_still_collected() {
-    ledgerly()
-        .args(["charge", "--input", "-"])
+    on_ledger(&scratch(), &["charge", "--input", "-"])
         .write_stdin(concat!(
             "{\"id\":\"A\",\"line_items\":[]}\n",
             "{\"id\":\"B\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"currency\":\"JPY\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
@@ -70,7 +67,7 @@ fn invalid_invoices_exit_65_and_the_others_are_still_collected() {
             r#"{"line":1,"id":"A","error":"invalid invoice JSON: missing field `customer` at column 26"}"#,
             r#"{"line":2,"id":"B","error":"currency \"JPY\" is not supported (expected one of: USD, EUR, GBP)"}"#,
             r#"{"line":3,"id":"C","outcome":"paid","total":"1.08","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
-            r#"{"line":4,"id":"C","error":"invoice C was read before with a different customer, currency or line items"}"#,
+            r#"{"line":4,"id":"C","error":"invoice C was already issued with a different line items: 1x1, now 2x1"}"#,
         ]));
 }
 
@@ -100,8 +97,7 @@ fn a_missing_charge_input_exits_66() {
 #[test]
 fn an_invoice_read_again_for_another_customer_or_currency_is_refused() {
     // Each second line differs from its first in one field only.
-    let output = ledgerly()
-        .args(["charge", "--input", "-"])
+    let output = on_ledger(&scratch(), &["charge", "--input", "-"])
         .write_stdin(concat!(
             "{\"id\":\"D\",\"customer\":\"c1\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
             "{\"id\":\"D\",\"customer\":\"c2\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
@@ -119,11 +115,14 @@ fn an_invoice_read_again_for_another_customer_or_currency_is_refused() {
         .map(str::to_owned)
         .collect();
     assert_eq!(lines.len(), 4);
-    for (line, id) in [(2, "D"), (4, "E")] {
+    for (line, id, field, first, now) in [
+        (2, "D", "customer", "c1", "c2"),
+        (4, "E", "currency", "USD", "EUR"),
+    ] {
         assert_eq!(
             lines[line - 1],
             format!(
-                r#"{{"line":{line},"id":"{id}","error":"invoice {id} was read before with a different customer, currency or line items"}}"#
+                r#"{{"line":{line},"id":"{id}","error":"invoice {id} was already issued with a different {field}: {first}, now {now}"}}"#
             )
         );
     }

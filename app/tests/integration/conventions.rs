@@ -5,7 +5,9 @@
 
 use predicates::prelude::*;
 
-use crate::util::{SANDBOX_NOTICE, WORKED_EXAMPLE, fixture, ledgerly, refused, stdout_of};
+use crate::util::{
+    SANDBOX_NOTICE, WORKED_EXAMPLE, fixture, ledgerly, on_ledger, refused, scratch, stdout_of,
+};
 
 #[test]
 fn the_version_names_the_package_version_and_the_commit() {
@@ -61,8 +63,8 @@ fn the_man_page_is_roff_naming_every_subcommand() {
 
 #[test]
 fn quiet_leaves_out_the_sandbox_notice_but_not_the_records() {
-    let loud = ledgerly()
-        .args(["charge", "--input", &fixture("charge.jsonl")])
+    // Each run on a ledger of its own, so both charge afresh.
+    let loud = on_ledger(&scratch(), &["charge", "--input", &fixture("charge.jsonl")])
         .output()
         .unwrap();
     assert!(
@@ -70,10 +72,12 @@ fn quiet_leaves_out_the_sandbox_notice_but_not_the_records() {
             .unwrap()
             .starts_with(SANDBOX_NOTICE)
     );
-    let quiet = ledgerly()
-        .args(["--quiet", "charge", "--input", &fixture("charge.jsonl")])
-        .output()
-        .unwrap();
+    let quiet = on_ledger(
+        &scratch(),
+        &["--quiet", "charge", "--input", &fixture("charge.jsonl")],
+    )
+    .output()
+    .unwrap();
     assert_eq!(String::from_utf8(quiet.stderr).unwrap(), "");
     assert_eq!(quiet.stdout, loud.stdout);
     assert_eq!(quiet.status.code(), loud.status.code());

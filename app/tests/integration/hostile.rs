@@ -13,7 +13,7 @@ use std::time::Duration;
 use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 
-use crate::util::{ledgerly, lines, stdout_of};
+use crate::util::{ledgerly, lines, on_ledger, scratch, stdout_of};
 
 /// Prices JSON Lines given on stdin and returns (stdout, stderr, code).
 fn price_jsonl(input: &str, format: &str) -> (String, String, Option<i32>) {
@@ -116,8 +116,7 @@ fn arrays_are_not_invoices_or_line_items_and_no_internal_name_is_shown() {
             r#"{"line":2,"id":"B","error":"invalid invoice JSON: invalid type: sequence, expected a line item object at column 24"}"#,
         ])
     );
-    ledgerly()
-        .args(["charge", "--input", "-"])
+    on_ledger(&scratch(), &["charge", "--input", "-"])
         .write_stdin("[\"INV-A\",\"cus\",\"tok_success\",null,\"gold\",true,45,[[\"40.00\",3]]]\n")
         .assert()
         .code(65)
@@ -369,22 +368,24 @@ fn unknown_tier_warnings_are_capped_with_a_count_of_the_rest() {
 #[test]
 fn charge_refuses_an_unknown_tier_unless_told_to_charge_it_without_discount() {
     let input = "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"tier\":\"glod\",\"line_items\":[{\"price\":\"10\",\"quantity\":1}]}\n";
-    ledgerly()
-        .args(["--quiet", "charge", "--input", "-"])
+    let dir = scratch();
+    on_ledger(&dir, &["--quiet", "charge", "--input", "-"])
         .write_stdin(input)
         .assert()
         .code(65)
         .stderr("")
         .stdout(lines(&[r#"{"line":1,"id":"A","error":"unknown tier \"glod\": charge refuses a tier pricing does not know (pass --allow-unknown-tiers to charge it without a tier discount)"}"#]));
-    ledgerly()
-        .args(["--quiet", "charge", "--input", "-", "--allow-unknown-tiers"])
-        .write_stdin(input)
-        .assert()
-        .success()
-        .stderr("warning: unknown tier \"glod\" applies no discount\n")
-        .stdout(predicate::str::contains(
-            r#""outcome":"paid","total":"10.80""#,
-        ));
+    on_ledger(
+        &dir,
+        &["--quiet", "charge", "--input", "-", "--allow-unknown-tiers"],
+    )
+    .write_stdin(input)
+    .assert()
+    .success()
+    .stderr("warning: unknown tier \"glod\" applies no discount\n")
+    .stdout(predicate::str::contains(
+        r#""outcome":"paid","total":"10.80""#,
+    ));
 }
 
 #[test]

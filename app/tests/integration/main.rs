@@ -10,6 +10,7 @@ mod conventions;
 mod fuzz_regressions;
 mod hostile;
 mod invoice;
+mod ledger;
 mod readme;
 mod reprice;
 mod util;

@@ -13,7 +13,16 @@ fn the_readme_examples_print_what_the_readme_shows() {
     // them. Every other test of this binary uses absolute paths, so moving
     // the process's working directory changes nothing for them.
     std::env::set_current_dir(workspace_root()).unwrap();
+    // The ledger examples run on a fresh ledger of their own each time
+    // (the sandbox's books beside it), so a rerun of the suite starts from
+    // nothing, as a reader's first run does.
+    let dir = tempfile::Builder::new()
+        .prefix("readme-ledger-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let ledger = dir.path().join("ledgerly.db");
     trycmd::TestCases::new()
         .register_bin("ledgerly", cargo_bin!("ledgerly"))
+        .env("LEDGERLY_DB", ledger.display().to_string())
         .case(workspace_root().join("README.md"));
 }

@@ -24,9 +24,32 @@ pub(crate) const WORKED_EXAMPLE: [&str; 10] = [
 pub(crate) const SANDBOX_NOTICE: &str =
     "sandbox: charging through the fake test-mode gateway; no money moves\n";
 
-/// The `ledgerly` binary of this build, as a command to run.
+/// The `ledgerly` binary of this build, as a command to run, with no
+/// `LEDGERLY_DB` from the environment.
 pub(crate) fn ledgerly() -> Command {
-    cargo_bin_cmd!("ledgerly")
+    let mut command = cargo_bin_cmd!("ledgerly");
+    command.env_remove("LEDGERLY_DB");
+    command
+}
+
+/// A fresh directory for one test's ledger and sandbox books, under the
+/// target directory; removed when dropped.
+pub(crate) fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ledger-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+}
+
+/// `ledgerly <command> --db <dir>/ledgerly.db`: the command on the
+/// scratch ledger in `dir` (the sandbox's books beside it, by default).
+pub(crate) fn on_ledger(dir: &tempfile::TempDir, command: &[&str]) -> Command {
+    let mut ledgerly = ledgerly();
+    ledgerly
+        .args(command)
+        .arg("--db")
+        .arg(dir.path().join("ledgerly.db"));
+    ledgerly
 }
 
 /// The path of `tests/fixtures/<name>`.

@@ -1,0 +1,207 @@
+//! Where the durable files are and how they are opened: the ledger
+//! (`--db`, else `LEDGERLY_DB`, else `ledgerly.db`) and the sandbox
+//! processor's books (`--sandbox-db`, else `ledgerly-sandbox.db` beside the
+//! ledger); and the few value formats the ledger commands share (times,
+//! durations).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use ledger_store::{SqliteLedger, SqliteSandboxBooks};
+use payment_gateway::unix_millis;
+
+use crate::error::AppError;
+
+/// The ledger's file name when neither `--db` nor `LEDGERLY_DB` names one.
+pub(crate) const DEFAULT_LEDGER: &str = "ledgerly.db";
+/// The environment variable that overrides [`DEFAULT_LEDGER`].
+pub(crate) const LEDGER_ENV: &str = "LEDGERLY_DB";
+/// The sandbox's books' file name, beside the ledger.
+pub(crate) const DEFAULT_SANDBOX: &str = "ledgerly-sandbox.db";
+
+/// Whether a command may create a missing file (`charge`) or needs it to
+/// exist already (the commands that only read or settle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Open {
+    /// Create the file if it is missing.
+    Create,
+    /// Refuse a missing file (exit 66).
+    Existing,
+}
+
+/// The ledger's path: `--db`, else `LEDGERLY_DB` (when set and not empty),
+/// else `ledgerly.db` in the working directory.
+pub(crate) fn ledger_path(db: Option<&Path>) -> PathBuf {
+    ledger_path_from(db, std::env::var_os(LEDGER_ENV).map(PathBuf::from))
+}
+
+fn ledger_path_from(db: Option<&Path>, env: Option<PathBuf>) -> PathBuf {
+    match (db, env) {
+        (Some(db), _) => db.to_path_buf(),
+        (None, Some(env)) if !env.as_os_str().is_empty() => env,
+        _ => PathBuf::from(DEFAULT_LEDGER),
+    }
+}
+
+/// The sandbox's books' path: `--sandbox-db`, else `ledgerly-sandbox.db` in
+/// the ledger's directory.
+pub(crate) fn sandbox_path(sandbox_db: Option<&Path>, ledger: &Path) -> PathBuf {
+    match sandbox_db {
+        Some(path) => path.to_path_buf(),
+        None => ledger.with_file_name(DEFAULT_SANDBOX),
+    }
+}
+
+fn check_exists(path: &Path, kind: &'static str, open: Open) -> Result<(), AppError> {
+    if open == Open::Existing && !path.exists() {
+        return Err(AppError::NoStore {
+            kind,
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Opens the ledger at `path`; a newer schema is refused (exit 78).
+pub(crate) fn open_ledger(path: &Path, open: Open) -> Result<SqliteLedger, AppError> {
+    check_exists(path, "ledger", open)?;
+    SqliteLedger::open(path).map_err(AppError::Store)
+}
+
+/// Opens the sandbox's books at `path`; a newer schema is refused (exit 78).
+pub(crate) fn open_books(path: &Path, open: Open) -> Result<SqliteSandboxBooks, AppError> {
+    check_exists(path, "sandbox books", open)?;
+    SqliteSandboxBooks::open(path).map_err(AppError::Store)
+}
+
+/// `time` as RFC 3339 in UTC with milliseconds: `2026-12-01T10:52:37.123Z`.
+pub(crate) fn timestamp(time: SystemTime) -> String {
+    let millis = unix_millis(time);
+    let days = millis.div_euclid(86_400_000);
+    let of_day = millis.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3_600_000,
+        of_day / 60_000 % 60,
+        of_day / 1000 % 60,
+        of_day % 1000
+    )
+}
+
+/// The proleptic Gregorian date of `days` since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Why a duration flag is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("duration {0:?} is not a whole number with a unit: us, ms, s or m (for example 2ms)")]
+pub(crate) struct InvalidDuration(String);
+
+/// A duration as the flags take it: `0`, or a whole number followed by
+/// `us`, `ms`, `s` or `m`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
+    let invalid = || InvalidDuration(text.to_owned());
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(split);
+    if number.is_empty() {
+        return Err(invalid());
+    }
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    match unit {
+        "us" => Ok(Duration::from_micros(number)),
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => number
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payment_gateway::from_unix_millis;
+
+    #[test]
+    fn the_flag_wins_then_the_environment_then_the_default() {
+        let flag = Path::new("a.db");
+        assert_eq!(
+            ledger_path_from(Some(flag), Some("b.db".into())),
+            PathBuf::from("a.db")
+        );
+        assert_eq!(
+            ledger_path_from(None, Some("b.db".into())),
+            PathBuf::from("b.db")
+        );
+        assert_eq!(
+            ledger_path_from(None, Some(PathBuf::new())),
+            PathBuf::from("ledgerly.db")
+        );
+        assert_eq!(ledger_path_from(None, None), PathBuf::from("ledgerly.db"));
+    }
+
+    #[test]
+    fn the_sandbox_books_sit_beside_the_ledger() {
+        assert_eq!(
+            sandbox_path(None, Path::new("ledgerly.db")),
+            PathBuf::from("ledgerly-sandbox.db")
+        );
+        assert_eq!(
+            sandbox_path(None, Path::new("/var/x/l.db")),
+            PathBuf::from("/var/x/ledgerly-sandbox.db")
+        );
+        assert_eq!(
+            sandbox_path(Some(Path::new("s.db")), Path::new("/var/x/l.db")),
+            PathBuf::from("s.db")
+        );
+    }
+
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        assert_eq!(timestamp(from_unix_millis(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            timestamp(from_unix_millis(1_764_583_200_123)),
+            "2025-12-01T10:00:00.123Z"
+        );
+        assert_eq!(
+            timestamp(from_unix_millis(951_782_400_000)),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(timestamp(from_unix_millis(-1)), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("2ms"), Ok(Duration::from_millis(2)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "2", "ms", "2h", "-1ms", "1.5s", "99999999999999999999m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_duration("2h").unwrap_err().to_string(),
+            "duration \"2h\" is not a whole number with a unit: us, ms, s or m (for example 2ms)"
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! The sandbox processor's books in a SQLite file of their own.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use payment_gateway::{
+    Amount, BooksError, BooksTransaction, Capture, Charge, ChargeId, ChargeRequest, Currency,
+    DeclineCode, IdempotencyKey, KeyRecord, PaymentMethod, SandboxBooks, StoredResult,
+    from_unix_millis, unix_millis,
+};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use crate::StoreError;
+use crate::schema::{self, FileKind};
+
+/// The books' migrations, in order. Never edit one that shipped: add the
+/// next.
+const MIGRATIONS: &[&str] = &[
+    // 1: idempotency records and captures.
+    "CREATE TABLE idempotency_keys (
+        key TEXT PRIMARY KEY,
+        first_seen_ms INTEGER NOT NULL,
+        requests INTEGER NOT NULL CHECK (requests >= 0),
+        -- The first processed request and its result, once there is one.
+        payment_method TEXT,
+        amount INTEGER,
+        currency TEXT,
+        reference TEXT,
+        outcome TEXT CHECK (outcome IN ('captured', 'declined')),
+        -- The charge id of a capture, or the decline code.
+        detail TEXT,
+        CHECK ((outcome IS NULL) = (detail IS NULL))
+    ) STRICT;
+    CREATE TABLE captures (
+        number INTEGER PRIMARY KEY CHECK (number >= 1),
+        charge_id TEXT NOT NULL UNIQUE,
+        idempotency_key TEXT NOT NULL,
+        payment_method TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        captured_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX captures_by_key ON captures (idempotency_key, number);",
+];
+
+const KIND: FileKind = FileKind {
+    name: "sandbox books",
+    // "LSBX"
+    application_id: 0x4C53_4258,
+    // A sandbox: its books must survive a killed process (WAL commits do),
+    // not a power cut, and a sync per request would make it the bottleneck.
+    synchronous: "NORMAL",
+    migrations: MIGRATIONS,
+};
+
+const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_method, amount, \
+     currency, reference, captured_at_ms";
+
+/// The sandbox processor's [`SandboxBooks`] in a SQLite file of their own:
+/// it stands for another company's system, so it never shares a file or a
+/// transaction with the ledger.
+///
+/// Commits survive a killed process; being a sandbox, they are not synced
+/// against a power cut (`synchronous = NORMAL`), unlike the ledger's.
+///
+/// Each request's check-and-record is one `BEGIN IMMEDIATE` transaction, so
+/// requests from several processes on one file are serial: one key captures
+/// once, and transient counters persist with the rest.
+#[derive(Debug)]
+pub struct SqliteSandboxBooks {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteSandboxBooks {
+    /// The newest schema version this binary writes.
+    pub const SCHEMA_VERSION: i64 = 1;
+
+    /// Opens the books at `path`, creating and migrating them as needed;
+    /// books written by a newer schema are refused and left untouched.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteSandboxBooks, StoreError> {
+        let path = path.as_ref();
+        let connection = schema::open(path, KIND)?;
+        Ok(SqliteSandboxBooks {
+            path: path.to_owned(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, even if a thread panicked while holding it: SQLite
+    /// rolls back what was not committed.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn failed(error: &rusqlite::Error) -> BooksError {
+    BooksError::new(format!("sqlite: {error}"))
+}
+
+fn invalid(error: impl std::fmt::Display) -> BooksError {
+    BooksError::new(format!("unreadable sandbox record: {error}"))
+}
+
+type CaptureRow = (i64, String, String, String, i64, String, String, i64);
+
+fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
+}
+
+fn into_capture(row: CaptureRow) -> Result<Capture, BooksError> {
+    let (number, charge_id, key, method, amount, currency, reference, at) = row;
+    let currency: Currency = currency.parse().map_err(invalid)?;
+    let amount = Amount::new(amount, currency).map_err(invalid)?;
+    let request = ChargeRequest::new(
+        IdempotencyKey::new(key).map_err(invalid)?,
+        PaymentMethod::new(method).map_err(invalid)?,
+        amount,
+        reference,
+    );
+    Ok(Capture::new(
+        u64::try_from(number).map_err(invalid)?,
+        Charge::new(ChargeId::new(charge_id).map_err(invalid)?, amount),
+        request,
+        from_unix_millis(at),
+    ))
+}
+
+type KeyRow = (
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn read_key(
+    connection: &Connection,
+    key: &IdempotencyKey,
+) -> Result<Option<KeyRecord>, BooksError> {
+    let mut statement = connection
+        .prepare(
+            "SELECT first_seen_ms, requests, payment_method, amount, currency, reference, \
+             outcome, detail FROM idempotency_keys WHERE key = ?1",
+        )
+        .map_err(|e| failed(&e))?;
+    let row: Option<KeyRow> = statement
+        .query_row([key.as_str()], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+            ))
+        })
+        .optional()
+        .map_err(|e| failed(&e))?;
+    row.map(|row| into_key_record(key, row)).transpose()
+}
+
+fn into_key_record(key: &IdempotencyKey, row: KeyRow) -> Result<KeyRecord, BooksError> {
+    let (first_seen, requests, method, amount, currency, reference, outcome, detail) = row;
+    let requests = u32::try_from(requests).map_err(invalid)?;
+    let stored = match (method, amount, currency, reference, outcome, detail) {
+        (
+            Some(method),
+            Some(amount),
+            Some(currency),
+            Some(reference),
+            Some(outcome),
+            Some(detail),
+        ) => {
+            let currency: Currency = currency.parse().map_err(invalid)?;
+            let amount = Amount::new(amount, currency).map_err(invalid)?;
+            let request = ChargeRequest::new(
+                key.clone(),
+                PaymentMethod::new(method).map_err(invalid)?,
+                amount,
+                reference,
+            );
+            let result = match outcome.as_str() {
+                "captured" => Ok(Charge::new(ChargeId::new(detail).map_err(invalid)?, amount)),
+                _ => Err(detail.parse::<DeclineCode>().map_err(invalid)?),
+            };
+            Some(StoredResult::new(request, result))
+        }
+        (None, None, None, None, None, None) => None,
+        _ => return Err(invalid(format!("key {key} has half a stored result"))),
+    };
+    Ok(KeyRecord::new(
+        from_unix_millis(first_seen),
+        requests,
+        stored,
+    ))
+}
+
+/// One request's reads and writes, inside its immediate transaction.
+struct SqliteTransaction<'a> {
+    transaction: &'a Transaction<'a>,
+}
+
+impl BooksTransaction for SqliteTransaction<'_> {
+    fn key_record(&mut self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
+        read_key(self.transaction, key)
+    }
+
+    fn put_key_record(
+        &mut self,
+        key: &IdempotencyKey,
+        record: &KeyRecord,
+    ) -> Result<(), BooksError> {
+        let stored = record.stored();
+        let request = stored.map(StoredResult::request);
+        let (outcome, detail) = match stored.map(StoredResult::outcome) {
+            Some(Ok(charge)) => (Some("captured"), Some(charge.id().as_str().to_owned())),
+            Some(Err(code)) => (Some("declined"), Some(code.as_str().to_owned())),
+            None => (None, None),
+        };
+        self.transaction
+            .prepare(
+                "INSERT OR REPLACE INTO idempotency_keys (key, first_seen_ms, requests, \
+                 payment_method, amount, currency, reference, outcome, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    key.as_str(),
+                    unix_millis(record.first_seen()),
+                    record.requests(),
+                    request.map(|r| r.payment_method().as_str().to_owned()),
+                    request.map(|r| r.amount().minor_units()),
+                    request.map(|r| r.amount().currency().code()),
+                    request.map(|r| r.reference().to_owned()),
+                    outcome,
+                    detail,
+                ])
+            })
+            .map_err(|e| failed(&e))?;
+        Ok(())
+    }
+
+    fn capture_count(&mut self) -> Result<u64, BooksError> {
+        count(self.transaction)
+    }
+
+    fn insert_capture(&mut self, capture: &Capture) -> Result<(), BooksError> {
+        let request = capture.request();
+        self.transaction
+            .prepare(&format!(
+                "INSERT INTO captures ({CAPTURE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    i64::try_from(capture.number()).unwrap_or(i64::MAX),
+                    capture.charge().id().as_str(),
+                    request.idempotency_key().as_str(),
+                    request.payment_method().as_str(),
+                    capture.charge().amount().minor_units(),
+                    capture.charge().amount().currency().code(),
+                    request.reference(),
+                    unix_millis(capture.captured_at()),
+                ])
+            })
+            .map_err(|e| failed(&e))?;
+        Ok(())
+    }
+}
+
+fn count(connection: &Connection) -> Result<u64, BooksError> {
+    // Captures are numbered 1, 2, … without gaps, so the highest number is
+    // the count; reading it is one step down the primary key, where
+    // `count(*)` would scan every capture for every new one.
+    let count: i64 = connection
+        .query_row("SELECT coalesce(max(number), 0) FROM captures", [], |row| {
+            row.get(0)
+        })
+        .map_err(|e| failed(&e))?;
+    u64::try_from(count).map_err(invalid)
+}
+
+impl SandboxBooks for SqliteSandboxBooks {
+    fn transaction(
+        &self,
+        work: &mut dyn FnMut(&mut dyn BooksTransaction) -> Result<(), BooksError>,
+    ) -> Result<(), BooksError> {
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| failed(&e))?;
+        work(&mut SqliteTransaction {
+            transaction: &transaction,
+        })?;
+        transaction.commit().map_err(|e| failed(&e))
+    }
+
+    fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
+        read_key(&self.lock(), key)
+    }
+
+    fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE idempotency_key = ?1 \
+                 ORDER BY number LIMIT 1"
+            ))
+            .map_err(|e| failed(&e))?;
+        let row = statement
+            .query_row([key.as_str()], read_capture)
+            .optional()
+            .map_err(|e| failed(&e))?;
+        row.map(into_capture).transpose()
+    }
+
+    fn capture_count(&self) -> Result<u64, BooksError> {
+        count(&self.lock())
+    }
+
+    fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE number > ?1 ORDER BY number LIMIT ?2"
+            ))
+            .map_err(|e| failed(&e))?;
+        let rows = statement
+            .query_map(
+                params![
+                    i64::try_from(after).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                read_capture,
+            )
+            .map_err(|e| failed(&e))?;
+        rows.map(|row| row.map_err(|e| failed(&e)).and_then(into_capture))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_version_is_the_number_of_migrations() {
+        assert_eq!(
+            usize::try_from(SqliteSandboxBooks::SCHEMA_VERSION).ok(),
+            Some(MIGRATIONS.len())
+        );
+    }
+}

@@ -1,0 +1,601 @@
+//! The SQLite ledger: issued invoices and their payment attempts.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use billing::{
+    Attempt, AttemptOutcome, AttemptUpdate, CustomerId, InvoiceFilter, InvoiceId, InvoiceRecord,
+    IssueOutcome, IssuedBreakdown, IssuedInvoice, IssuedParts, Ledger, Rates, RepositoryError,
+    apply_update, check_append,
+};
+use payment_gateway::{Amount, Currency, PaymentMethod, from_unix_millis, unix_millis};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Row, Statement, Transaction, TransactionBehavior,
+    params,
+};
+
+use crate::StoreError;
+use crate::schema::{self, FileKind};
+
+/// The ledger's migrations, in order. Never edit one that shipped: add the
+/// next. Money is integer cents; rates are exact decimal text; times are
+/// Unix milliseconds.
+const MIGRATIONS: &[&str] = &[
+    // 1: invoices frozen at issue, and the append-only attempts.
+    "CREATE TABLE invoices (
+        id TEXT PRIMARY KEY,
+        customer TEXT NOT NULL,
+        payment_method TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        line_items TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        loyalty_member INTEGER NOT NULL CHECK (loyalty_member IN (0, 1)),
+        days_overdue INTEGER NOT NULL CHECK (days_overdue >= 0),
+        subtotal INTEGER NOT NULL,
+        tier_discount INTEGER NOT NULL,
+        loyalty_discount INTEGER NOT NULL,
+        tax INTEGER NOT NULL,
+        late_fee INTEGER NOT NULL,
+        total INTEGER NOT NULL CHECK (total >= 0),
+        gold_discount_rate TEXT NOT NULL,
+        silver_discount_rate TEXT NOT NULL,
+        bronze_discount_rate TEXT NOT NULL,
+        loyalty_discount_rate TEXT NOT NULL,
+        sales_tax_rate TEXT NOT NULL,
+        late_fee_rate TEXT NOT NULL,
+        late_fee_after_days INTEGER NOT NULL CHECK (late_fee_after_days >= 0),
+        rates_version TEXT,
+        issued_at_ms INTEGER NOT NULL,
+        CHECK (subtotal + tier_discount + loyalty_discount + tax + late_fee = total)
+    ) STRICT;
+    CREATE TABLE attempts (
+        invoice_id TEXT NOT NULL REFERENCES invoices (id),
+        number INTEGER NOT NULL CHECK (number >= 1),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        payment_method TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('pending', 'captured', 'declined', 'failed', 'unknown')),
+        detail TEXT,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (invoice_id, number),
+        -- A pending attempt has no detail; every other outcome has one, and
+        -- a capture's is its charge id: never paid without a charge id.
+        CHECK ((outcome = 'pending') = (detail IS NULL)),
+        CHECK (outcome <> 'captured' OR length(detail) > 0)
+    ) STRICT;
+    -- Whatever the interleaving of runs, one captured attempt per invoice.
+    CREATE UNIQUE INDEX one_capture_per_invoice ON attempts (invoice_id)
+        WHERE outcome = 'captured';
+    CREATE INDEX unsettled_attempts ON attempts (invoice_id, number)
+        WHERE outcome IN ('pending', 'unknown');",
+];
+
+const KIND: FileKind = FileKind {
+    name: "ledger",
+    // "LDGR"
+    application_id: 0x4C44_4752,
+    // A pending attempt must be on disk, power cut or not, before its
+    // request is sent.
+    synchronous: "FULL",
+    migrations: MIGRATIONS,
+};
+
+/// How many invoices [`SqliteLedger::list`] reads per query while filtering.
+const LIST_CHUNK: usize = 256;
+
+const INVOICE_COLUMNS: &str = "id, customer, payment_method, currency, line_items, tier, \
+     loyalty_member, days_overdue, subtotal, tier_discount, loyalty_discount, tax, late_fee, \
+     total, gold_discount_rate, silver_discount_rate, bronze_discount_rate, \
+     loyalty_discount_rate, sales_tax_rate, late_fee_rate, late_fee_after_days, rates_version, \
+     issued_at_ms";
+
+const ATTEMPT_COLUMNS: &str = "invoice_id, number, idempotency_key, payment_method, amount, \
+     currency, outcome, detail, created_at_ms, updated_at_ms";
+
+/// Billing's [`Ledger`] in a SQLite file.
+///
+/// - Every write is one `BEGIN IMMEDIATE` transaction, committed before the
+///   method returns, with `synchronous = FULL`: a pending attempt is on disk
+///   before its request is sent. Batches ([`Ledger::begin_attempts`],
+///   [`Ledger::finish_attempts`], [`Ledger::issue`]) share one commit.
+/// - WAL mode and a busy timeout let several processes use one file at
+///   once; the rules of [`Ledger`] are checked inside the write transaction,
+///   and a unique index keeps one captured attempt per invoice whatever the
+///   interleaving.
+/// - Listings are pages; nothing loads every invoice.
+///
+/// One value holds one connection behind a mutex; open one per thread or
+/// process for parallel work.
+#[derive(Debug)]
+pub struct SqliteLedger {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteLedger {
+    /// The newest schema version this binary writes.
+    pub const SCHEMA_VERSION: i64 = 1;
+
+    /// Opens the ledger at `path`, creating and migrating it as needed. A
+    /// ledger written by a newer schema is refused with
+    /// [`StoreError::NewerSchema`] and left untouched.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteLedger, StoreError> {
+        let path = path.as_ref();
+        let connection = schema::open(path, KIND)?;
+        Ok(SqliteLedger {
+            path: path.to_owned(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The schema version recorded in the file at `path`, without opening
+    /// it as a ledger (0 for a new file).
+    pub fn schema_version(path: impl AsRef<Path>) -> Result<i64, StoreError> {
+        schema::version_of(path.as_ref())
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, even if a thread panicked while holding it: SQLite
+    /// rolls back a transaction that was not committed, so nothing is half
+    /// written.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, RepositoryError>,
+    ) -> Result<T, RepositoryError> {
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let value = work(&transaction)?;
+        transaction.commit().map_err(failed)?;
+        Ok(value)
+    }
+
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, RepositoryError>,
+    ) -> Result<T, RepositoryError> {
+        let mut connection = self.lock();
+        // One snapshot for the invoice and its attempts.
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(failed)?;
+        work(&transaction)
+    }
+}
+
+/// A SQLite failure as billing sees it: a constraint is another run's write
+/// that got there first, anything else a storage failure.
+// By value so that it reads `map_err(failed)`, as `map_err` hands it over.
+#[allow(clippy::needless_pass_by_value)]
+fn failed(error: rusqlite::Error) -> RepositoryError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => {
+            RepositoryError::conflict(format!("sqlite: {error}"))
+        }
+        _ => RepositoryError::new(format!("sqlite: {error}")),
+    }
+}
+
+fn invalid(error: impl std::fmt::Display) -> RepositoryError {
+    RepositoryError::new(format!("unreadable ledger record: {error}"))
+}
+
+/// The columns of one invoice row, as read.
+struct InvoiceRow {
+    id: String,
+    customer: String,
+    payment_method: String,
+    currency: String,
+    line_items: String,
+    tier: String,
+    loyalty_member: bool,
+    days_overdue: i64,
+    amounts: [i64; 6],
+    rates: [String; 6],
+    late_fee_after_days: i64,
+    rates_version: Option<String>,
+    issued_at_ms: i64,
+}
+
+impl InvoiceRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<InvoiceRow> {
+        Ok(InvoiceRow {
+            id: row.get(0)?,
+            customer: row.get(1)?,
+            payment_method: row.get(2)?,
+            currency: row.get(3)?,
+            line_items: row.get(4)?,
+            tier: row.get(5)?,
+            loyalty_member: row.get(6)?,
+            days_overdue: row.get(7)?,
+            amounts: [
+                row.get(8)?,
+                row.get(9)?,
+                row.get(10)?,
+                row.get(11)?,
+                row.get(12)?,
+                row.get(13)?,
+            ],
+            rates: [
+                row.get(14)?,
+                row.get(15)?,
+                row.get(16)?,
+                row.get(17)?,
+                row.get(18)?,
+                row.get(19)?,
+            ],
+            late_fee_after_days: row.get(20)?,
+            rates_version: row.get(21)?,
+            issued_at_ms: row.get(22)?,
+        })
+    }
+
+    fn into_invoice(self) -> Result<IssuedInvoice, RepositoryError> {
+        let texts: [&str; 6] = std::array::from_fn(|i| self.rates[i].as_str());
+        let late_fee_after_days = u32::try_from(self.late_fee_after_days).map_err(invalid)?;
+        let rates =
+            Rates::from_text(texts, late_fee_after_days, self.rates_version).map_err(invalid)?;
+        IssuedInvoice::restore(IssuedParts {
+            id: InvoiceId::new(self.id).map_err(invalid)?,
+            customer: CustomerId::new(self.customer).map_err(invalid)?,
+            payment_method: PaymentMethod::new(self.payment_method).map_err(invalid)?,
+            currency: self.currency.parse::<Currency>().map_err(invalid)?,
+            line_items: self.line_items,
+            tier: self.tier,
+            loyalty_member: self.loyalty_member,
+            days_overdue: u32::try_from(self.days_overdue).map_err(invalid)?,
+            breakdown: IssuedBreakdown::new(self.amounts).map_err(invalid)?,
+            rates,
+            issued_at: from_unix_millis(self.issued_at_ms),
+        })
+        .map_err(invalid)
+    }
+}
+
+/// The columns of one attempt row, as read.
+struct AttemptRow {
+    invoice_id: String,
+    number: i64,
+    key: String,
+    payment_method: String,
+    amount: i64,
+    currency: String,
+    outcome: String,
+    detail: Option<String>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+impl AttemptRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
+        Ok(AttemptRow {
+            invoice_id: row.get(0)?,
+            number: row.get(1)?,
+            key: row.get(2)?,
+            payment_method: row.get(3)?,
+            amount: row.get(4)?,
+            currency: row.get(5)?,
+            outcome: row.get(6)?,
+            detail: row.get(7)?,
+            created_at_ms: row.get(8)?,
+            updated_at_ms: row.get(9)?,
+        })
+    }
+
+    fn into_attempt(self) -> Result<Attempt, RepositoryError> {
+        let currency = self.currency.parse::<Currency>().map_err(invalid)?;
+        Attempt::restore(
+            InvoiceId::new(self.invoice_id).map_err(invalid)?,
+            u32::try_from(self.number).map_err(invalid)?,
+            &self.key,
+            PaymentMethod::new(self.payment_method).map_err(invalid)?,
+            Amount::new(self.amount, currency).map_err(invalid)?,
+            AttemptOutcome::from_parts(&self.outcome, self.detail.as_deref()).map_err(invalid)?,
+            from_unix_millis(self.created_at_ms),
+            from_unix_millis(self.updated_at_ms),
+        )
+        .map_err(invalid)
+    }
+}
+
+/// The two reads of an invoice record, prepared once per transaction: SQL
+/// parsing is a good part of the cost of a small query.
+struct Readers<'t> {
+    invoice: Statement<'t>,
+    attempts: Statement<'t>,
+}
+
+impl<'t> Readers<'t> {
+    fn new(transaction: &'t Transaction<'_>) -> Result<Readers<'t>, RepositoryError> {
+        Ok(Readers {
+            invoice: transaction
+                .prepare(&format!(
+                    "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = ?1"
+                ))
+                .map_err(failed)?,
+            attempts: transaction
+                .prepare(&format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE invoice_id = ?1 ORDER BY number"
+                ))
+                .map_err(failed)?,
+        })
+    }
+
+    fn invoice(&mut self, id: &str) -> Result<Option<IssuedInvoice>, RepositoryError> {
+        let row = self
+            .invoice
+            .query_row([id], InvoiceRow::read)
+            .optional()
+            .map_err(failed)?;
+        row.map(InvoiceRow::into_invoice).transpose()
+    }
+
+    fn record(&mut self, id: &str) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        let Some(invoice) = self.invoice(id)? else {
+            return Ok(None);
+        };
+        let attempts = self
+            .attempts
+            .query_map([id], AttemptRow::read)
+            .map_err(failed)?
+            .map(|row| row.map_err(failed).and_then(AttemptRow::into_attempt))
+            .collect::<Result<Vec<_>, _>>()?;
+        InvoiceRecord::new(invoice, attempts).map(Some)
+    }
+}
+
+fn insert_invoice(
+    statement: &mut Statement<'_>,
+    invoice: &IssuedInvoice,
+) -> Result<(), RepositoryError> {
+    let parts = invoice.parts();
+    let amounts = parts.breakdown.amounts().map(pricing::Money::minor_units);
+    let rates = parts.rates.values().map(|rate| rate.to_string());
+    statement
+        .execute(params![
+            parts.id.as_str(),
+            parts.customer.as_str(),
+            parts.payment_method.as_str(),
+            parts.currency.code(),
+            parts.line_items,
+            parts.tier,
+            parts.loyalty_member,
+            parts.days_overdue,
+            amounts[0],
+            amounts[1],
+            amounts[2],
+            amounts[3],
+            amounts[4],
+            amounts[5],
+            rates[0],
+            rates[1],
+            rates[2],
+            rates[3],
+            rates[4],
+            rates[5],
+            parts.rates.late_fee_after_days(),
+            parts.rates.version(),
+            unix_millis(parts.issued_at),
+        ])
+        .map_err(failed)?;
+    Ok(())
+}
+
+impl Ledger for SqliteLedger {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        self.write(|transaction| {
+            let mut readers = Readers::new(transaction)?;
+            let mut insert = transaction
+                .prepare(&format!(
+                    "INSERT INTO invoices ({INVOICE_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                      ?18, ?19, ?20, ?21, ?22, ?23)"
+                ))
+                .map_err(failed)?;
+            let mut outcomes = Vec::with_capacity(invoices.len());
+            for invoice in invoices {
+                if let Some(stored) = readers.invoice(invoice.id().as_str())? {
+                    outcomes.push(IssueOutcome::Existing(Box::new(stored)));
+                } else {
+                    insert_invoice(&mut insert, invoice)?;
+                    outcomes.push(IssueOutcome::Inserted);
+                }
+            }
+            Ok(outcomes)
+        })
+    }
+
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        self.read(|transaction| Readers::new(transaction)?.record(id.as_str()))
+    }
+
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        self.read(|transaction| {
+            let mut readers = Readers::new(transaction)?;
+            ids.iter().map(|id| readers.record(id.as_str())).collect()
+        })
+    }
+
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        self.write(|transaction| {
+            let mut statement = transaction
+                .prepare(&format!(
+                    "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, 'pending', NULL, ?7, ?8)"
+                ))
+                .map_err(failed)?;
+            let mut readers = Readers::new(transaction)?;
+            for attempt in attempts {
+                let id = attempt.invoice();
+                let record = readers
+                    .record(id.as_str())?
+                    .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
+                check_append(&record, attempt)?;
+                statement
+                    .execute(params![
+                        id.as_str(),
+                        attempt.number(),
+                        attempt.key().as_str(),
+                        attempt.payment_method().as_str(),
+                        attempt.amount().minor_units(),
+                        attempt.amount().currency().code(),
+                        unix_millis(attempt.created_at()),
+                        unix_millis(attempt.updated_at()),
+                    ])
+                    .map_err(failed)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        self.write(|transaction| {
+            let mut statement = transaction
+                .prepare(
+                    "UPDATE attempts SET outcome = ?3, detail = ?4, updated_at_ms = ?5 \
+                     WHERE invoice_id = ?1 AND number = ?2",
+                )
+                .map_err(failed)?;
+            let mut readers = Readers::new(transaction)?;
+            for update in updates {
+                let id = update.invoice();
+                let mut record = readers
+                    .record(id.as_str())?
+                    .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
+                if apply_update(&mut record, update)? {
+                    statement
+                        .execute(params![
+                            id.as_str(),
+                            update.number(),
+                            update.outcome().name(),
+                            update.outcome().detail(),
+                            unix_millis(update.at()),
+                        ])
+                        .map_err(failed)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        self.write(|transaction| {
+            let changed = transaction
+                .execute(
+                    "UPDATE invoices SET payment_method = ?2 WHERE id = ?1",
+                    params![id.as_str(), payment_method.as_str()],
+                )
+                .map_err(failed)?;
+            if changed == 0 {
+                return Err(RepositoryError::not_found(format!(
+                    "invoice {id} not found"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        self.read(|transaction| {
+            let mut readers = Readers::new(transaction)?;
+            if let Some(id) = filter.id() {
+                let beyond = after.is_none_or(|after| id > after);
+                let record = readers.record(id.as_str())?;
+                return Ok(record
+                    .filter(|record| beyond && filter.matches(record) && limit > 0)
+                    .into_iter()
+                    .collect());
+            }
+            let mut found = Vec::new();
+            let mut cursor = after.map(|id| id.as_str().to_owned()).unwrap_or_default();
+            let chunk = i64::try_from(LIST_CHUNK).unwrap_or(i64::MAX);
+            let mut statement = transaction
+                .prepare("SELECT id FROM invoices WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(failed)?;
+            while found.len() < limit {
+                let ids: Vec<String> = statement
+                    .query_map(params![cursor, chunk], |row| row.get(0))
+                    .map_err(failed)?
+                    .collect::<Result<_, _>>()
+                    .map_err(failed)?;
+                let Some(last) = ids.last() else { break };
+                cursor.clone_from(last);
+                let exhausted = ids.len() < LIST_CHUNK;
+                for id in ids {
+                    if found.len() == limit {
+                        break;
+                    }
+                    if let Some(record) = readers.record(&id)?
+                        && filter.matches(&record)
+                    {
+                        found.push(record);
+                    }
+                }
+                if exhausted {
+                    break;
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        // No invoice id is empty, so ("", 0) is before every attempt.
+        let (id, number) = after.map_or(("", 0), |(id, number)| (id.as_str(), number));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|transaction| {
+            let mut statement = transaction
+                .prepare(&format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM attempts \
+                     WHERE outcome IN ('pending', 'unknown') AND (invoice_id, number) > (?1, ?2) \
+                     ORDER BY invoice_id, number LIMIT ?3"
+                ))
+                .map_err(failed)?;
+            let rows = statement
+                .query_map(params![id, number, limit], AttemptRow::read)
+                .map_err(failed)?;
+            rows.map(|row| row.map_err(failed).and_then(AttemptRow::into_attempt))
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_version_is_the_number_of_migrations() {
+        assert_eq!(
+            usize::try_from(SqliteLedger::SCHEMA_VERSION).ok(),
+            Some(MIGRATIONS.len())
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! billing's backend conformance suite and crash-safety property, against
+//! the SQLite ledger: each check on a new file in a temporary directory,
+//! every handle a new connection to it, as a second process would open.
+
+// Fixture helpers open files and build values from literals known to be
+// valid; a panic there is a broken test, reported as a failure.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use billing::conformance::{self, CrashPoint, Run};
+use ledger_store::SqliteLedger;
+use payment_gateway::{DeclineCode, Fault, TestToken};
+use proptest::prelude::*;
+use proptest::sample::select;
+use tempfile::TempDir;
+
+/// A new ledger file; the opener opens a new connection to it each call.
+/// The directory is removed when the opener is dropped.
+fn fresh() -> impl Fn() -> SqliteLedger + Sync {
+    let dir = TempDir::new().unwrap();
+    let path: PathBuf = dir.path().join("ledger.db");
+    move || {
+        let _keep = &dir;
+        SqliteLedger::open(&path).unwrap()
+    }
+}
+
+billing::conformance_tests!(fresh());
+
+fn fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        Just(Fault::Unavailable),
+        Just(Fault::RequestLost),
+        Just(Fault::ReplyLost),
+        select(DeclineCode::ALL.to_vec()).prop_map(Fault::Decline),
+    ]
+}
+
+fn run() -> impl Strategy<Value = Run> {
+    (
+        proptest::option::weighted(0.8, select(CrashPoint::ALL.to_vec())),
+        proptest::collection::vec(fault(), 0..4),
+        prop_oneof![3 => Just(0_u32), 1 => Just(25_u32)],
+    )
+        .prop_map(|(crash, faults, hours_later)| Run {
+            crash,
+            faults,
+            hours_later,
+        })
+}
+
+fn token() -> impl Strategy<Value = TestToken> {
+    prop_oneof![
+        Just(TestToken::Success),
+        Just(TestToken::ReplyLost),
+        Just(TestToken::RequestLost),
+        (0_u32..3).prop_map(|failures| TestToken::Transient { failures }),
+        select(DeclineCode::ALL.to_vec()).prop_map(TestToken::Decline),
+    ]
+}
+
+proptest! {
+    // Each case writes a file with full sync, so fewer cases than in memory.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random crash, fault and 25-hour schedules on a SQLite ledger, then a
+    /// clean rerun: at most one capture per invoice, of exactly its total,
+    /// paid exactly when captured, with the captured charge's id.
+    #[test]
+    fn any_schedule_of_crashes_and_reruns_on_sqlite_captures_each_invoice_at_most_once(
+        token in token(),
+        runs in proptest::collection::vec(run(), 0..5),
+    ) {
+        conformance::crash_and_rerun(&fresh(), "", token, &runs);
+    }
+}

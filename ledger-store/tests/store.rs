@@ -1,0 +1,439 @@
+//! What only files can show: schema versions, reopening, several
+//! connections at once, and the sandbox's books outliving a process.
+
+// Fixture helpers open files and build values from literals known to be
+// valid; a panic there is a broken test, reported as a failure.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use billing::{
+    BillingService, CustomerId, Invoice, InvoiceFilter, InvoiceId, InvoiceStatus, Ledger, Payment,
+    RecordingSleeper, RetryPolicy, StatusKind,
+};
+use ledger_store::{SqliteLedger, SqliteSandboxBooks, StoreError};
+use payment_gateway::{
+    Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, KEY_LIFETIME,
+    Lookup, ManualClock, PaymentGateway, PaymentMethod, SandboxBooks, unix_millis,
+};
+use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+fn invoice(id: &str, token: &str) -> Invoice {
+    let items = vec![
+        LineItem::new("40.00".parse().unwrap(), "3".parse().unwrap()),
+        LineItem::new("15".parse().unwrap(), "2".parse().unwrap()),
+    ];
+    Invoice::new(
+        InvoiceId::new(id).unwrap(),
+        CustomerId::new("cus_1").unwrap(),
+        PaymentMethod::new(token).unwrap(),
+        Currency::Usd,
+        PricingInput::new(items, Tier::Gold, true, DaysOverdue::from(45)).unwrap(),
+    )
+}
+
+fn request(key: &str, token: &str, cents: i64) -> ChargeRequest {
+    ChargeRequest::new(
+        IdempotencyKey::new(key).unwrap(),
+        PaymentMethod::new(token).unwrap(),
+        Amount::new(cents, Currency::Usd).unwrap(),
+        "INV-1",
+    )
+}
+
+fn set_user_version(path: &Path, version: i64) {
+    let connection = Connection::open(path).unwrap();
+    connection
+        .execute_batch(&format!("PRAGMA user_version = {version}"))
+        .unwrap();
+}
+
+fn service<G: PaymentGateway, L: Ledger>(
+    gateway: G,
+    ledger: L,
+    clock: &ManualClock,
+) -> BillingService<G, L, RecordingSleeper, ManualClock> {
+    let policy = RetryPolicy::new(3, Duration::from_millis(1), Duration::from_millis(2)).unwrap();
+    BillingService::new(
+        gateway,
+        ledger,
+        RecordingSleeper::new(),
+        clock.clone(),
+        policy,
+    )
+}
+
+#[test]
+fn a_new_ledger_records_the_schema_version_this_binary_writes() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("ledger.db");
+    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 0);
+
+    let ledger = SqliteLedger::open(&path).unwrap();
+
+    assert_eq!(ledger.path(), path);
+    assert_eq!(
+        SqliteLedger::schema_version(&path).unwrap(),
+        SqliteLedger::SCHEMA_VERSION
+    );
+    drop(ledger);
+    // Opening again migrates nothing and keeps the version.
+    SqliteLedger::open(&path).unwrap();
+    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 1);
+}
+
+#[test]
+fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("ledger.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    service(FakeGateway::new(), &ledger, &ManualClock::default())
+        .issue(&invoice("INV-1", "tok_success"))
+        .unwrap();
+    drop(ledger);
+    set_user_version(&path, SqliteLedger::SCHEMA_VERSION + 1);
+
+    let error = SqliteLedger::open(&path).unwrap_err();
+
+    assert_eq!(
+        error,
+        StoreError::NewerSchema {
+            path: path.display().to_string(),
+            kind: "ledger",
+            found: 2,
+            supported: 1,
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "ledger {} has schema version 2, newer than the 1 this ledgerly knows; use a newer ledgerly (the file was not changed)",
+            path.display()
+        )
+    );
+    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 2);
+    set_user_version(&path, 1);
+    let reopened = SqliteLedger::open(&path).unwrap();
+    assert!(
+        reopened
+            .get(&InvoiceId::new("INV-1").unwrap())
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn sandbox_books_written_by_a_newer_schema_are_refused_too() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sandbox.db");
+    drop(SqliteSandboxBooks::open(&path).unwrap());
+    set_user_version(&path, SqliteSandboxBooks::SCHEMA_VERSION + 5);
+
+    assert!(matches!(
+        SqliteSandboxBooks::open(&path),
+        Err(StoreError::NewerSchema {
+            kind: "sandbox books",
+            found: 6,
+            supported: 1,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_ledger_is_never_opened_as_sandbox_books_nor_the_other_way_round() {
+    let dir = TempDir::new().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let books = dir.path().join("sandbox.db");
+    drop(SqliteLedger::open(&ledger).unwrap());
+    drop(SqliteSandboxBooks::open(&books).unwrap());
+
+    let as_books = SqliteSandboxBooks::open(&ledger).unwrap_err();
+    let as_ledger = SqliteLedger::open(&books).unwrap_err();
+
+    assert_eq!(
+        as_books.to_string(),
+        format!("{} is not a ledgerly sandbox books file", ledger.display())
+    );
+    assert!(matches!(
+        as_ledger,
+        StoreError::WrongKind {
+            expected: "ledger",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_sqlite_error_naming_it() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(
+        &path,
+        b"these are not the pages you are looking for, not at all",
+    )
+    .unwrap();
+
+    let error = SqliteLedger::open(&path).unwrap_err();
+
+    assert!(matches!(&error, StoreError::Sqlite { .. }), "{error:?}");
+    assert!(error.to_string().starts_with(&path.display().to_string()));
+}
+
+#[test]
+fn the_ledger_survives_reopening_with_its_attempt_history() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("ledger.db");
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    {
+        let ledger = SqliteLedger::open(&path).unwrap();
+        let billing = service(FakeGateway::new(), &ledger, &clock);
+        billing
+            .issue(&invoice("INV-1", "tok_card_declined"))
+            .unwrap();
+        assert!(billing.collect(&InvoiceId::new("INV-1").unwrap()).is_err());
+    }
+
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let record = ledger
+        .get(&InvoiceId::new("INV-1").unwrap())
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(record.status().kind(), StatusKind::Failed);
+    assert_eq!(record.attempts().len(), 1);
+    assert_eq!(
+        record.attempts()[0].outcome().to_string(),
+        "declined (card_declined)"
+    );
+    assert_eq!(
+        unix_millis(record.attempts()[0].created_at()),
+        1_764_583_200_000
+    );
+    assert_eq!(record.invoice().breakdown().total().minor_units(), 14169);
+}
+
+#[test]
+fn two_connections_collecting_the_same_invoices_at_once_capture_each_once_in_the_sqlite_books() {
+    let dir = TempDir::new().unwrap();
+    let ledger_path = dir.path().join("ledger.db");
+    let books_path = dir.path().join("sandbox.db");
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let ids: Vec<InvoiceId> = (0..60)
+        .map(|n| InvoiceId::new(format!("INV-{n:03}")).unwrap())
+        .collect();
+    {
+        let ledger = SqliteLedger::open(&ledger_path).unwrap();
+        let billing = service(FakeGateway::new(), &ledger, &clock);
+        for (n, id) in ids.iter().enumerate() {
+            let token = ["tok_success", "tok_reply_lost", "tok_request_lost"][n % 3];
+            billing.issue(&invoice(id.as_str(), token)).unwrap();
+        }
+    }
+
+    std::thread::scope(|scope| {
+        for reversed in [false, true, false] {
+            let (ledger_path, books_path, clock, ids) =
+                (&ledger_path, &books_path, clock.clone(), ids.clone());
+            scope.spawn(move || {
+                let gateway =
+                    FakeGateway::with_books(SqliteSandboxBooks::open(books_path).unwrap())
+                        .with_clock(clock.clone());
+                let billing = service(gateway, SqliteLedger::open(ledger_path).unwrap(), &clock);
+                let mut order = ids;
+                if reversed {
+                    order.reverse();
+                }
+                for chunk in order.chunks(7) {
+                    let _ = billing.collect_all(chunk);
+                }
+            });
+        }
+    });
+    // A last run settles whatever a race left unknown.
+    let processor = FakeGateway::with_books(SqliteSandboxBooks::open(&books_path).unwrap())
+        .with_clock(clock.clone());
+    let ledger = SqliteLedger::open(&ledger_path).unwrap();
+    for result in service(&processor, &ledger, &clock).collect_all(&ids) {
+        result.unwrap();
+    }
+
+    assert_eq!(processor.capture_count(), ids.len());
+    for id in &ids {
+        let captures = processor.captures_for(id.as_str());
+        assert_eq!(captures.len(), 1, "{id}");
+        assert_eq!(
+            ledger.get(id).unwrap().unwrap().status(),
+            InvoiceStatus::Paid(Payment::Charged(captures[0].charge().clone()))
+        );
+    }
+    let paid = ledger
+        .list(
+            &InvoiceFilter::all().with_status(StatusKind::Paid),
+            None,
+            1000,
+        )
+        .unwrap();
+    assert_eq!(paid.len(), ids.len());
+}
+
+#[test]
+fn sandbox_books_persist_across_reopening_with_their_transient_counters() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sandbox.db");
+    let charge = request("k1", "tok_transient_2", 700);
+    {
+        let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
+        assert!(matches!(
+            gateway.charge(&charge),
+            Err(GatewayError::Transient { .. })
+        ));
+    }
+    {
+        let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
+        assert!(matches!(
+            gateway.charge(&charge),
+            Err(GatewayError::Transient { .. })
+        ));
+        gateway.charge(&charge).unwrap();
+    }
+
+    let books = SqliteSandboxBooks::open(&path).unwrap();
+    let gateway = FakeGateway::with_books(&books);
+    let replayed = gateway.charge(&charge).unwrap();
+
+    assert_eq!(replayed.id().as_str(), "ch_fake_000001");
+    assert_eq!(books.capture_count().unwrap(), 1);
+    assert_eq!(books.path(), path);
+    let record = books.key_record(charge.idempotency_key()).unwrap().unwrap();
+    assert_eq!(record.requests(), 4);
+    assert_eq!(
+        gateway.lookup(charge.idempotency_key()).unwrap(),
+        Lookup::Captured(replayed)
+    );
+}
+
+#[test]
+fn sandbox_books_keep_declines_lost_replies_and_conflicts_across_reopening() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sandbox.db");
+    {
+        let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
+        let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
+        assert!(matches!(
+            gateway.charge(&request("lost", "tok_reply_lost", 100)),
+            Err(GatewayError::Ambiguous { .. })
+        ));
+    }
+    let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
+
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
+        Err(GatewayError::Declined { .. })
+    ));
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
+        Err(GatewayError::IdempotencyConflict { .. })
+    ));
+    let replayed = gateway
+        .charge(&request("lost", "tok_reply_lost", 100))
+        .unwrap();
+    assert_eq!(gateway.captures()[0].charge(), &replayed);
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn sandbox_keys_expire_after_24_hours_under_the_manual_clock_but_captures_stay_findable() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sandbox.db");
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let charge = request("k1", "tok_success", 500);
+    let first = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap())
+        .with_clock(clock.clone())
+        .charge(&charge)
+        .unwrap();
+
+    clock.advance(KEY_LIFETIME);
+    let gateway =
+        FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap()).with_clock(clock.clone());
+    assert_eq!(
+        gateway.lookup(charge.idempotency_key()).unwrap(),
+        Lookup::Captured(first.clone())
+    );
+    let second = gateway.charge(&charge).unwrap();
+
+    assert_ne!(second.id(), first.id(), "an expired key is a new request");
+    assert_eq!(gateway.capture_count(), 2);
+    let times: Vec<i64> = gateway
+        .captures()
+        .iter()
+        .map(|capture| unix_millis(capture.captured_at()))
+        .collect();
+    assert_eq!(times, [1_764_583_200_000, 1_764_669_600_000]);
+}
+
+#[test]
+fn concurrent_requests_with_one_key_from_several_connections_capture_once() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sandbox.db");
+    drop(SqliteSandboxBooks::open(&path).unwrap());
+    let replies: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let path = &path;
+                scope.spawn(move || {
+                    let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(path).unwrap());
+                    (0..10)
+                        .map(|_| {
+                            gateway
+                                .charge(&request("shared", "tok_success", 900))
+                                .unwrap()
+                                .id()
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+
+    let books = SqliteSandboxBooks::open(&path).unwrap();
+    assert_eq!(books.capture_count().unwrap(), 1);
+    assert_eq!(replies.len(), 60);
+    assert!(replies.iter().all(|id| id == "ch_fake_000001"));
+}
+
+#[test]
+fn captures_are_read_back_a_page_at_a_time() {
+    let dir = TempDir::new().unwrap();
+    let books = Arc::new(SqliteSandboxBooks::open(dir.path().join("sandbox.db")).unwrap());
+    let gateway = FakeGateway::with_books(Arc::clone(&books));
+    for n in 0..1205 {
+        gateway
+            .charge(&request(&format!("k{n}"), "tok_success", 1))
+            .unwrap();
+    }
+
+    let mut numbers = Vec::new();
+    gateway
+        .for_each_capture(|capture| numbers.push(capture.number()))
+        .unwrap();
+
+    assert_eq!(numbers, (1..=1205).collect::<Vec<u64>>());
+    assert_eq!(books.captures_after(1200, 10).unwrap().len(), 5);
+    assert_eq!(
+        books.captures_after(0, 1).unwrap()[0]
+            .request()
+            .idempotency_key()
+            .as_str(),
+        "k0"
+    );
+}
