@@ -733,6 +733,27 @@ pub fn listings_page_in_id_order_and_filter_by_status_and_id<L: Ledger>(open: &d
     );
     assert!(ids(InvoiceFilter::all().with_status(StatusKind::Unknown)).is_empty());
     assert_eq!(ids(InvoiceFilter::all().with_id(id("INV-3"))), ["INV-3"]);
+    let by_id = InvoiceFilter::all().with_id(id("INV-3"));
+    assert_eq!(ledger.list(&by_id, Some(&id("INV-2")), 5).unwrap().len(), 1);
+    assert!(
+        ledger
+            .list(&by_id, Some(&id("INV-3")), 5)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ledger
+            .list(&by_id, Some(&id("INV-4")), 5)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(ledger.list(&by_id, None, 0).unwrap().is_empty());
+    assert!(
+        ledger
+            .list(&InvoiceFilter::all(), None, 0)
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         ids(InvoiceFilter::all()
             .with_id(id("INV-3"))

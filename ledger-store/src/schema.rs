@@ -46,9 +46,7 @@ pub(crate) fn open(path: &Path, kind: FileKind) -> Result<Connection, StoreError
     connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
     // WAL lets readers and one writer work at once across processes; the
     // synchronous level says whether a commit must survive a power cut.
-    let mode: String = connection
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(failed)?;
+    let mode = journal_mode_wal(&connection).map_err(failed)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Unsupported {
             path: path.display().to_string(),
@@ -63,6 +61,25 @@ pub(crate) fn open(path: &Path, kind: FileKind) -> Result<Connection, StoreError
         .map_err(failed)?;
     migrate(path, &mut connection, kind)?;
     Ok(connection)
+}
+
+/// Switches to WAL. The switch needs a lock the busy timeout does not wait
+/// for, so when several processes create one file at once, the losers wait
+/// and try again (the winner's switch is then already done).
+fn journal_mode_wal(connection: &Connection) -> Result<String, rusqlite::Error> {
+    let mut tries = 0_u32;
+    loop {
+        match connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)) {
+            Err(error)
+                if tries < 200
+                    && error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
 }
 
 fn migrate(path: &Path, connection: &mut Connection, kind: FileKind) -> Result<(), StoreError> {

@@ -437,3 +437,57 @@ fn captures_are_read_back_a_page_at_a_time() {
         "k0"
     );
 }
+
+#[test]
+fn a_database_of_another_program_is_refused_even_before_its_first_migration() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("other.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 7")
+        .unwrap();
+
+    assert!(matches!(
+        SqliteLedger::open(&path),
+        Err(StoreError::WrongKind {
+            expected: "ledger",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_filtered_listing_reads_past_the_first_chunk_of_invoices() {
+    let dir = TempDir::new().unwrap();
+    let ledger = SqliteLedger::open(dir.path().join("ledger.db")).unwrap();
+    let clock = ManualClock::default();
+    let billing = service(FakeGateway::new(), &ledger, &clock);
+    let invoices: Vec<Invoice> = (0..600)
+        .map(|n| invoice(&format!("INV-{n:03}"), "tok_success"))
+        .collect();
+    for result in billing.issue_all(&invoices).unwrap() {
+        result.unwrap();
+    }
+    billing
+        .collect(&InvoiceId::new("INV-599").unwrap())
+        .unwrap();
+
+    let paid = ledger
+        .list(
+            &InvoiceFilter::all().with_status(StatusKind::Paid),
+            None,
+            10,
+        )
+        .unwrap();
+    let open = ledger
+        .list(
+            &InvoiceFilter::all().with_status(StatusKind::Open),
+            None,
+            1000,
+        )
+        .unwrap();
+
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].invoice().id().as_str(), "INV-599");
+    assert_eq!(open.len(), 599);
+}

@@ -293,14 +293,13 @@ impl<B: SandboxBooks> FakeGateway<B> {
         let mut after = 0;
         loop {
             let page = self.books.captures_after(after, PAGE)?;
-            let full = page.len() == PAGE;
-            for capture in page {
-                after = capture.number();
-                visit(capture);
-            }
-            if !full {
+            // Until a page comes back empty: one read more than needed at
+            // the end, and no page-size arithmetic to get wrong.
+            let Some(last) = page.last().map(Capture::number) else {
                 return Ok(());
-            }
+            };
+            page.into_iter().for_each(&mut visit);
+            after = last;
         }
     }
 

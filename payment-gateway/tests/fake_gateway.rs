@@ -636,3 +636,86 @@ fn without_the_request_log_requests_are_counted_but_not_kept() {
     assert!(gateway.requests().is_empty());
     assert_eq!(gateway.capture_count(), 1);
 }
+
+#[test]
+fn keys_live_exactly_24_hours_as_at_stripe() {
+    assert_eq!(KEY_LIFETIME, Duration::from_secs(86_400));
+    let clock = ManualClock::default();
+    let gateway = FakeGateway::new().with_clock(clock.clone());
+    let first = gateway.charge(&usd("k1", "tok_success", 500)).unwrap();
+    clock.advance(Duration::from_secs(23 * 3600 + 3599));
+    assert_eq!(
+        gateway.charge(&usd("k1", "tok_success", 500)).unwrap(),
+        first
+    );
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn a_fake_gateway_shows_its_books_and_latency_when_debugged() {
+    let gateway = FakeGateway::new().with_latency(Duration::from_millis(7));
+    let shown = format!("{gateway:?}");
+    assert!(shown.starts_with("FakeGateway {"), "{shown}");
+    assert!(shown.contains("latency: 7ms"), "{shown}");
+    assert!(shown.contains("books: InMemoryBooks"), "{shown}");
+}
+
+/// What the books hold after one capture (`k1`) and one decline (`k2`).
+fn check_one_capture_one_decline(books: impl SandboxBooks) {
+    assert_eq!(books.capture_count().unwrap(), 1);
+    assert_eq!(books.captures_after(0, 10).unwrap().len(), 1);
+    assert!(books.capture_for_key(&key("k1")).unwrap().is_some());
+    assert!(books.capture_for_key(&key("k2")).unwrap().is_none());
+    assert_eq!(books.key_record(&key("k2")).unwrap().unwrap().requests(), 1);
+    books
+        .transaction(&mut |tx| {
+            assert_eq!(tx.capture_count()?, 1);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn books_answer_the_same_through_references_and_arcs() {
+    let books = Arc::new(InMemoryBooks::new());
+    FakeGateway::with_books(Arc::clone(&books))
+        .charge(&usd("k1", "tok_success", 100))
+        .unwrap();
+    let _declined = FakeGateway::with_books(&*books).charge(&usd("k2", "tok_card_declined", 100));
+
+    check_one_capture_one_decline(&*books);
+    check_one_capture_one_decline(Arc::clone(&books));
+}
+
+#[test]
+fn a_transaction_counts_its_own_captures_with_the_committed_ones() {
+    let books = InMemoryBooks::new();
+    let gateway = FakeGateway::with_books(&books);
+    gateway.charge(&usd("k1", "tok_success", 100)).unwrap();
+    gateway.charge(&usd("k2", "tok_success", 100)).unwrap();
+    let template = gateway.captures()[0].clone();
+
+    books
+        .transaction(&mut |tx| {
+            assert_eq!(tx.capture_count()?, 2);
+            tx.insert_capture(&Capture::new(
+                3,
+                template.charge().clone(),
+                template.request().clone(),
+                template.captured_at(),
+            ))?;
+            assert_eq!(tx.capture_count()?, 3);
+            assert!(tx.key_record(&key("k1"))?.is_some());
+            Ok(())
+        })
+        .unwrap();
+
+    assert_eq!(books.capture_count().unwrap(), 3);
+    // A transaction whose work fails keeps nothing.
+    let failed = books.transaction(&mut |tx| {
+        tx.put_key_record(&key("k9"), &KeyRecord::new(std::time::UNIX_EPOCH, 1, None))?;
+        Err(BooksError::new("changed my mind"))
+    });
+    assert_eq!(failed, Err(BooksError::new("changed my mind")));
+    assert_eq!(books.key_record(&key("k9")).unwrap(), None);
+}
