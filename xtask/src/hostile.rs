@@ -86,6 +86,19 @@ const CSV_HEADER: &str = "invoice_id,tier,loyalty_member,days_overdue,price,quan
 
 fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
     let [stray, many, tiers, long_names, field, charge] = write_inputs(dir, scale)?;
+    // A fresh ledger and sandbox books (beside it) for each run: on an old
+    // one every invoice would already be paid.
+    let ledger = dir.join("ledger.db");
+    for stale in [
+        "ledger.db",
+        "ledger.db-wal",
+        "ledger.db-shm",
+        "ledgerly-sandbox.db",
+        "ledgerly-sandbox.db-wal",
+        "ledgerly-sandbox.db-shm",
+    ] {
+        let _ = fs::remove_file(dir.join(stale));
+    }
     let args = |list: &[&str]| list.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
     Ok(vec![
         Shape {
@@ -125,9 +138,14 @@ fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
             limit: None,
         },
         Shape {
-            name: "charge, 200 k invoices",
+            name: "charge, 200 k invoices, durable ledger",
             input: charge,
-            args: args(&["charge"]),
+            args: vec![
+                "--quiet".to_owned(),
+                "charge".to_owned(),
+                "--db".to_owned(),
+                ledger.display().to_string(),
+            ],
             limit: None,
         },
     ])
