@@ -21,6 +21,8 @@ pub enum IdKind {
     Invoice,
     /// A [`CustomerId`].
     Customer,
+    /// A [`WorkerId`](crate::WorkerId).
+    Worker,
 }
 
 impl fmt::Display for IdKind {
@@ -28,6 +30,7 @@ impl fmt::Display for IdKind {
         f.write_str(match self {
             IdKind::Invoice => "invoice id",
             IdKind::Customer => "customer id",
+            IdKind::Worker => "worker id",
         })
     }
 }
@@ -61,7 +64,7 @@ pub enum InvalidId {
     },
 }
 
-fn validate_id(kind: IdKind, value: String) -> Result<String, InvalidId> {
+pub(crate) fn validate_id(kind: IdKind, value: String) -> Result<String, InvalidId> {
     if value.is_empty() {
         return Err(InvalidId::Empty { kind });
     }

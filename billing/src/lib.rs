@@ -83,6 +83,7 @@
 #![deny(missing_docs)]
 
 mod attempt;
+mod claims;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
@@ -92,6 +93,7 @@ mod retry;
 mod service;
 
 pub use attempt::{Attempt, AttemptOutcome, AttemptUpdate, InvalidRecord, UpdateRule, attempt_key};
+pub use claims::{ClaimOutcome, Claims, MAX_LEASE, WorkerId};
 pub use error::BillingError;
 pub use invoice::{
     CustomerId, IdKind, InvalidId, Invoice, InvoiceId, InvoiceStatus, IssuedBreakdown,

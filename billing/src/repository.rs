@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use payment_gateway::{Charge, PaymentMethod};
 
+use crate::claims::ClaimMap;
 use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, InvoiceId, InvoiceStatus, IssuedInvoice, Payment,
     StatusKind, UpdateRule,
@@ -416,12 +417,18 @@ pub fn apply_update(
 #[derive(Debug, Default)]
 pub struct InMemoryLedger {
     records: Mutex<BTreeMap<InvoiceId, InvoiceRecord>>,
+    claims: ClaimMap,
 }
 
 impl InMemoryLedger {
     /// An empty ledger.
     pub fn new() -> InMemoryLedger {
         InMemoryLedger::default()
+    }
+
+    /// Who holds which invoice.
+    pub(crate) fn claims(&self) -> &ClaimMap {
+        &self.claims
     }
 
     /// Every invoice, in id order.

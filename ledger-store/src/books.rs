@@ -110,7 +110,7 @@ fn invalid(error: impl std::fmt::Display) -> BooksError {
     BooksError::new(format!("unreadable sandbox record: {error}"))
 }
 
-type CaptureRow = (i64, String, String, String, i64, String, String, i64);
+pub(crate) type CaptureRow = (i64, String, String, String, i64, String, String, i64);
 
 fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
     Ok((
@@ -125,7 +125,7 @@ fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
     ))
 }
 
-fn into_capture(row: CaptureRow) -> Result<Capture, BooksError> {
+pub(crate) fn into_capture(row: CaptureRow) -> Result<Capture, BooksError> {
     let (number, charge_id, key, method, amount, currency, reference, at) = row;
     let currency: Currency = currency.parse().map_err(invalid)?;
     let amount = Amount::new(amount, currency).map_err(invalid)?;
@@ -143,7 +143,7 @@ fn into_capture(row: CaptureRow) -> Result<Capture, BooksError> {
     ))
 }
 
-type KeyRow = (
+pub(crate) type KeyRow = (
     i64,
     i64,
     Option<String>,
@@ -182,7 +182,7 @@ fn read_key(
     row.map(|row| into_key_record(key, row)).transpose()
 }
 
-fn into_key_record(key: &IdempotencyKey, row: KeyRow) -> Result<KeyRecord, BooksError> {
+pub(crate) fn into_key_record(key: &IdempotencyKey, row: KeyRow) -> Result<KeyRecord, BooksError> {
     let (first_seen, requests, method, amount, currency, reference, outcome, detail) = row;
     let requests = u32::try_from(requests).map_err(invalid)?;
     let stored = match (method, amount, currency, reference, outcome, detail) {

@@ -38,6 +38,14 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// PostgreSQL refused the connection, or failed to migrate the tables.
+    #[error("{url}: {message}")]
+    Postgres {
+        /// The database's URL, without its password.
+        url: String,
+        /// What PostgreSQL said.
+        message: String,
+    },
     /// SQLite failed to open, read or migrate the file.
     #[error("{path}: {message}")]
     Sqlite {

@@ -4,17 +4,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use billing::{
-    Attempt, AttemptOutcome, AttemptUpdate, CustomerId, InvoiceFilter, InvoiceId, InvoiceRecord,
-    IssueOutcome, IssuedBreakdown, IssuedInvoice, IssuedParts, Ledger, Rates, RepositoryError,
-    apply_update, check_append,
+    Attempt, AttemptUpdate, ClaimOutcome, Claims, InvoiceFilter, InvoiceId, InvoiceRecord,
+    IssueOutcome, IssuedInvoice, Ledger, MAX_LEASE, RepositoryError, WorkerId, apply_update,
+    check_append,
 };
-use payment_gateway::{Amount, Currency, PaymentMethod, from_unix_millis, unix_millis};
+use payment_gateway::{PaymentMethod, unix_millis};
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, Statement, Transaction, TransactionBehavior,
     params,
 };
 
 use crate::StoreError;
+use crate::rows::{ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow};
 use crate::schema::{self, FileKind};
 
 /// The ledger's migrations, in order. Never edit one that shipped: add the
@@ -71,6 +72,14 @@ const MIGRATIONS: &[&str] = &[
         WHERE outcome = 'captured';
     CREATE INDEX unsettled_attempts ON attempts (invoice_id, number)
         WHERE outcome IN ('pending', 'unknown');",
+    // 2: which worker is collecting which invoice, until when (a lease on
+    // this host's clock). No foreign key: a claim names work, and holds no
+    // money.
+    "CREATE TABLE claims (
+        invoice_id TEXT PRIMARY KEY,
+        worker TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 const KIND: FileKind = FileKind {
@@ -85,15 +94,6 @@ const KIND: FileKind = FileKind {
 
 /// How many invoices [`SqliteLedger::list`] reads per query while filtering.
 const LIST_CHUNK: usize = 256;
-
-const INVOICE_COLUMNS: &str = "id, customer, payment_method, currency, line_items, tier, \
-     loyalty_member, days_overdue, subtotal, tier_discount, loyalty_discount, tax, late_fee, \
-     total, gold_discount_rate, silver_discount_rate, bronze_discount_rate, \
-     loyalty_discount_rate, sales_tax_rate, late_fee_rate, late_fee_after_days, rates_version, \
-     issued_at_ms";
-
-const ATTEMPT_COLUMNS: &str = "invoice_id, number, idempotency_key, payment_method, amount, \
-     currency, outcome, detail, created_at_ms, updated_at_ms";
 
 /// Billing's [`Ledger`] in a SQLite file.
 ///
@@ -117,7 +117,7 @@ pub struct SqliteLedger {
 
 impl SqliteLedger {
     /// The newest schema version this binary writes.
-    pub const SCHEMA_VERSION: i64 = 1;
+    pub const SCHEMA_VERSION: i64 = 2;
 
     /// Opens the ledger at `path`, creating and migrating it as needed. A
     /// ledger written by a newer schema is refused with
@@ -190,126 +190,53 @@ fn failed(error: rusqlite::Error) -> RepositoryError {
     }
 }
 
-fn invalid(error: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::new(format!("unreadable ledger record: {error}"))
+/// An invoice row as SQLite returns it.
+fn read_invoice(row: &Row<'_>) -> rusqlite::Result<InvoiceRow> {
+    Ok(InvoiceRow {
+        id: row.get(0)?,
+        customer: row.get(1)?,
+        payment_method: row.get(2)?,
+        currency: row.get(3)?,
+        line_items: row.get(4)?,
+        tier: row.get(5)?,
+        loyalty_member: row.get(6)?,
+        days_overdue: row.get(7)?,
+        amounts: [
+            row.get(8)?,
+            row.get(9)?,
+            row.get(10)?,
+            row.get(11)?,
+            row.get(12)?,
+            row.get(13)?,
+        ],
+        rates: [
+            row.get(14)?,
+            row.get(15)?,
+            row.get(16)?,
+            row.get(17)?,
+            row.get(18)?,
+            row.get(19)?,
+        ],
+        late_fee_after_days: row.get(20)?,
+        rates_version: row.get(21)?,
+        issued_at_ms: row.get(22)?,
+    })
 }
 
-/// The columns of one invoice row, as read.
-struct InvoiceRow {
-    id: String,
-    customer: String,
-    payment_method: String,
-    currency: String,
-    line_items: String,
-    tier: String,
-    loyalty_member: bool,
-    days_overdue: i64,
-    amounts: [i64; 6],
-    rates: [String; 6],
-    late_fee_after_days: i64,
-    rates_version: Option<String>,
-    issued_at_ms: i64,
-}
-
-impl InvoiceRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<InvoiceRow> {
-        Ok(InvoiceRow {
-            id: row.get(0)?,
-            customer: row.get(1)?,
-            payment_method: row.get(2)?,
-            currency: row.get(3)?,
-            line_items: row.get(4)?,
-            tier: row.get(5)?,
-            loyalty_member: row.get(6)?,
-            days_overdue: row.get(7)?,
-            amounts: [
-                row.get(8)?,
-                row.get(9)?,
-                row.get(10)?,
-                row.get(11)?,
-                row.get(12)?,
-                row.get(13)?,
-            ],
-            rates: [
-                row.get(14)?,
-                row.get(15)?,
-                row.get(16)?,
-                row.get(17)?,
-                row.get(18)?,
-                row.get(19)?,
-            ],
-            late_fee_after_days: row.get(20)?,
-            rates_version: row.get(21)?,
-            issued_at_ms: row.get(22)?,
-        })
-    }
-
-    fn into_invoice(self) -> Result<IssuedInvoice, RepositoryError> {
-        let texts: [&str; 6] = std::array::from_fn(|i| self.rates[i].as_str());
-        let late_fee_after_days = u32::try_from(self.late_fee_after_days).map_err(invalid)?;
-        let rates =
-            Rates::from_text(texts, late_fee_after_days, self.rates_version).map_err(invalid)?;
-        IssuedInvoice::restore(IssuedParts {
-            id: InvoiceId::new(self.id).map_err(invalid)?,
-            customer: CustomerId::new(self.customer).map_err(invalid)?,
-            payment_method: PaymentMethod::new(self.payment_method).map_err(invalid)?,
-            currency: self.currency.parse::<Currency>().map_err(invalid)?,
-            line_items: self.line_items,
-            tier: self.tier,
-            loyalty_member: self.loyalty_member,
-            days_overdue: u32::try_from(self.days_overdue).map_err(invalid)?,
-            breakdown: IssuedBreakdown::new(self.amounts).map_err(invalid)?,
-            rates,
-            issued_at: from_unix_millis(self.issued_at_ms),
-        })
-        .map_err(invalid)
-    }
-}
-
-/// The columns of one attempt row, as read.
-struct AttemptRow {
-    invoice_id: String,
-    number: i64,
-    key: String,
-    payment_method: String,
-    amount: i64,
-    currency: String,
-    outcome: String,
-    detail: Option<String>,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-}
-
-impl AttemptRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
-        Ok(AttemptRow {
-            invoice_id: row.get(0)?,
-            number: row.get(1)?,
-            key: row.get(2)?,
-            payment_method: row.get(3)?,
-            amount: row.get(4)?,
-            currency: row.get(5)?,
-            outcome: row.get(6)?,
-            detail: row.get(7)?,
-            created_at_ms: row.get(8)?,
-            updated_at_ms: row.get(9)?,
-        })
-    }
-
-    fn into_attempt(self) -> Result<Attempt, RepositoryError> {
-        let currency = self.currency.parse::<Currency>().map_err(invalid)?;
-        Attempt::restore(
-            InvoiceId::new(self.invoice_id).map_err(invalid)?,
-            u32::try_from(self.number).map_err(invalid)?,
-            &self.key,
-            PaymentMethod::new(self.payment_method).map_err(invalid)?,
-            Amount::new(self.amount, currency).map_err(invalid)?,
-            AttemptOutcome::from_parts(&self.outcome, self.detail.as_deref()).map_err(invalid)?,
-            from_unix_millis(self.created_at_ms),
-            from_unix_millis(self.updated_at_ms),
-        )
-        .map_err(invalid)
-    }
+/// An attempt row as SQLite returns it.
+fn read_attempt(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
+    Ok(AttemptRow {
+        invoice_id: row.get(0)?,
+        number: row.get(1)?,
+        key: row.get(2)?,
+        payment_method: row.get(3)?,
+        amount: row.get(4)?,
+        currency: row.get(5)?,
+        outcome: row.get(6)?,
+        detail: row.get(7)?,
+        created_at_ms: row.get(8)?,
+        updated_at_ms: row.get(9)?,
+    })
 }
 
 /// The two reads of an invoice record, prepared once per transaction: SQL
@@ -338,7 +265,7 @@ impl<'t> Readers<'t> {
     fn invoice(&mut self, id: &str) -> Result<Option<IssuedInvoice>, RepositoryError> {
         let row = self
             .invoice
-            .query_row([id], InvoiceRow::read)
+            .query_row([id], read_invoice)
             .optional()
             .map_err(failed)?;
         row.map(InvoiceRow::into_invoice).transpose()
@@ -350,7 +277,7 @@ impl<'t> Readers<'t> {
         };
         let attempts = self
             .attempts
-            .query_map([id], AttemptRow::read)
+            .query_map([id], read_attempt)
             .map_err(failed)?
             .map(|row| row.map_err(failed).and_then(AttemptRow::into_attempt))
             .collect::<Result<Vec<_>, _>>()?;
@@ -579,7 +506,7 @@ impl Ledger for SqliteLedger {
                 ))
                 .map_err(failed)?;
             let rows = statement
-                .query_map(params![id, number, limit], AttemptRow::read)
+                .query_map(params![id, number, limit], read_attempt)
                 .map_err(failed)?;
             rows.map(|row| row.map_err(failed).and_then(AttemptRow::into_attempt))
                 .collect()
@@ -587,9 +514,108 @@ impl Ledger for SqliteLedger {
     }
 }
 
+/// The time as claims keep it: Unix milliseconds on this host's clock,
+/// which every process sharing the file reads.
+fn now_ms() -> i64 {
+    unix_millis(std::time::SystemTime::now())
+}
+
+/// A lease in milliseconds, capped at [`MAX_LEASE`].
+pub(crate) fn lease_ms(lease: std::time::Duration) -> i64 {
+    i64::try_from(lease.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Claims for SqliteLedger {
+    fn claim(
+        &self,
+        worker: &WorkerId,
+        ids: &[InvoiceId],
+        lease: std::time::Duration,
+    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+        self.write(|transaction| {
+            let now = now_ms();
+            let expires = now.saturating_add(lease_ms(lease));
+            // Inserted, or taken over when the lease ran out, or renewed by
+            // its holder: one changed row. Held by another: none.
+            let mut take = transaction
+                .prepare(
+                    "INSERT INTO claims (invoice_id, worker, expires_at_ms) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (invoice_id) DO UPDATE \
+                     SET worker = excluded.worker, expires_at_ms = excluded.expires_at_ms \
+                     WHERE claims.expires_at_ms <= ?4 OR claims.worker = excluded.worker",
+                )
+                .map_err(failed)?;
+            let mut holder = transaction
+                .prepare("SELECT worker FROM claims WHERE invoice_id = ?1")
+                .map_err(failed)?;
+            let mut outcomes = Vec::with_capacity(ids.len());
+            for id in ids {
+                let changed = take
+                    .execute(params![id.as_str(), worker.as_str(), expires, now])
+                    .map_err(failed)?;
+                if changed == 1 {
+                    outcomes.push(ClaimOutcome::Claimed);
+                } else {
+                    let by: String = holder
+                        .query_row([id.as_str()], |row| row.get(0))
+                        .map_err(failed)?;
+                    outcomes.push(ClaimOutcome::HeldBy(
+                        WorkerId::new(by).map_err(crate::rows::invalid)?,
+                    ));
+                }
+            }
+            Ok(outcomes)
+        })
+    }
+
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+        self.write(|transaction| {
+            let mut drop = transaction
+                .prepare("DELETE FROM claims WHERE invoice_id = ?1 AND worker = ?2")
+                .map_err(failed)?;
+            for id in ids {
+                drop.execute(params![id.as_str(), worker.as_str()])
+                    .map_err(failed)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ledger_of_schema_1_is_migrated_to_claims_keeping_its_invoices() {
+        let dir = std::env::temp_dir().join(format!("ledger-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v1.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let v1 = Connection::open(&path).unwrap();
+            v1.execute_batch(MIGRATIONS[0]).unwrap();
+            v1.execute_batch(&format!(
+                "PRAGMA user_version = 1; PRAGMA application_id = {};",
+                KIND.application_id
+            ))
+            .unwrap();
+        }
+
+        let ledger = SqliteLedger::open(&path).unwrap();
+
+        assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 2);
+        let me = WorkerId::new("me").unwrap();
+        let ids = [InvoiceId::new("INV-1").unwrap()];
+        assert_eq!(
+            ledger
+                .claim(&me, &ids, std::time::Duration::from_secs(1))
+                .unwrap(),
+            [ClaimOutcome::Claimed]
+        );
+        drop(ledger);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_schema_version_is_the_number_of_migrations() {

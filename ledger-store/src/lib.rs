@@ -58,8 +58,11 @@
 mod books;
 mod error;
 mod ledger;
+mod postgres;
+mod rows;
 mod schema;
 
 pub use books::SqliteSandboxBooks;
 pub use error::StoreError;
 pub use ledger::SqliteLedger;
+pub use postgres::{PgLedger, PgSandboxBooks, redact};

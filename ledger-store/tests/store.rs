@@ -83,7 +83,10 @@ fn a_new_ledger_records_the_schema_version_this_binary_writes() {
     drop(ledger);
     // Opening again migrates nothing and keeps the version.
     SqliteLedger::open(&path).unwrap();
-    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 1);
+    assert_eq!(
+        SqliteLedger::schema_version(&path).unwrap(),
+        SqliteLedger::SCHEMA_VERSION
+    );
 }
 
 #[test]
@@ -104,19 +107,19 @@ fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
         StoreError::NewerSchema {
             path: path.display().to_string(),
             kind: "ledger",
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
         }
     );
     assert_eq!(
         error.to_string(),
         format!(
-            "ledger {} has schema version 2, newer than the 1 this ledgerly knows; use a newer ledgerly (the file was not changed)",
+            "ledger {} has schema version 3, newer than the 2 this ledgerly knows; use a newer ledgerly (the file was not changed)",
             path.display()
         )
     );
-    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 2);
-    set_user_version(&path, 1);
+    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 3);
+    set_user_version(&path, SqliteLedger::SCHEMA_VERSION);
     let reopened = SqliteLedger::open(&path).unwrap();
     assert!(
         reopened

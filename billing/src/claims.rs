@@ -1,0 +1,160 @@
+//! Dividing one run's invoices between several workers: claims with a
+//! lease.
+//!
+//! Claims are how several `ledgerly charge` processes, on one host or
+//! several, share a run without doing each other's work: a worker claims
+//! the invoices of a batch before collecting them, collects only those it
+//! got, and releases them after. A claim whose lease ran out (its worker
+//! died, or is stuck) is taken over by the next worker that asks.
+//!
+//! Claims divide the work; they are not what keeps an invoice from being
+//! charged twice. That rests on the [`Ledger`](crate::Ledger)'s rules (an
+//! attempt is appended only after a final one, one capture per invoice)
+//! and on the idempotency key of each attempt. So a lease that runs out
+//! under a live worker costs a repeated request at most, never a second
+//! capture.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::invoice::validate_id;
+use crate::{IdKind, InMemoryLedger, InvalidId, InvoiceId, RepositoryError};
+
+/// Who holds a claim: one worker process (by default `host:pid`). 1 to 128
+/// bytes, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkerId(String);
+
+impl WorkerId {
+    /// Validates a worker id.
+    pub fn new(id: impl Into<String>) -> Result<WorkerId, InvalidId> {
+        validate_id(IdKind::Worker, id.into()).map(WorkerId)
+    }
+
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What [`Claims::claim`] found for one invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The invoice is this worker's until the lease runs out: it was free,
+    /// its last claim's lease had run out, or this worker held it already
+    /// (the lease is then renewed).
+    Claimed,
+    /// Another worker holds a live claim on it.
+    HeldBy(WorkerId),
+}
+
+/// Where workers claim invoices. Backends keep the time of a lease on one
+/// clock that every worker shares (the database's), so hosts whose clocks
+/// disagree still agree on when a lease ran out.
+pub trait Claims {
+    /// Claims each of `ids` for `worker` for `lease` unless another worker
+    /// holds a live claim on it, in one commit; says for each what it
+    /// found, in order. A lease of zero runs out at once.
+    fn claim(
+        &self,
+        worker: &WorkerId,
+        ids: &[InvoiceId],
+        lease: Duration,
+    ) -> Result<Vec<ClaimOutcome>, RepositoryError>;
+
+    /// Drops `worker`'s claims on `ids` (the others' claims stay), in one
+    /// commit.
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError>;
+}
+
+impl<C: Claims + ?Sized> Claims for &C {
+    fn claim(
+        &self,
+        worker: &WorkerId,
+        ids: &[InvoiceId],
+        lease: Duration,
+    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+        (**self).claim(worker, ids, lease)
+    }
+
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+        (**self).release(worker, ids)
+    }
+}
+
+impl<C: Claims + ?Sized> Claims for std::sync::Arc<C> {
+    fn claim(
+        &self,
+        worker: &WorkerId,
+        ids: &[InvoiceId],
+        lease: Duration,
+    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+        (**self).claim(worker, ids, lease)
+    }
+
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+        (**self).release(worker, ids)
+    }
+}
+
+/// The longest lease a backend keeps; a longer one is cut to this. A year
+/// is far beyond any run, and keeps lease arithmetic from overflowing.
+pub const MAX_LEASE: Duration = Duration::from_secs(365 * 86_400);
+
+/// The claims of an [`InMemoryLedger`]: who holds each invoice, until when.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimMap {
+    claims: Mutex<BTreeMap<InvoiceId, (WorkerId, Instant)>>,
+}
+
+impl Claims for InMemoryLedger {
+    fn claim(
+        &self,
+        worker: &WorkerId,
+        ids: &[InvoiceId],
+        lease: Duration,
+    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+        let mut claims = self
+            .claims()
+            .claims
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        // Leases are capped at a year, so adding one cannot overflow.
+        let expires = now.checked_add(lease.min(MAX_LEASE)).unwrap_or(now);
+        Ok(ids
+            .iter()
+            .map(|id| match claims.get(id) {
+                Some((holder, expires)) if holder != worker && *expires > now => {
+                    ClaimOutcome::HeldBy(holder.clone())
+                }
+                _ => {
+                    claims.insert(id.clone(), (worker.clone(), expires));
+                    ClaimOutcome::Claimed
+                }
+            })
+            .collect())
+    }
+
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+        let mut claims = self
+            .claims()
+            .claims
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for id in ids {
+            if claims.get(id).is_some_and(|(holder, _)| holder == worker) {
+                claims.remove(id);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! The PostgreSQL backends: the ledger ([`PgLedger`]) and the sandbox's
+//! books ([`PgSandboxBooks`]) in a database several hosts share.
+//!
+//! The same rules as the SQLite files, kept by the database instead of a
+//! file lock: every write is one transaction, committed before the method
+//! returns; each kind records its schema version (in `ledgerly_schema`) and
+//! migrates forward on connect, under an advisory lock so that hosts
+//! starting at once migrate once; a database written by a newer schema is
+//! refused and left untouched.
+
+mod books;
+mod ledger;
+
+use std::error::Error as _;
+
+pub use books::PgSandboxBooks;
+pub use ledger::PgLedger;
+use postgres::{Client, NoTls};
+
+use crate::StoreError;
+
+/// What a set of tables holds, its migrations, and the advisory lock its
+/// migrations run under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kind {
+    /// The name used in messages and in `ledgerly_schema`.
+    pub(crate) name: &'static str,
+    /// `pg_advisory_xact_lock`'s key while migrating (the SQLite files'
+    /// application id, for the same kind).
+    pub(crate) lock: i64,
+    /// The migrations, in order: migration `n` (from 1) takes the schema
+    /// from version `n - 1` to `n`. Never edit one that shipped; add one.
+    pub(crate) migrations: &'static [&'static str],
+}
+
+/// `url` with its password, if any, replaced by `***`: messages name the
+/// database, never its secret.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let user_info = &authority[..at];
+    let Some(colon) = user_info.find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &user_info[..colon],
+        &rest[at..]
+    )
+}
+
+/// What PostgreSQL said, in one line: its message for a database error,
+/// else the client's description and its cause.
+pub(crate) fn describe(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    match error.source() {
+        Some(source) => format!("{error}: {source}"),
+        None => error.to_string(),
+    }
+}
+
+/// Connects to `url` and migrates `kind`'s tables to the newest schema this
+/// binary knows, refusing a newer one.
+pub(crate) fn connect(url: &str, kind: Kind) -> Result<Client, StoreError> {
+    let failed = |error: postgres::Error| StoreError::Postgres {
+        url: redact(url),
+        message: describe(&error),
+    };
+    let mut client = Client::connect(url, NoTls).map_err(failed)?;
+    migrate(url, &mut client, kind)?;
+    Ok(client)
+}
+
+fn migrate(url: &str, client: &mut Client, kind: Kind) -> Result<(), StoreError> {
+    let failed = |error: postgres::Error| StoreError::Postgres {
+        url: redact(url),
+        message: describe(&error),
+    };
+    let supported = i64::try_from(kind.migrations.len()).unwrap_or(i64::MAX);
+    let mut transaction = client.transaction().map_err(failed)?;
+    // One host migrates at a time; the version is read under the lock.
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&kind.lock])
+        .map_err(failed)?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS ledgerly_schema (
+                kind TEXT PRIMARY KEY,
+                version BIGINT NOT NULL CHECK (version >= 0)
+            )",
+        )
+        .map_err(failed)?;
+    let version: i64 = transaction
+        .query_opt(
+            "SELECT version FROM ledgerly_schema WHERE kind = $1",
+            &[&kind.name],
+        )
+        .map_err(failed)?
+        .map_or(Ok(0), |row| row.try_get(0))
+        .map_err(failed)?;
+    if version > supported {
+        return Err(StoreError::NewerSchema {
+            path: redact(url),
+            kind: kind.name,
+            found: version,
+            supported,
+        });
+    }
+    let start = usize::try_from(version).unwrap_or(0);
+    for step in kind.migrations.iter().skip(start) {
+        transaction.batch_execute(step).map_err(failed)?;
+    }
+    transaction
+        .execute(
+            "INSERT INTO ledgerly_schema (kind, version) VALUES ($1, $2) \
+             ON CONFLICT (kind) DO UPDATE SET version = excluded.version",
+            &[&kind.name, &supported],
+        )
+        .map_err(failed)?;
+    transaction.commit().map_err(failed)
+}
+
+/// The schema version `kind` has in the database at `url` (0 when it has
+/// none), without migrating it.
+pub(crate) fn version_of(url: &str, kind: &str) -> Result<i64, StoreError> {
+    let failed = |error: postgres::Error| StoreError::Postgres {
+        url: redact(url),
+        message: describe(&error),
+    };
+    let mut client = Client::connect(url, NoTls).map_err(failed)?;
+    let exists: bool = client
+        .query_one("SELECT to_regclass('ledgerly_schema') IS NOT NULL", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
+    if !exists {
+        return Ok(0);
+    }
+    client
+        .query_opt(
+            "SELECT version FROM ledgerly_schema WHERE kind = $1",
+            &[&kind],
+        )
+        .map_err(failed)?
+        .map_or(Ok(0), |row| row.try_get(0))
+        .map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_a_url_is_never_shown() {
+        assert_eq!(
+            redact("postgres://billing:s3cret@db.internal:5432/ledgerly"),
+            "postgres://billing:***@db.internal:5432/ledgerly"
+        );
+        assert_eq!(
+            redact("postgresql://billing:p@ss@db/ledgerly?sslmode=disable"),
+            "postgresql://billing:***@db/ledgerly?sslmode=disable"
+        );
+        for kept in [
+            "postgres://billing@db/ledgerly",
+            "postgres://db/ledgerly?user=a",
+            "postgres:///ledgerly?host=/tmp",
+            "not a url",
+        ] {
+            assert_eq!(redact(kept), kept);
+        }
+    }
+}
