@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use ledger_store::{SqliteLedger, SqliteSandboxBooks};
+use ledger_store::{AnyBooks, AnyLedger, Location};
 use payment_gateway::unix_millis;
 
 use crate::error::AppError;
@@ -29,10 +29,14 @@ pub(crate) enum Open {
     Existing,
 }
 
-/// The ledger's path: `--db`, else `LEDGERLY_DB` (when set and not empty),
-/// else `ledgerly.db` in the working directory.
-pub(crate) fn ledger_path(db: Option<&Path>) -> PathBuf {
-    ledger_path_from(db, std::env::var_os(LEDGER_ENV).map(PathBuf::from))
+/// The ledger's location: `--db`, else `LEDGERLY_DB` (when set and not
+/// empty), else `ledgerly.db` in the working directory. A `postgres://` or
+/// `postgresql://` URL names a PostgreSQL database, anything else a file.
+pub(crate) fn ledger_location(db: Option<&Path>) -> Location {
+    Location::parse(ledger_path_from(
+        db,
+        std::env::var_os(LEDGER_ENV).map(PathBuf::from),
+    ))
 }
 
 fn ledger_path_from(db: Option<&Path>, env: Option<PathBuf>) -> PathBuf {
@@ -43,35 +47,42 @@ fn ledger_path_from(db: Option<&Path>, env: Option<PathBuf>) -> PathBuf {
     }
 }
 
-/// The sandbox's books' path: `--sandbox-db`, else `ledgerly-sandbox.db` in
-/// the ledger's directory.
-pub(crate) fn sandbox_path(sandbox_db: Option<&Path>, ledger: &Path) -> PathBuf {
-    match sandbox_db {
-        Some(path) => path.to_path_buf(),
-        None => ledger.with_file_name(DEFAULT_SANDBOX),
+/// The sandbox's books' location: `--sandbox-db`, else beside the ledger:
+/// `ledgerly-sandbox.db` in the ledger file's directory, or the ledger's
+/// own PostgreSQL database (tables of their own, never a shared
+/// transaction).
+pub(crate) fn sandbox_location(sandbox_db: Option<&Path>, ledger: &Location) -> Location {
+    match (sandbox_db, ledger) {
+        (Some(path), _) => Location::parse(path),
+        (None, Location::File(ledger)) => Location::File(ledger.with_file_name(DEFAULT_SANDBOX)),
+        (None, Location::Postgres(url)) => Location::Postgres(url.clone()),
     }
 }
 
-fn check_exists(path: &Path, kind: &'static str, open: Open) -> Result<(), AppError> {
-    if open == Open::Existing && !path.exists() {
+fn check_exists(location: &Location, kind: &'static str, open: Open) -> Result<(), AppError> {
+    if let Location::File(path) = location
+        && open == Open::Existing
+        && !path.exists()
+    {
         return Err(AppError::NoStore {
             kind,
-            path: path.to_path_buf(),
+            path: path.clone(),
         });
     }
     Ok(())
 }
 
-/// Opens the ledger at `path`; a newer schema is refused (exit 78).
-pub(crate) fn open_ledger(path: &Path, open: Open) -> Result<SqliteLedger, AppError> {
-    check_exists(path, "ledger", open)?;
-    SqliteLedger::open(path).map_err(AppError::Store)
+/// Opens the ledger at `location`; a newer schema is refused (exit 78).
+pub(crate) fn open_ledger(location: &Location, open: Open) -> Result<AnyLedger, AppError> {
+    check_exists(location, "ledger", open)?;
+    AnyLedger::open(location).map_err(AppError::Store)
 }
 
-/// Opens the sandbox's books at `path`; a newer schema is refused (exit 78).
-pub(crate) fn open_books(path: &Path, open: Open) -> Result<SqliteSandboxBooks, AppError> {
-    check_exists(path, "sandbox books", open)?;
-    SqliteSandboxBooks::open(path).map_err(AppError::Store)
+/// Opens the sandbox's books at `location`; a newer schema is refused
+/// (exit 78).
+pub(crate) fn open_books(location: &Location, open: Open) -> Result<AnyBooks, AppError> {
+    check_exists(location, "sandbox books", open)?;
+    AnyBooks::open(location).map_err(AppError::Store)
 }
 
 /// `time` as RFC 3339 in UTC with milliseconds: `2026-12-01T10:52:37.123Z`.
@@ -161,17 +172,24 @@ mod tests {
 
     #[test]
     fn the_sandbox_books_sit_beside_the_ledger() {
+        let file = |path: &str| Location::File(PathBuf::from(path));
         assert_eq!(
-            sandbox_path(None, Path::new("ledgerly.db")),
-            PathBuf::from("ledgerly-sandbox.db")
+            sandbox_location(None, &file("ledgerly.db")),
+            file("ledgerly-sandbox.db")
         );
         assert_eq!(
-            sandbox_path(None, Path::new("/var/x/l.db")),
-            PathBuf::from("/var/x/ledgerly-sandbox.db")
+            sandbox_location(None, &file("/var/x/l.db")),
+            file("/var/x/ledgerly-sandbox.db")
         );
         assert_eq!(
-            sandbox_path(Some(Path::new("s.db")), Path::new("/var/x/l.db")),
-            PathBuf::from("s.db")
+            sandbox_location(Some(Path::new("s.db")), &file("/var/x/l.db")),
+            file("s.db")
+        );
+        let database = Location::Postgres("postgres://h/billing".into());
+        assert_eq!(sandbox_location(None, &database), database);
+        assert_eq!(
+            sandbox_location(Some(Path::new("postgres://h/sandbox")), &file("l.db")),
+            Location::Postgres("postgres://h/sandbox".into())
         );
     }
 

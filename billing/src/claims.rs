@@ -56,6 +56,41 @@ pub enum ClaimOutcome {
     HeldBy(WorkerId),
 }
 
+/// A claim as a backend keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldClaim {
+    invoice: InvoiceId,
+    worker: WorkerId,
+    expired: bool,
+}
+
+impl HeldClaim {
+    /// The claim of `worker` on `invoice`, whose lease has run out or not.
+    pub fn new(invoice: InvoiceId, worker: WorkerId, expired: bool) -> HeldClaim {
+        HeldClaim {
+            invoice,
+            worker,
+            expired,
+        }
+    }
+
+    /// The invoice claimed.
+    pub fn invoice(&self) -> &InvoiceId {
+        &self.invoice
+    }
+
+    /// Who holds it.
+    pub fn worker(&self) -> &WorkerId {
+        &self.worker
+    }
+
+    /// Whether its lease has run out (its worker died or is stuck), so the
+    /// next worker to ask takes it over.
+    pub fn expired(&self) -> bool {
+        self.expired
+    }
+}
+
 /// Where workers claim invoices. Backends keep the time of a lease on one
 /// clock that every worker shares (the database's), so hosts whose clocks
 /// disagree still agree on when a lease ran out.
@@ -73,6 +108,15 @@ pub trait Claims {
     /// Drops `worker`'s claims on `ids` (the others' claims stay), in one
     /// commit.
     fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError>;
+
+    /// At most `limit` claims, live or expired, on invoices with ids after
+    /// `after`, in id order: a page, so that a worker can look for claims
+    /// to take over with memory for one page.
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, RepositoryError>;
 }
 
 impl<C: Claims + ?Sized> Claims for &C {
@@ -88,6 +132,14 @@ impl<C: Claims + ?Sized> Claims for &C {
     fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
         (**self).release(worker, ids)
     }
+
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+        (**self).claims(after, limit)
+    }
 }
 
 impl<C: Claims + ?Sized> Claims for std::sync::Arc<C> {
@@ -102,6 +154,14 @@ impl<C: Claims + ?Sized> Claims for std::sync::Arc<C> {
 
     fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
         (**self).release(worker, ids)
+    }
+
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+        (**self).claims(after, limit)
     }
 }
 
@@ -156,5 +216,26 @@ impl Claims for InMemoryLedger {
             }
         }
         Ok(())
+    }
+
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+        let claims = self
+            .claims()
+            .claims
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        Ok(claims
+            .iter()
+            .filter(|(id, _)| after.is_none_or(|after| *id > after))
+            .take(limit)
+            .map(|(id, (worker, expires))| {
+                HeldClaim::new(id.clone(), worker.clone(), *expires <= now)
+            })
+            .collect())
     }
 }

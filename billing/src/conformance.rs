@@ -50,8 +50,8 @@ use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 
 use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, BillingError, BillingService, ClaimOutcome, Claims,
-    CustomerId, Invoice, InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus, IssueOutcome,
-    IssuedBreakdown, IssuedInvoice, IssuedParts, Ledger, Payment, RecordingSleeper,
+    CustomerId, HeldClaim, Invoice, InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus,
+    IssueOutcome, IssuedBreakdown, IssuedInvoice, IssuedParts, Ledger, Payment, RecordingSleeper,
     RepositoryError, RepositoryErrorKind, RetryPolicy, StatusKind, WorkerId,
 };
 
@@ -88,6 +88,7 @@ macro_rules! conformance_tests {
             a_claimed_invoice_is_held_from_other_workers_until_released,
             a_claim_whose_lease_ran_out_is_taken_over,
             workers_claiming_at_once_get_each_invoice_once,
+            claims_are_listed_in_pages_saying_whose_and_whether_expired,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1475,4 +1476,38 @@ pub fn workers_claiming_at_once_get_each_invoice_once<L: Ledger + Claims>(
     let mut all: Vec<InvoiceId> = won.into_iter().flatten().collect();
     all.sort();
     assert_eq!(all, ids, "each invoice claimed by exactly one worker");
+}
+
+/// The claims are listed a page at a time in id order, each with its
+/// holder and whether its lease ran out; a released claim is gone.
+pub fn claims_are_listed_in_pages_saying_whose_and_whether_expired<L: Ledger + Claims>(
+    open: &dyn Fn() -> L,
+) {
+    let ledger = open();
+    let (one, two) = (worker("one:1"), worker("two:2"));
+    let ids: Vec<InvoiceId> = (0..5).map(|n| id(&format!("LIST-{n}"))).collect();
+    ledger.claim(&one, &ids[..3], HOUR).unwrap();
+    ledger.claim(&two, &ids[3..], Duration::ZERO).unwrap();
+    ledger.release(&one, &ids[1..2]).unwrap();
+    assert_eq!(open().claims(None, 0).unwrap(), []);
+
+    let first = open().claims(None, 2).unwrap();
+    let rest = open().claims(Some(first[1].invoice()), 10).unwrap();
+
+    assert_eq!(
+        first,
+        [
+            HeldClaim::new(ids[0].clone(), one.clone(), false),
+            HeldClaim::new(ids[2].clone(), one.clone(), false),
+        ]
+    );
+    assert_eq!(
+        rest,
+        [
+            HeldClaim::new(ids[3].clone(), two.clone(), true),
+            HeldClaim::new(ids[4].clone(), two.clone(), true),
+        ]
+    );
+    assert_eq!(rest[0].worker(), &two);
+    assert!(rest[0].expired() && !first[0].expired());
 }

@@ -93,7 +93,7 @@ mod retry;
 mod service;
 
 pub use attempt::{Attempt, AttemptOutcome, AttemptUpdate, InvalidRecord, UpdateRule, attempt_key};
-pub use claims::{ClaimOutcome, Claims, MAX_LEASE, WorkerId};
+pub use claims::{ClaimOutcome, Claims, HeldClaim, MAX_LEASE, WorkerId};
 pub use error::BillingError;
 pub use invoice::{
     CustomerId, IdKind, InvalidId, Invoice, InvoiceId, InvoiceStatus, IssuedBreakdown,

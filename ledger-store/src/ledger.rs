@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use billing::{
-    Attempt, AttemptUpdate, ClaimOutcome, Claims, InvoiceFilter, InvoiceId, InvoiceRecord,
-    IssueOutcome, IssuedInvoice, Ledger, MAX_LEASE, RepositoryError, WorkerId, apply_update,
-    check_append,
+    Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, MAX_LEASE, RepositoryError, WorkerId,
+    apply_update, check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
 use rusqlite::{
@@ -578,6 +578,41 @@ impl Claims for SqliteLedger {
                     .map_err(failed)?;
             }
             Ok(())
+        })
+    }
+
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+        let after = after.map_or("", InvoiceId::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|transaction| {
+            let mut statement = transaction
+                .prepare(
+                    "SELECT invoice_id, worker, expires_at_ms <= ?3 FROM claims \
+                     WHERE invoice_id > ?1 ORDER BY invoice_id LIMIT ?2",
+                )
+                .map_err(failed)?;
+            let rows = statement
+                .query_map(params![after, limit, now_ms()], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get(2)?,
+                    ))
+                })
+                .map_err(failed)?;
+            rows.map(|row| {
+                let (invoice, worker, expired) = row.map_err(failed)?;
+                Ok(HeldClaim::new(
+                    InvoiceId::new(invoice).map_err(crate::rows::invalid)?,
+                    WorkerId::new(worker).map_err(crate::rows::invalid)?,
+                    expired,
+                ))
+            })
+            .collect()
         })
     }
 }

@@ -55,6 +55,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod any;
 mod books;
 mod error;
 mod ledger;
@@ -62,6 +63,7 @@ mod postgres;
 mod rows;
 mod schema;
 
+pub use any::{AnyBooks, AnyLedger, Location};
 pub use books::SqliteSandboxBooks;
 pub use error::StoreError;
 pub use ledger::SqliteLedger;

@@ -111,12 +111,12 @@ pub(crate) struct Args {
     #[arg(long, value_name = "PATH")]
     pub(crate) input: PathBuf,
 
-    /// The ledger file [default: `LEDGERLY_DB`, else ledgerly.db]; created if missing
-    #[arg(long, value_name = "PATH")]
+    /// The ledger: a SQLite file, or a postgres:// URL [default: `LEDGERLY_DB`, else ledgerly.db]; created if missing
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) db: Option<PathBuf>,
 
-    /// The sandbox processor's books [default: ledgerly-sandbox.db beside the ledger]
-    #[arg(long, value_name = "PATH")]
+    /// The sandbox processor's books: a SQLite file, or a postgres:// URL [default: ledgerly-sandbox.db beside the ledger file, or the ledger's database]
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) sandbox_db: Option<PathBuf>,
 
     /// Real time each sandbox request takes, like a network round trip

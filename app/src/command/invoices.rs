@@ -57,8 +57,8 @@ impl StatusArg {
 /// `ledgerly invoices`: list the ledger.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The ledger file [default: `LEDGERLY_DB`, else ledgerly.db]
-    #[arg(long, value_name = "PATH")]
+    /// The ledger: a SQLite file, or a postgres:// URL [default: `LEDGERLY_DB`, else ledgerly.db]
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) db: Option<PathBuf>,
 
     /// Only invoices with this status
@@ -85,7 +85,7 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
             .map_err(|error| AppError::usage(Cmd::Invoices, format!("--id: {error}")))?;
         filter = filter.with_id(id);
     }
-    let ledger = store::open_ledger(&store::ledger_path(args.db.as_deref()), Open::Existing)?;
+    let ledger = store::open_ledger(&store::ledger_location(args.db.as_deref()), Open::Existing)?;
     let mut out = io::stdout().lock();
     let mut records = Vec::with_capacity(64 * 1024);
     if args.format == ListFormat::Csv {

@@ -35,12 +35,12 @@ Examples:
 /// `ledgerly reconcile`: settle unknown attempts by lookups.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The ledger file [default: `LEDGERLY_DB`, else ledgerly.db]
-    #[arg(long, value_name = "PATH")]
+    /// The ledger: a SQLite file, or a postgres:// URL [default: `LEDGERLY_DB`, else ledgerly.db]
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) db: Option<PathBuf>,
 
-    /// The sandbox processor's books [default: ledgerly-sandbox.db beside the ledger]
-    #[arg(long, value_name = "PATH")]
+    /// The sandbox processor's books: a SQLite file, or a postgres:// URL [default: ledgerly-sandbox.db beside the ledger file, or the ledger's database]
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) sandbox_db: Option<PathBuf>,
 
     /// An attempt the processor has no record of is settled as failed only
@@ -52,10 +52,10 @@ pub(crate) struct Args {
 
 /// Runs `ledgerly reconcile`.
 pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
-    let ledger_path = store::ledger_path(args.db.as_deref());
-    let sandbox_path = store::sandbox_path(args.sandbox_db.as_deref(), &ledger_path);
-    let ledger = store::open_ledger(&ledger_path, Open::Existing)?;
-    let books = store::open_books(&sandbox_path, Open::Existing)?;
+    let ledger_location = store::ledger_location(args.db.as_deref());
+    let sandbox_location = store::sandbox_location(args.sandbox_db.as_deref(), &ledger_location);
+    let ledger = store::open_ledger(&ledger_location, Open::Existing)?;
+    let books = store::open_books(&sandbox_location, Open::Existing)?;
     let gateway = FakeGateway::with_books(books)
         .with_clock(SystemClock)
         .without_request_log();

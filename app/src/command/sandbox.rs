@@ -46,13 +46,13 @@ pub(crate) enum SandboxCommand {
 /// `ledgerly sandbox captures`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CapturesArgs {
-    /// The sandbox processor's books [default: ledgerly-sandbox.db beside the ledger]
-    #[arg(long, value_name = "PATH")]
+    /// The sandbox processor's books: a SQLite file, or a postgres:// URL [default: ledgerly-sandbox.db beside the ledger file, or the ledger's database]
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) sandbox_db: Option<PathBuf>,
 
     /// The ledger whose neighbour the books are, when --sandbox-db is not given
     /// [default: `LEDGERLY_DB`, else ledgerly.db]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) db: Option<PathBuf>,
 
     /// The output format
@@ -68,9 +68,9 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
 }
 
 fn captures(args: &CapturesArgs) -> Result<Status, AppError> {
-    let ledger = store::ledger_path(args.db.as_deref());
-    let path = store::sandbox_path(args.sandbox_db.as_deref(), &ledger);
-    let books = store::open_books(&path, Open::Existing)?;
+    let ledger = store::ledger_location(args.db.as_deref());
+    let location = store::sandbox_location(args.sandbox_db.as_deref(), &ledger);
+    let books = store::open_books(&location, Open::Existing)?;
     let mut out = io::stdout().lock();
     let mut records = Vec::with_capacity(64 * 1024);
     if args.format == ListFormat::Csv {

@@ -6,8 +6,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use billing::{
-    Attempt, AttemptUpdate, ClaimOutcome, Claims, InvoiceFilter, InvoiceId, InvoiceRecord,
-    IssueOutcome, IssuedInvoice, Ledger, RepositoryError, WorkerId, apply_update, check_append,
+    Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, RepositoryError, WorkerId, apply_update,
+    check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
 use postgres::{Client, IsolationLevel, Row, Transaction};
@@ -719,6 +720,40 @@ impl Claims for PgLedger {
             )
         })?;
         Ok(())
+    }
+
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+        let after = after.map_or("", InvoiceId::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|transaction| {
+            let rows = transaction
+                .query(
+                    &format!(
+                        "SELECT invoice_id, worker, expires_at_ms <= {NOW_MS} FROM claims \
+                         WHERE invoice_id > $1 ORDER BY invoice_id LIMIT $2"
+                    ),
+                    &[&after, &limit],
+                )
+                .map_err(|error| failed(&error))?;
+            rows.iter()
+                .map(|row| {
+                    let (invoice, worker, expired): (String, String, bool) = (
+                        row.try_get(0).map_err(|error| failed(&error))?,
+                        row.try_get(1).map_err(|error| failed(&error))?,
+                        row.try_get(2).map_err(|error| failed(&error))?,
+                    );
+                    Ok(HeldClaim::new(
+                        InvoiceId::new(invoice).map_err(invalid)?,
+                        WorkerId::new(worker).map_err(invalid)?,
+                        expired,
+                    ))
+                })
+                .collect()
+        })
     }
 }
 

@@ -1,0 +1,226 @@
+//! The backend a location names: a SQLite file or a PostgreSQL database,
+//! behind one type each for the ledger and the books, so that a command
+//! is written once for both.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use billing::{
+    Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, RepositoryError, WorkerId,
+};
+use payment_gateway::{
+    BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, PaymentMethod, SandboxBooks,
+};
+
+use crate::{PgLedger, PgSandboxBooks, SqliteLedger, SqliteSandboxBooks, StoreError, redact};
+
+/// Where a ledger or the sandbox's books live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    File(PathBuf),
+    /// A PostgreSQL database, by its `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// What `text` names: a PostgreSQL URL when it starts with
+    /// `postgres://` or `postgresql://`, else a file path.
+    pub fn parse(text: impl AsRef<Path>) -> Location {
+        let path = text.as_ref();
+        match path.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Location::Postgres(url.to_owned())
+            }
+            _ => Location::File(path.to_path_buf()),
+        }
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Location::Postgres(_))
+    }
+}
+
+impl fmt::Display for Location {
+    /// The path, or the URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// The ledger at a [`Location`].
+#[derive(Debug)]
+pub enum AnyLedger {
+    /// In a SQLite file.
+    Sqlite(SqliteLedger),
+    /// In a PostgreSQL database.
+    Postgres(PgLedger),
+}
+
+impl AnyLedger {
+    /// Opens (creating and migrating as needed) the ledger at `location`.
+    pub fn open(location: &Location) -> Result<AnyLedger, StoreError> {
+        match location {
+            Location::File(path) => SqliteLedger::open(path).map(AnyLedger::Sqlite),
+            Location::Postgres(url) => PgLedger::connect(url).map(AnyLedger::Postgres),
+        }
+    }
+}
+
+macro_rules! each {
+    ($self:ident, $backend:ident => $call:expr) => {
+        match $self {
+            AnyLedger::Sqlite($backend) => $call,
+            AnyLedger::Postgres($backend) => $call,
+        }
+    };
+}
+
+impl Ledger for AnyLedger {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+        each!(self, ledger => ledger.issue(invoices))
+    }
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+        each!(self, ledger => ledger.get(id))
+    }
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+        each!(self, ledger => ledger.get_all(ids))
+    }
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+        each!(self, ledger => ledger.begin_attempts(attempts))
+    }
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+        each!(self, ledger => ledger.finish_attempts(updates))
+    }
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), RepositoryError> {
+        each!(self, ledger => ledger.change_payment_method(id, payment_method))
+    }
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+        each!(self, ledger => ledger.list(filter, after, limit))
+    }
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, RepositoryError> {
+        each!(self, ledger => ledger.unsettled_attempts(after, limit))
+    }
+}
+
+impl Claims for AnyLedger {
+    fn claim(
+        &self,
+        worker: &WorkerId,
+        ids: &[InvoiceId],
+        lease: Duration,
+    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+        each!(self, ledger => ledger.claim(worker, ids, lease))
+    }
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+        each!(self, ledger => ledger.release(worker, ids))
+    }
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+        each!(self, ledger => ledger.claims(after, limit))
+    }
+}
+
+/// The sandbox's books at a [`Location`].
+#[derive(Debug)]
+pub enum AnyBooks {
+    /// In a SQLite file.
+    Sqlite(SqliteSandboxBooks),
+    /// In a PostgreSQL database.
+    Postgres(PgSandboxBooks),
+}
+
+impl AnyBooks {
+    /// Opens (creating and migrating as needed) the books at `location`.
+    pub fn open(location: &Location) -> Result<AnyBooks, StoreError> {
+        match location {
+            Location::File(path) => SqliteSandboxBooks::open(path).map(AnyBooks::Sqlite),
+            Location::Postgres(url) => PgSandboxBooks::connect(url).map(AnyBooks::Postgres),
+        }
+    }
+}
+
+macro_rules! each_books {
+    ($self:ident, $backend:ident => $call:expr) => {
+        match $self {
+            AnyBooks::Sqlite($backend) => $call,
+            AnyBooks::Postgres($backend) => $call,
+        }
+    };
+}
+
+impl SandboxBooks for AnyBooks {
+    fn transaction(
+        &self,
+        work: &mut dyn FnMut(&mut dyn BooksTransaction) -> Result<(), BooksError>,
+    ) -> Result<(), BooksError> {
+        each_books!(self, books => books.transaction(work))
+    }
+    fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
+        each_books!(self, books => books.key_record(key))
+    }
+    fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
+        each_books!(self, books => books.capture_for_key(key))
+    }
+    fn capture_count(&self) -> Result<u64, BooksError> {
+        each_books!(self, books => books.capture_count())
+    }
+    fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
+        each_books!(self, books => books.captures_after(after, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_url_names_a_database_and_anything_else_a_file() {
+        assert_eq!(
+            Location::parse("postgres://u@h/db"),
+            Location::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            Location::parse("postgresql://u@h/db"),
+            Location::Postgres("postgresql://u@h/db".into())
+        );
+        for file in [
+            "ledgerly.db",
+            "postgres",
+            "./postgres://x",
+            "/var/lib/l.db",
+            "",
+        ] {
+            assert_eq!(Location::parse(file), Location::File(file.into()), "{file}");
+            assert!(!Location::parse(file).is_postgres());
+        }
+        assert!(Location::parse("postgres://h/db").is_postgres());
+        assert_eq!(
+            Location::parse("postgres://u:pw@h/db").to_string(),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(Location::parse("a/b.db").to_string(), "a/b.db");
+    }
+}
