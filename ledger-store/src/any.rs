@@ -55,6 +55,8 @@ impl fmt::Display for Location {
 }
 
 /// The ledger at a [`Location`].
+// One per command, never in a collection: boxing the larger variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AnyLedger {
     /// In a SQLite file.
@@ -144,6 +146,7 @@ impl Claims for AnyLedger {
 }
 
 /// The sandbox's books at a [`Location`].
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AnyBooks {
     /// In a SQLite file.

@@ -62,6 +62,8 @@ mod ledger;
 mod postgres;
 mod rows;
 mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use any::{AnyBooks, AnyLedger, Location};
 pub use books::SqliteSandboxBooks;

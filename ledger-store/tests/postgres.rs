@@ -13,12 +13,11 @@
 // valid; a panic there is a broken test, reported as a failure.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use billing::conformance::{self, CrashPoint, Run};
 use billing::{InvoiceId, Ledger};
+use ledger_store::testing::{Schema, server};
 use ledger_store::{PgLedger, PgSandboxBooks, StoreError};
 use payment_gateway::{
     Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, KEY_LIFETIME,
@@ -27,80 +26,6 @@ use payment_gateway::{
 use postgres::{Client, NoTls};
 use proptest::prelude::*;
 use proptest::sample::select;
-
-const SERVER_ENV: &str = "LEDGERLY_TEST_POSTGRES";
-
-/// The server's URL, or `None` (after saying so) when there is none and
-/// this is not CI.
-fn server() -> Option<String> {
-    static SAID: std::sync::Once = std::sync::Once::new();
-    match std::env::var(SERVER_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{SERVER_ENV} is not set under CI=true: the PostgreSQL tests must run \
-                 (scripts/ci test starts a throwaway cluster)"
-            );
-            // Once, and straight to stderr: the test harness shows what
-            // `eprintln!` prints only when a test fails, and a skip must be
-            // seen.
-            SAID.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipped: no PostgreSQL ({SERVER_ENV} is not set); run \
-                 `scripts/ci test`, or `export {SERVER_ENV}=$(scripts/postgres start /tmp/pg)`"
-                );
-            });
-            None
-        }
-    }
-}
-
-/// A schema of its own on the server, dropped when the last handle on it
-/// goes.
-struct Schema {
-    server: String,
-    name: String,
-}
-
-impl Schema {
-    fn new(server: &str) -> Schema {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "t_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = Client::connect(server, NoTls).unwrap();
-        admin
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-            ))
-            .unwrap();
-        Schema {
-            server: server.to_owned(),
-            name,
-        }
-    }
-
-    /// The server's URL with this schema first on the search path.
-    fn url(&self) -> String {
-        let joiner = if self.server.contains('?') { '&' } else { '?' };
-        format!(
-            "{}{joiner}options=-csearch_path%3D{}",
-            self.server, self.name
-        )
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = Client::connect(&self.server, NoTls) {
-            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
 
 /// A new, empty ledger on the server; the opener connects anew each call.
 fn fresh_on(server: &str) -> impl Fn() -> PgLedger + Sync + use<> {
@@ -297,7 +222,7 @@ fn postgres_books_keep_transient_counters_declines_and_lost_replies_across_conne
         Lookup::Captured(replayed)
     );
     assert_eq!(books.capture_count().unwrap(), 2);
-    assert!(books.url().ends_with(&schema.name));
+    assert!(books.url().ends_with(schema.name()));
 }
 
 #[test]

@@ -19,10 +19,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use billing::{
-    BillingError, BillingService, CustomerId, Invoice, InvoiceId, Payment, RetryPolicy,
-    ThreadSleeper,
+    BillingError, BillingService, ClaimOutcome, Claims, CustomerId, Invoice, InvoiceId, Ledger,
+    Payment, RetryPolicy, ThreadSleeper, WorkerId,
 };
-use ledger_store::{SqliteLedger, SqliteSandboxBooks};
+use ledger_store::{AnyBooks, AnyLedger};
 use payment_gateway::{
     Charge, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
     PaymentGateway, PaymentMethod, SystemClock,
@@ -62,6 +62,11 @@ const MAX_BATCH: usize = 2048;
 /// With a sandbox latency, a batch is cut to about this much waiting, so
 /// records still come out steadily and a signal is answered promptly.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
+/// How many claims the end-of-input sweep reads per query.
+const SWEEP_PAGE: usize = 2048;
+/// How often the sweep looks again while other workers hold claims: short
+/// next to a batch (about 0.1 s), long next to one query.
+const SWEEP_POLL: Duration = Duration::from_millis(100);
 
 /// What `ledgerly charge --help` shows above its exit codes.
 pub(crate) const HELP: &str = "\
@@ -86,6 +91,15 @@ under the same idempotency key. An id issued again with other content is refused
 naming the field. After a decline, the same id with a new payment_method is a
 new attempt.
 
+Several workers, on one host or several, share a run when they are given the
+same input and the same ledger (a PostgreSQL URL for several hosts): each batch
+of invoices is claimed before it is collected, so a worker collects only the
+invoices it claimed and reports the others as claimed by the worker that holds
+them. A claim lasts --claim-timeout; the claims of a worker that died are taken
+over after it. At the end of its input a worker takes over every claim that ran
+out and waits until no other worker holds one, so when any worker exits 0 the
+whole run is settled.
+
 Input: JSON Lines, one invoice per line, as for `ledgerly invoice` plus who pays:
   {\"id\": \"INV-1\", \"customer\": \"cus_1\", \"payment_method\": \"tok_success\",
    \"currency\": \"USD\", \"tier\": \"gold\", \"loyalty_member\": true, \"days_overdue\": 45,
@@ -96,13 +110,16 @@ id, customer, payment_method and line_items are required; currency is USD, EUR o
 Output, one record per input invoice in input order:
   {\"line\":1,\"id\":\"INV-1\",\"outcome\":\"paid\",\"total\":\"141.69\",\"currency\":\"USD\",\"requests\":1,\"charge_id\":\"ch_fake_000001\"}
   {\"line\":2,\"id\":\"INV-2\",\"outcome\":\"declined\",\"total\":\"10.80\",\"currency\":\"USD\",\"requests\":1,\"decline_code\":\"card_declined\"}
-outcome is paid (charge_id null when nothing was due), declined, or failed (with
-error); an invalid invoice yields {\"line\": N, \"id\": ..., \"error\": \"...\"}.
+outcome is paid (charge_id null when nothing was due), declined, failed (with
+error), or claimed (with the worker that collects it, 0 requests); an invalid
+invoice yields {\"line\": N, \"id\": ..., \"error\": \"...\"}. An invoice taken over from
+a worker that died comes after the input's records, with line 0.
 
 Examples:
   ledgerly charge --input invoices.jsonl
   ledgerly charge --input invoices.jsonl --format text --db /var/lib/ledgerly/ledgerly.db
-  ledgerly charge --input invoices.jsonl --sandbox-latency 2ms   # slow enough to stop halfway";
+  ledgerly charge --input invoices.jsonl --sandbox-latency 2ms   # slow enough to stop halfway
+  ledgerly charge --input invoices.jsonl --db postgres://billing@db.internal/ledgerly   # on each host";
 
 /// `ledgerly charge`: collect a file of invoices in the sandbox.
 #[derive(Debug, clap::Args)]
@@ -137,6 +154,15 @@ pub(crate) struct Args {
     )]
     pub(crate) max_attempts: u32,
 
+    /// Who this worker is in the claims it holds [default: hostname:pid]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) worker: Option<String>,
+
+    /// How long a claim lasts before another worker may take it over
+    /// (a whole number with us, ms, s or m)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_lease)]
+    pub(crate) claim_timeout: Duration,
+
     /// Charge an invoice whose tier pricing does not know, without a tier
     /// discount (warned about once per name); without this flag such an
     /// invoice is refused (an error record, exit 65), since it would be
@@ -154,13 +180,36 @@ pub(crate) enum ChargeFormat {
     Text,
 }
 
-/// The sandbox gateway as `charge` uses it: over its books in a file.
-type Sandbox = FakeGateway<SqliteSandboxBooks>;
+/// The sandbox gateway as `charge` uses it: over its books in a file or a
+/// database.
+type Sandbox = FakeGateway<AnyBooks>;
 
 /// The service `charge` collects through: the sandbox gateway (counted per
-/// invoice) and the SQLite ledger, borrowed for the run.
+/// invoice) and the ledger, borrowed for the run.
 type Service<'a> =
-    BillingService<&'a Counting<&'a Sandbox>, &'a SqliteLedger, ThreadSleeper, SystemClock>;
+    BillingService<&'a Counting<&'a Sandbox>, &'a AnyLedger, ThreadSleeper, SystemClock>;
+
+/// A claim's lease: a duration, and not zero (a claim that runs out at
+/// once would let every worker collect every invoice).
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    match parse_duration(text) {
+        Ok(lease) if lease.is_zero() => Err("a claim must last longer than 0".to_owned()),
+        Ok(lease) => Ok(lease),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// This worker's default id: `hostname:pid`, unique among the workers
+/// sharing a run whatever host each runs on.
+fn default_worker() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
+}
 
 /// A gateway that counts the charge requests each invoice (the request's
 /// reference) sends, for the records' `requests`; taken per batch, so it
@@ -238,6 +287,10 @@ struct Run<'a> {
     /// The ids of the invoices in the batch.
     ids: HashSet<String>,
     batch_size: usize,
+    /// Who this run is in its claims.
+    worker: WorkerId,
+    /// How long its claims last.
+    lease: Duration,
 }
 
 /// How many invoices share a batch: [`MAX_BATCH`], or fewer when each
@@ -256,11 +309,13 @@ fn batch_size(latency: Duration) -> usize {
 pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let policy = RetryPolicy::new(args.max_attempts, BASE_DELAY, MAX_DELAY)
         .map_err(|error| AppError::usage(Cmd::Charge, format!("--max-attempts: {error}")))?;
+    let worker = WorkerId::new(args.worker.clone().unwrap_or_else(default_worker))
+        .map_err(|error| AppError::usage(Cmd::Charge, format!("--worker: {error}")))?;
     let reader = open_input(&args.input)?;
-    let ledger_path = store::ledger_path(args.db.as_deref());
-    let sandbox_path = store::sandbox_path(args.sandbox_db.as_deref(), &ledger_path);
-    let ledger = store::open_ledger(&ledger_path, Open::Create)?;
-    let books = store::open_books(&sandbox_path, Open::Create)?;
+    let ledger_location = store::ledger_location(args.db.as_deref());
+    let sandbox_location = store::sandbox_location(args.sandbox_db.as_deref(), &ledger_location);
+    let ledger = store::open_ledger(&ledger_location, Open::Create)?;
+    let books = store::open_books(&sandbox_location, Open::Create)?;
     let gateway = FakeGateway::with_books(books)
         .with_clock(SystemClock)
         .with_latency(args.sandbox_latency)
@@ -277,6 +332,8 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         batch: Vec::new(),
         ids: HashSet::new(),
         batch_size: batch_size(args.sandbox_latency),
+        worker,
+        lease: args.claim_timeout,
     };
 
     let pool = BufferPool::default();
@@ -320,6 +377,9 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         if let Block::Lines { data, .. } = block {
             pool.put(data);
         }
+    }
+    if let Some(status) = run.sweep(console, &mut out, &mut records)? {
+        return Ok(status);
     }
     run.diagnostics.finish();
     Ok(run.tally.status())
@@ -424,7 +484,8 @@ impl Run<'_> {
             };
             verdicts.push(verdict);
         }
-        let mut payments = self.service.collect_all(&to_collect).into_iter();
+        let (mine, mut held) = self.claim(&to_collect)?;
+        let mut payments = self.collect_claimed(&mine)?.into_iter();
         let mut verdicts = verdicts.into_iter();
         for (line, entry) in &self.batch {
             let written = match entry {
@@ -436,6 +497,16 @@ impl Run<'_> {
                     let id = invoice.id().as_str();
                     match verdicts.next() {
                         Some(Ok((total, currency, settled))) => {
+                            let settled = settled.or_else(|| {
+                                held.remove(id).map(|worker| Collected {
+                                    total,
+                                    currency,
+                                    requests: 0,
+                                    outcome: Outcome::Claimed {
+                                        worker: worker.to_string(),
+                                    },
+                                })
+                            });
                             let collected = settled.unwrap_or_else(|| {
                                 let requests = self.service.gateway().take(id);
                                 match payments.next() {
@@ -448,7 +519,11 @@ impl Run<'_> {
                                     ),
                                 }
                             });
-                            self.tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
+                            // Another worker's invoice is its to report.
+                            self.tally.unpaid |= !matches!(
+                                collected.outcome,
+                                Outcome::Paid { .. } | Outcome::Claimed { .. }
+                            );
                             write_collected(records, self.format, *line, id, &collected)
                         }
                         Some(Err(error)) => {
@@ -460,6 +535,146 @@ impl Run<'_> {
                 }
             };
             written.map_err(AppError::Output)?;
+        }
+        Ok(())
+    }
+
+    /// Claims `ids` for this run: the ones it got, in order, and who holds
+    /// each of the others.
+    fn claim(
+        &self,
+        ids: &[InvoiceId],
+    ) -> Result<(Vec<InvoiceId>, HashMap<String, WorkerId>), AppError> {
+        if ids.is_empty() {
+            return Ok((Vec::new(), HashMap::new()));
+        }
+        let outcomes = self
+            .service
+            .ledger()
+            .claim(&self.worker, ids, self.lease)
+            .map_err(BillingError::from)?;
+        let mut mine = Vec::with_capacity(ids.len());
+        let mut held = HashMap::new();
+        for (id, outcome) in ids.iter().zip(outcomes) {
+            match outcome {
+                ClaimOutcome::Claimed => mine.push(id.clone()),
+                ClaimOutcome::HeldBy(worker) => {
+                    held.insert(id.as_str().to_owned(), worker);
+                }
+            }
+        }
+        Ok((mine, held))
+    }
+
+    /// Collects the invoices this run claimed, then drops its claims.
+    fn collect_claimed(
+        &self,
+        mine: &[InvoiceId],
+    ) -> Result<Vec<Result<Payment, BillingError>>, AppError> {
+        let payments = self.service.collect_all(mine);
+        self.service
+            .ledger()
+            .release(&self.worker, mine)
+            .map_err(BillingError::from)?;
+        Ok(payments)
+    }
+
+    /// At the end of the input: takes over every claim whose lease ran out
+    /// (its worker died) and collects it, and waits until no other worker
+    /// holds a claim, so that the run ends settled. `Some` ends the run
+    /// with that status (its output's reader went away).
+    fn sweep(
+        &mut self,
+        console: Console,
+        out: &mut impl Write,
+        records: &mut Vec<u8>,
+    ) -> Result<Option<Status>, AppError> {
+        let mut waiting_said = false;
+        loop {
+            let mut after: Option<InvoiceId> = None;
+            let mut held_elsewhere = 0_usize;
+            loop {
+                let page = self
+                    .service
+                    .ledger()
+                    .claims(after.as_ref(), SWEEP_PAGE)
+                    .map_err(BillingError::from)?;
+                let (free, held): (Vec<_>, Vec<_>) = page
+                    .iter()
+                    .partition(|claim| claim.expired() || claim.worker() == &self.worker);
+                held_elsewhere += held.len();
+                let free: Vec<InvoiceId> = free.iter().map(|c| c.invoice().clone()).collect();
+                if let Some(status) = self.take_over(&free, out, records)? {
+                    return Ok(Some(status));
+                }
+                match page.last() {
+                    Some(last) if page.len() == SWEEP_PAGE => after = Some(last.invoice().clone()),
+                    _ => break,
+                }
+            }
+            if held_elsewhere == 0 {
+                return Ok(None);
+            }
+            if !waiting_said {
+                console.notice(
+                    &mut io::stderr(),
+                    format!(
+                        "waiting: other workers hold {held_elsewhere} claim(s); their invoices \
+                         are settled by them, or taken over here if their claims run out"
+                    ),
+                );
+                waiting_said = true;
+            }
+            std::thread::sleep(SWEEP_POLL);
+        }
+    }
+
+    /// Claims and collects `ids` (invoices whose worker's claim ran out),
+    /// and writes their records with line 0: they come from the ledger,
+    /// not from this run's input.
+    fn take_over(
+        &mut self,
+        ids: &[InvoiceId],
+        out: &mut impl Write,
+        records: &mut Vec<u8>,
+    ) -> Result<Option<Status>, AppError> {
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        records.clear();
+        let written = signals::writing(|| {
+            self.take_over_records(ids, records)
+                .map(|()| out.write_all(records).and_then(|()| out.flush()))
+        });
+        if let Err(error) = written? {
+            return closed_pipe_or(error, self.tally.status()).map(Some);
+        }
+        signals::stop_if_asked(out);
+        Ok(None)
+    }
+
+    fn take_over_records(
+        &mut self,
+        ids: &[InvoiceId],
+        records: &mut Vec<u8>,
+    ) -> Result<(), AppError> {
+        let (mine, _) = self.claim(ids)?;
+        let stored = self
+            .service
+            .ledger()
+            .get_all(&mine)
+            .map_err(BillingError::from)?;
+        let payments = self.collect_claimed(&mine)?;
+        for ((id, record), result) in mine.iter().zip(stored).zip(payments) {
+            // A claim on an invoice the ledger does not have holds nothing.
+            let Some(record) = record else { continue };
+            let total = record.invoice().breakdown().total();
+            let currency = record.invoice().currency();
+            let requests = self.service.gateway().take(id.as_str());
+            let collected = collected(total, currency, requests, result);
+            self.tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
+            write_collected(records, self.format, 0, id.as_str(), &collected)
+                .map_err(AppError::Output)?;
         }
         Ok(())
     }

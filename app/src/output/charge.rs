@@ -32,6 +32,12 @@ pub(crate) enum Outcome {
         /// What billing reported.
         error: String,
     },
+    /// Another worker sharing the run holds the invoice's claim: it
+    /// collects it and reports it; this run sent nothing for it.
+    Claimed {
+        /// The worker holding the claim.
+        worker: String,
+    },
 }
 
 /// A collected invoice's record: its total and how collecting it ended.
@@ -68,6 +74,7 @@ enum Detail<'a> {
     ChargeId(Option<&'a str>),
     DeclineCode(&'a str),
     Error(&'a str),
+    Worker(&'a str),
 }
 
 /// An invalid invoice's JSON record, as `ledgerly invoice` writes it.
@@ -90,6 +97,7 @@ pub(crate) fn write_collected(
         Outcome::Paid { charge_id } => ("paid", Detail::ChargeId(charge_id.as_deref())),
         Outcome::Declined { code } => ("declined", Detail::DeclineCode(code)),
         Outcome::Failed { error } => ("failed", Detail::Error(error)),
+        Outcome::Claimed { worker } => ("claimed", Detail::Worker(worker)),
     };
     match format {
         ChargeFormat::Jsonl => {
@@ -111,6 +119,7 @@ pub(crate) fn write_collected(
                 Detail::ChargeId(Some(charge)) => format!("charge {charge}"),
                 Detail::ChargeId(None) => "nothing was due".to_owned(),
                 Detail::DeclineCode(code) | Detail::Error(code) => code.to_owned(),
+                Detail::Worker(worker) => format!("by worker {worker}"),
             };
             let requests = collected.requests;
             let plural = if requests == 1 { "" } else { "s" };
@@ -221,6 +230,24 @@ mod tests {
         assert_eq!(
             written(ChargeFormat::Text, &failed),
             "line 3  INV-1  failed    141.69 USD  still open  (4 requests)\n"
+        );
+    }
+
+    #[test]
+    fn an_invoice_another_worker_holds_names_that_worker() {
+        let claimed = collected(
+            Outcome::Claimed {
+                worker: "billing-2:4242".to_owned(),
+            },
+            0,
+        );
+        assert_eq!(
+            written(ChargeFormat::Jsonl, &claimed),
+            "{\"line\":3,\"id\":\"INV-1\",\"outcome\":\"claimed\",\"total\":\"141.69\",\"currency\":\"USD\",\"requests\":0,\"worker\":\"billing-2:4242\"}\n"
+        );
+        assert_eq!(
+            written(ChargeFormat::Text, &claimed),
+            "line 3  INV-1  claimed   141.69 USD  by worker billing-2:4242  (0 requests)\n"
         );
     }
 

@@ -14,7 +14,80 @@ use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::util::{fixture, on_ledger, scratch, stdout_of};
+use crate::util::{fixture, ledgerly, on_ledger, scratch, stdout_of};
+
+/// Where a test's ledger and sandbox books live: a scratch directory's
+/// files, or a schema of its own on the PostgreSQL test server.
+enum Place {
+    File(tempfile::TempDir),
+    Postgres(ledger_store::testing::Schema),
+}
+
+impl Place {
+    /// A fresh SQLite ledger.
+    fn file() -> Place {
+        Place::File(scratch())
+    }
+
+    /// A fresh PostgreSQL ledger, or `None` when there is no test server
+    /// (said once; a failure under `CI=true`).
+    fn postgres() -> Option<Place> {
+        ledger_store::testing::server()
+            .map(|server| Place::Postgres(ledger_store::testing::Schema::new(&server)))
+    }
+
+    /// Every place a test can run here: the file, and PostgreSQL when there
+    /// is a server.
+    fn all() -> Vec<Place> {
+        std::iter::once(Place::file())
+            .chain(Place::postgres())
+            .collect()
+    }
+
+    /// The `--db` value: the file's path or the database's URL (the
+    /// sandbox's books sit beside it either way).
+    fn db(&self) -> std::ffi::OsString {
+        match self {
+            Place::File(dir) => dir.path().join("ledgerly.db").into_os_string(),
+            Place::Postgres(schema) => schema.url().into(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Place::File(_) => "sqlite",
+            Place::Postgres(_) => "postgres",
+        }
+    }
+
+    /// `ledgerly <command> --db <this place>`.
+    fn command(&self, command: &[&str]) -> assert_cmd::Command {
+        let mut ledgerly = ledgerly();
+        ledgerly.args(command).arg("--db").arg(self.db());
+        ledgerly
+    }
+
+    /// `ledgerly charge` here as a child process, its records to `out`;
+    /// `extra` flags added.
+    fn spawn_charge_to(&self, input: &Path, latency: &str, extra: &[&str], out: Stdio) -> Child {
+        Command::new(cargo_bin!("ledgerly"))
+            .env_remove("LEDGERLY_DB")
+            .args(["--quiet", "charge", "--sandbox-latency", latency, "--input"])
+            .arg(input)
+            .arg("--db")
+            .arg(self.db())
+            .args(extra)
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// [`spawn_charge_to`](Place::spawn_charge_to), its records dropped.
+    fn spawn_charge(&self, input: &Path, latency: &str, extra: &[&str]) -> Child {
+        self.spawn_charge_to(input, latency, extra, Stdio::null())
+    }
+}
 
 /// `count` invoices paid with `tok_success`, one JSON line each.
 fn write_invoices(dir: &Path, count: usize) -> PathBuf {
@@ -52,9 +125,9 @@ struct Comparison {
     captured_not_paid: usize,
 }
 
-fn compare(dir: &tempfile::TempDir) -> Comparison {
-    let captures = records(&stdout_of(&mut on_ledger(dir, &["sandbox", "captures"])));
-    let invoices = records(&stdout_of(&mut on_ledger(dir, &["invoices"])));
+fn compare(place: &Place) -> Comparison {
+    let captures = records(&stdout_of(&mut place.command(&["sandbox", "captures"])));
+    let invoices = records(&stdout_of(&mut place.command(&["invoices"])));
     let mut by_reference: HashMap<String, Vec<String>> = HashMap::new();
     for capture in &captures {
         by_reference
@@ -97,20 +170,6 @@ fn compare(dir: &tempfile::TempDir) -> Comparison {
     comparison
 }
 
-/// `ledgerly charge` on the scratch ledger, as a child process.
-fn spawn_charge(dir: &tempfile::TempDir, input: &Path, latency: &str) -> Child {
-    Command::new(cargo_bin!("ledgerly"))
-        .env_remove("LEDGERLY_DB")
-        .args(["--quiet", "charge", "--sandbox-latency", latency, "--input"])
-        .arg(input)
-        .arg("--db")
-        .arg(dir.path().join("ledgerly.db"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 /// A small deterministic generator for the kill moments (splitmix64),
 /// seeded from the clock; the seed is printed so a failure can be replayed.
 struct Moments(u64);
@@ -127,16 +186,22 @@ impl Moments {
 
 #[test]
 fn a_second_run_captures_nothing_new_and_reports_the_stored_charges() {
-    let dir = scratch();
+    for place in Place::all() {
+        second_run_captures_nothing_new(&place);
+    }
+}
+
+fn second_run_captures_nothing_new(place: &Place) {
     let input = fixture("charge.jsonl");
-    on_ledger(&dir, &["charge", "--input", &input])
+    place
+        .command(&["charge", "--input", &input])
         .assert()
         .code(1);
-    let first = stdout_of(&mut on_ledger(&dir, &["sandbox", "captures"]));
-    assert_eq!(records(&first).len(), 4, "{first}");
+    let first = stdout_of(&mut place.command(&["sandbox", "captures"]));
+    assert_eq!(records(&first).len(), 4, "{}: {first}", place.name());
     // The second run: every paid invoice is reported with its stored charge
     // id after 0 requests; only the unpaid ones are tried again.
-    let second = stdout_of(&mut on_ledger(&dir, &["charge", "--input", &input]));
+    let second = stdout_of(&mut place.command(&["charge", "--input", &input]));
     let second = records(&second);
     assert_eq!(second[0]["charge_id"], "ch_fake_000001");
     assert_eq!(second[0]["requests"], 0);
@@ -145,9 +210,9 @@ fn a_second_run_captures_nothing_new_and_reports_the_stored_charges() {
             assert_eq!(record["requests"], 0, "{record}");
         }
     }
-    let after = stdout_of(&mut on_ledger(&dir, &["sandbox", "captures"]));
+    let after = stdout_of(&mut place.command(&["sandbox", "captures"]));
     assert_eq!(after, first, "the second run captured something");
-    let comparison = compare(&dir);
+    let comparison = compare(place);
     assert_eq!(comparison.double_captures, 0);
     assert_eq!(comparison.paid_without_capture, 0);
     assert_eq!(comparison.captured_not_paid, 0);
@@ -174,24 +239,26 @@ fn an_invoice_issued_again_with_other_content_is_refused_naming_the_field() {
         );
 }
 
+/// The claims of a killed run last this long in the tests, so that the
+/// runs after it take them over within the test.
+const TEST_LEASE: &str = "1s";
+
 #[test]
 fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
     // 5 ms per request: a run needs 2 s for them all, and each kill
     // interrupts it after a few dozen, so the kills fall all through it.
     const INVOICES: usize = 400;
     const KILLS: usize = 20;
+    let place = Place::file();
     let dir = scratch();
     let input = write_invoices(dir.path(), INVOICES);
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-        .into();
+    let seed = seed();
     let mut moments = Moments(seed);
     let started = Instant::now();
     let mut killed = 0;
+    let lease = ["--claim-timeout", TEST_LEASE];
     for _ in 0..KILLS {
-        let mut child = spawn_charge(&dir, &input, "5ms");
+        let mut child = place.spawn_charge(&input, "5ms", &lease);
         std::thread::sleep(Duration::from_millis(20 + moments.next_below(500)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
@@ -199,13 +266,14 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
         }
         child.wait().unwrap();
     }
-    let midway = compare(&dir);
+    let midway = compare(&place);
     // A reconcile settles what the killed runs left pending without
     // charging: the processor's captures and the ledger agree at once.
-    on_ledger(&dir, &["reconcile", "--grace", "0"])
+    place
+        .command(&["reconcile", "--grace", "0"])
         .assert()
         .success();
-    let reconciled = compare(&dir);
+    let reconciled = compare(&place);
     assert_eq!(reconciled.captures, midway.captures, "seed {seed}");
     assert_eq!(reconciled.paid, reconciled.captures, "seed {seed}");
     assert_eq!(
@@ -217,10 +285,11 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
         (0, 0, 0),
         "seed {seed}"
     );
-    // The final run charges the rest.
-    let status = spawn_charge(&dir, &input, "0").wait().unwrap();
+    // The final run charges the rest, taking over the last killed run's
+    // claims once they run out.
+    let status = place.spawn_charge(&input, "0", &lease).wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    let comparison = compare(&dir);
+    let comparison = compare(&place);
     eprintln!(
         "kill test (seed {seed}): {killed} kills of {KILLS} runs, {INVOICES} invoices, \
          {} paid and {} captured before the final run, {} captures, {} double captures, {:?}",
@@ -231,61 +300,168 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
         started.elapsed()
     );
     assert_eq!(midway.double_captures, 0, "seed {seed}");
-    assert_eq!(
-        comparison,
-        Comparison {
-            invoices: INVOICES,
-            paid: INVOICES,
-            captures: INVOICES,
-            ..Comparison::default()
-        },
-        "seed {seed}"
-    );
+    assert_eq!(comparison, all_paid_once(INVOICES), "seed {seed}");
+}
+
+/// Every invoice paid, each with one capture, nothing else.
+fn all_paid_once(invoices: usize) -> Comparison {
+    Comparison {
+        invoices,
+        paid: invoices,
+        captures: invoices,
+        ..Comparison::default()
+    }
+}
+
+/// A seed from the clock, printed with any failure so it can be replayed.
+fn seed() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        .into()
 }
 
 #[test]
-fn several_runs_at_once_on_one_ledger_capture_each_invoice_once() {
+fn three_workers_killed_and_restarted_at_random_moments_on_postgres_capture_each_invoice_once() {
+    // Three workers share one run on PostgreSQL; every 50–300 ms one of
+    // them, chosen at random, is killed and started again, 15 times. Then
+    // the last three run to the end, taking over the dead workers' claims.
+    const INVOICES: usize = 600;
+    const WORKERS: usize = 3;
+    const KILLS: usize = 15;
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let dir = scratch();
+    let input = write_invoices(dir.path(), INVOICES);
+    let seed = seed();
+    let mut moments = Moments(seed);
+    let started = Instant::now();
+    let lease = ["--claim-timeout", TEST_LEASE];
+    // The schema exists before the workers start, so they race for
+    // invoices, not for creating tables.
+    place
+        .command(&["charge", "--input", "-"])
+        .write_stdin("")
+        .assert()
+        .success();
+    let mut workers: Vec<Child> = (0..WORKERS)
+        .map(|_| place.spawn_charge(&input, "5ms", &lease))
+        .collect();
+    let mut killed = 0;
+    for _ in 0..KILLS {
+        std::thread::sleep(Duration::from_millis(50 + moments.next_below(250)));
+        let slot = usize::try_from(moments.next_below(WORKERS as u64)).unwrap();
+        if workers[slot].try_wait().unwrap().is_none() {
+            workers[slot].kill().unwrap();
+            killed += 1;
+        }
+        workers[slot].wait().unwrap();
+        workers[slot] = place.spawn_charge(&input, "5ms", &lease);
+    }
+    let codes: Vec<Option<i32>> = workers
+        .into_iter()
+        .map(|mut worker| worker.wait().unwrap().code())
+        .collect();
+    let after_workers = compare(&place);
+    // A final run, or a reconcile, settles anything a race left unknown.
+    let status = place.spawn_charge(&input, "0", &lease).wait().unwrap();
+    assert_eq!(status.code(), Some(0), "seed {seed}");
+    let comparison = compare(&place);
+    eprintln!(
+        "postgres kill test (seed {seed}): {WORKERS} workers, {killed} kills, {INVOICES} invoices, \
+         last workers exited {codes:?}, {} paid and {} captured after them, {} captures, \
+         {} double captures, {} paid without capture, {:?}",
+        after_workers.paid,
+        after_workers.captures,
+        comparison.captures,
+        comparison.double_captures,
+        comparison.paid_without_capture,
+        started.elapsed()
+    );
+    assert_eq!(after_workers.double_captures, 0, "seed {seed}");
+    assert_eq!(
+        codes,
+        [Some(0); WORKERS],
+        "seed {seed}: the last workers settle the run"
+    );
+    assert_eq!(after_workers, all_paid_once(INVOICES), "seed {seed}");
+    assert_eq!(comparison, all_paid_once(INVOICES), "seed {seed}");
+}
+
+#[test]
+fn several_runs_at_once_on_one_ledger_divide_the_invoices_and_capture_each_once() {
+    for place in Place::all() {
+        several_runs_at_once(&place);
+    }
+}
+
+// The counts go to stderr (shown with --nocapture), as in the tests.
+#[allow(clippy::print_stderr)]
+fn several_runs_at_once(place: &Place) {
     const INVOICES: usize = 300;
     const RUNS: usize = 3;
     let dir = scratch();
     let input = write_invoices(dir.path(), INVOICES);
     // The ledger exists before the runs start, so they race for invoices,
     // not for creating the file.
-    on_ledger(&dir, &["charge", "--input", "-"])
+    place
+        .command(&["charge", "--input", "-"])
         .write_stdin("")
         .assert()
         .success();
     let started = Instant::now();
     let children: Vec<Child> = (0..RUNS)
-        .map(|_| spawn_charge(&dir, &input, "1ms"))
+        .map(|n| {
+            let out = std::fs::File::create(dir.path().join(format!("run-{n}.jsonl"))).unwrap();
+            place.spawn_charge_to(&input, "1ms", &[], out.into())
+        })
         .collect();
     let codes: Vec<Option<i32>> = children
         .into_iter()
         .map(|mut child| child.wait().unwrap().code())
         .collect();
-    let concurrent = compare(&dir);
-    // One more run, or a reconcile, settles anything a race left unknown.
-    let status = spawn_charge(&dir, &input, "0").wait().unwrap();
-    assert_eq!(status.code(), Some(0));
-    let comparison = compare(&dir);
+    let concurrent = compare(place);
+    // What each run said: every invoice once per run, collected by one of
+    // them (one request each: tok_success) and reported claimed by the
+    // others.
+    let mut collected: HashMap<String, usize> = HashMap::new();
+    let mut requests = 0;
+    let mut claimed = 0;
+    for n in 0..RUNS {
+        let text = std::fs::read_to_string(dir.path().join(format!("run-{n}.jsonl"))).unwrap();
+        let said = records(&text);
+        assert_eq!(said.len(), INVOICES, "{}: run {n}", place.name());
+        for record in &said {
+            requests += record["requests"].as_u64().unwrap();
+            if record["outcome"] == "claimed" {
+                claimed += 1;
+            } else {
+                assert_eq!(record["outcome"], "paid", "{record}");
+                *collected
+                    .entry(record["id"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
     eprintln!(
-        "concurrency test: {RUNS} runs at once (exit codes {codes:?}), {INVOICES} invoices, \
-         {} paid after them, {} captures, {} double captures, {:?}",
+        "concurrency test ({}): {RUNS} runs at once (exit codes {codes:?}), {INVOICES} invoices, \
+         {} paid after them, {requests} requests, {claimed} records of invoices another run \
+         held, {} captures, {} double captures, {:?}",
+        place.name(),
         concurrent.paid,
-        comparison.captures,
-        comparison.double_captures,
+        concurrent.captures,
+        concurrent.double_captures,
         started.elapsed()
     );
-    assert_eq!(concurrent.double_captures, 0);
-    assert_eq!(
-        comparison,
-        Comparison {
-            invoices: INVOICES,
-            paid: INVOICES,
-            captures: INVOICES,
-            ..Comparison::default()
-        }
-    );
+    assert_eq!(codes, [Some(0); RUNS], "{}", place.name());
+    assert_eq!(concurrent, all_paid_once(INVOICES), "{}", place.name());
+    // Divided, not repeated: each invoice's one request, sent by one run,
+    // whose record says paid; the other runs' records say claimed, or paid
+    // from the ledger with 0 requests when they came after.
+    assert_eq!(requests, INVOICES as u64, "{}", place.name());
+    assert_eq!(collected.len(), INVOICES, "{}", place.name());
 }
 
 #[test]
@@ -310,7 +486,7 @@ fn reconcile_settles_unknown_attempts_by_lookup_after_the_grace_and_needs_a_ledg
     )));
     let ids: Vec<&str> = open.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["INV-6", "INV-8"]);
-    assert_eq!(compare(&dir).captures, 4);
+    assert_eq!(compare(&Place::File(dir)).captures, 4);
     let empty = scratch();
     on_ledger(&empty, &["reconcile"])
         .assert()
@@ -389,7 +565,7 @@ fn a_ledger_from_a_newer_ledgerly_is_refused_and_left_untouched() {
             .code(78)
             .stdout("")
             .stderr(predicate::str::contains(
-                "has schema version 99, newer than the 1 this ledgerly knows; use a newer ledgerly (the file was not changed)",
+                "has schema version 99, newer than the 2 this ledgerly knows; use a newer ledgerly (the file was not changed)",
             ));
     }
     assert_eq!(std::fs::read(&ledger).unwrap(), before);
@@ -401,7 +577,7 @@ fn ledgerly_db_names_the_ledger_unless_db_does_and_the_books_sit_beside_it() {
     let from_env = dir.path().join("env").join("books.db");
     std::fs::create_dir_all(from_env.parent().unwrap()).unwrap();
     let input = "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n";
-    crate::util::ledgerly()
+    ledgerly()
         .env("LEDGERLY_DB", &from_env)
         .args(["--quiet", "charge", "--input", "-"])
         .write_stdin(input)
@@ -417,7 +593,7 @@ fn ledgerly_db_names_the_ledger_unless_db_does_and_the_books_sit_beside_it() {
         .success()
         .stdout(predicate::str::contains("\"requests\":1"));
     let csv = stdout_of(
-        crate::util::ledgerly()
+        ledgerly()
             .env("LEDGERLY_DB", &from_env)
             .args(["sandbox", "captures", "--format", "csv"]),
     );
@@ -432,7 +608,7 @@ fn ledgerly_db_names_the_ledger_unless_db_does_and_the_books_sit_beside_it() {
     );
     assert_eq!(rows.len(), 2);
     let sandbox = dir.path().join("elsewhere.db");
-    crate::util::ledgerly()
+    ledgerly()
         .args(["sandbox", "captures", "--sandbox-db"])
         .arg(&sandbox)
         .assert()
