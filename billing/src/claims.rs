@@ -239,3 +239,62 @@ impl Claims for InMemoryLedger {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_id_is_validated_like_an_invoice_id_and_shown_as_given() {
+        let worker = WorkerId::new("billing-2:4242").unwrap();
+        assert_eq!(worker.as_str(), "billing-2:4242");
+        assert_eq!(worker.to_string(), "billing-2:4242");
+        assert_eq!(
+            WorkerId::new("").unwrap_err().to_string(),
+            "worker id is empty"
+        );
+        assert_eq!(
+            WorkerId::new("a\nb").unwrap_err().to_string(),
+            "worker id \"a\\nb\" contains a control character"
+        );
+        assert!(WorkerId::new("w".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn a_held_claim_says_whose_it_is_and_whether_it_ran_out() {
+        let claim = HeldClaim::new(
+            InvoiceId::new("INV-1").unwrap(),
+            WorkerId::new("w:1").unwrap(),
+            true,
+        );
+        assert_eq!(claim.invoice().as_str(), "INV-1");
+        assert_eq!(claim.worker().as_str(), "w:1");
+        assert!(claim.expired());
+        assert!(!HeldClaim::new(claim.invoice().clone(), claim.worker().clone(), false).expired());
+    }
+
+    #[test]
+    fn claims_through_a_reference_or_an_arc_reach_the_same_ledger() {
+        let ledger = std::sync::Arc::new(InMemoryLedger::new());
+        let ids = [InvoiceId::new("INV-1").unwrap()];
+        let (one, two) = (WorkerId::new("one").unwrap(), WorkerId::new("two").unwrap());
+        let hour = Duration::from_secs(3600);
+
+        assert_eq!(
+            Claims::claim(&ledger, &one, &ids, hour).unwrap(),
+            [ClaimOutcome::Claimed]
+        );
+        let by_ref: &InMemoryLedger = &ledger;
+        assert_eq!(
+            Claims::claim(&by_ref, &two, &ids, hour).unwrap(),
+            [ClaimOutcome::HeldBy(one.clone())]
+        );
+        assert_eq!(Claims::claims(&by_ref, None, 10).unwrap().len(), 1);
+        assert_eq!(Claims::claims(&ledger, None, 10).unwrap().len(), 1);
+        Claims::release(&by_ref, &one, &ids).unwrap();
+        assert_eq!(Claims::claims(&ledger, None, 10).unwrap(), []);
+        Claims::claim(&ledger, &two, &ids, hour).unwrap();
+        Claims::release(&ledger, &two, &ids).unwrap();
+        assert_eq!(Claims::claims(&by_ref, None, 10).unwrap(), []);
+    }
+}

@@ -19,6 +19,9 @@
 //!   optimised: `cargo run --release -p xtask -- parse-floor FILE`).
 //! - `charge-bench`: `ledgerly charge` of 10 000 and 100 000 `tok_success`
 //!   invoices on a fresh durable ledger each, invoices/s and peak memory.
+//! - `workers-bench [URL]`: `ledgerly charge` of 100 000 invoices by 1, 2
+//!   and 4 workers on one PostgreSQL (a throwaway cluster unless URL names
+//!   one) beside one worker on SQLite: invoices/s, memory per worker.
 
 // A command-line tool: printing is its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -31,6 +34,7 @@ use serde_json::Value;
 mod charge_bench;
 mod hostile;
 mod parse_floor;
+mod workers_bench;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,12 +48,14 @@ fn main() -> ExitCode {
         ["hostile", "--quick"] => hostile::run(true),
         ["parse-floor", file] => parse_floor::run(file),
         ["charge-bench"] => charge_bench::run(),
+        ["workers-bench"] => workers_bench::run(None),
+        ["workers-bench", url] => workers_bench::run(Some(url)),
         _ => {
             eprintln!(
                 "usage: cargo xtask metadata target-directory | metadata version <package> | \
                  coverage <summary.json> | mutants-exclusions <listing> <count> | \
                  mutants-outcomes <outcomes.json> | hostile [--quick] | \
-                 parse-floor <file.jsonl> | charge-bench"
+                 parse-floor <file.jsonl> | charge-bench | workers-bench [URL]"
             );
             return ExitCode::from(2);
         }

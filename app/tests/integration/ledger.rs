@@ -630,3 +630,62 @@ fn a_bad_duration_or_id_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("--id: invoice id is empty"));
 }
+
+#[test]
+fn an_invoice_another_worker_holds_is_reported_claimed_then_taken_over_when_its_claim_runs_out() {
+    let dir = scratch();
+    let ledger = dir.path().join("ledgerly.db");
+    on_ledger(&dir, &["charge", "--input", "-"])
+        .write_stdin("")
+        .assert()
+        .success();
+    // A worker that died holding INV-2: its claim runs out in 3 s.
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    rusqlite::Connection::open(&ledger)
+        .unwrap()
+        .execute(
+            "INSERT INTO claims (invoice_id, worker, expires_at_ms) VALUES ('INV-2', 'dead:1', ?1)",
+            [i64::try_from(now_ms).unwrap() + 3000],
+        )
+        .unwrap();
+    let line = |n: u32| {
+        format!(
+            "{{\"id\":\"INV-{n}\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"line_items\":[{{\"price\":\"{n}\",\"quantity\":1}}]}}\n"
+        )
+    };
+
+    on_ledger(&dir, &["charge", "--format", "text", "--input", "-"])
+        .write_stdin(format!("{}{}{}", line(1), line(2), line(3)))
+        .assert()
+        .success()
+        .stdout(
+            "line 1  INV-1  paid      1.08 USD  charge ch_fake_000001  (1 request)\n\
+             line 2  INV-2  claimed   2.16 USD  by worker dead:1  (0 requests)\n\
+             line 3  INV-3  paid      3.24 USD  charge ch_fake_000002  (1 request)\n\
+             line 0  INV-2  paid      2.16 USD  charge ch_fake_000003  (1 request)\n",
+        )
+        .stderr(predicate::str::contains(
+            "waiting: other workers hold 1 claim(s); their invoices are settled by them, \
+             or taken over here if their claims run out",
+        ));
+    assert_eq!(compare(&Place::File(dir)), all_paid_once(3));
+}
+
+#[test]
+fn a_claim_must_last_and_a_worker_needs_a_name() {
+    for (flag, value, message) in [
+        ("--claim-timeout", "0", "a claim must last longer than 0"),
+        ("--claim-timeout", "5", "is not a whole number with a unit"),
+        ("--worker", "", "worker id is empty"),
+    ] {
+        ledgerly()
+            .args(["charge", "--input", "-", flag, value])
+            .write_stdin("")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+}

@@ -7,7 +7,7 @@ use payment_gateway::{
     BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, SandboxBooks, StoredResult,
     unix_millis,
 };
-use postgres::{Client, Row, Transaction};
+use postgres::{Client, Row, Statement};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
@@ -64,7 +64,58 @@ const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_metho
 /// server's crash may lose the last few); the ledger's do.
 pub struct PgSandboxBooks {
     url: String,
-    client: Mutex<Client>,
+    connection: Mutex<Connection>,
+}
+
+/// The connection and its statements, prepared once: a statement sent as
+/// text is parsed on every request, one more round trip each.
+struct Connection {
+    client: Client,
+    /// Set while a request's transaction is open: still set when one was
+    /// cut short by a panic, so the next one rolls it back first.
+    in_transaction: bool,
+    key: Statement,
+    put_key: Statement,
+    count: Statement,
+    insert_capture: Statement,
+    capture_for_key: Statement,
+    captures_after: Statement,
+}
+
+impl Connection {
+    fn prepare(mut client: Client) -> Result<Connection, postgres::Error> {
+        Ok(Connection {
+            key: client.prepare(
+                "SELECT first_seen_ms, requests, payment_method, amount, currency, reference, \
+                 outcome, detail FROM idempotency_keys WHERE key = $1",
+            )?,
+            put_key: client.prepare(
+                "INSERT INTO idempotency_keys (key, first_seen_ms, requests, payment_method, \
+                 amount, currency, reference, outcome, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (key) DO UPDATE SET first_seen_ms = excluded.first_seen_ms, \
+                 requests = excluded.requests, payment_method = excluded.payment_method, \
+                 amount = excluded.amount, currency = excluded.currency, \
+                 reference = excluded.reference, outcome = excluded.outcome, \
+                 detail = excluded.detail",
+            )?,
+            // Captures are numbered 1, 2, … without gaps, so the highest
+            // number is the count, one step down the primary key.
+            count: client.prepare("SELECT coalesce(max(number), 0) FROM captures")?,
+            insert_capture: client.prepare(&format!(
+                "INSERT INTO captures ({CAPTURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ))?,
+            capture_for_key: client.prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE idempotency_key = $1 \
+                 ORDER BY number LIMIT 1"
+            ))?,
+            captures_after: client.prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE number > $1 ORDER BY number LIMIT $2"
+            ))?,
+            client,
+            in_transaction: false,
+        })
+    }
 }
 
 impl std::fmt::Debug for PgSandboxBooks {
@@ -83,15 +134,16 @@ impl PgSandboxBooks {
     /// tables as needed; books written by a newer schema are refused.
     pub fn connect(url: &str) -> Result<PgSandboxBooks, StoreError> {
         let mut client = super::connect(url, KIND)?;
-        client
+        let connection = client
             .batch_execute("SET synchronous_commit = off")
+            .and_then(|()| Connection::prepare(client))
             .map_err(|error| StoreError::Postgres {
                 url: redact(url),
                 message: describe(&error),
             })?;
         Ok(PgSandboxBooks {
             url: redact(url),
-            client: Mutex::new(client),
+            connection: Mutex::new(connection),
         })
     }
 
@@ -100,8 +152,10 @@ impl PgSandboxBooks {
         &self.url
     }
 
-    fn lock(&self) -> MutexGuard<'_, Client> {
-        self.client.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -125,15 +179,12 @@ fn read_capture(row: &Row) -> Result<CaptureRow, postgres::Error> {
 }
 
 fn read_key(
-    client: &mut impl postgres::GenericClient,
+    connection: &mut Connection,
     key: &IdempotencyKey,
 ) -> Result<Option<KeyRecord>, BooksError> {
-    let row = client
-        .query_opt(
-            "SELECT first_seen_ms, requests, payment_method, amount, currency, reference, \
-             outcome, detail FROM idempotency_keys WHERE key = $1",
-            &[&key.as_str()],
-        )
+    let row = connection
+        .client
+        .query_opt(&connection.key, &[&key.as_str()])
         .map_err(failed)?;
     let Some(row) = row else { return Ok(None) };
     let values: KeyRow = (|| {
@@ -152,23 +203,25 @@ fn read_key(
     into_key_record(key, values).map(Some)
 }
 
-fn count(client: &mut impl postgres::GenericClient) -> Result<u64, BooksError> {
-    let count: i64 = client
-        .query_one("SELECT coalesce(max(number), 0) FROM captures", &[])
+fn count(connection: &mut Connection) -> Result<u64, BooksError> {
+    let count: i64 = connection
+        .client
+        .query_one(&connection.count, &[])
         .and_then(|row| row.try_get(0))
         .map_err(failed)?;
     u64::try_from(count)
         .map_err(|error| BooksError::new(format!("unreadable capture count: {error}")))
 }
 
-/// One request's reads and writes, inside its locked transaction.
-struct PgTransaction<'a, 'c> {
-    transaction: &'a mut Transaction<'c>,
+/// One request's reads and writes, inside its locked transaction (begun
+/// and ended by [`PgSandboxBooks::transaction`]).
+struct PgTransaction<'a> {
+    connection: &'a mut Connection,
 }
 
-impl BooksTransaction for PgTransaction<'_, '_> {
+impl BooksTransaction for PgTransaction<'_> {
     fn key_record(&mut self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
-        read_key(self.transaction, key)
+        read_key(self.connection, key)
     }
 
     fn put_key_record(
@@ -183,16 +236,11 @@ impl BooksTransaction for PgTransaction<'_, '_> {
             Some(Err(code)) => (Some("declined"), Some(code.as_str().to_owned())),
             None => (None, None),
         };
-        self.transaction
+        let connection = &mut *self.connection;
+        connection
+            .client
             .execute(
-                "INSERT INTO idempotency_keys (key, first_seen_ms, requests, payment_method, \
-                 amount, currency, reference, outcome, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (key) DO UPDATE SET first_seen_ms = excluded.first_seen_ms, \
-                 requests = excluded.requests, payment_method = excluded.payment_method, \
-                 amount = excluded.amount, currency = excluded.currency, \
-                 reference = excluded.reference, outcome = excluded.outcome, \
-                 detail = excluded.detail",
+                &connection.put_key,
                 &[
                     &key.as_str(),
                     &unix_millis(record.first_seen()),
@@ -210,16 +258,16 @@ impl BooksTransaction for PgTransaction<'_, '_> {
     }
 
     fn capture_count(&mut self) -> Result<u64, BooksError> {
-        count(self.transaction)
+        count(self.connection)
     }
 
     fn insert_capture(&mut self, capture: &Capture) -> Result<(), BooksError> {
         let request = capture.request();
-        self.transaction
+        let connection = &mut *self.connection;
+        connection
+            .client
             .execute(
-                &format!(
-                    "INSERT INTO captures ({CAPTURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                ),
+                &connection.insert_capture,
                 &[
                     &i64::try_from(capture.number()).unwrap_or(i64::MAX),
                     &capture.charge().id().as_str(),
@@ -241,15 +289,31 @@ impl SandboxBooks for PgSandboxBooks {
         &self,
         work: &mut dyn FnMut(&mut dyn BooksTransaction) -> Result<(), BooksError>,
     ) -> Result<(), BooksError> {
-        let mut client = self.lock();
-        let mut transaction = client.transaction().map_err(failed)?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&REQUEST_LOCK])
-            .map_err(failed)?;
-        work(&mut PgTransaction {
-            transaction: &mut transaction,
-        })?;
-        transaction.commit().map_err(failed)
+        let mut connection = self.lock();
+        if connection.in_transaction {
+            connection
+                .client
+                .batch_execute("ROLLBACK")
+                .map_err(failed)?;
+        }
+        // Begun and locked in one round trip; a request is a handful of
+        // them, and they are what a sandbox request costs.
+        connection.in_transaction = true;
+        let done = connection
+            .client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({REQUEST_LOCK})"
+            ))
+            .map_err(failed)
+            .and_then(|()| {
+                work(&mut PgTransaction {
+                    connection: &mut connection,
+                })
+            });
+        let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = connection.client.batch_execute(end).map_err(failed);
+        connection.in_transaction = false;
+        done.and(ended)
     }
 
     fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
@@ -257,15 +321,11 @@ impl SandboxBooks for PgSandboxBooks {
     }
 
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
-        let row = self
-            .lock()
-            .query_opt(
-                &format!(
-                    "SELECT {CAPTURE_COLUMNS} FROM captures WHERE idempotency_key = $1 \
-                     ORDER BY number LIMIT 1"
-                ),
-                &[&key.as_str()],
-            )
+        let mut connection = self.lock();
+        let connection = &mut *connection;
+        let row = connection
+            .client
+            .query_opt(&connection.capture_for_key, &[&key.as_str()])
             .map_err(failed)?;
         row.map(|row| read_capture(&row).map_err(failed).and_then(into_capture))
             .transpose()
@@ -276,12 +336,12 @@ impl SandboxBooks for PgSandboxBooks {
     }
 
     fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
-        let rows = self
-            .lock()
+        let mut connection = self.lock();
+        let connection = &mut *connection;
+        let rows = connection
+            .client
             .query(
-                &format!(
-                    "SELECT {CAPTURE_COLUMNS} FROM captures WHERE number > $1 ORDER BY number LIMIT $2"
-                ),
+                &connection.captures_after,
                 &[
                     &i64::try_from(after).unwrap_or(i64::MAX),
                     &i64::try_from(limit).unwrap_or(i64::MAX),
