@@ -1,6 +1,7 @@
 //! billing's backend conformance suite and crash-safety property, against
-//! the SQLite ledger: each check on a new file in a temporary directory,
-//! every handle a new connection to it, as a second process would open.
+//! the SQLite ledger (through `AnyLedger`, as the command line opens it):
+//! each check on a new file in a temporary directory, every handle a new
+//! connection to it, as a second process would open.
 
 // Fixture helpers open files and build values from literals known to be
 // valid; a panic there is a broken test, reported as a failure.
@@ -9,7 +10,7 @@
 use std::path::PathBuf;
 
 use billing::conformance::{self, CrashPoint, Run};
-use ledger_store::SqliteLedger;
+use ledger_store::{AnyLedger, Location};
 use payment_gateway::{DeclineCode, Fault, TestToken};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -17,12 +18,12 @@ use tempfile::TempDir;
 
 /// A new ledger file; the opener opens a new connection to it each call.
 /// The directory is removed when the opener is dropped.
-fn fresh() -> impl Fn() -> SqliteLedger + Sync {
+fn fresh() -> impl Fn() -> AnyLedger + Sync {
     let dir = TempDir::new().unwrap();
     let path: PathBuf = dir.path().join("ledger.db");
     move || {
         let _keep = &dir;
-        SqliteLedger::open(&path).unwrap()
+        AnyLedger::open(&Location::File(path.clone())).unwrap()
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use billing::conformance::{self, CrashPoint, Run};
 use billing::{InvoiceId, Ledger};
 use ledger_store::testing::{Schema, server};
-use ledger_store::{PgLedger, PgSandboxBooks, StoreError};
+use ledger_store::{AnyBooks, AnyLedger, Location, PgLedger, PgSandboxBooks, StoreError};
 use payment_gateway::{
     Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, KEY_LIFETIME,
     Lookup, ManualClock, PaymentGateway, PaymentMethod, SandboxBooks,
@@ -27,10 +27,18 @@ use postgres::{Client, NoTls};
 use proptest::prelude::*;
 use proptest::sample::select;
 
-/// A new, empty ledger on the server; the opener connects anew each call.
-fn fresh_on(server: &str) -> impl Fn() -> PgLedger + Sync + use<> {
+/// A new, empty ledger on the server; the opener connects anew each call,
+/// through `AnyLedger` as the command line does (so the suite checks its
+/// forwarding too).
+fn fresh_on(server: &str) -> impl Fn() -> AnyLedger + Sync + use<> {
     let schema = Arc::new(Schema::new(server));
-    move || PgLedger::connect(&schema.url()).unwrap()
+    move || AnyLedger::open(&Location::Postgres(schema.url())).unwrap()
+}
+
+/// The sandbox's books on PostgreSQL at `url`, as the command line opens
+/// them.
+fn books(url: &str) -> AnyBooks {
+    AnyBooks::open(&Location::Postgres(url.to_owned())).unwrap()
 }
 
 /// [`fresh_on`] the test server, or return from the test when there is none.
@@ -175,7 +183,7 @@ fn postgres_books_keep_transient_counters_declines_and_lost_replies_across_conne
     let url = schema.url();
     let charge = request("k1", "tok_transient_2", 700);
     {
-        let gateway = FakeGateway::with_books(PgSandboxBooks::connect(&url).unwrap());
+        let gateway = FakeGateway::with_books(books(&url));
         assert!(matches!(
             gateway.charge(&charge),
             Err(GatewayError::Transient { .. })
@@ -232,14 +240,13 @@ fn postgres_books_expire_keys_after_24_hours_but_captures_stay_findable() {
     let url = schema.url();
     let clock = ManualClock::at_unix_millis(1_764_583_200_000);
     let charge = request("k1", "tok_success", 500);
-    let first = FakeGateway::with_books(PgSandboxBooks::connect(&url).unwrap())
+    let first = FakeGateway::with_books(books(&url))
         .with_clock(clock.clone())
         .charge(&charge)
         .unwrap();
 
     clock.advance(KEY_LIFETIME);
-    let gateway =
-        FakeGateway::with_books(PgSandboxBooks::connect(&url).unwrap()).with_clock(clock.clone());
+    let gateway = FakeGateway::with_books(books(&url)).with_clock(clock.clone());
     assert_eq!(
         gateway.lookup(charge.idempotency_key()).unwrap(),
         Lookup::Captured(first.clone())
@@ -266,7 +273,7 @@ fn concurrent_requests_with_one_key_from_several_hosts_capture_once_on_postgres(
             .map(|n| {
                 let url = &url;
                 scope.spawn(move || {
-                    let gateway = FakeGateway::with_books(PgSandboxBooks::connect(url).unwrap());
+                    let gateway = FakeGateway::with_books(books(url));
                     (0..10)
                         .map(|i| {
                             // One shared key, and keys of their own between.
@@ -288,7 +295,7 @@ fn concurrent_requests_with_one_key_from_several_hosts_capture_once_on_postgres(
             .collect()
     });
 
-    let books = PgSandboxBooks::connect(&url).unwrap();
+    let books = books(&url);
     assert_eq!(
         books.capture_count().unwrap(),
         61,

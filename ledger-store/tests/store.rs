@@ -13,7 +13,7 @@ use billing::{
     BillingService, CustomerId, Invoice, InvoiceFilter, InvoiceId, InvoiceStatus, Ledger, Payment,
     RecordingSleeper, RetryPolicy, StatusKind,
 };
-use ledger_store::{SqliteLedger, SqliteSandboxBooks, StoreError};
+use ledger_store::{AnyBooks, Location, SqliteLedger, SqliteSandboxBooks, StoreError};
 use payment_gateway::{
     Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, KEY_LIFETIME,
     Lookup, ManualClock, PaymentGateway, PaymentMethod, SandboxBooks, unix_millis,
@@ -355,14 +355,15 @@ fn sandbox_keys_expire_after_24_hours_under_the_manual_clock_but_captures_stay_f
     let path = dir.path().join("sandbox.db");
     let clock = ManualClock::at_unix_millis(1_764_583_200_000);
     let charge = request("k1", "tok_success", 500);
-    let first = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap())
+    // Through `AnyBooks`, as the command line opens them.
+    let open = || AnyBooks::open(&Location::File(path.clone())).unwrap();
+    let first = FakeGateway::with_books(open())
         .with_clock(clock.clone())
         .charge(&charge)
         .unwrap();
 
     clock.advance(KEY_LIFETIME);
-    let gateway =
-        FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap()).with_clock(clock.clone());
+    let gateway = FakeGateway::with_books(open()).with_clock(clock.clone());
     assert_eq!(
         gateway.lookup(charge.idempotency_key()).unwrap(),
         Lookup::Captured(first.clone())

@@ -317,7 +317,7 @@ impl SandboxBooks for PgSandboxBooks {
     }
 
     fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
-        read_key(&mut *self.lock(), key)
+        read_key(&mut self.lock(), key)
     }
 
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
@@ -332,7 +332,7 @@ impl SandboxBooks for PgSandboxBooks {
     }
 
     fn capture_count(&self) -> Result<u64, BooksError> {
-        count(&mut *self.lock())
+        count(&mut self.lock())
     }
 
     fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
