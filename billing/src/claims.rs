@@ -261,6 +261,11 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_lease_is_a_year() {
+        assert_eq!(MAX_LEASE, Duration::from_secs(31_536_000));
+    }
+
+    #[test]
     fn a_held_claim_says_whose_it_is_and_whether_it_ran_out() {
         let claim = HeldClaim::new(
             InvoiceId::new("INV-1").unwrap(),

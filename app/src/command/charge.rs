@@ -804,6 +804,25 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_is_named_after_its_host_and_process() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(
+            default_worker(),
+            format!("{}:{}", host.trim(), std::process::id())
+        );
+    }
+
+    #[test]
+    fn a_claim_must_last_longer_than_zero() {
+        assert_eq!(parse_lease("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            parse_lease("0"),
+            Err("a claim must last longer than 0".to_owned())
+        );
+        assert!(parse_lease("1h").is_err());
+    }
+
+    #[test]
     fn invalid_input_outranks_unpaid_invoices_in_the_status() {
         assert_eq!(status(false, false), Status::Success);
         assert_eq!(status(false, true), Status::SomeUnpaid);
