@@ -207,6 +207,45 @@ mod tests {
         assert_eq!(timestamp(from_unix_millis(-1)), "1969-12-31T23:59:59.999Z");
     }
 
+    /// The Gregorian rules spelled out: every fourth year is a leap year,
+    /// except every hundredth, except every four hundredth.
+    fn days_in_month(year: i64, month: i64) -> i64 {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+
+    #[test]
+    fn every_day_from_1600_to_2400_has_the_date_a_calendar_counted_day_by_day_gives() {
+        // Two whole 400-year cycles and the century days around them
+        // (1700, 1800 and 1900 have no 29 February; 2000 and 2400 do).
+        let days_before_1970: i64 = (1600..1970)
+            .map(|year| {
+                (1..=12)
+                    .map(|month| days_in_month(year, month))
+                    .sum::<i64>()
+            })
+            .sum();
+        let (mut year, mut month, mut day) = (1600, 1, 1);
+        for days in -days_before_1970..=(2400 - 1970 + 1) * 366 {
+            assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
+            day += 1;
+            if day > days_in_month(year, month) {
+                day = 1;
+                month += 1;
+                if month > 12 {
+                    month = 1;
+                    year += 1;
+                }
+            }
+        }
+        assert!(year > 2400, "the walk ends in {year}");
+    }
+
     #[test]
     fn durations_need_a_unit() {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));

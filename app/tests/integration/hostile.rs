@@ -336,18 +336,134 @@ fn a_terminated_run_ends_on_a_record_boundary_with_exit_143() {
     let mut stdout = child.stdout.take().unwrap();
     let mut first = [0_u8; 1];
     stdout.read_exact(&mut first).unwrap();
-    let status = StdCommand::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    terminate(&child);
+    // One more invoice, then the end of the input: a run that stopped at
+    // the signal never reads them (the write may find the pipe closed), one
+    // that ignored the signal ends with exit 0 instead of waiting forever.
+    let _ = stdin.write_all(ONE.as_bytes());
+    drop(stdin);
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143));
     let out = [&first[..], &rest].concat();
     assert!(out.ends_with(b"}\n"), "{}", String::from_utf8_lossy(&out));
-    drop(stdin);
+}
+
+/// Sends SIGTERM to `child` (a child not yet waited for, so its id is
+/// still its own even once it has exited); says whether `kill` could.
+fn send_sigterm(child: &std::process::Child) -> bool {
+    StdCommand::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn terminate(child: &std::process::Child) {
+    assert!(send_sigterm(child), "kill -TERM {} failed", child.id());
+}
+
+/// Starts `ledgerly --quiet charge` on the scratch ledger in `dir` over
+/// `count` invoices paid with `tok_success` (INV-1, INV-2, …), each request
+/// to the sandbox taking `latency`, so a batch holds one invoice; its
+/// records come through a pipe.
+fn slow_charge(dir: &tempfile::TempDir, count: usize, latency: &str) -> std::process::Child {
+    let mut input = String::new();
+    for n in 1..=count {
+        let _ = writeln!(
+            input,
+            r#"{{"id":"INV-{n}","customer":"c","payment_method":"tok_success","line_items":[{{"price":"1","quantity":1}}]}}"#
+        );
+    }
+    let path = dir.path().join("invoices.jsonl");
+    std::fs::write(&path, input).unwrap();
+    StdCommand::new(cargo_bin!("ledgerly"))
+        .env_remove("LEDGERLY_DB")
+        .args(["--quiet", "charge", "--sandbox-latency", latency, "--input"])
+        .arg(&path)
+        .arg("--db")
+        .arg(dir.path().join("ledgerly.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Each invoice in the ledger with its status, in id order (none while
+/// the ledger is still being created).
+fn statuses(dir: &tempfile::TempDir) -> Vec<(String, String)> {
+    stdout_of(&mut on_ledger(dir, &["invoices"]))
+        .lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                record["id"].as_str().unwrap().to_owned(),
+                record["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn status(id: &str, status: &str) -> (String, String) {
+    (id.to_owned(), status.to_owned())
+}
+
+/// Waits, without a clock, until `child`'s request for INV-1 is under way:
+/// its attempt is written down (pending, so the invoice shows as unknown)
+/// before the request is sent. Returns early if `child` exits.
+fn wait_for_the_first_request(child: &mut std::process::Child, dir: &tempfile::TempDir) {
+    while child.try_wait().unwrap().is_none() && statuses(dir) != [status("INV-1", "unknown")] {}
+}
+
+#[test]
+fn a_terminated_charge_finishes_the_invoice_in_flight_writes_its_record_and_exits_143() {
+    let dir = scratch();
+    let mut child = slow_charge(&dir, 3, "500ms");
+    wait_for_the_first_request(&mut child, &dir);
+    terminate(&child);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(143), "{out}");
+    // The request in flight was answered and its record written whole;
+    // the next invoice was never issued.
+    assert_eq!(
+        out,
+        lines(&[
+            r#"{"line":1,"id":"INV-1","outcome":"paid","total":"1.08","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#
+        ])
+    );
+    assert_eq!(statuses(&dir), [status("INV-1", "paid")]);
+}
+
+#[test]
+fn a_second_sigterm_stops_a_charge_at_once_with_the_request_in_flight_left_unknown() {
+    let dir = scratch();
+    let mut child = slow_charge(&dir, 3, "500ms");
+    wait_for_the_first_request(&mut child, &dir);
+    // Signals until the run ends: the first asks it to stop after INV-1,
+    // a later one stops it there and then (two sent at once can arrive as
+    // one, hence as many as it takes).
+    while child.try_wait().unwrap().is_none() {
+        send_sigterm(&child);
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert_eq!(out, "");
+    // The attempt stays pending, for a rerun or `ledgerly reconcile`.
+    assert_eq!(statuses(&dir), [status("INV-1", "unknown")]);
 }
 
 #[test]

@@ -734,3 +734,32 @@ fn a_claim_must_last_and_a_worker_needs_a_name() {
             .stderr(predicate::str::contains(message));
     }
 }
+
+#[test]
+fn invoices_and_captures_are_listed_whole_past_their_first_page() {
+    // `invoices` reads 256 invoices a page, `sandbox captures` 1000
+    // captures a page: 1001 fill both first pages and start the next.
+    const INVOICES: usize = 1001;
+    let dir = scratch();
+    let input = write_invoices(dir.path(), INVOICES);
+    on_ledger(
+        &dir,
+        &["--quiet", "charge", "--input", input.to_str().unwrap()],
+    )
+    .assert()
+    .success();
+    let captures = records(&stdout_of(&mut on_ledger(&dir, &["sandbox", "captures"])));
+    let numbers: Vec<u64> = captures
+        .iter()
+        .map(|capture| capture["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=1001).collect::<Vec<u64>>());
+    assert_eq!(captures[1000]["reference"], "INV-01001");
+    let invoices = records(&stdout_of(&mut on_ledger(&dir, &["invoices"])));
+    let ids: Vec<&str> = invoices
+        .iter()
+        .map(|invoice| invoice["id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (1..=INVOICES).map(|n| format!("INV-{n:05}")).collect();
+    assert_eq!(ids, expected);
+}
