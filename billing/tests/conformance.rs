@@ -7,10 +7,9 @@
 use std::sync::Arc;
 
 use billing::InMemoryLedger;
-use billing::conformance::{self, CrashPoint, Run};
-use payment_gateway::{DeclineCode, Fault, TestToken};
+use billing::conformance;
+use billing::conformance::strategies::{run, token};
 use proptest::prelude::*;
-use proptest::sample::select;
 
 /// A new in-memory storage; every call of the returned opener is a handle
 /// on it.
@@ -20,38 +19,6 @@ fn fresh() -> impl Fn() -> Arc<InMemoryLedger> + Sync {
 }
 
 billing::conformance_tests!(fresh());
-
-fn fault() -> impl Strategy<Value = Fault> {
-    prop_oneof![
-        Just(Fault::Unavailable),
-        Just(Fault::RequestLost),
-        Just(Fault::ReplyLost),
-        select(DeclineCode::ALL.to_vec()).prop_map(Fault::Decline),
-    ]
-}
-
-fn run() -> impl Strategy<Value = Run> {
-    (
-        proptest::option::weighted(0.8, select(CrashPoint::ALL.to_vec())),
-        proptest::collection::vec(fault(), 0..4),
-        prop_oneof![3 => Just(0_u32), 1 => Just(25_u32)],
-    )
-        .prop_map(|(crash, faults, hours_later)| Run {
-            crash,
-            faults,
-            hours_later,
-        })
-}
-
-fn token() -> impl Strategy<Value = TestToken> {
-    prop_oneof![
-        Just(TestToken::Success),
-        Just(TestToken::ReplyLost),
-        Just(TestToken::RequestLost),
-        (0_u32..3).prop_map(|failures| TestToken::Transient { failures }),
-        select(DeclineCode::ALL.to_vec()).prop_map(TestToken::Decline),
-    ]
-}
 
 proptest! {
     /// Random schedules of crashes, gateway faults and day-long pauses,

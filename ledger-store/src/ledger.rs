@@ -15,7 +15,9 @@ use rusqlite::{
 };
 
 use crate::StoreError;
-use crate::rows::{ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow};
+use crate::rows::{
+    ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invoice_row,
+};
 use crate::schema::{self, FileKind};
 
 /// The ledger's migrations, in order. Never edit one that shipped: add the
@@ -192,51 +194,12 @@ fn failed(error: rusqlite::Error) -> RepositoryError {
 
 /// An invoice row as SQLite returns it.
 fn read_invoice(row: &Row<'_>) -> rusqlite::Result<InvoiceRow> {
-    Ok(InvoiceRow {
-        id: row.get(0)?,
-        customer: row.get(1)?,
-        payment_method: row.get(2)?,
-        currency: row.get(3)?,
-        line_items: row.get(4)?,
-        tier: row.get(5)?,
-        loyalty_member: row.get(6)?,
-        days_overdue: row.get(7)?,
-        amounts: [
-            row.get(8)?,
-            row.get(9)?,
-            row.get(10)?,
-            row.get(11)?,
-            row.get(12)?,
-            row.get(13)?,
-        ],
-        rates: [
-            row.get(14)?,
-            row.get(15)?,
-            row.get(16)?,
-            row.get(17)?,
-            row.get(18)?,
-            row.get(19)?,
-        ],
-        late_fee_after_days: row.get(20)?,
-        rates_version: row.get(21)?,
-        issued_at_ms: row.get(22)?,
-    })
+    Ok(invoice_row!(row, get))
 }
 
 /// An attempt row as SQLite returns it.
 fn read_attempt(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
-    Ok(AttemptRow {
-        invoice_id: row.get(0)?,
-        number: row.get(1)?,
-        key: row.get(2)?,
-        payment_method: row.get(3)?,
-        amount: row.get(4)?,
-        currency: row.get(5)?,
-        outcome: row.get(6)?,
-        detail: row.get(7)?,
-        created_at_ms: row.get(8)?,
-        updated_at_ms: row.get(9)?,
-    })
+    Ok(attempt_row!(row, get))
 }
 
 /// The two reads of an invoice record, prepared once per transaction: SQL

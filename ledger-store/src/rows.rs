@@ -95,3 +95,61 @@ impl AttemptRow {
         .map_err(invalid)
     }
 }
+
+/// An [`InvoiceRow`] from a row of either backend, columns in
+/// [`INVOICE_COLUMNS`] order: `$get` is the backend's fallible column
+/// getter (`get` for rusqlite, `try_get` for postgres).
+macro_rules! invoice_row {
+    ($row:expr, $get:ident) => {
+        $crate::rows::InvoiceRow {
+            id: $row.$get(0)?,
+            customer: $row.$get(1)?,
+            payment_method: $row.$get(2)?,
+            currency: $row.$get(3)?,
+            line_items: $row.$get(4)?,
+            tier: $row.$get(5)?,
+            loyalty_member: $row.$get(6)?,
+            days_overdue: $row.$get(7)?,
+            amounts: [
+                $row.$get(8)?,
+                $row.$get(9)?,
+                $row.$get(10)?,
+                $row.$get(11)?,
+                $row.$get(12)?,
+                $row.$get(13)?,
+            ],
+            rates: [
+                $row.$get(14)?,
+                $row.$get(15)?,
+                $row.$get(16)?,
+                $row.$get(17)?,
+                $row.$get(18)?,
+                $row.$get(19)?,
+            ],
+            late_fee_after_days: $row.$get(20)?,
+            rates_version: $row.$get(21)?,
+            issued_at_ms: $row.$get(22)?,
+        }
+    };
+}
+
+/// An [`AttemptRow`] from a row of either backend, columns in
+/// [`ATTEMPT_COLUMNS`] order.
+macro_rules! attempt_row {
+    ($row:expr, $get:ident) => {
+        $crate::rows::AttemptRow {
+            invoice_id: $row.$get(0)?,
+            number: $row.$get(1)?,
+            key: $row.$get(2)?,
+            payment_method: $row.$get(3)?,
+            amount: $row.$get(4)?,
+            currency: $row.$get(5)?,
+            outcome: $row.$get(6)?,
+            detail: $row.$get(7)?,
+            created_at_ms: $row.$get(8)?,
+            updated_at_ms: $row.$get(9)?,
+        }
+    };
+}
+
+pub(crate) use {attempt_row, invoice_row};

@@ -9,11 +9,10 @@
 
 use std::path::PathBuf;
 
-use billing::conformance::{self, CrashPoint, Run};
+use billing::conformance;
+use billing::conformance::strategies::{run, token};
 use ledger_store::{AnyLedger, Location};
-use payment_gateway::{DeclineCode, Fault, TestToken};
 use proptest::prelude::*;
-use proptest::sample::select;
 use tempfile::TempDir;
 
 /// A new ledger file; the opener opens a new connection to it each call.
@@ -28,38 +27,6 @@ fn fresh() -> impl Fn() -> AnyLedger + Sync {
 }
 
 billing::conformance_tests!(fresh());
-
-fn fault() -> impl Strategy<Value = Fault> {
-    prop_oneof![
-        Just(Fault::Unavailable),
-        Just(Fault::RequestLost),
-        Just(Fault::ReplyLost),
-        select(DeclineCode::ALL.to_vec()).prop_map(Fault::Decline),
-    ]
-}
-
-fn run() -> impl Strategy<Value = Run> {
-    (
-        proptest::option::weighted(0.8, select(CrashPoint::ALL.to_vec())),
-        proptest::collection::vec(fault(), 0..4),
-        prop_oneof![3 => Just(0_u32), 1 => Just(25_u32)],
-    )
-        .prop_map(|(crash, faults, hours_later)| Run {
-            crash,
-            faults,
-            hours_later,
-        })
-}
-
-fn token() -> impl Strategy<Value = TestToken> {
-    prop_oneof![
-        Just(TestToken::Success),
-        Just(TestToken::ReplyLost),
-        Just(TestToken::RequestLost),
-        (0_u32..3).prop_map(|failures| TestToken::Transient { failures }),
-        select(DeclineCode::ALL.to_vec()).prop_map(TestToken::Decline),
-    ]
-}
 
 proptest! {
     // Each case writes a file with full sync, so fewer cases than in memory.

@@ -15,7 +15,8 @@
 
 use std::sync::Arc;
 
-use billing::conformance::{self, CrashPoint, Run};
+use billing::conformance;
+use billing::conformance::strategies::{run, token};
 use billing::{InvoiceId, Ledger};
 use ledger_store::testing::{Schema, server};
 use ledger_store::{AnyBooks, AnyLedger, Location, PgLedger, PgSandboxBooks, StoreError};
@@ -25,7 +26,6 @@ use payment_gateway::{
 };
 use postgres::{Client, NoTls};
 use proptest::prelude::*;
-use proptest::sample::select;
 
 /// A new, empty ledger on the server; the opener connects anew each call,
 /// through `AnyLedger` as the command line does (so the suite checks its
@@ -52,40 +52,6 @@ macro_rules! fresh {
 }
 
 billing::conformance_tests!(fresh!());
-
-fn fault() -> impl Strategy<Value = payment_gateway::Fault> {
-    use payment_gateway::{DeclineCode, Fault};
-    prop_oneof![
-        Just(Fault::Unavailable),
-        Just(Fault::RequestLost),
-        Just(Fault::ReplyLost),
-        select(DeclineCode::ALL.to_vec()).prop_map(Fault::Decline),
-    ]
-}
-
-fn run() -> impl Strategy<Value = Run> {
-    (
-        proptest::option::weighted(0.8, select(CrashPoint::ALL.to_vec())),
-        proptest::collection::vec(fault(), 0..4),
-        prop_oneof![3 => Just(0_u32), 1 => Just(25_u32)],
-    )
-        .prop_map(|(crash, faults, hours_later)| Run {
-            crash,
-            faults,
-            hours_later,
-        })
-}
-
-fn token() -> impl Strategy<Value = payment_gateway::TestToken> {
-    use payment_gateway::{DeclineCode, TestToken};
-    prop_oneof![
-        Just(TestToken::Success),
-        Just(TestToken::ReplyLost),
-        Just(TestToken::RequestLost),
-        (0_u32..3).prop_map(|failures| TestToken::Transient { failures }),
-        select(DeclineCode::ALL.to_vec()).prop_map(TestToken::Decline),
-    ]
-}
 
 #[test]
 fn any_schedule_of_crashes_and_reruns_on_postgres_captures_each_invoice_at_most_once() {

@@ -16,7 +16,9 @@ use postgres::{Client, IsolationLevel, Row, Transaction};
 use super::{Kind, describe, redact};
 use crate::StoreError;
 use crate::ledger::lease_ms;
-use crate::rows::{ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, invalid};
+use crate::rows::{
+    ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invalid, invoice_row,
+};
 
 /// The ledger's migrations, in the SQLite ledger's order and numbering.
 /// Ids compare byte by byte (`COLLATE "C"`), as Rust and SQLite compare
@@ -237,50 +239,11 @@ fn failed(error: &postgres::Error) -> RepositoryError {
 }
 
 fn read_invoice(row: &Row) -> Result<InvoiceRow, postgres::Error> {
-    Ok(InvoiceRow {
-        id: row.try_get(0)?,
-        customer: row.try_get(1)?,
-        payment_method: row.try_get(2)?,
-        currency: row.try_get(3)?,
-        line_items: row.try_get(4)?,
-        tier: row.try_get(5)?,
-        loyalty_member: row.try_get(6)?,
-        days_overdue: row.try_get(7)?,
-        amounts: [
-            row.try_get(8)?,
-            row.try_get(9)?,
-            row.try_get(10)?,
-            row.try_get(11)?,
-            row.try_get(12)?,
-            row.try_get(13)?,
-        ],
-        rates: [
-            row.try_get(14)?,
-            row.try_get(15)?,
-            row.try_get(16)?,
-            row.try_get(17)?,
-            row.try_get(18)?,
-            row.try_get(19)?,
-        ],
-        late_fee_after_days: row.try_get(20)?,
-        rates_version: row.try_get(21)?,
-        issued_at_ms: row.try_get(22)?,
-    })
+    Ok(invoice_row!(row, try_get))
 }
 
 fn read_attempt(row: &Row) -> Result<AttemptRow, postgres::Error> {
-    Ok(AttemptRow {
-        invoice_id: row.try_get(0)?,
-        number: row.try_get(1)?,
-        key: row.try_get(2)?,
-        payment_method: row.try_get(3)?,
-        amount: row.try_get(4)?,
-        currency: row.try_get(5)?,
-        outcome: row.try_get(6)?,
-        detail: row.try_get(7)?,
-        created_at_ms: row.try_get(8)?,
-        updated_at_ms: row.try_get(9)?,
-    })
+    Ok(attempt_row!(row, try_get))
 }
 
 /// The invoices `ids` name, with their attempts, in two queries; `None`
