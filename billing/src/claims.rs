@@ -119,51 +119,33 @@ pub trait Claims {
     ) -> Result<Vec<HeldClaim>, RepositoryError>;
 }
 
-impl<C: Claims + ?Sized> Claims for &C {
-    fn claim(
-        &self,
-        worker: &WorkerId,
-        ids: &[InvoiceId],
-        lease: Duration,
-    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
-        (**self).claim(worker, ids, lease)
-    }
-
-    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
-        (**self).release(worker, ids)
-    }
-
-    fn claims(
-        &self,
-        after: Option<&InvoiceId>,
-        limit: usize,
-    ) -> Result<Vec<HeldClaim>, RepositoryError> {
-        (**self).claims(after, limit)
-    }
+macro_rules! forward_claims {
+    ($wrapper:ty) => {
+        impl<C: Claims + ?Sized> Claims for $wrapper {
+            fn claim(
+                &self,
+                worker: &WorkerId,
+                ids: &[InvoiceId],
+                lease: Duration,
+            ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+                (**self).claim(worker, ids, lease)
+            }
+            fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+                (**self).release(worker, ids)
+            }
+            fn claims(
+                &self,
+                after: Option<&InvoiceId>,
+                limit: usize,
+            ) -> Result<Vec<HeldClaim>, RepositoryError> {
+                (**self).claims(after, limit)
+            }
+        }
+    };
 }
 
-impl<C: Claims + ?Sized> Claims for std::sync::Arc<C> {
-    fn claim(
-        &self,
-        worker: &WorkerId,
-        ids: &[InvoiceId],
-        lease: Duration,
-    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
-        (**self).claim(worker, ids, lease)
-    }
-
-    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
-        (**self).release(worker, ids)
-    }
-
-    fn claims(
-        &self,
-        after: Option<&InvoiceId>,
-        limit: usize,
-    ) -> Result<Vec<HeldClaim>, RepositoryError> {
-        (**self).claims(after, limit)
-    }
-}
+forward_claims!(&C);
+forward_claims!(std::sync::Arc<C>);
 
 /// The longest lease a backend keeps; a longer one is cut to this. A year
 /// is far beyond any run, and keeps lease arithmetic from overflowing.

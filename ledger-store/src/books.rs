@@ -218,6 +218,16 @@ pub(crate) fn into_key_record(key: &IdempotencyKey, row: KeyRow) -> Result<KeyRe
     ))
 }
 
+/// A key record's `outcome` and `detail` columns: `captured` and the
+/// charge id, `declined` and the code, or neither before a result.
+pub(crate) fn outcome_columns(record: &KeyRecord) -> (Option<&'static str>, Option<String>) {
+    match record.stored().map(StoredResult::outcome) {
+        Some(Ok(charge)) => (Some("captured"), Some(charge.id().as_str().to_owned())),
+        Some(Err(code)) => (Some("declined"), Some(code.as_str().to_owned())),
+        None => (None, None),
+    }
+}
+
 /// One request's reads and writes, inside its immediate transaction.
 struct SqliteTransaction<'a> {
     transaction: &'a Transaction<'a>,
@@ -233,13 +243,8 @@ impl BooksTransaction for SqliteTransaction<'_> {
         key: &IdempotencyKey,
         record: &KeyRecord,
     ) -> Result<(), BooksError> {
-        let stored = record.stored();
-        let request = stored.map(StoredResult::request);
-        let (outcome, detail) = match stored.map(StoredResult::outcome) {
-            Some(Ok(charge)) => (Some("captured"), Some(charge.id().as_str().to_owned())),
-            Some(Err(code)) => (Some("declined"), Some(code.as_str().to_owned())),
-            None => (None, None),
-        };
+        let request = record.stored().map(StoredResult::request);
+        let (outcome, detail) = outcome_columns(record);
         self.transaction
             .prepare(
                 "INSERT OR REPLACE INTO idempotency_keys (key, first_seen_ms, requests, \

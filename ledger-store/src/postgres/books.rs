@@ -11,7 +11,7 @@ use postgres::{Client, Row, Statement};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
-use crate::books::{CaptureRow, KeyRow, into_capture, into_key_record};
+use crate::books::{CaptureRow, KeyRow, into_capture, into_key_record, outcome_columns};
 
 /// The books' migrations, in the SQLite books' order and numbering.
 const MIGRATIONS: &[&str] = &[
@@ -229,13 +229,8 @@ impl BooksTransaction for PgTransaction<'_> {
         key: &IdempotencyKey,
         record: &KeyRecord,
     ) -> Result<(), BooksError> {
-        let stored = record.stored();
-        let request = stored.map(StoredResult::request);
-        let (outcome, detail) = match stored.map(StoredResult::outcome) {
-            Some(Ok(charge)) => (Some("captured"), Some(charge.id().as_str().to_owned())),
-            Some(Err(code)) => (Some("declined"), Some(code.as_str().to_owned())),
-            None => (None, None),
-        };
+        let request = record.stored().map(StoredResult::request);
+        let (outcome, detail) = outcome_columns(record);
         let connection = &mut *self.connection;
         connection
             .client
