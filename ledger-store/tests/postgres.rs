@@ -121,6 +121,30 @@ fn a_server_that_refuses_is_an_error_naming_the_url_without_its_password() {
         "{message}"
     );
     assert!(!message.contains("s3cret"), "{message}");
+    assert!(
+        message.contains("error connecting to server: "),
+        "the client's words and their cause: {message}"
+    );
+}
+
+#[test]
+fn what_the_server_refuses_is_said_in_its_words_with_its_code() {
+    let Some(server) = server() else { return };
+    let missing = server.replace("/postgres?", "/no_such_database?");
+    assert_ne!(
+        missing, server,
+        "the test server's URL names database postgres"
+    );
+
+    let error = PgLedger::connect(&missing).unwrap_err();
+
+    let StoreError::Postgres { message, .. } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(
+        message,
+        "database \"no_such_database\" does not exist (3D000)"
+    );
 }
 
 #[test]
@@ -210,6 +234,9 @@ fn postgres_books_expire_keys_after_24_hours_but_captures_stay_findable() {
         .with_clock(clock.clone())
         .charge(&charge)
         .unwrap();
+
+    let record = books(&url).key_record(charge.idempotency_key()).unwrap();
+    assert_eq!(record.map(|record| record.requests()), Some(1));
 
     clock.advance(KEY_LIFETIME);
     let gateway = FakeGateway::with_books(books(&url)).with_clock(clock.clone());

@@ -362,6 +362,9 @@ fn sandbox_keys_expire_after_24_hours_under_the_manual_clock_but_captures_stay_f
         .charge(&charge)
         .unwrap();
 
+    let record = open().key_record(charge.idempotency_key()).unwrap();
+    assert_eq!(record.map(|record| record.requests()), Some(1));
+
     clock.advance(KEY_LIFETIME);
     let gateway = FakeGateway::with_books(open()).with_clock(clock.clone());
     assert_eq!(
