@@ -343,3 +343,23 @@ fn invoice_ids_page_in_byte_order_whatever_the_database_locale() {
         .unwrap();
     assert_eq!(after.len(), 3);
 }
+
+#[test]
+fn a_backend_shows_its_url_in_debug_output_and_never_a_password() {
+    let Some(server) = server() else { return };
+    let schema = Schema::new(&server);
+    let url = schema.url();
+    let ledger = PgLedger::connect(&url).unwrap();
+    let books = PgSandboxBooks::connect(&url).unwrap();
+
+    assert_eq!(ledger.url(), url);
+    assert_eq!(books.url(), url);
+    assert_eq!(
+        format!("{ledger:?}"),
+        format!("PgLedger {{ url: {url:?}, .. }}")
+    );
+    assert_eq!(
+        format!("{books:?}"),
+        format!("PgSandboxBooks {{ url: {url:?}, .. }}")
+    );
+}
