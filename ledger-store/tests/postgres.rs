@@ -363,3 +363,71 @@ fn a_backend_shows_its_url_in_debug_output_and_never_a_password() {
         format!("PgSandboxBooks {{ url: {url:?}, .. }}")
     );
 }
+
+#[test]
+fn a_write_that_loses_a_deadlock_is_run_again_and_commits() {
+    let Some(server) = server() else { return };
+    let schema = Schema::new(&server);
+    let ledger = PgLedger::connect(&schema.url()).unwrap();
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let service = billing::BillingService::new(
+        FakeGateway::new(),
+        &ledger,
+        billing::RecordingSleeper::new(),
+        clock.clone(),
+        billing::RetryPolicy::default(),
+    );
+    for id in ["LOCK-1", "LOCK-2"] {
+        service
+            .issue(&conformance::worked_example(id, "tok_success"))
+            .unwrap();
+    }
+    let ids = [
+        InvoiceId::new("LOCK-1").unwrap(),
+        InvoiceId::new("LOCK-2").unwrap(),
+    ];
+    // One batch of pending attempts, straight to the ledger (billing would
+    // fall back to one at a time and hide the retry).
+    let attempts: Vec<billing::Attempt> = ids
+        .iter()
+        .map(|id| {
+            billing::Attempt::restore(
+                id.clone(),
+                1,
+                billing::attempt_key(id, 1).unwrap().as_str(),
+                PaymentMethod::new("tok_success").unwrap(),
+                Amount::new(conformance::WORKED_TOTAL, Currency::Usd).unwrap(),
+                billing::AttemptOutcome::Pending,
+                payment_gateway::from_unix_millis(1_764_583_200_000),
+                payment_gateway::from_unix_millis(1_764_583_200_000),
+            )
+            .unwrap()
+        })
+        .collect();
+    // Another session holds LOCK-2's row; the ledger's batch locks LOCK-1,
+    // then waits for LOCK-2; the other session then asks for LOCK-1: a
+    // deadlock. The ledger waited first, so its backend detects it first
+    // (deadlock_timeout) and its transaction is the one PostgreSQL aborts.
+    let mut other = Client::connect(&schema.url(), NoTls).unwrap();
+    let mut holding = other.transaction().unwrap();
+    holding
+        .execute("SELECT 1 FROM invoices WHERE id = 'LOCK-2' FOR UPDATE", &[])
+        .unwrap();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| ledger.begin_attempts(&attempts));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let taken = holding.execute("SELECT 1 FROM invoices WHERE id = 'LOCK-1' FOR UPDATE", &[]);
+        assert!(
+            taken.is_ok(),
+            "the other session won the deadlock: {taken:?}"
+        );
+        holding.rollback().unwrap();
+        let written = writer.join().unwrap();
+        assert!(written.is_ok(), "{written:?}");
+    });
+
+    for id in &ids {
+        let record = ledger.get(id).unwrap().unwrap();
+        assert_eq!(record.attempts().len(), 1, "{id}");
+    }
+}

@@ -163,23 +163,12 @@ impl PgLedger {
         &self,
         mut work: impl FnMut(&mut Transaction<'_>) -> Result<T, postgres::Error>,
     ) -> Result<T, RepositoryError> {
-        let mut client = self.lock();
-        let mut tries = 1;
-        loop {
-            let result = client.transaction().and_then(|mut transaction| {
-                let value = work(&mut transaction)?;
-                transaction.commit()?;
-                Ok(value)
-            });
-            match result {
-                Err(error) if tries < WRITE_TRIES && is_retryable(&error) => tries += 1,
-                result => return result.map_err(|error| failed(&error)),
-            }
-        }
+        self.write_checked(|transaction| work(transaction).map(Ok))
     }
 
-    /// A write whose work may refuse it by billing's rules: `Err(Ok(_))`
-    /// rolls back with that refusal.
+    /// A write whose work may refuse it by billing's rules: `Ok(Err(_))`
+    /// rolls back with that refusal. A deadlock or serialization failure
+    /// runs the work again, up to [`WRITE_TRIES`] times in all.
     fn write_checked<T>(
         &self,
         mut work: impl FnMut(
