@@ -6,12 +6,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use billing::{
-    BillingService, CustomerId, Invoice, InvoiceFilter, InvoiceId, InvoiceStatus, Ledger, Payment,
-    RecordingSleeper, RetryPolicy, StatusKind,
+    Attempt, AttemptOutcome, BillingService, CustomerId, Invoice, InvoiceFilter, InvoiceId,
+    InvoiceStatus, Ledger, Payment, RecordingSleeper, RepositoryErrorKind, RetryPolicy, StatusKind,
 };
 use ledger_store::{AnyBooks, Location, SqliteLedger, SqliteSandboxBooks, StoreError};
 use payment_gateway::{
@@ -497,4 +497,77 @@ fn a_filtered_listing_reads_past_the_first_chunk_of_invoices() {
     assert_eq!(paid.len(), 1);
     assert_eq!(paid[0].invoice().id().as_str(), "INV-599");
     assert_eq!(open.len(), 599);
+}
+
+#[test]
+fn a_ledger_being_created_waits_for_another_connection_to_let_go_of_its_write_lock() {
+    // The switch to WAL needs the file to itself, and while another
+    // connection holds the write lock SQLite refuses it at once instead of
+    // waiting out the busy timeout, so the open waits and tries again (for
+    // 2 s at most). Another connection holds the write lock of the (still
+    // empty) file for 100 ms after the open starts: long enough for its
+    // first try to be refused, well within the 2 s it waits.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("ledger.db");
+    let writer = Connection::open(&path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (started, start) = mpsc::channel();
+    let opened = std::thread::scope(|scope| {
+        let path = &path;
+        let open = scope.spawn(move || {
+            started.send(()).unwrap();
+            SqliteLedger::open(path)
+                .map(drop)
+                .map_err(|error| error.to_string())
+        });
+        start.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        writer.execute_batch("COMMIT").unwrap();
+        open.join().unwrap()
+    });
+
+    assert_eq!(opened, Ok(()));
+    assert_eq!(
+        SqliteLedger::schema_version(&path).unwrap(),
+        SqliteLedger::SCHEMA_VERSION
+    );
+}
+
+#[test]
+fn a_write_a_constraint_of_the_file_refuses_is_a_conflict_to_read_again() {
+    // Every rule of `Ledger` is checked before the write, so only a
+    // constraint of the file itself can still refuse one (as the unique
+    // index would for another run's capture): here a trigger that refuses
+    // every new attempt. Billing then reads again instead of failing.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("ledger.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let clock = ManualClock::default();
+    service(FakeGateway::new(), &ledger, &clock)
+        .issue(&invoice("INV-1", "tok_success"))
+        .unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER taken BEFORE INSERT ON attempts \
+             BEGIN SELECT RAISE(ABORT, 'attempt taken'); END;",
+        )
+        .unwrap();
+    let at = payment_gateway::from_unix_millis(1_764_583_200_000);
+    let attempt = Attempt::restore(
+        InvoiceId::new("INV-1").unwrap(),
+        1,
+        "invoice:INV-1:attempt:1",
+        PaymentMethod::new("tok_success").unwrap(),
+        Amount::new(14169, Currency::Usd).unwrap(),
+        AttemptOutcome::Pending,
+        at,
+        at,
+    )
+    .unwrap();
+
+    let error = ledger.begin_attempts(&[attempt]).unwrap_err();
+
+    assert_eq!(error.kind(), RepositoryErrorKind::Conflict);
+    assert_eq!(error.message(), "sqlite: attempt taken");
 }
