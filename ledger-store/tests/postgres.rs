@@ -431,3 +431,68 @@ fn a_write_that_loses_a_deadlock_is_run_again_and_commits() {
         assert_eq!(record.attempts().len(), 1, "{id}");
     }
 }
+
+#[test]
+fn an_outcome_written_while_another_host_records_a_capture_never_replaces_it() {
+    let Some(server) = server() else { return };
+    let schema = Schema::new(&server);
+    let ledger = PgLedger::connect(&schema.url()).unwrap();
+    let at = payment_gateway::from_unix_millis(1_764_583_200_000);
+    let service = billing::BillingService::new(
+        FakeGateway::new(),
+        &ledger,
+        billing::RecordingSleeper::new(),
+        ManualClock::at_unix_millis(1_764_583_200_000),
+        billing::RetryPolicy::default(),
+    );
+    service
+        .issue(&conformance::worked_example("RACE-1", "tok_success"))
+        .unwrap();
+    let id = InvoiceId::new("RACE-1").unwrap();
+    let pending = billing::Attempt::restore(
+        id.clone(),
+        1,
+        billing::attempt_key(&id, 1).unwrap().as_str(),
+        PaymentMethod::new("tok_success").unwrap(),
+        Amount::new(conformance::WORKED_TOTAL, Currency::Usd).unwrap(),
+        billing::AttemptOutcome::Pending,
+        at,
+        at,
+    )
+    .unwrap();
+    ledger.begin_attempts(&[pending]).unwrap();
+    // Another host is recording the capture: it holds the invoice's lock
+    // and has written the capture, not yet committed.
+    let mut other = Client::connect(&schema.url(), NoTls).unwrap();
+    let mut recording = other.transaction().unwrap();
+    recording
+        .execute("SELECT 1 FROM invoices WHERE id = 'RACE-1' FOR UPDATE", &[])
+        .unwrap();
+    recording
+        .execute(
+            "UPDATE attempts SET outcome = 'captured', detail = 'ch_other' \
+             WHERE invoice_id = 'RACE-1' AND number = 1",
+            &[],
+        )
+        .unwrap();
+    let stale = billing::AttemptUpdate::new(
+        id.clone(),
+        1,
+        billing::AttemptOutcome::Unknown("reply lost".to_owned()),
+        at,
+    );
+
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| ledger.finish_attempts(std::slice::from_ref(&stale)));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        recording.commit().unwrap();
+        writer.join().unwrap().unwrap();
+    });
+
+    // The stale outcome waited for the capture, read it, and was ignored.
+    let record = ledger.get(&id).unwrap().unwrap();
+    assert_eq!(
+        record.attempts()[0].outcome(),
+        &billing::AttemptOutcome::Captured(payment_gateway::ChargeId::new("ch_other").unwrap())
+    );
+}
