@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             a_claim_whose_lease_ran_out_is_taken_over,
             workers_claiming_at_once_get_each_invoice_once,
             claims_are_listed_in_pages_saying_whose_and_whether_expired,
+            a_filtered_listing_reads_past_the_first_chunk_of_invoices,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1358,6 +1359,49 @@ pub fn a_batch_collect_shares_commits_and_charges_each_once<L: Ledger>(open: &dy
     for invoice in &invoices {
         assert!(record(&open(), invoice.id().as_str()).status().is_paid());
     }
+}
+
+/// A listing filtered by status finds what it asks for however many
+/// invoices that do not pass come before (600 here: more than a backend
+/// reads per query), and stops at its limit.
+pub fn a_filtered_listing_reads_past_the_first_chunk_of_invoices<L: Ledger>(open: &dyn Fn() -> L) {
+    let invoices: Vec<Invoice> = (0..600)
+        .map(|n| worked_example(&format!("MANY-{n:03}"), "tok_success"))
+        .collect();
+    issue_all(open, &invoices);
+    let gateway = FakeGateway::new();
+    service(&gateway, open(), &clock())
+        .collect(&id("MANY-599"))
+        .unwrap();
+    let ledger = open();
+
+    let paid = ledger
+        .list(
+            &InvoiceFilter::all().with_status(StatusKind::Paid),
+            None,
+            10,
+        )
+        .unwrap();
+    let open_ones = ledger
+        .list(
+            &InvoiceFilter::all().with_status(StatusKind::Open),
+            None,
+            1000,
+        )
+        .unwrap();
+    let first_300 = ledger
+        .list(
+            &InvoiceFilter::all().with_status(StatusKind::Open),
+            None,
+            300,
+        )
+        .unwrap();
+
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].invoice().id().as_str(), "MANY-599");
+    assert_eq!(open_ones.len(), 599);
+    assert_eq!(first_300.len(), 300);
+    assert_eq!(first_300[299].invoice().id().as_str(), "MANY-299");
 }
 
 // ---- Claims --------------------------------------------------------------

@@ -464,42 +464,6 @@ fn a_database_of_another_program_is_refused_even_before_its_first_migration() {
 }
 
 #[test]
-fn a_filtered_listing_reads_past_the_first_chunk_of_invoices() {
-    let dir = TempDir::new().unwrap();
-    let ledger = SqliteLedger::open(dir.path().join("ledger.db")).unwrap();
-    let clock = ManualClock::default();
-    let billing = service(FakeGateway::new(), &ledger, &clock);
-    let invoices: Vec<Invoice> = (0..600)
-        .map(|n| invoice(&format!("INV-{n:03}"), "tok_success"))
-        .collect();
-    for result in billing.issue_all(&invoices).unwrap() {
-        result.unwrap();
-    }
-    billing
-        .collect(&InvoiceId::new("INV-599").unwrap())
-        .unwrap();
-
-    let paid = ledger
-        .list(
-            &InvoiceFilter::all().with_status(StatusKind::Paid),
-            None,
-            10,
-        )
-        .unwrap();
-    let open = ledger
-        .list(
-            &InvoiceFilter::all().with_status(StatusKind::Open),
-            None,
-            1000,
-        )
-        .unwrap();
-
-    assert_eq!(paid.len(), 1);
-    assert_eq!(paid[0].invoice().id().as_str(), "INV-599");
-    assert_eq!(open.len(), 599);
-}
-
-#[test]
 fn a_ledger_being_created_waits_for_another_connection_to_let_go_of_its_write_lock() {
     // The switch to WAL needs the file to itself, and while another
     // connection holds the write lock SQLite refuses it at once instead of
