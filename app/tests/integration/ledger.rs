@@ -287,7 +287,7 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
     );
     // The final run charges the rest, taking over the last killed run's
     // claims once they run out.
-    let status = place.spawn_charge(&input, "0", &lease).wait().unwrap();
+    let status = finished(&mut place.spawn_charge(&input, "0", &lease));
     assert_eq!(status.code(), Some(0));
     let comparison = compare(&place);
     eprintln!(
@@ -301,6 +301,31 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
     );
     assert_eq!(midway.double_captures, 0, "seed {seed}");
     assert_eq!(comparison, all_paid_once(INVOICES), "seed {seed}");
+}
+
+/// How long a run in these tests may take before it counts as hung: a
+/// few seconds each when they work, so a run still going after a minute
+/// is a failure (killed), not a test that never ends.
+const HUNG: Duration = Duration::from_secs(60);
+
+/// The child's exit status, once it exits; killed and a failure after
+/// [`HUNG`].
+fn finished(child: &mut Child) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        let hung = started.elapsed() > HUNG;
+        if hung {
+            let _ = child.kill();
+        }
+        assert!(
+            !hung,
+            "a ledgerly charge run was still going after {HUNG:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Every invoice paid, each with one capture, nothing else.
@@ -362,11 +387,11 @@ fn three_workers_killed_and_restarted_at_random_moments_on_postgres_capture_each
     }
     let codes: Vec<Option<i32>> = workers
         .into_iter()
-        .map(|mut worker| worker.wait().unwrap().code())
+        .map(|mut worker| finished(&mut worker).code())
         .collect();
     let after_workers = compare(&place);
     // A final run, or a reconcile, settles anything a race left unknown.
-    let status = place.spawn_charge(&input, "0", &lease).wait().unwrap();
+    let status = finished(&mut place.spawn_charge(&input, "0", &lease));
     assert_eq!(status.code(), Some(0), "seed {seed}");
     let comparison = compare(&place);
     eprintln!(
@@ -420,7 +445,7 @@ fn several_runs_at_once(place: &Place) {
         .collect();
     let codes: Vec<Option<i32>> = children
         .into_iter()
-        .map(|mut child| child.wait().unwrap().code())
+        .map(|mut child| finished(&mut child).code())
         .collect();
     let concurrent = compare(place);
     // What each run said: every invoice once per run, collected by one of
