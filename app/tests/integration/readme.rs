@@ -24,5 +24,7 @@ fn the_readme_examples_print_what_the_readme_shows() {
     trycmd::TestCases::new()
         .register_bin("ledgerly", cargo_bin!("ledgerly"))
         .env("LEDGERLY_DB", ledger.display().to_string())
+        // As every run in these tests: a minute at most (util::ledgerly).
+        .timeout(std::time::Duration::from_secs(60))
         .case(workspace_root().join("README.md"));
 }

@@ -29,6 +29,9 @@ pub(crate) const SANDBOX_NOTICE: &str =
 pub(crate) fn ledgerly() -> Command {
     let mut command = cargo_bin_cmd!("ledgerly");
     command.env_remove("LEDGERLY_DB");
+    // Every run in these tests ends in seconds: one still going after a
+    // minute is killed and fails its test, so no bug can hang the suite.
+    command.timeout(std::time::Duration::from_secs(60));
     command
 }
 
