@@ -329,6 +329,9 @@ pub(crate) struct CsvChunks<'p, R> {
     /// after their chunk, so none of them is lost.
     failed: Option<io::Error>,
     done: bool,
+    /// [`MAX_ROWS`] and [`MAX_INVOICE_BYTES`], smaller in tests.
+    max_rows: usize,
+    max_invoice_bytes: usize,
 }
 
 /// The most bytes of rows one CSV invoice may have (64 MiB): with
@@ -378,7 +381,18 @@ impl<'p, R: Read> CsvChunks<'p, R> {
             invoice_bytes: 0,
             failed: None,
             done,
+            max_rows: MAX_ROWS,
+            max_invoice_bytes: MAX_INVOICE_BYTES,
         })
+    }
+
+    /// The same reader with other limits on an invoice's rows and bytes, so
+    /// that a test reaches them with a few rows.
+    #[cfg(test)]
+    fn with_limits(mut self, max_rows: usize, max_invoice_bytes: usize) -> Self {
+        self.max_rows = max_rows;
+        self.max_invoice_bytes = max_invoice_bytes;
+        self
     }
 
     fn next_chunk(&mut self) -> io::Result<Option<CsvChunk>> {
@@ -414,7 +428,8 @@ impl<'p, R: Read> CsvChunks<'p, R> {
                 matches!((&self.key, &key), (Some(current), Some(key)) if current[..] == key[..]);
             if joins {
                 let length = chunk.data.len() - before;
-                if self.invoice_rows >= MAX_ROWS || self.invoice_bytes + length > MAX_INVOICE_BYTES
+                if self.invoice_rows >= self.max_rows
+                    || self.invoice_bytes + length > self.max_invoice_bytes
                 {
                     // Counted, not kept: the invoice is refused as too large.
                     chunk.data.truncate(before);
@@ -757,6 +772,29 @@ mod tests {
     }
 
     #[test]
+    fn a_row_ending_in_a_comma_ends_with_an_empty_field() {
+        let fields = |line: &[u8]| -> Vec<Vec<u8>> {
+            split(line)
+                .unwrap()
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect()
+        };
+        assert_eq!(fields(b"a,"), [b"a".to_vec(), Vec::<u8>::new()]);
+        assert_eq!(fields(b"\"a\","), [b"a".to_vec(), Vec::new()]);
+        assert_eq!(fields(b","), [Vec::<u8>::new(), Vec::new()]);
+        assert_eq!(fields(b"a"), [b"a".to_vec()]);
+        assert_eq!(
+            invoices("A,,,,1,\n")[0]
+                .input
+                .as_ref()
+                .unwrap_err()
+                .to_string(),
+            "quantity \"\" is not a whole number from 1 to 1000000"
+        );
+    }
+
+    #[test]
     fn refuses_malformed_rows() {
         let cases = [
             ("A,,,,1\n", "row has 5 fields, expected 6"),
@@ -938,6 +976,80 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    #[test]
+    fn a_read_error_right_after_the_header_is_returned_not_taken_for_the_end() {
+        let pool = BufferPool::default();
+        let blocks = LineBlocks::new(FailsAfter(HEAD.as_bytes()), &pool, 1 << 20, MAX_LINE);
+        let mut chunks = CsvChunks::new(blocks, &pool, 1 << 20).unwrap();
+        assert_eq!(chunks.next().unwrap().unwrap_err().to_string(), "disk gone");
+    }
+
+    #[test]
+    fn an_invoice_of_thousands_of_rows_is_kept_whole() {
+        let got = invoices(&"A,,,,1,1\n".repeat(5000));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].input.as_ref().unwrap().line_items().len(), 5000);
+    }
+
+    /// The invoices of `HEAD` and `body` under other limits on an
+    /// invoice's rows and bytes, with the lines of their first rows.
+    fn limited(body: &str, max_rows: usize, max_invoice_bytes: usize) -> Vec<CsvInvoice> {
+        let pool = BufferPool::default();
+        let input = format!("{HEAD}{body}");
+        let blocks = LineBlocks::new(input.as_bytes(), &pool, 64, MAX_LINE);
+        let chunks = CsvChunks::new(blocks, &pool, CHUNK_BYTES)
+            .unwrap()
+            .with_limits(max_rows, max_invoice_bytes);
+        chunks
+            .flat_map(|chunk| chunk.unwrap().invoices().collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn outcomes(invoices: &[CsvInvoice]) -> Vec<(u64, Result<usize, &RowError>)> {
+        invoices
+            .iter()
+            .map(|invoice| {
+                let input = invoice.input.as_ref();
+                (invoice.line, input.map(|input| input.line_items().len()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_invoice_of_more_rows_than_the_limit_is_refused_at_its_first_row() {
+        let rows = |n: usize| "A,,,,1,1\n".repeat(n) + "B,,,,1,1\n";
+        assert_eq!(
+            outcomes(&limited(&rows(3), 3, 1 << 20)),
+            [(2, Ok(3)), (5, Ok(1))]
+        );
+        // The rows past the limit are counted, not kept.
+        assert_eq!(
+            outcomes(&limited(&rows(5), 3, 1 << 20)),
+            [(2, Err(&RowError::TooManyRows)), (7, Ok(1))]
+        );
+    }
+
+    #[test]
+    fn an_invoice_of_more_bytes_than_the_limit_is_refused_at_its_first_row() {
+        // Each row holds 8 bytes (its line break is not kept): three fill
+        // 24 bytes, a fourth is past the limit.
+        let rows = |n: usize| "A,,,,1,1\n".repeat(n) + "B,,,,1,1\n";
+        assert_eq!(
+            outcomes(&limited(&rows(3), MAX_ROWS, 24)),
+            [(2, Ok(3)), (5, Ok(1))]
+        );
+        assert_eq!(
+            outcomes(&limited(&rows(4), MAX_ROWS, 24)),
+            [(2, Err(&RowError::TooManyRows)), (6, Ok(1))]
+        );
+        // What counts is each invoice's own rows, not the chunk before it.
+        let body = "C,,,,1,1\n".repeat(3) + &rows(3);
+        assert_eq!(
+            outcomes(&limited(&body, MAX_ROWS, 24)),
+            [(2, Ok(3)), (5, Ok(3)), (8, Ok(1))]
+        );
     }
 
     #[test]

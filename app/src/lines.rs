@@ -115,9 +115,10 @@ impl<'p, R: Read> LineBlocks<'p, R> {
     }
 
     /// Drops a byte-order mark at the very start of the input, once enough
-    /// of it has arrived to tell.
+    /// of it has arrived to tell: undecided only while what arrived could
+    /// still be the start of a mark (a first block of `a\n` decides it).
     fn skip_bom(&mut self, data: &mut Vec<u8>) {
-        if self.bom_checked || (data.len() < BOM.len() && !self.eof) {
+        if self.bom_checked || (data.len() < BOM.len() && BOM.starts_with(data) && !self.eof) {
             return;
         }
         self.bom_checked = true;
@@ -419,6 +420,65 @@ mod tests {
             lines_of(&blocks(b"\xef\xbb", 4, 100, 1)),
             [(1, "\u{fffd}".to_owned())]
         );
+    }
+
+    #[test]
+    fn only_a_byte_order_mark_at_the_very_start_is_dropped() {
+        // A second mark, and one that starts a later block, are text.
+        assert_eq!(
+            lines_of(&blocks(b"\xef\xbb\xbf\xef\xbb\xbfa\n", 64, 100, 64)),
+            [(1, "\u{feff}a".to_owned())]
+        );
+        assert_eq!(
+            lines_of(&blocks(b"a\n\xef\xbb\xbfb\n", 2, 100, 64)),
+            [(1, "a".to_owned()), (2, "\u{feff}b".to_owned())]
+        );
+    }
+
+    /// Fails its first read as interrupted by a signal, then reads `data`.
+    struct Interrupted<'a> {
+        data: &'a [u8],
+        interrupted: bool,
+    }
+
+    impl Read for Interrupted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if !self.interrupted {
+                self.interrupted = true;
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.data.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_read_interrupted_by_a_signal_is_tried_again() {
+        let reader = Interrupted {
+            data: b"a\nb\n",
+            interrupted: false,
+        };
+        let got: Vec<Block> = LineBlocks::new(reader, &BufferPool::default(), 64, 100)
+            .collect::<io::Result<_>>()
+            .unwrap();
+        assert_eq!(lines_of(&got), numbered(&[(1, "a"), (2, "b")]));
+    }
+
+    #[test]
+    fn blocks_stay_about_their_size_when_every_read_is_full() {
+        // A file (here a slice) fills every read, so no read comes back
+        // short before the end: the block size alone ends a block.
+        let input = format!("{}\n", "x".repeat(99)).repeat(3000);
+        let block_size = 1 << 16;
+        let got = LineBlocks::new(input.as_bytes(), &BufferPool::default(), block_size, 1000)
+            .collect::<io::Result<Vec<Block>>>()
+            .unwrap();
+        for block in &got {
+            let Block::Lines { data, .. } = block else {
+                panic!("{block:?}")
+            };
+            assert!(data.len() <= block_size, "{}", data.len());
+        }
+        assert_eq!(lines_of(&got).len(), 3000);
     }
 
     #[test]
