@@ -673,6 +673,45 @@ mod tests {
         );
     }
 
+    /// Ten items of the largest price and quantity: the largest subtotal
+    /// pricing accepts, and amounts 20 characters wide.
+    fn widest() -> Breakdown {
+        let item = || LineItem::new("1000000000".parse().unwrap(), "1000000".parse().unwrap());
+        let input = PricingInput::new(
+            (0..10).map(|_| item()).collect(),
+            Tier::None,
+            false,
+            DaysOverdue::default(),
+        )
+        .unwrap();
+        pricing::price(&input).unwrap()
+    }
+
+    #[test]
+    fn the_widest_breakdown_pricing_allows_fits_the_csv_buffer() {
+        let mut out = Vec::new();
+        write_csv_priced(&mut out, 1, None, &widest());
+        assert_eq!(
+            text(out),
+            "1,,10000000000000000.00,0.00,0.00,800000000000000.00,0.00,10800000000000000.00,\n"
+        );
+    }
+
+    #[test]
+    fn the_widest_breakdown_pricing_allows_fits_its_text_buffer() {
+        let mut out = Vec::new();
+        write_text_breakdown(&mut out, &widest()).unwrap();
+        assert_eq!(
+            text(out),
+            "subtotal           10000000000000000.00\n\
+             tier discount                      0.00\n\
+             loyalty discount                   0.00\n\
+             tax                  800000000000000.00\n\
+             late fee                           0.00\n\
+             total              10800000000000000.00\n"
+        );
+    }
+
     #[test]
     fn batch_text_records_have_a_heading_and_a_blank_line() {
         let mut out = Vec::new();
