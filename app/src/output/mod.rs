@@ -308,8 +308,9 @@ pub(crate) fn put_csv_field(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Room for the six amounts of a CSV row and their commas.
-const CSV_AMOUNTS_ROOM: usize = 6 * (MONEY_ROOM + 1) + 1;
+/// Room for the row's end (`,` for the empty error field, then `\n`) and
+/// the six amounts of a CSV row, each after its comma: 134 bytes.
+const CSV_AMOUNTS_ROOM: usize = 2 + 6 * (1 + MONEY_ROOM);
 
 /// Appends a priced invoice as a CSV row: line, id, the amounts, no error.
 pub(crate) fn write_csv_priced(
