@@ -496,3 +496,52 @@ fn an_outcome_written_while_another_host_records_a_capture_never_replaces_it() {
         &billing::AttemptOutcome::Captured(payment_gateway::ChargeId::new("ch_other").unwrap())
     );
 }
+
+#[test]
+fn an_integrity_violation_is_a_conflict_and_any_other_failure_is_not() {
+    let Some(server) = server() else { return };
+    let schema = Schema::new(&server);
+    let ledger = PgLedger::connect(&schema.url()).unwrap();
+    let service = billing::BillingService::new(
+        FakeGateway::new(),
+        &ledger,
+        billing::RecordingSleeper::new(),
+        ManualClock::at_unix_millis(1_764_583_200_000),
+        billing::RetryPolicy::default(),
+    );
+    service
+        .issue(&conformance::worked_example("KEY-1", "tok_success"))
+        .unwrap();
+    // What another run's write that got there first looks like to this
+    // one: an integrity violation (here raised by a trigger, as no write
+    // through the API can make one without a race).
+    let mut admin = Client::connect(&schema.url(), NoTls).unwrap();
+    admin
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'taken' USING ERRCODE = 'unique_violation'; END $$; \
+             CREATE TRIGGER refuse BEFORE UPDATE ON invoices FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .unwrap();
+    let method = PaymentMethod::new("tok_card_declined").unwrap();
+    let taken = ledger
+        .change_payment_method(&InvoiceId::new("KEY-1").unwrap(), &method)
+        .unwrap_err();
+    assert_eq!(
+        taken.kind(),
+        billing::RepositoryErrorKind::Conflict,
+        "{taken}"
+    );
+
+    // A failure that is no such race (here a table gone) is not a conflict.
+    admin.batch_execute("DROP TABLE claims").unwrap();
+    let worker = billing::WorkerId::new("w").unwrap();
+    let gone = billing::Claims::claim(
+        &ledger,
+        &worker,
+        &[InvoiceId::new("KEY-1").unwrap()],
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap_err();
+    assert_eq!(gone.kind(), billing::RepositoryErrorKind::Other, "{gone}");
+}
