@@ -63,6 +63,38 @@ fn any_schedule_of_crashes_and_reruns_on_postgres_captures_each_invoice_at_most_
     });
 }
 
+/// Issues the worked example under each of `ids` into `ledger`.
+fn issue(ledger: &impl Ledger, ids: &[&str]) {
+    let service = billing::BillingService::new(
+        FakeGateway::new(),
+        ledger,
+        billing::RecordingSleeper::new(),
+        ManualClock::at_unix_millis(1_764_583_200_000),
+        billing::RetryPolicy::default(),
+    );
+    for id in ids {
+        service
+            .issue(&conformance::worked_example(id, "tok_success"))
+            .unwrap();
+    }
+}
+
+/// The first attempt of the worked example `id`, pending.
+fn pending(id: &InvoiceId) -> billing::Attempt {
+    let at = payment_gateway::from_unix_millis(1_764_583_200_000);
+    billing::Attempt::restore(
+        id.clone(),
+        1,
+        billing::attempt_key(id, 1).unwrap().as_str(),
+        PaymentMethod::new("tok_success").unwrap(),
+        Amount::new(conformance::WORKED_TOTAL, Currency::Usd).unwrap(),
+        billing::AttemptOutcome::Pending,
+        at,
+        at,
+    )
+    .unwrap()
+}
+
 fn request(key: &str, token: &str, cents: i64) -> ChargeRequest {
     ChargeRequest::new(
         IdempotencyKey::new(key).unwrap(),
@@ -313,20 +345,9 @@ fn invoice_ids_page_in_byte_order_whatever_the_database_locale() {
     let Some(server) = server() else { return };
     let open = fresh_on(&server);
     let ledger = open();
-    let service = billing::BillingService::new(
-        FakeGateway::new(),
-        &ledger,
-        billing::RecordingSleeper::new(),
-        ManualClock::default(),
-        billing::RetryPolicy::default(),
-    );
     // Byte order puts upper case, then '_', then lower case; a locale's
     // collation would interleave them.
-    for id in ["b-1", "B-2", "a_3", "A-4", "_5"] {
-        service
-            .issue(&conformance::worked_example(id, "tok_success"))
-            .unwrap();
-    }
+    issue(&ledger, &["b-1", "B-2", "a_3", "A-4", "_5"]);
     let ids: Vec<String> = ledger
         .list(&billing::InvoiceFilter::all(), None, 10)
         .unwrap()
@@ -369,41 +390,14 @@ fn a_write_that_loses_a_deadlock_is_run_again_and_commits() {
     let Some(server) = server() else { return };
     let schema = Schema::new(&server);
     let ledger = PgLedger::connect(&schema.url()).unwrap();
-    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
-    let service = billing::BillingService::new(
-        FakeGateway::new(),
-        &ledger,
-        billing::RecordingSleeper::new(),
-        clock.clone(),
-        billing::RetryPolicy::default(),
-    );
-    for id in ["LOCK-1", "LOCK-2"] {
-        service
-            .issue(&conformance::worked_example(id, "tok_success"))
-            .unwrap();
-    }
+    issue(&ledger, &["LOCK-1", "LOCK-2"]);
     let ids = [
         InvoiceId::new("LOCK-1").unwrap(),
         InvoiceId::new("LOCK-2").unwrap(),
     ];
     // One batch of pending attempts, straight to the ledger (billing would
     // fall back to one at a time and hide the retry).
-    let attempts: Vec<billing::Attempt> = ids
-        .iter()
-        .map(|id| {
-            billing::Attempt::restore(
-                id.clone(),
-                1,
-                billing::attempt_key(id, 1).unwrap().as_str(),
-                PaymentMethod::new("tok_success").unwrap(),
-                Amount::new(conformance::WORKED_TOTAL, Currency::Usd).unwrap(),
-                billing::AttemptOutcome::Pending,
-                payment_gateway::from_unix_millis(1_764_583_200_000),
-                payment_gateway::from_unix_millis(1_764_583_200_000),
-            )
-            .unwrap()
-        })
-        .collect();
+    let attempts: Vec<billing::Attempt> = ids.iter().map(pending).collect();
     // Another session holds LOCK-2's row; the ledger's batch locks LOCK-1,
     // then waits for LOCK-2; the other session then asks for LOCK-1: a
     // deadlock. The ledger waited first, so its backend detects it first
@@ -438,29 +432,9 @@ fn an_outcome_written_while_another_host_records_a_capture_never_replaces_it() {
     let schema = Schema::new(&server);
     let ledger = PgLedger::connect(&schema.url()).unwrap();
     let at = payment_gateway::from_unix_millis(1_764_583_200_000);
-    let service = billing::BillingService::new(
-        FakeGateway::new(),
-        &ledger,
-        billing::RecordingSleeper::new(),
-        ManualClock::at_unix_millis(1_764_583_200_000),
-        billing::RetryPolicy::default(),
-    );
-    service
-        .issue(&conformance::worked_example("RACE-1", "tok_success"))
-        .unwrap();
+    issue(&ledger, &["RACE-1"]);
     let id = InvoiceId::new("RACE-1").unwrap();
-    let pending = billing::Attempt::restore(
-        id.clone(),
-        1,
-        billing::attempt_key(&id, 1).unwrap().as_str(),
-        PaymentMethod::new("tok_success").unwrap(),
-        Amount::new(conformance::WORKED_TOTAL, Currency::Usd).unwrap(),
-        billing::AttemptOutcome::Pending,
-        at,
-        at,
-    )
-    .unwrap();
-    ledger.begin_attempts(&[pending]).unwrap();
+    ledger.begin_attempts(&[pending(&id)]).unwrap();
     // Another host is recording the capture: it holds the invoice's lock
     // and has written the capture, not yet committed.
     let mut other = Client::connect(&schema.url(), NoTls).unwrap();
@@ -502,16 +476,7 @@ fn an_integrity_violation_is_a_conflict_and_any_other_failure_is_not() {
     let Some(server) = server() else { return };
     let schema = Schema::new(&server);
     let ledger = PgLedger::connect(&schema.url()).unwrap();
-    let service = billing::BillingService::new(
-        FakeGateway::new(),
-        &ledger,
-        billing::RecordingSleeper::new(),
-        ManualClock::at_unix_millis(1_764_583_200_000),
-        billing::RetryPolicy::default(),
-    );
-    service
-        .issue(&conformance::worked_example("KEY-1", "tok_success"))
-        .unwrap();
+    issue(&ledger, &["KEY-1"]);
     // What another run's write that got there first looks like to this
     // one: an integrity violation (here raised by a trigger, as no write
     // through the API can make one without a race).

@@ -713,7 +713,7 @@ impl Claims for PgLedger {
 struct Columns<'a> {
     text: [Vec<&'a str>; 6],
     loyalty_member: Vec<bool>,
-    small: [Vec<i64>; 1],
+    days_overdue: Vec<i64>,
     amounts: [Vec<i64>; 6],
     rates: [Vec<String>; 6],
     late_fee_after_days: Vec<i64>,
@@ -726,7 +726,7 @@ impl<'a> Columns<'a> {
         let mut columns = Columns {
             text: Default::default(),
             loyalty_member: Vec::with_capacity(invoices.len()),
-            small: Default::default(),
+            days_overdue: Vec::with_capacity(invoices.len()),
             amounts: Default::default(),
             rates: Default::default(),
             late_fee_after_days: Vec::with_capacity(invoices.len()),
@@ -747,7 +747,7 @@ impl<'a> Columns<'a> {
                 column.push(value);
             }
             columns.loyalty_member.push(parts.loyalty_member);
-            columns.small[0].push(i64::from(parts.days_overdue));
+            columns.days_overdue.push(i64::from(parts.days_overdue));
             let amounts = parts.breakdown.amounts().map(pricing::Money::minor_units);
             for (column, value) in columns.amounts.iter_mut().zip(amounts) {
                 column.push(value);
@@ -770,7 +770,7 @@ impl<'a> Columns<'a> {
             params.push(column);
         }
         params.push(&self.loyalty_member);
-        params.push(&self.small[0]);
+        params.push(&self.days_overdue);
         for column in &self.amounts {
             params.push(column);
         }
