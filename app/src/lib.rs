@@ -163,7 +163,8 @@ fn clap_exit(error: &clap::Error) -> ExitCode {
             let _ = writeln!(io::stderr(), "error: cannot write output: {failure}");
             ExitCode::from(EXIT_OUTPUT)
         }
-        _ if error.use_stderr() => ExitCode::from(EXIT_USAGE),
+        // clap's own code: 2 for a usage error (on stderr), 0 for help and
+        // the version.
         _ => ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE)),
     }
 }

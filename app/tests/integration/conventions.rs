@@ -152,6 +152,101 @@ fn help_that_cannot_be_written_is_an_output_error() {
     );
 }
 
+/// Runs `ledgerly` with `args` and no input, its stdout a pipe whose reader
+/// is gone (`stdout_closed`) or `/dev/full`, its stderr `/dev/full`
+/// (`stderr_full`) or captured; its exit code and what stderr got.
+fn run_closed_or_full(
+    args: &[&str],
+    stdout_closed: bool,
+    stderr_full: bool,
+) -> (Option<i32>, String) {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"));
+    command.args(args).stdin(std::process::Stdio::null());
+    if stdout_closed {
+        command.stdout(std::process::Stdio::piped());
+    } else {
+        command.stdout(std::fs::File::create("/dev/full").unwrap());
+    }
+    if stderr_full {
+        command.stderr(std::fs::File::create("/dev/full").unwrap());
+    } else {
+        command.stderr(std::process::Stdio::piped());
+    }
+    let mut child = command.spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn help_into_a_closed_pipe_ends_quietly_with_status_0() {
+    assert_eq!(
+        run_closed_or_full(&["--help"], true, false),
+        (Some(0), String::new())
+    );
+}
+
+#[test]
+fn a_usage_error_exits_2_even_when_stderr_cannot_be_written() {
+    assert_eq!(
+        run_closed_or_full(&["--no-such-flag"], true, true),
+        (Some(2), String::new())
+    );
+}
+
+#[test]
+fn the_csv_header_of_an_empty_batch_that_cannot_be_written_is_an_output_error() {
+    let (code, stderr) = run_closed_or_full(
+        &[
+            "invoice",
+            "--input",
+            "-",
+            "--input-format",
+            "jsonl",
+            "--format",
+            "csv",
+        ],
+        false,
+        false,
+    );
+    assert_eq!(code, Some(74), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write output: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_csv_header_of_an_empty_batch_into_a_closed_pipe_ends_quietly() {
+    assert_eq!(
+        run_closed_or_full(
+            &[
+                "invoice",
+                "--input",
+                "-",
+                "--input-format",
+                "jsonl",
+                "--format",
+                "csv"
+            ],
+            true,
+            false
+        ),
+        (Some(0), String::new())
+    );
+}
+
+#[test]
+fn color_always_styles_help_and_never_leaves_it_plain() {
+    let help = |color: &str| stdout_of(ledgerly().args(["--color", color, "invoice", "--help"]));
+    assert!(help("always").contains("\u{1b}["), "{}", help("always"));
+    assert!(!help("never").contains('\u{1b}'));
+    assert!(!help("auto").contains('\u{1b}'), "not a terminal");
+}
+
 #[test]
 fn flags_and_global_flags_mix_in_any_order() {
     ledgerly()
