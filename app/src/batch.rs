@@ -1,24 +1,32 @@
 //! Prices a batch in parallel while keeping input order and bounded memory.
 //!
 //! One thread reads the input in chunks, workers turn chunks into output
-//! bytes, and the calling thread writes them. Chunks go to the workers in
-//! turn (chunk k to worker k mod n) and the writer takes results back in the
-//! same turn, so output order is input order without a reordering buffer.
-//! The reader hands chunks over hand to hand (a rendezvous channel: it
-//! holds its next chunk until a worker takes it), and each result channel
-//! holds at most one chunk, so memory is bounded by a few chunks however
-//! long the input is: with 8 MiB lines, 54 MiB peak instead of 70 MiB with
-//! a one-chunk queue per worker (`cargo xtask hostile`), at the same speed.
+//! bytes, and the calling thread writes them. Any idle worker takes the next
+//! chunk, so a worker that the machine's other work slows down holds up no
+//! other (with chunks dealt out in turn, the others waited for it: 1.4 of 2
+//! cores busy on a shared machine, against 1.7 for the parse-only floor,
+//! `scripts/bench`). Each chunk carries its number, and the writer puts
+//! results back into input order. Memory stays bounded by [`IN_FLIGHT_PER_WORKER`]
+//! chunks per worker however long the input is: the reader needs a credit for every
+//! chunk it reads, and the writer hands a credit back for every chunk it
+//! has written.
 
 use std::io::{self, Write};
-use std::panic;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use crate::output::Records;
 use crate::pool::BufferPool;
 use crate::progress::Diagnostics;
 use crate::signals;
+
+/// The most chunks read and not yet written, per worker, plus one: enough
+/// for each worker to have a chunk in hand and one result waiting while the
+/// reader has the next one ready, and a bound on memory (with 8 MiB lines,
+/// `cargo xtask hostile` measures the peak).
+const IN_FLIGHT_PER_WORKER: usize = 2;
 
 /// What a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,6 +49,14 @@ pub(crate) enum BatchError {
     /// The output could not be written.
     #[error("{0}")]
     Output(io::Error),
+}
+
+/// A worker's result for the chunk of that number, or the panic that
+/// stopped it (handed to the writer so it stops waiting for the chunk, and
+/// raised again when the batch ends).
+enum Done {
+    Records(u64, io::Result<Records>),
+    Panicked,
 }
 
 /// Runs `process` over every chunk of `chunks` on `workers` threads and
@@ -68,30 +84,44 @@ where
     E: Write,
 {
     let workers = workers.max(1);
+    let in_flight = workers * IN_FLIGHT_PER_WORKER + 1;
     thread::scope(|scope| {
-        let (to_workers, work): (Vec<SyncSender<T>>, Vec<Receiver<T>>) =
-            (0..workers).map(|_| sync_channel(0)).unzip();
-        let (to_writer, results): (Vec<SyncSender<io::Result<Records>>>, Vec<_>) =
-            (0..workers).map(|_| sync_channel(1)).unzip();
-
-        let reader = scope.spawn(move || read_chunks(chunks, &to_workers));
-        let process = &process;
-        for (work, to_writer) in work.into_iter().zip(to_writer) {
-            scope.spawn(move || {
-                for chunk in work {
-                    if to_writer.send(process(chunk)).is_err() {
-                        // The writer stopped; nothing more is wanted.
-                        break;
-                    }
-                }
-            });
+        // The reader hands chunks over hand to hand: it holds its next chunk
+        // until a worker is free to take it. The workers share the receiving
+        // end, and the last one to stop drops it, so a reader waiting to hand
+        // over a chunk is told that nobody will take it.
+        let (to_workers, work) = sync_channel::<(u64, T)>(0);
+        let work = Arc::new(Mutex::new(work));
+        let (to_writer, results) = sync_channel::<Done>(in_flight);
+        let (credits, credit) = sync_channel::<()>(in_flight);
+        for _ in 0..in_flight {
+            // The channel has room for every credit.
+            let _ = credits.send(());
         }
 
+        let reader = scope.spawn(move || read_chunks(chunks, &to_workers, &credit));
+        let process = &process;
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let to_writer = to_writer.clone();
+            let work = Arc::clone(&work);
+            handles.push(scope.spawn(move || work_on(&work, process, &to_writer)));
+        }
+        // The writer's channel closes when the last worker is done.
+        drop(to_writer);
+        drop(work);
+
         let mut preamble = preamble;
-        let written = write_in_order(&results, &mut preamble, out, diagnostics, pool);
+        let written = write_in_order(&results, &credits, &mut preamble, out, diagnostics, pool);
         // Dropping the receivers stops workers and reader early when the
         // writer stopped before the end.
         drop(results);
+        drop(credits);
+        for handle in handles {
+            if let Err(payload) = handle.join() {
+                panic::resume_unwind(payload);
+            }
+        }
         let read = match reader.join() {
             Ok(read) => read,
             Err(payload) => panic::resume_unwind(payload),
@@ -113,60 +143,114 @@ where
     })
 }
 
-/// Hands chunks to the workers in turn until the input ends, the input
-/// fails, or the workers are gone.
-fn read_chunks<T, I>(chunks: I, to_workers: &[SyncSender<T>]) -> io::Result<()>
+/// Numbers the chunks and hands each to whichever worker is free, one
+/// credit per chunk, until the input ends, the input fails, or the writer
+/// or the workers are gone.
+fn read_chunks<T, I>(
+    chunks: I,
+    to_workers: &SyncSender<(u64, T)>,
+    credit: &Receiver<()>,
+) -> io::Result<()>
 where
     I: Iterator<Item = io::Result<T>>,
 {
-    for (chunk, to_worker) in chunks.zip(to_workers.iter().cycle()) {
-        if to_worker.send(chunk?).is_err() {
+    let mut chunks = chunks;
+    for number in 0.. {
+        // No credit: the writer is gone, nothing more is wanted.
+        if credit.recv().is_err() {
+            break;
+        }
+        let Some(chunk) = chunks.next() else { break };
+        if to_workers.send((number, chunk?)).is_err() {
             break;
         }
     }
     Ok(())
 }
 
-/// Writes the workers' results in input order.
+/// One worker: takes chunks until there are no more and sends each result
+/// to the writer; stops early when the writer is gone.
+fn work_on<T, F>(work: &Mutex<Receiver<(u64, T)>>, process: &F, to_writer: &SyncSender<Done>)
+where
+    F: Fn(T) -> io::Result<Records>,
+{
+    loop {
+        // The lock is held only while waiting for the next chunk: the
+        // reader hands each chunk to exactly one waiting worker.
+        let next = match work.lock() {
+            Ok(receiver) => receiver.recv(),
+            // Another worker panicked while waiting; the batch is ending.
+            Err(_) => return,
+        };
+        let Ok((number, chunk)) = next else { return };
+        let done = match panic::catch_unwind(AssertUnwindSafe(|| process(chunk))) {
+            Ok(result) => Done::Records(number, result),
+            Err(payload) => {
+                // The writer must not wait for this chunk forever.
+                let _ = to_writer.send(Done::Panicked);
+                panic::resume_unwind(payload);
+            }
+        };
+        if to_writer.send(done).is_err() {
+            // The writer stopped; nothing more is wanted.
+            return;
+        }
+    }
+}
+
+/// Writes the workers' results in input order, handing a credit back to
+/// the reader for every chunk written.
 fn write_in_order<W: Write, E: Write>(
-    results: &[Receiver<io::Result<Records>>],
+    results: &Receiver<Done>,
+    credits: &SyncSender<()>,
     preamble: &mut &[u8],
     out: &mut W,
     diagnostics: &mut Diagnostics<E>,
     pool: &BufferPool,
 ) -> Result<Summary, BatchError> {
     let mut summary = Summary::default();
-    // A worker's channel closes only after its last chunk, and chunk k went
-    // to worker k mod n, so the first closed channel in turn is the end.
-    for result in results
-        .iter()
-        .cycle()
-        .map_while(|results| results.recv().ok())
-    {
-        let records = result.map_err(BatchError::Output)?;
-        diagnostics.unknown_tiers(records.unknown_tiers());
-        if !preamble.is_empty() {
-            // The CSV header goes out with the first records, never before
-            // an input that fails on its first read.
-            let preamble = std::mem::take(preamble);
-            if let Err(error) = out.write_all(preamble) {
+    // Results that came before their turn, at most one per credit.
+    let mut early: Vec<(u64, io::Result<Records>)> = Vec::new();
+    let mut next: u64 = 0;
+    // The channel closes when every worker is done, and so every chunk
+    // read has been priced and sent.
+    while let Ok(done) = results.recv() {
+        let Done::Records(number, result) = done else {
+            // A worker panicked; the batch ends and the panic is raised.
+            break;
+        };
+        early.push((number, result));
+        while let Some(at) = early.iter().position(|(number, _)| *number == next) {
+            let (_, result) = early.swap_remove(at);
+            next += 1;
+            let records = result.map_err(BatchError::Output)?;
+            diagnostics.unknown_tiers(records.unknown_tiers());
+            if !preamble.is_empty() {
+                // The CSV header goes out with the first records, never
+                // before an input that fails on its first read.
+                let preamble = std::mem::take(preamble);
+                if let Err(error) = out.write_all(preamble) {
+                    return closed_or_failed(error, summary, diagnostics);
+                }
+            }
+            let written =
+                signals::writing(|| out.write_all(records.bytes()).and_then(|()| out.flush()));
+            // Records of a chunk that was cut off by a closed pipe may have
+            // reached the reader (`| head -1` can show the first of them), so
+            // they count for the status as well.
+            summary.invoices += records.invoices();
+            summary.invalid += records.invalid();
+            if let Err(error) = written {
                 return closed_or_failed(error, summary, diagnostics);
             }
+            diagnostics.progress(summary.invoices);
+            pool.put(records.into_bytes());
+            // The reader may read one more chunk. It may be gone already
+            // (the input ended); then no credit is wanted.
+            let _ = credits.try_send(());
+            // Only whole chunks of whole records have been written.
+            signals::stop_if_asked(out);
         }
-        let written =
-            signals::writing(|| out.write_all(records.bytes()).and_then(|()| out.flush()));
-        // Records of a chunk that was cut off by a closed pipe may have
-        // reached the reader (`| head -1` can show the first of them), so
-        // they count for the status as well.
-        summary.invoices += records.invoices();
-        summary.invalid += records.invalid();
-        if let Err(error) = written {
-            return closed_or_failed(error, summary, diagnostics);
-        }
-        diagnostics.progress(summary.invoices);
-        pool.put(records.into_bytes());
-        // Only whole chunks of whole records have been written.
-        signals::stop_if_asked(out);
     }
 
     diagnostics.finish();
@@ -268,6 +352,81 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_slow_chunk_holds_up_no_other_worker() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::time::{Duration, Instant};
+        let done = AtomicU64::new(0);
+        let released = std::sync::atomic::AtomicBool::new(false);
+        // With two workers, five chunks may be in flight: while the first
+        // chunk is held up, the other worker prices the next four.
+        let others = 4;
+        let process = |chunk: Vec<u64>| {
+            if chunk[0] == 0 {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while done.load(Ordering::SeqCst) < others && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                released.store(done.load(Ordering::SeqCst) >= others, Ordering::SeqCst);
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+            echo(chunk)
+        };
+        let mut out = Vec::new();
+        let summary = run(
+            numbers(100, 10),
+            2,
+            &[],
+            process,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap();
+        assert_eq!(summary.invoices, 100);
+        // The first chunk's records still come first.
+        assert!(
+            out.starts_with(b"{\"subtotal\":\"0.00\""),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        let mut serial = Vec::new();
+        run(
+            numbers(100, 10),
+            1,
+            &[],
+            echo,
+            &mut serial,
+            &mut quiet(),
+            &BufferPool::default(),
+        )
+        .unwrap();
+        assert_eq!(out, serial);
+        // Held up until the others were done, not until the deadline.
+        assert!(released.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_worker_that_panics_ends_the_batch_with_its_panic() {
+        let process = |chunk: Vec<u64>| {
+            assert!(chunk[0] != 30, "chunk 30 is poison");
+            echo(chunk)
+        };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            run(
+                numbers(1000, 10),
+                2,
+                &[],
+                process,
+                &mut Vec::new(),
+                &mut quiet(),
+                &BufferPool::default(),
+            )
+        }));
+        let payload = outcome.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"chunk 30 is poison"));
     }
 
     #[test]

@@ -24,7 +24,9 @@ use std::io::{self, Read};
 use std::ops::Range;
 use std::str;
 
-use pricing::{DaysOverdue, LineItem, PricingError, PricingInput, Tier};
+#[cfg(any(test, feature = "fuzzing"))]
+use pricing::PricingInput;
+use pricing::{DaysOverdue, LineItem, PricingError, Terms, Tier};
 
 use crate::fields::{self, FieldError};
 use crate::lines::{Block, LineBlocks, LineTooLong, is_blank};
@@ -45,8 +47,11 @@ pub(crate) const HEADER: [&str; 6] = [
 /// as the line limit bounds a JSON Lines invoice.
 pub(crate) const MAX_ROWS: usize = 1_000_000;
 
-/// An invoice read from CSV rows: its input line, its id, and what pricing
-/// needs or why it is invalid.
+/// An invoice read from CSV rows with line items of its own: its input
+/// line, its id, and what pricing needs or why it is invalid. The serial
+/// path of the fuzz oracle and the tests; batch workers take
+/// [`ChunkInvoice`]s.
+#[cfg(any(test, feature = "fuzzing"))]
 #[derive(Debug)]
 pub(crate) struct CsvInvoice {
     /// The line of its first row, or of the row at fault.
@@ -55,6 +60,19 @@ pub(crate) struct CsvInvoice {
     pub(crate) id: Option<String>,
     /// The invoice to price, or why it cannot be priced.
     pub(crate) input: Result<PricingInput, RowError>,
+}
+
+/// An invoice of a [`CsvChunk`] as a batch worker prices it: borrowed from
+/// the chunk, its line items in the worker's reused buffer, so a chunk's
+/// invoices cost no allocation of their own.
+#[derive(Debug)]
+pub(crate) struct ChunkInvoice<'a> {
+    /// The line of its first row, or of the row at fault.
+    pub(crate) line: u64,
+    /// The `invoice_id`, when the row had a non-empty, readable one.
+    pub(crate) id: Option<Cow<'a, str>>,
+    /// The invoice's line items and terms, or why it cannot be priced.
+    pub(crate) input: Result<(&'a [LineItem], Terms), RowError>,
 }
 
 /// Why the rows of an invoice are not a valid invoice.
@@ -135,33 +153,42 @@ struct InvoiceFields {
     days_overdue: DaysOverdue,
 }
 
-/// An invoice being assembled from its rows.
-struct Pending {
+/// An invoice being assembled from its rows: `'d` is the chunk's data it
+/// borrows texts from, `'i` the reused buffer its line items go into.
+struct Pending<'d, 'i> {
     line: u64,
-    id: Option<String>,
-    /// The first row's raw invoice-level fields, for messages.
-    first_texts: [String; 3],
+    id: Option<Cow<'d, str>>,
+    /// The first row's raw invoice-level fields, for messages and to
+    /// recognize later rows that repeat them.
+    first_texts: [Cow<'d, str>; 3],
     fields: Option<InvoiceFields>,
-    items: Vec<LineItem>,
+    items: &'i mut Vec<LineItem>,
     error: Option<(u64, RowError)>,
 }
 
-impl Pending {
-    fn new(key: Option<&[u8]>, line: u64) -> Pending {
-        let id = key
-            .and_then(|key| str::from_utf8(key).ok())
-            .map(str::to_owned);
+impl<'d, 'i> Pending<'d, 'i> {
+    fn new(key: Option<Cow<'d, [u8]>>, line: u64, items: &'i mut Vec<LineItem>) -> Self {
+        items.clear();
+        let id = key.and_then(|key| match key {
+            Cow::Borrowed(bytes) => str::from_utf8(bytes).ok().map(Cow::Borrowed),
+            Cow::Owned(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
+        });
         Pending {
             line,
             id,
             first_texts: Default::default(),
             fields: None,
-            items: Vec::new(),
+            items,
             error: None,
         }
     }
 
-    fn finish(self) -> CsvInvoice {
+    /// The invoice: its line, id, and terms (its items are in the buffer),
+    /// or why it cannot be priced.
+    fn finish(self) -> ChunkInvoice<'i>
+    where
+        'd: 'i,
+    {
         let Pending {
             line,
             id,
@@ -174,14 +201,16 @@ impl Pending {
             (Some((at, error)), _) => (at, Err(error)),
             (None, Some(f)) => (
                 line,
-                PricingInput::new(items, f.tier, f.loyalty_member, f.days_overdue)
-                    .map_err(RowError::from),
+                Ok((
+                    &items[..],
+                    Terms::new(f.tier, f.loyalty_member, f.days_overdue),
+                )),
             ),
             // Without fields the first row failed, so `error` is set; this
             // arm keeps the match total without a panic.
             (None, None) => (line, Err(RowError::FieldCount(0))),
         };
-        CsvInvoice { line, id, input }
+        ChunkInvoice { line, id, input }
     }
 }
 
@@ -224,38 +253,61 @@ impl CsvChunk {
         self.starts.len()
     }
 
-    /// The chunk's invoices, parsed and validated, in input order.
-    pub(crate) fn invoices(&self) -> impl Iterator<Item = CsvInvoice> + '_ {
+    /// Parses and validates the chunk's invoices and hands each to `each`,
+    /// in input order, its line items in `items` (cleared first).
+    pub(crate) fn each_invoice<E>(
+        &self,
+        items: &mut Vec<LineItem>,
+        mut each: impl FnMut(ChunkInvoice<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let ends = self
             .starts
             .iter()
             .skip(1)
             .copied()
             .chain(std::iter::once(self.rows.len()));
-        self.starts
-            .iter()
-            .zip(ends)
-            .enumerate()
-            .map(|(index, (&start, end))| {
-                let rows = &self.rows[start..end];
-                let row = |at: &RowAt| match &at.bytes {
-                    Some(range) => Row::Line(&self.data[range.clone()]),
-                    None => Row::TooLong,
-                };
-                let first = &rows[0];
-                let key = match row(first) {
-                    Row::Line(bytes) => first_field(bytes).filter(|key| !key.is_empty()),
-                    Row::TooLong => None,
-                };
-                let mut pending = Pending::new(key.as_deref(), first.line);
-                for at in rows {
-                    add_row(&mut pending, row(at), at.line);
-                }
-                if self.oversized.contains(&index) && pending.error.is_none() {
-                    pending.error = Some((first.line, RowError::TooManyRows));
-                }
-                pending.finish()
-            })
+        for (index, (&start, end)) in self.starts.iter().zip(ends).enumerate() {
+            let rows = &self.rows[start..end];
+            let row = |at: &RowAt| match &at.bytes {
+                Some(range) => Row::Line(&self.data[range.clone()]),
+                None => Row::TooLong,
+            };
+            let first = &rows[0];
+            let key = match row(first) {
+                Row::Line(bytes) => first_field(bytes).filter(|key| !key.is_empty()),
+                Row::TooLong => None,
+            };
+            let mut pending = Pending::new(key, first.line, items);
+            for at in rows {
+                add_row(&mut pending, row(at), at.line);
+            }
+            if self.oversized.contains(&index) && pending.error.is_none() {
+                pending.error = Some((first.line, RowError::TooManyRows));
+            }
+            each(pending.finish())?;
+        }
+        Ok(())
+    }
+
+    /// The chunk's invoices, parsed and validated, in input order, each
+    /// with its own line items: the serial path of the fuzz oracle and the
+    /// tests.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn invoices(&self) -> impl Iterator<Item = CsvInvoice> + '_ {
+        let mut invoices = Vec::new();
+        let collected: Result<(), std::convert::Infallible> =
+            self.each_invoice(&mut Vec::new(), |invoice| {
+                invoices.push(CsvInvoice {
+                    line: invoice.line,
+                    id: invoice.id.map(Cow::into_owned),
+                    input: invoice.input.and_then(|(items, terms)| {
+                        PricingInput::with_terms(items.to_vec(), terms).map_err(RowError::from)
+                    }),
+                });
+                Ok(())
+            });
+        let Ok(()) = collected;
+        invoices.into_iter()
     }
 
     /// Gives the data buffer back, to be reused.
@@ -320,8 +372,10 @@ pub(crate) struct CsvChunks<'p, R> {
     /// The first row of the next chunk, read while cutting this one: its
     /// line and bytes (`None` for an over-long line).
     carry: Option<(u64, Option<Vec<u8>>)>,
-    /// The key of the invoice being gathered (`None`: no later row joins).
-    key: Option<Vec<u8>>,
+    /// The key of the invoice being gathered, when a later row can join it
+    /// (a buffer reused from invoice to invoice).
+    key: Vec<u8>,
+    has_key: bool,
     /// The rows and bytes of the invoice being gathered.
     invoice_rows: usize,
     invoice_bytes: usize,
@@ -376,7 +430,8 @@ impl<'p, R: Read> CsvChunks<'p, R> {
             rows,
             chunk_bytes: chunk_bytes.max(1),
             carry: None,
-            key: None,
+            key: Vec::new(),
+            has_key: false,
             invoice_rows: 0,
             invoice_bytes: 0,
             failed: None,
@@ -396,7 +451,17 @@ impl<'p, R: Read> CsvChunks<'p, R> {
     }
 
     fn next_chunk(&mut self) -> io::Result<Option<CsvChunk>> {
-        let mut chunk = CsvChunk::default();
+        // The data buffer comes from the pool that workers give it back to:
+        // a fresh one per chunk would leave the pool to fill up with spare
+        // ones (32 of about 2 MiB: 67 MiB peak on 1 M invoices instead of
+        // 10, `scripts/bench`).
+        let mut chunk = CsvChunk {
+            data: self
+                .rows
+                .pool
+                .take_with_capacity(self.chunk_bytes.min(CHUNK_BYTES) + 4096),
+            ..CsvChunk::default()
+        };
         if let Some((line, bytes)) = self.carry.take() {
             let bytes = bytes.map(|bytes| {
                 chunk.data.extend_from_slice(&bytes);
@@ -424,8 +489,7 @@ impl<'p, R: Read> CsvChunks<'p, R> {
                 .as_ref()
                 .and_then(|range| first_field(&chunk.data[range.clone()]))
                 .filter(|key| !key.is_empty());
-            let joins =
-                matches!((&self.key, &key), (Some(current), Some(key)) if current[..] == key[..]);
+            let joins = self.has_key && key.as_deref() == Some(&self.key[..]);
             if joins {
                 let length = chunk.data.len() - before;
                 if self.invoice_rows >= self.max_rows
@@ -445,7 +509,10 @@ impl<'p, R: Read> CsvChunks<'p, R> {
                 continue;
             }
             // The row starts an invoice: the chunk may end before it.
-            self.key = key.map(Cow::into_owned);
+            self.has_key = key.is_some();
+            self.key.clear();
+            self.key
+                .extend_from_slice(key.as_deref().unwrap_or_default());
             self.invoice_rows = 1;
             self.invoice_bytes = chunk.data.len() - before;
             if before >= self.chunk_bytes {
@@ -584,73 +651,134 @@ fn split(line: &[u8]) -> Result<Vec<Cow<'_, [u8]>>, RowError> {
 
 /// Validates one row into `pending`; the first fault of an invoice is kept
 /// and later rows of a faulty invoice are only consumed.
-fn add_row(pending: &mut Pending, row: Row<'_>, line: u64) {
+fn add_row<'d>(pending: &mut Pending<'d, '_>, row: Row<'d>, line: u64) {
     if pending.error.is_some() {
         return;
     }
     let checked = match row {
         Row::TooLong => Err(RowError::TooLong(LineTooLongError)),
-        Row::Line(bytes) => split(bytes).and_then(|record| check_row(pending, &record)),
+        Row::Line(bytes) => match plain_fields(bytes) {
+            Some(plain) => check_row(pending, HEADER.len(), |index| {
+                Ok(Cow::Borrowed(plain[index]))
+            }),
+            None => split(bytes).and_then(|mut record| {
+                let count = record.len();
+                check_row(pending, count, |index| {
+                    match std::mem::take(&mut record[index]) {
+                        Cow::Borrowed(bytes) => str::from_utf8(bytes).map(Cow::Borrowed).ok(),
+                        Cow::Owned(bytes) => String::from_utf8(bytes).map(Cow::Owned).ok(),
+                    }
+                    .ok_or(RowError::InvalidUtf8(HEADER[index]))
+                })
+            }),
+        },
     };
     if let Err(error) = checked {
         pending.error = Some((line, error));
         // A faulty invoice keeps no items: they will not be priced.
-        pending.items = Vec::new();
+        pending.items.clear();
     }
 }
 
-fn check_row(pending: &mut Pending, record: &[Cow<'_, [u8]>]) -> Result<(), RowError> {
-    if record.len() != HEADER.len() {
-        return Err(RowError::FieldCount(record.len()));
+/// The six fields of a row in the shape nearly every row has: valid UTF-8,
+/// no quotes, exactly five commas. One pass over the row instead of a
+/// search per field and a UTF-8 check per field; `None` for any other row,
+/// which [`split`] reads (and so words what is wrong with it).
+fn plain_fields(line: &[u8]) -> Option<[&str; 6]> {
+    let text = str::from_utf8(line).ok()?;
+    let mut commas = [0_usize; 5];
+    let mut count = 0;
+    for (at, &byte) in line.iter().enumerate() {
+        match byte {
+            b',' => {
+                *commas.get_mut(count)? = at;
+                count += 1;
+            }
+            b'"' => return None,
+            _ => {}
+        }
     }
-    let field = |index: usize| -> Result<&str, RowError> {
-        str::from_utf8(&record[index]).map_err(|_| RowError::InvalidUtf8(HEADER[index]))
-    };
+    if count != commas.len() {
+        return None;
+    }
+    let [first, second, third, fourth, fifth] = commas;
+    // Each cut is at an ASCII comma, so at a character boundary.
+    Some([
+        text.get(..first)?,
+        text.get(first + 1..second)?,
+        text.get(second + 1..third)?,
+        text.get(third + 1..fourth)?,
+        text.get(fourth + 1..fifth)?,
+        text.get(fifth + 1..)?,
+    ])
+}
+
+/// Checks one row of `count` fields, read one at a time by `field` (in
+/// column order, so the first fault in the row is the one reported), and
+/// adds its line item to `pending`.
+fn check_row<'d>(
+    pending: &mut Pending<'d, '_>,
+    count: usize,
+    mut field: impl FnMut(usize) -> Result<Cow<'d, str>, RowError>,
+) -> Result<(), RowError> {
+    if count != HEADER.len() {
+        return Err(RowError::FieldCount(count));
+    }
     let id = field(0)?;
-    fields::check("invoice_id", id)?;
+    let first_row = pending.fields.is_none();
+    // Rows join an invoice by their id, so a later row's id is the first
+    // row's, which passed.
+    if first_row {
+        fields::check("invoice_id", &id)?;
+    }
     let texts = [field(1)?, field(2)?, field(3)?];
-    let fields = InvoiceFields {
-        tier: if texts[0].is_empty() {
-            Tier::None
-        } else {
-            fields::check("tier", texts[0])?;
-            Tier::from_name(texts[0])
-        },
-        loyalty_member: match texts[1] {
-            "true" => true,
-            "false" | "" => false,
-            other => return Err(RowError::LoyaltyMember(other.to_owned())),
-        },
-        days_overdue: if texts[2].is_empty() {
-            DaysOverdue::default()
-        } else {
-            texts[2].parse()?
-        },
-    };
-    let item = LineItem::new(field(4)?.parse()?, field(5)?.parse()?);
-    match &pending.fields {
-        None => {
-            pending.first_texts = texts.map(str::to_owned);
-            pending.fields = Some(fields);
-        }
-        Some(first) if *first == fields => {}
-        Some(first) => {
-            let index = if first.tier != fields.tier {
-                0
-            } else if first.loyalty_member != fields.loyalty_member {
-                1
+    // A later row that repeats the first row's invoice-level texts has its
+    // fields; nothing needs reading again (nearly every row of a
+    // multi-row invoice).
+    if first_row || texts != pending.first_texts {
+        let fields = InvoiceFields {
+            tier: if texts[0].is_empty() {
+                Tier::None
             } else {
-                2
-            };
-            return Err(RowError::Disagrees {
-                field: HEADER[index + 1],
-                found: texts[index].to_owned(),
-                first: pending.first_texts[index].clone(),
-                first_line: pending.line,
-                id: id.to_owned(),
-            });
+                fields::check("tier", &texts[0])?;
+                Tier::from_name(&texts[0])
+            },
+            loyalty_member: match &*texts[1] {
+                "true" => true,
+                "false" | "" => false,
+                other => return Err(RowError::LoyaltyMember(other.to_owned())),
+            },
+            days_overdue: if texts[2].is_empty() {
+                DaysOverdue::default()
+            } else {
+                texts[2].parse()?
+            },
+        };
+        match &pending.fields {
+            None => {
+                pending.first_texts = texts;
+                pending.fields = Some(fields);
+            }
+            Some(first) if *first == fields => {}
+            Some(first) => {
+                let index = if first.tier != fields.tier {
+                    0
+                } else if first.loyalty_member != fields.loyalty_member {
+                    1
+                } else {
+                    2
+                };
+                return Err(RowError::Disagrees {
+                    field: HEADER[index + 1],
+                    found: texts[index].to_string(),
+                    first: pending.first_texts[index].to_string(),
+                    first_line: pending.line,
+                    id: id.into_owned(),
+                });
+            }
         }
     }
+    let item = LineItem::new(field(4)?.parse()?, field(5)?.parse()?);
     pending.items.push(item);
     Ok(())
 }
@@ -821,6 +949,58 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_pass_split_gives_the_fields_the_general_split_gives(
+            row in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"A"[..], b",", b",", b",", b"\"", b"gold", b" ", b"\xff", b"\xc3\xa9", b"1.5", b"",
+                ]),
+                0..16,
+            )
+        ) {
+            let row = row.concat();
+            if let Some(plain) = plain_fields(&row) {
+                let general = split(&row).unwrap();
+                let general: Vec<&[u8]> = general.iter().map(|field| &field[..]).collect();
+                let plain: Vec<&[u8]> = plain.iter().map(|field| field.as_bytes()).collect();
+                proptest::prop_assert_eq!(plain, general);
+            } else {
+                // Left to the general split: a quote, invalid UTF-8, or
+                // not six fields.
+                let general = split(&row);
+                let six_plain_fields = general.as_ref().is_ok_and(|fields| fields.len() == 6)
+                    && !row.contains(&b'"')
+                    && str::from_utf8(&row).is_ok();
+                proptest::prop_assert!(!six_plain_fields);
+            }
+        }
+    }
+
+    #[test]
+    fn later_rows_repeating_the_first_rows_terms_join_it_and_any_other_text_is_read_again() {
+        let got = invoices(concat!(
+            "A,gold,true,45,40.00,3\n",
+            "A,gold,true,45,15,2\n",
+            "B,gold,true,45,1,1\n",
+            "B,gold,true,045,1,1\n",
+            "C,gold,true,45,1,1\n",
+            "C,gold,TRUE,45,1,1\n",
+            "D,gold,,,1,1\n",
+            "D,gold,false,0,1,1\n",
+        ));
+        assert_eq!(total(&got[0]), "141.69");
+        // `045` is another text for the same 45 days: it agrees.
+        assert_eq!(got[1].input.as_ref().unwrap().line_items().len(), 2);
+        assert_eq!(
+            got[2].input.as_ref().unwrap_err(),
+            &RowError::LoyaltyMember("TRUE".to_owned())
+        );
+        assert_eq!(got[2].line, 7);
+        // Empty fields and their spelt-out defaults agree too.
+        assert_eq!(got[3].input.as_ref().unwrap().line_items().len(), 2);
     }
 
     #[test]

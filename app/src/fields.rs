@@ -33,6 +33,18 @@ pub(crate) enum FieldError {
 
 /// Checks `value` of the text field `field` against the rules above.
 pub(crate) fn check(field: &'static str, value: &str) -> Result<(), FieldError> {
+    let bytes = value.as_bytes();
+    // One pass over the bytes decides ASCII text; anything else (rare in
+    // ids and tier names) is checked character by character.
+    let mut control = false;
+    let mut ascii = true;
+    for &byte in bytes {
+        control |= byte < 0x20 || byte == 0x7f;
+        ascii &= byte < 0x80;
+    }
+    if ascii {
+        return ascii_verdict(field, value, control);
+    }
     if value.chars().any(char::is_control) {
         return Err(FieldError::Control {
             field,
@@ -40,6 +52,28 @@ pub(crate) fn check(field: &'static str, value: &str) -> Result<(), FieldError> 
         });
     }
     if value.trim() != value {
+        return Err(FieldError::Whitespace {
+            field,
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// [`check`]'s verdict on ASCII text, where a control character is a byte
+/// below 0x20 or 0x7f (`control` says whether there is one), and the only
+/// whitespace that is not one is the space: the same verdicts, without
+/// decoding characters (ids and tier names of large exports are ASCII, and
+/// millions are checked).
+fn ascii_verdict(field: &'static str, value: &str, control: bool) -> Result<(), FieldError> {
+    if control {
+        return Err(FieldError::Control {
+            field,
+            value: value.to_owned(),
+        });
+    }
+    let bytes = value.as_bytes();
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return Err(FieldError::Whitespace {
             field,
             value: value.to_owned(),
@@ -102,6 +136,46 @@ mod tests {
             check("id", "A\nB").unwrap_err().to_string(),
             "id \"A\\nB\" contains a control character"
         );
+    }
+
+    /// The rules as first written, on characters, for any text.
+    fn check_by_characters(value: &str) -> Result<(), &'static str> {
+        if value.chars().any(char::is_control) {
+            Err("control")
+        } else if value.trim() != value {
+            Err("whitespace")
+        } else {
+            Ok(())
+        }
+    }
+
+    fn verdict(value: &str) -> Result<(), &'static str> {
+        check("id", value).map_err(|error| match error {
+            FieldError::Control { .. } => "control",
+            FieldError::Whitespace { .. } => "whitespace",
+        })
+    }
+
+    #[test]
+    fn every_ascii_byte_at_either_end_or_inside_gets_the_verdict_of_the_character_rules() {
+        for byte in 0_u8..=0x7f {
+            let c = char::from(byte);
+            for value in [
+                format!("{c}A"),
+                format!("A{c}"),
+                format!("A{c}B"),
+                c.to_string(),
+            ] {
+                assert_eq!(verdict(&value), check_by_characters(&value), "{value:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_gets_the_verdict_of_the_character_rules(value in "[ -~\\t\\n\\r\u{7f}\u{85}\u{a0}\u{2003}é]{0,8}") {
+            proptest::prop_assert_eq!(verdict(&value), check_by_characters(&value));
+        }
     }
 
     #[test]

@@ -58,13 +58,16 @@ pub(crate) fn price_csv_rows(
     pool: &BufferPool,
 ) -> io::Result<Records> {
     let mut records = Records::new(format, pool.take_with_capacity(chunk.len() * 96));
-    for invoice in chunk.invoices() {
+    // One buffer of line items for the whole chunk, reused invoice after
+    // invoice.
+    let mut items = Vec::with_capacity(16);
+    chunk.each_invoice(&mut items, |invoice| {
         let id = invoice.id.as_deref();
         match &invoice.input {
-            Ok(input) => records.price(invoice.line, id, input)?,
-            Err(error) => records.reject(invoice.line, id, error)?,
+            Ok((items, terms)) => records.price_items(invoice.line, id, items, terms),
+            Err(error) => records.reject(invoice.line, id, error),
         }
-    }
+    })?;
     pool.put(chunk.into_data());
     Ok(records)
 }

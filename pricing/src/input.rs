@@ -66,13 +66,32 @@ impl FromStr for Price {
         // and a proptest check it against `general_price`). A refusal is
         // left to the general path, so the message names the text as
         // written (`007.00001`, not `7.00001`).
-        if let Some(amount) = short_plain_decimal(text)
-            && let Ok(price) = Price::new(amount)
-        {
-            return Ok(price);
-        }
-        general_price(text)
+        short_price(text).map_or_else(|| general_price(text), Ok)
     }
+}
+
+/// The price of a short plain decimal that is a valid price, normalized by
+/// hand: trailing zeros come off the `i64` mantissa, which is several times
+/// cheaper than `Decimal::normalize` and gives the same mantissa and scale
+/// (the proptest below compares both). `None` for anything else, refusals
+/// included, which the general path words.
+fn short_price(text: &str) -> Option<Price> {
+    let (mut mantissa, mut scale) = short_plain_parts(text)?;
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    if scale > Price::MAX_DECIMAL_PLACES {
+        return None;
+    }
+    // At most 10^9 (`Price::MAX`): the mantissa at most 10^(9 + scale).
+    let largest = i64::try_from(MAX_PRICE_MANTISSA)
+        .ok()?
+        .checked_mul(10_i64.pow(scale))?;
+    if mantissa > largest {
+        return None;
+    }
+    Decimal::try_new(mantissa, scale).ok().map(Price)
 }
 
 /// The general path: any spelling of a number (exponents, leading and
@@ -116,7 +135,15 @@ impl fmt::Display for Price {
 /// mantissa and scale alike (`40.00` is 4000 at scale 2): the mantissa is
 /// the digits without the point and the scale the number of fraction
 /// digits. Eighteen digits always fit an `i64`, so nothing is rounded.
+#[cfg(test)]
 fn short_plain_decimal(text: &str) -> Option<Decimal> {
+    let (mantissa, scale) = short_plain_parts(text)?;
+    Decimal::try_new(mantissa, scale).ok()
+}
+
+/// The mantissa and scale [`short_plain_decimal`] reads: the digits
+/// without the point, and the number of fraction digits.
+fn short_plain_parts(text: &str) -> Option<(i64, u32)> {
     let bytes = text.as_bytes();
     // At most one byte is the point, so this bounds the digits read below.
     let too_long =
@@ -136,7 +163,8 @@ fn short_plain_decimal(text: &str) -> Option<Decimal> {
         }
     }
     let scale = point.map_or(0, |index| bytes.len() - index - 1);
-    Decimal::try_new(mantissa, u32::try_from(scale).ok()?).ok()
+    // Decimal's largest scale (28) is beyond any 19-byte text's.
+    Some((mantissa, u32::try_from(scale).ok()?))
 }
 
 /// The most digits [`short_plain_decimal`] reads; more could overflow an
@@ -182,6 +210,25 @@ impl FromStr for Quantity {
 /// any spelling (`3`, `3.0`, `3e0`, `30e-1`, `-0`); `None` for anything else
 /// (`2.5`, `-1`, `+3`, `2.9999999999999999999999999999999e0`).
 fn whole_number(text: &str) -> Option<u64> {
+    short_whole_number(text).or_else(|| exact_whole_number(text))
+}
+
+/// [`whole_number`] for plain digits, the shape nearly every quantity and
+/// `days_overdue` has (`3`, `045`): at most 18 of them always fit a `u64`,
+/// and the value is what the exact reading gives (a proptest checks it).
+fn short_whole_number(text: &str) -> Option<u64> {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() > SHORT_DIGITS {
+        return None;
+    }
+    bytes.iter().try_fold(0_u64, |value, &byte| {
+        byte.is_ascii_digit()
+            .then(|| value * 10 + u64::from(byte - b'0'))
+    })
+}
+
+/// [`whole_number`] for any spelling, on the exact value.
+fn exact_whole_number(text: &str) -> Option<u64> {
     // `whole` refuses a fraction; only the sign is left to check.
     let exact = Exact::parse(text)?;
     if exact.is_negative() {
@@ -332,6 +379,11 @@ impl FromStr for DaysOverdue {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || PricingError::InvalidDaysOverdue(text.to_owned());
+        // Plain digits are never negative: only other spellings need the
+        // exact reading for the sign.
+        if let Some(days) = short_whole_number(text) {
+            return u32::try_from(days).map(DaysOverdue).map_err(|_| invalid());
+        }
         if Exact::parse(text).is_some_and(Exact::is_negative) {
             return Err(PricingError::NegativeDaysOverdue(text.to_owned()));
         }
@@ -521,7 +573,55 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_short_reading_takes_up_to_eighteen_plain_digits_and_nothing_else() {
+        assert_eq!(short_whole_number("7"), Some(7));
+        assert_eq!(short_whole_number("045"), Some(45));
+        assert_eq!(
+            short_whole_number("999999999999999999"),
+            Some(999_999_999_999_999_999)
+        );
+        for text in [
+            "",
+            "1000000000000000000",
+            "3.0",
+            "-1",
+            "+1",
+            "1e3",
+            " 1",
+            "١",
+        ] {
+            assert_eq!(short_whole_number(text), None, "{text:?}");
+        }
+        assert_eq!(
+            "4294967295".parse::<DaysOverdue>().map(DaysOverdue::get),
+            Ok(u32::MAX)
+        );
+        assert_eq!(
+            "4294967296".parse::<DaysOverdue>(),
+            Err(PricingError::InvalidDaysOverdue("4294967296".to_owned()))
+        );
+    }
+
     proptest::proptest! {
+        #[test]
+        fn days_overdue_in_plain_digits_read_as_in_any_other_spelling(days in 0_u64..=5_000_000_000, zeros in 0_usize..3) {
+            let plain = format!("{}{days}", "0".repeat(zeros));
+            let spelt = format!("{days}.0e0");
+            proptest::prop_assert_eq!(
+                plain.parse::<DaysOverdue>().map(DaysOverdue::get),
+                spelt.parse::<DaysOverdue>().map(DaysOverdue::get).map_err(|_| PricingError::InvalidDaysOverdue(plain.clone()))
+            );
+        }
+
+        #[test]
+        fn plain_digits_read_as_the_exact_reading_reads_them(text in "[0-9]{0,20}|[0-9]{0,3}[^0-9][0-9]{0,3}") {
+            if let Some(short) = short_whole_number(&text) {
+                proptest::prop_assert_eq!(Some(short), exact_whole_number(&text));
+            }
+            proptest::prop_assert_eq!(whole_number(&text), exact_whole_number(&text));
+        }
+
         #[test]
         fn price_parsing_agrees_with_the_general_path(text in "[0-9.]{0,21}|-?[0-9]{1,12}(\\.[0-9]{1,8})?") {
             let parsed = text.parse::<Price>();
@@ -529,6 +629,8 @@ mod tests {
             proptest::prop_assert_eq!(&parsed, &general);
             if let (Ok(parsed), Ok(general)) = (parsed, general) {
                 proptest::prop_assert_eq!(parsed.to_string(), general.to_string());
+                proptest::prop_assert_eq!(parsed.amount().mantissa(), general.amount().mantissa());
+                proptest::prop_assert_eq!(parsed.amount().scale(), general.amount().scale());
             }
         }
     }

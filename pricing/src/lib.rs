@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod fast;
 mod input;
 mod money;
 mod number;

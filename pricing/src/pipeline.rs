@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::Serialize;
 
-use crate::{DaysOverdue, LineItem, Money, PricingError, PricingInput, RATES, Terms, Tier};
+use crate::{DaysOverdue, LineItem, Money, PricingError, PricingInput, RATES, Terms, Tier, fast};
 
 /// The largest subtotal pricing accepts.
 ///
@@ -105,8 +105,7 @@ pub fn calculate_invoice_total(
 /// # Ok::<(), pricing::PricingError>(())
 /// ```
 pub fn price(input: &PricingInput) -> Result<Breakdown, PricingError> {
-    let steps = exact_steps(input.line_items(), input.terms())?;
-    Breakdown::from_exact_steps(steps)
+    price_line_items(input.line_items(), input.terms())
 }
 
 /// Prices line items without building a [`PricingInput`] first: the same
@@ -132,8 +131,42 @@ pub fn price_line_items(line_items: &[LineItem], terms: &Terms) -> Result<Breakd
     if line_items.is_empty() {
         return Err(PricingError::NoLineItems);
     }
+    // Nearly every invoice takes the integer path (`fast.rs`); the rest are
+    // priced, or refused, on exact decimals.
+    if let Some(rounded) = fast::rounded_steps(line_items, terms) {
+        return Breakdown::from_rounded(rounded, || exact_steps(line_items, terms));
+    }
     let steps = exact_steps(line_items, terms)?;
-    Breakdown::from_exact_steps(steps)
+    Breakdown::from_rounded(round_steps(steps)?, || Ok(steps))
+}
+
+/// The general path's five running amounts, each rounded to cents: what
+/// the integer path must give.
+#[cfg(test)]
+pub(crate) fn exact_rounded_steps(
+    line_items: &[LineItem],
+    terms: &Terms,
+) -> Result<[Money; 5], PricingError> {
+    round_steps(exact_steps(line_items, terms)?)
+}
+
+/// Each exact running amount rounded to cents, half away from zero.
+fn round_steps(steps: [Decimal; 5]) -> Result<[Money; 5], PricingError> {
+    let mut rounded = [Money::ZERO; 5];
+    let mut previous: Option<(Decimal, Money)> = None;
+    for (slot, step) in rounded.iter_mut().zip(steps) {
+        // A step that changed nothing (no tier, not a member, not
+        // overdue) is the very same decimal as the one before; its
+        // rounding is the same too, so it is not done twice. The
+        // comparison is of the 16-byte representation, not of values,
+        // which would rescale.
+        *slot = match previous {
+            Some((before, money)) if before.serialize() == step.serialize() => money,
+            _ => Money::round_half_away_from_zero(step)?,
+        };
+        previous = Some((step, *slot));
+    }
+    Ok(rounded)
 }
 
 /// The exact running amounts a0 … a4: subtotal, after tier, after loyalty,
@@ -178,38 +211,31 @@ pub struct Breakdown {
 }
 
 impl Breakdown {
-    fn from_exact_steps(steps: [Decimal; 5]) -> Result<Breakdown, PricingError> {
-        let mut rounded = [Money::ZERO; 5];
-        let mut previous: Option<(Decimal, Money)> = None;
-        for (slot, step) in rounded.iter_mut().zip(steps) {
-            // A step that changed nothing (no tier, not a member, not
-            // overdue) is the very same decimal as the one before; its
-            // rounding is the same too, so it is not done twice. The
-            // comparison is of the 16-byte representation, not of values,
-            // which would rescale.
-            *slot = match previous {
-                Some((before, money)) if before.serialize() == step.serialize() => money,
-                _ => Money::round_half_away_from_zero(step)?,
-            };
-            previous = Some((step, *slot));
-        }
+    /// The breakdown of the five rounded running amounts; `exact` gives
+    /// the exact ones, only for the message of a line that cannot be
+    /// worked out.
+    fn from_rounded(
+        rounded: [Money; 5],
+        exact: impl FnOnce() -> Result<[Decimal; 5], PricingError>,
+    ) -> Result<Breakdown, PricingError> {
         let [r0, r1, r2, r3, r4] = rounded;
         // Each line is the change between two rounded running amounts. Both
         // are non-negative cents, so the difference always fits; the check
         // stays so that a future change cannot make it wrap silently.
-        let line = |before: Money, after: Money, exact_after: Decimal| {
-            after
-                .checked_sub(before)
-                .ok_or(PricingError::AmountOutOfRange(exact_after))
-        };
-        Ok(Breakdown {
-            subtotal: r0,
-            tier_discount: line(r0, r1, steps[1])?,
-            loyalty_discount: line(r1, r2, steps[2])?,
-            tax: line(r2, r3, steps[3])?,
-            late_fee: line(r3, r4, steps[4])?,
-            total: r4,
-        })
+        let lines = (|| {
+            Some(Breakdown {
+                subtotal: r0,
+                tier_discount: r1.checked_sub(r0)?,
+                loyalty_discount: r2.checked_sub(r1)?,
+                tax: r3.checked_sub(r2)?,
+                late_fee: r4.checked_sub(r3)?,
+                total: r4,
+            })
+        })();
+        match lines {
+            Some(breakdown) => Ok(breakdown),
+            None => Err(PricingError::AmountOutOfRange(exact()?[4])),
+        }
     }
 
     /// The subtotal, rounded to cents.
@@ -313,10 +339,16 @@ mod tests {
         assert_eq!(error, price(&input));
     }
 
+    /// The breakdown on exact decimals alone, as before the integer path.
+    fn exact_breakdown(items: &[LineItem], terms: &Terms) -> Result<Breakdown, PricingError> {
+        let steps = exact_steps(items, terms)?;
+        Breakdown::from_rounded(round_steps(steps)?, || Ok(steps))
+    }
+
     proptest::proptest! {
         #[test]
-        fn price_line_items_agrees_with_price(
-            lines in proptest::collection::vec((0_i64..=10_000_000_000_000, 1_u64..=1_000_000), 1..6),
+        fn price_line_items_agrees_with_the_exact_decimal_pipeline(
+            lines in proptest::collection::vec((0_i64..=10_000_000_000_000, 1_u64..=1_000_000), 1..12),
             tier in proptest::sample::select(vec![
                 Tier::None, Tier::Bronze, Tier::Silver, Tier::Gold, Tier::from_name("platinum"),
             ]),
@@ -324,11 +356,11 @@ mod tests {
             days in 0_u32..=60,
         ) {
             let items: Vec<LineItem> = lines.iter().map(|&(units, quantity)| item(units, 4, quantity)).collect();
-            let input = PricingInput::new(items.clone(), tier.clone(), member, DaysOverdue::from(days)).unwrap();
-            proptest::prop_assert_eq!(
-                price_line_items(&items, &Terms::new(tier, member, DaysOverdue::from(days))),
-                price(&input)
-            );
+            let terms = Terms::new(tier.clone(), member, DaysOverdue::from(days));
+            let input = PricingInput::new(items.clone(), tier, member, DaysOverdue::from(days)).unwrap();
+            let exact = exact_breakdown(&items, &terms);
+            proptest::prop_assert_eq!(&price_line_items(&items, &terms), &exact);
+            proptest::prop_assert_eq!(&price(&input), &exact);
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::fast::fast_parse;
 use super::*;
 use pricing::Terms;
+use proptest::prelude::*;
 
 fn priced_total(line: &str) -> String {
     let invoice = parse_line(line.as_bytes()).unwrap();
@@ -490,4 +491,160 @@ fn both_readers_agree_on_valid_and_invalid_lines() {
 fn json_messages_lose_the_misleading_line_number() {
     let error = serde_json::from_str::<u8>("x").unwrap_err();
     assert_eq!(json_message(&error), "expected value at column 1");
+}
+
+/// JSON whitespace between tokens: none, the spaced layout, or any of the
+/// four JSON whitespace bytes.
+fn gap() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just(String::new()),
+        2 => Just(" ".to_owned()),
+        1 => "[ \t\r\n]{1,3}",
+    ]
+}
+
+/// A value for a price: strings and numbers in plain and other spellings,
+/// and values the readers must refuse.
+fn price_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        12 => "(0|[1-9][0-9]{0,9})(\\.[0-9]{1,5})?",
+        8 => "\"(0|[1-9][0-9]{0,9})(\\.[0-9]{1,5})?\"",
+        1 => "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
+        1 => "0[0-9]{1,3}|-|1\\.|\\.5|\"\\u0031\"|\"1\\\\n\"|\" 1\"|null|true|\\{\\}|\\[\\]",
+    ]
+}
+
+/// A value for a quantity or `days_overdue`.
+fn count_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        20 => "[1-9][0-9]{0,5}",
+        1 => Just("0".to_owned()),
+        1 => "-?[0-9]{1,3}(\\.[0-9])?(e[0-9])?|[0-9]{19,21}|4294967296|null|\"3\"|true",
+    ]
+}
+
+/// A value for `id` or `tier`: plain names, the tiers, and texts that need
+/// escapes, break a field rule, or are not strings.
+fn text_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        12 => "\"[A-Za-z0-9-]{0,12}\"",
+        6 => prop::sample::select(vec!["\"gold\"", "\"silver\"", "\"bronze\"", "\"none\"", "\"platinum\""]).prop_map(str::to_owned),
+        1 => prop::sample::select(vec![
+            "null", "\" gold\"", "\"gold \"", "\"A\\nB\"", "\"\\u0041\"", "\"é\"", "\"A\u{7f}\"", "\"A\tB\"", "7", "\"\\\"\"", "\"\u{a0}gold\"", "\"gold\u{2003}\"", "\"\u{85}\"",
+        ]).prop_map(str::to_owned),
+    ]
+}
+
+/// A line item object: its two members in either order, sometimes one
+/// missing, doubled or joined by a stranger.
+fn line_item() -> impl Strategy<Value = String> {
+    (
+        price_value(),
+        count_value(),
+        any::<bool>(),
+        0_u8..40,
+        gap(),
+        gap(),
+    )
+        .prop_map(|(price, quantity, swapped, oddity, a, b)| {
+            let mut members = vec![
+                format!("\"price\"{a}:{b}{price}"),
+                format!("\"quantity\"{b}:{a}{quantity}"),
+            ];
+            if swapped {
+                members.reverse();
+            }
+            match oddity {
+                0 => {
+                    members.pop();
+                }
+                1 => members.push("\"quantity\":1".to_owned()),
+                2 => members.push("\"colour\":\"red\"".to_owned()),
+                _ => {}
+            }
+            format!("{{{a}{}{b}}}", members.join(&format!("{a},{b}")))
+        })
+}
+
+/// An invoice line: its members in a random order, some left out, null or
+/// doubled, laid out compact or spaced, sometimes with something after it.
+fn invoice_line() -> impl Strategy<Value = String> {
+    (
+        (
+            text_value(),
+            text_value(),
+            prop_oneof![Just("true"), Just("false"), Just("null"), Just("1")],
+            count_value(),
+        ),
+        prop_oneof![1 => Just(Vec::new()), 9 => prop::collection::vec(line_item(), 1..4)],
+        prop::collection::vec(any::<bool>(), 5),
+        any::<prop::sample::Index>(),
+        0_u8..40,
+        gap(),
+        gap(),
+    )
+        .prop_map(
+            |((id, tier, member, days), items, present, order, oddity, a, b)| {
+                let mut members = Vec::new();
+                let candidates = [
+                    ("id", id),
+                    ("tier", tier),
+                    ("loyalty_member", member.to_owned()),
+                    ("days_overdue", days),
+                    (
+                        "line_items",
+                        format!("[{a}{}{b}]", items.join(&format!("{a},{b}"))),
+                    ),
+                ];
+                for ((name, value), present) in candidates.into_iter().zip(&present) {
+                    if *present || name == "line_items" {
+                        members.push(format!("\"{name}\"{a}:{b}{value}"));
+                    }
+                }
+                let turn = order.index(members.len());
+                members.rotate_left(turn);
+                match oddity {
+                    0 => members.push("\"line_items\":[{\"price\":1,\"quantity\":1}]".to_owned()),
+                    1 => members.push("\"id\":\"again\"".to_owned()),
+                    2 => members.push("\"colour\":\"red\"".to_owned()),
+                    3 => members.retain(|member| !member.starts_with("\"line_items\"")),
+                    _ => {}
+                }
+                let tail = match oddity {
+                    4 => " x",
+                    5 => " \t",
+                    6 => ",",
+                    _ => "",
+                };
+                format!("{a}{{{b}{}{a}}}{tail}", members.join(&format!("{b},{a}")))
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn the_fast_path_and_the_general_reader_agree_on_any_near_invoice_line(line in invoice_line()) {
+        prop_assert_eq!(read_into(line.as_bytes()), read_whole(line.as_bytes()), "{}", line);
+    }
+}
+
+#[test]
+fn the_fast_path_reads_the_compact_and_the_spaced_layouts_itself() {
+    for line in [
+        r#"{"id":"REF-000002","tier":"gold","loyalty_member":false,"days_overdue":30,"line_items":[{"price":"19.99","quantity":3}]}"#,
+        r#"{"id": "SP-0000002", "tier": "silver", "loyalty_member": false, "days_overdue": 98, "line_items": [{"price": "14900.0379", "quantity": 29}, {"price": 14199.2543, "quantity": 1}]}"#,
+        "\t{ \"line_items\" :\r\n[ { \"quantity\" : 2 , \"price\" : 0.5 } ] , \"id\" : null , \"tier\" : null , \"loyalty_member\" : null , \"days_overdue\" : null } ",
+    ] {
+        assert!(
+            fast_parse(line.as_bytes(), &mut Vec::new()).is_some(),
+            "{line}"
+        );
+        assert_eq!(
+            read_into(line.as_bytes()),
+            read_whole(line.as_bytes()),
+            "{line}"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::io::{self, Write};
 
-use pricing::{Breakdown, LineItem, Money, PricingInput, Terms, Tier};
+use pricing::{Breakdown, LineItem, Money, Terms, Tier};
 
 use crate::fields::printable;
 
@@ -373,11 +373,12 @@ impl Records {
 
     /// Prices one invoice and appends its record, or its error record when
     /// pricing refuses it.
+    #[cfg(test)]
     pub(crate) fn price(
         &mut self,
         line: u64,
         id: Option<&str>,
-        input: &PricingInput,
+        input: &pricing::PricingInput,
     ) -> io::Result<()> {
         self.price_items(line, id, input.line_items(), input.terms())
     }
@@ -468,7 +469,7 @@ impl Records {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pricing::DaysOverdue;
+    use pricing::{DaysOverdue, PricingInput};
 
     fn worked_example() -> Breakdown {
         let items = vec![

@@ -1,0 +1,261 @@
+//! The integer fast path of pricing: the same pipeline as
+//! [`crate::pipeline`] on whole numbers instead of `Decimal`s.
+//!
+//! A price is at most 10^9 with at most four decimal places, so it is a
+//! whole number of ten-thousandths below 10^13, and every rate is a
+//! decimal with a few places, so each running amount is a whole number at a
+//! known number of decimal places: the subtotal at 4, after a 15 % discount
+//! (× 85 / 100) at 6, and so on. Multiplying `u128`s keeps every amount
+//! exact, and rounding to cents half away from zero is one division by a
+//! power of ten and a look at the remainder (amounts are never negative).
+//! That is the exact value the general path rounds, so both give the same
+//! breakdown.
+//!
+//! Gain, measured: 4 522 instructions per invoice for the whole of
+//! `ledgerly invoice` with this path against 5 684 with every invoice on
+//! the general path, so pricing itself (`price_line_items`) costs about
+//! 350 instead of 1 510 (callgrind, 20 000 invoices of `ledgerly sample`,
+//! JSON Lines to JSON Lines, release build, the outputs byte-identical);
+//! 5 749 against 7 051 on the spaced shape of `scripts/bench`.
+//!
+//! Fallback rule: [`rounded_steps`] answers `None`, and the general path prices
+//! the invoice (or words its refusal), whenever the subtotal is over
+//! [`MAX_SUBTOTAL`](crate::MAX_SUBTOTAL), an amount would not fit a `u128`
+//! or its cents an `i64`, or a rate or price is not the plain non-negative
+//! decimal assumed here. The tests below check both paths against each
+//! other on random invoices, at the limit and past it.
+
+use rust_decimal::Decimal;
+
+use crate::{LineItem, Money, RATES, Terms};
+
+/// Prices are whole numbers of these (10^-4): [`crate::Price`] keeps at
+/// most four decimal places.
+const PRICE_PLACES: u32 = 4;
+
+/// [`crate::MAX_SUBTOTAL`] (10^16) in ten-thousandths.
+const MAX_SUBTOTAL_UNITS: u128 = 10_u128.pow(16 + PRICE_PLACES);
+
+/// The most decimal places a running amount may have here: 10^38 still
+/// fits a `u128`, and four steps of two places each on top of the price's
+/// four need 12.
+const MAX_PLACES: u32 = 38;
+
+/// The five running amounts of the pipeline, each rounded to cents half
+/// away from zero: subtotal, after tier, after loyalty, after tax, after
+/// late fee; `None` when this path does not price the invoice (see the
+/// module documentation).
+pub(crate) fn rounded_steps(line_items: &[LineItem], terms: &Terms) -> Option<[Money; 5]> {
+    let mut amount = Amount {
+        value: subtotal_units(line_items)?,
+        places: PRICE_PLACES,
+    };
+    let mut rounded = [Money::ZERO; 5];
+    rounded[0] = amount.round_to_cents()?;
+    let after_days = terms.days_overdue().get() > RATES.late_fee_after_days;
+    let steps = [
+        (terms.tier().discount_rate(), false, true),
+        (RATES.loyalty_discount, false, terms.loyalty_member()),
+        (RATES.sales_tax, true, true),
+        (RATES.late_fee, true, after_days),
+    ];
+    for (slot, (rate, adds, applies)) in (1..).zip(steps) {
+        // A step that does not apply (or a zero rate) leaves the amount
+        // as it is, and so its rounding.
+        if applies && !rate.is_zero() {
+            amount = amount.scaled(rate, adds)?;
+            rounded[slot] = amount.round_to_cents()?;
+        } else {
+            rounded[slot] = rounded[slot - 1];
+        }
+    }
+    Some(rounded)
+}
+
+/// Σ price × quantity in ten-thousandths, `None` over the limit.
+fn subtotal_units(line_items: &[LineItem]) -> Option<u128> {
+    let mut subtotal: u128 = 0;
+    for item in line_items {
+        let price = item.price().amount();
+        let places = PRICE_PLACES.checked_sub(price.scale())?;
+        let units = u128::try_from(price.mantissa())
+            .ok()?
+            .checked_mul(POW10[places as usize])?;
+        subtotal = subtotal.checked_add(units.checked_mul(u128::from(item.quantity().get()))?)?;
+    }
+    // Amounts only grow here (nothing is negative), so the sum being within
+    // the limit means every partial sum was, as the general path checks.
+    (subtotal <= MAX_SUBTOTAL_UNITS).then_some(subtotal)
+}
+
+/// An exact non-negative amount: `value` / 10^`places`.
+#[derive(Debug, Clone, Copy)]
+struct Amount {
+    value: u128,
+    places: u32,
+}
+
+impl Amount {
+    /// The amount times (1 + rate) when `adds`, else times (1 − rate).
+    fn scaled(self, rate: Decimal, adds: bool) -> Option<Amount> {
+        let rate_places = rate.scale();
+        let one = *POW10.get(rate_places as usize)?;
+        let rate = u128::try_from(rate.mantissa()).ok()?;
+        let factor = if adds {
+            one.checked_add(rate)?
+        } else {
+            one.checked_sub(rate)?
+        };
+        let places = self.places + rate_places;
+        if places > MAX_PLACES {
+            return None;
+        }
+        Some(Amount {
+            value: self.value.checked_mul(factor)?,
+            places,
+        })
+    }
+
+    /// Rounded to whole cents, half away from zero.
+    fn round_to_cents(self) -> Option<Money> {
+        let divisor = POW10[self.places.checked_sub(2)? as usize];
+        // Most amounts fit 64 bits, where division is one instruction
+        // instead of a call into the 128-bit routine.
+        let (quotient, remainder) = match (u64::try_from(self.value), u64::try_from(divisor)) {
+            (Ok(value), Ok(divisor)) => (u128::from(value / divisor), u128::from(value % divisor)),
+            _ => (self.value / divisor, self.value % divisor),
+        };
+        // The divisor is even (at least 100), so "at least half" is exact.
+        let cents = quotient + u128::from(remainder >= divisor / 2);
+        Some(Money::from_minor_units(i64::try_from(cents).ok()?))
+    }
+}
+
+/// 10^0 … 10^38.
+const POW10: [u128; 39] = {
+    let mut powers = [1_u128; 39];
+    let mut index = 1;
+    while index < powers.len() {
+        powers[index] = powers[index - 1] * 10;
+        index += 1;
+    }
+    powers
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{exact_rounded_steps, price_line_items};
+    use crate::{DaysOverdue, Price, Quantity, Tier};
+
+    fn item(units: i64, scale: u32, quantity: u64) -> LineItem {
+        LineItem::new(
+            Price::new(Decimal::new(units, scale)).unwrap(),
+            Quantity::new(quantity).unwrap(),
+        )
+    }
+
+    fn all_tiers() -> Vec<Tier> {
+        vec![
+            Tier::None,
+            Tier::Bronze,
+            Tier::Silver,
+            Tier::Gold,
+            Tier::from_name("platinum"),
+        ]
+    }
+
+    #[test]
+    fn the_worked_example_rounds_each_running_amount() {
+        let steps = rounded_steps(
+            &[item(4000, 2, 3), item(15, 0, 2)],
+            &Terms::new(Tier::Gold, true, DaysOverdue::from(45)),
+        )
+        .unwrap();
+        assert_eq!(
+            steps.map(Money::minor_units),
+            [15000, 12750, 12495, 13495, 14169]
+        );
+    }
+
+    #[test]
+    fn half_a_cent_rounds_up_and_just_under_it_down() {
+        let total = |units| {
+            rounded_steps(&[item(units, 4, 1)], &Terms::default()).unwrap()[0].minor_units()
+        };
+        assert_eq!(total(50), 1);
+        assert_eq!(total(49), 0);
+        assert_eq!(total(150), 2);
+        assert_eq!(total(0), 0);
+    }
+
+    #[test]
+    fn the_largest_subtotal_is_priced_and_one_ten_thousandth_more_is_left_to_the_general_path() {
+        // 10^16 exactly: ten lines of 10^9 × 10^6.
+        let at_limit = vec![item(1_000_000_000, 0, 1_000_000); 10];
+        let terms = Terms::new(Tier::Bronze, true, DaysOverdue::from(31));
+        assert_eq!(
+            rounded_steps(&at_limit, &terms),
+            exact_rounded_steps(&at_limit, &terms).ok()
+        );
+        assert!(rounded_steps(&at_limit, &terms).is_some());
+        let mut over = at_limit.clone();
+        over.push(item(1, 4, 1));
+        assert_eq!(rounded_steps(&over, &terms), None);
+        assert!(price_line_items(&over, &terms).is_err());
+    }
+
+    #[test]
+    fn a_step_that_does_not_apply_keeps_the_amount_before_it() {
+        let steps = rounded_steps(&[item(12345, 2, 1)], &Terms::default()).unwrap();
+        assert_eq!(
+            steps.map(Money::minor_units),
+            [12345, 12345, 12345, 13333, 13333]
+        );
+        let at_threshold = Terms::new(Tier::None, false, DaysOverdue::from(30));
+        assert_eq!(
+            rounded_steps(&[item(12345, 2, 1)], &at_threshold),
+            Some(steps)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_rounds_every_step_as_the_exact_pipeline_does(
+            lines in proptest::collection::vec(
+                (0_i64..=10_000_000_000_000, 0_u32..=4, 1_u64..=1_000_000), 1..8),
+            tier in proptest::sample::select(all_tiers()),
+            member: bool,
+            days in 0_u32..=60,
+        ) {
+            let items: Vec<LineItem> = lines
+                .iter()
+                .filter_map(|&(units, scale, quantity)| {
+                    Some(LineItem::new(
+                        Price::new(Decimal::new(units, scale)).ok()?,
+                        Quantity::new(quantity).ok()?,
+                    ))
+                })
+                .collect();
+            let terms = Terms::new(tier, member, DaysOverdue::from(days));
+            let exact = exact_rounded_steps(&items, &terms);
+            // In range the fast path prices every invoice, and alike; out of
+            // range it leaves the refusal to the general path.
+            proptest::prop_assert_eq!(rounded_steps(&items, &terms), exact.clone().ok());
+        }
+
+        #[test]
+        fn amounts_around_the_limit_agree_or_fall_back(
+            extra in 0_i64..=20_000,
+            lines in 1_usize..=11,
+            tier in proptest::sample::select(all_tiers()),
+            member: bool,
+            days in 29_u32..=32,
+        ) {
+            let mut items = vec![item(10_000_000_000_000 - extra, 4, 1_000_000); lines];
+            items.push(item(extra, 4, 1));
+            let terms = Terms::new(tier, member, DaysOverdue::from(days));
+            proptest::prop_assert_eq!(rounded_steps(&items, &terms), exact_rounded_steps(&items, &terms).ok());
+        }
+    }
+}
