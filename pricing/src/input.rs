@@ -141,8 +141,9 @@ fn short_plain_decimal(text: &str) -> Option<Decimal> {
     Decimal::try_new(mantissa, scale).ok()
 }
 
-/// The mantissa and scale [`short_plain_decimal`] reads: the digits
-/// without the point, and the number of fraction digits.
+/// The mantissa and scale of `text` when it is `digits(.digits)?` with at
+/// most [`SHORT_DIGITS`] digits: the digits without the point, and the
+/// number of fraction digits (`40.00` is 4000 at scale 2).
 fn short_plain_parts(text: &str) -> Option<(i64, u32)> {
     let bytes = text.as_bytes();
     // At most one byte is the point, so this bounds the digits read below.
@@ -167,7 +168,7 @@ fn short_plain_parts(text: &str) -> Option<(i64, u32)> {
     Some((mantissa, u32::try_from(scale).ok()?))
 }
 
-/// The most digits [`short_plain_decimal`] reads; more could overflow an
+/// The most digits [`short_plain_parts`] reads; more could overflow an
 /// `i64` mantissa.
 const SHORT_DIGITS: usize = 18;
 

@@ -371,8 +371,7 @@ impl Records {
         }
     }
 
-    /// Prices one invoice and appends its record, or its error record when
-    /// pricing refuses it.
+    /// [`Records::price_items`] on an invoice's parts, for the tests.
     #[cfg(test)]
     pub(crate) fn price(
         &mut self,
@@ -383,8 +382,9 @@ impl Records {
         self.price_items(line, id, input.line_items(), input.terms())
     }
 
-    /// Prices one invoice given as its parts, as [`Records::price`] does,
-    /// for callers that keep line items in a reused buffer.
+    /// Prices one invoice given as its parts (its line items in a buffer
+    /// the caller reuses) and appends its record, or its error record when
+    /// pricing refuses it.
     pub(crate) fn price_items(
         &mut self,
         line: u64,
