@@ -6,7 +6,8 @@
 use predicates::prelude::*;
 
 use crate::util::{
-    SANDBOX_NOTICE, WORKED_EXAMPLE, fixture, ledgerly, on_ledger, refused, scratch, stdout_of,
+    SANDBOX_NOTICE, Unwritable, WORKED_EXAMPLE, fixture, ledgerly, on_ledger, refused,
+    run_unwritable, scratch, stdout_of,
 };
 
 #[test]
@@ -139,52 +140,29 @@ fn every_subcommand_has_help_with_a_usage_line() {
 
 #[test]
 fn help_that_cannot_be_written_is_an_output_error() {
-    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
-        .arg("--help")
-        .stdout(std::fs::File::create("/dev/full").unwrap())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(74));
+    let (code, stderr) = run_unwritable(&["--help"], Unwritable::Full, false);
+    assert_eq!(code, Some(74));
     assert!(
-        String::from_utf8(output.stderr)
-            .unwrap()
-            .starts_with("error: cannot write output: ")
+        stderr.starts_with("error: cannot write output: "),
+        "{stderr}"
     );
 }
 
-/// Runs `ledgerly` with `args` and no input, its stdout a pipe whose reader
-/// is gone (`stdout_closed`) or `/dev/full`, its stderr `/dev/full`
-/// (`stderr_full`) or captured; its exit code and what stderr got.
-fn run_closed_or_full(
-    args: &[&str],
-    stdout_closed: bool,
-    stderr_full: bool,
-) -> (Option<i32>, String) {
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"));
-    command.args(args).stdin(std::process::Stdio::null());
-    if stdout_closed {
-        command.stdout(std::process::Stdio::piped());
-    } else {
-        command.stdout(std::fs::File::create("/dev/full").unwrap());
-    }
-    if stderr_full {
-        command.stderr(std::fs::File::create("/dev/full").unwrap());
-    } else {
-        command.stderr(std::process::Stdio::piped());
-    }
-    let mut child = command.spawn().unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
+/// An empty batch priced into CSV: its output is the header alone.
+const EMPTY_BATCH_TO_CSV: [&str; 7] = [
+    "invoice",
+    "--input",
+    "-",
+    "--input-format",
+    "jsonl",
+    "--format",
+    "csv",
+];
 
 #[test]
 fn help_into_a_closed_pipe_ends_quietly_with_status_0() {
     assert_eq!(
-        run_closed_or_full(&["--help"], true, false),
+        run_unwritable(&["--help"], Unwritable::ClosedPipe, false),
         (Some(0), String::new())
     );
 }
@@ -192,26 +170,14 @@ fn help_into_a_closed_pipe_ends_quietly_with_status_0() {
 #[test]
 fn a_usage_error_exits_2_even_when_stderr_cannot_be_written() {
     assert_eq!(
-        run_closed_or_full(&["--no-such-flag"], true, true),
+        run_unwritable(&["--no-such-flag"], Unwritable::ClosedPipe, true),
         (Some(2), String::new())
     );
 }
 
 #[test]
 fn the_csv_header_of_an_empty_batch_that_cannot_be_written_is_an_output_error() {
-    let (code, stderr) = run_closed_or_full(
-        &[
-            "invoice",
-            "--input",
-            "-",
-            "--input-format",
-            "jsonl",
-            "--format",
-            "csv",
-        ],
-        false,
-        false,
-    );
+    let (code, stderr) = run_unwritable(&EMPTY_BATCH_TO_CSV, Unwritable::Full, false);
     assert_eq!(code, Some(74), "{stderr}");
     assert!(
         stderr.starts_with("error: cannot write output: "),
@@ -222,19 +188,7 @@ fn the_csv_header_of_an_empty_batch_that_cannot_be_written_is_an_output_error() 
 #[test]
 fn the_csv_header_of_an_empty_batch_into_a_closed_pipe_ends_quietly() {
     assert_eq!(
-        run_closed_or_full(
-            &[
-                "invoice",
-                "--input",
-                "-",
-                "--input-format",
-                "jsonl",
-                "--format",
-                "csv"
-            ],
-            true,
-            false
-        ),
+        run_unwritable(&EMPTY_BATCH_TO_CSV, Unwritable::ClosedPipe, false),
         (Some(0), String::new())
     );
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use predicates::prelude::*;
 
-use crate::util::ledgerly;
+use crate::util::{Unwritable, ledgerly, run_unwritable};
 
 /// A file of this test's own under cargo's per-target scratch directory.
 fn scratch(name: &str, contents: &[u8]) -> PathBuf {
@@ -276,32 +276,6 @@ fn a_repriced_book_shows_every_changed_invoice_with_top_as_large_as_the_book() {
     }
 }
 
-/// Runs `ledgerly` with stdout on `/dev/full`, where every write fails.
-fn run_on_dev_full(args: &[&str]) -> (Option<i32>, String) {
-    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
-        .args(args)
-        .stdout(fs::File::create("/dev/full").unwrap())
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
-/// Runs `ledgerly` with its stdout's reader gone before it writes.
-fn run_into_closed_pipe(args: &[&str]) -> (Option<i32>, Vec<u8>) {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    (output.status.code(), output.stderr)
-}
-
 #[test]
 fn output_that_cannot_be_written_exits_74_for_each_command() {
     let old = scratch("full-old.jsonl", priced("A", "1.00").as_bytes());
@@ -311,7 +285,7 @@ fn output_that_cannot_be_written_exits_74_for_each_command() {
         vec!["sample", "--count", "10"],
         vec!["diff", old, old],
     ] {
-        let (code, stderr) = run_on_dev_full(&args);
+        let (code, stderr) = run_unwritable(&args, Unwritable::Full, false);
         assert_eq!(code, Some(74), "{args:?}: {stderr}");
         assert!(
             stderr.starts_with("error: cannot write output:"),
@@ -332,18 +306,9 @@ fn a_closed_pipe_ends_each_command_quietly_with_its_status() {
         (vec!["diff", old, old], 0),
         (vec!["diff", old, new], 1),
     ] {
-        let (code, stderr) = run_into_closed_pipe(&args);
-        assert_eq!(
-            code,
-            Some(status),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&stderr)
-        );
-        assert!(
-            stderr.is_empty(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&stderr)
-        );
+        let (code, stderr) = run_unwritable(&args, Unwritable::ClosedPipe, false);
+        assert_eq!(code, Some(status), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
 }
 

@@ -94,3 +94,40 @@ pub(crate) fn lines(lines: &[&str]) -> String {
     }
     text
 }
+
+/// Where a run's stdout goes when it cannot be written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unwritable {
+    /// A pipe whose reader is gone before the first write (`| head` done).
+    ClosedPipe,
+    /// `/dev/full`, where every write fails (a full disk).
+    Full,
+}
+
+/// Runs `ledgerly` with `args` and no input, its stdout `unwritable`, its
+/// stderr on `/dev/full` when `stderr_full` (else captured); its exit code
+/// and what stderr got.
+pub(crate) fn run_unwritable(
+    args: &[&str],
+    stdout: Unwritable,
+    stderr_full: bool,
+) -> (Option<i32>, String) {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"));
+    command.args(args).stdin(std::process::Stdio::null());
+    match stdout {
+        Unwritable::ClosedPipe => command.stdout(std::process::Stdio::piped()),
+        Unwritable::Full => command.stdout(std::fs::File::create("/dev/full").unwrap()),
+    };
+    if stderr_full {
+        command.stderr(std::fs::File::create("/dev/full").unwrap());
+    } else {
+        command.stderr(std::process::Stdio::piped());
+    }
+    let mut child = command.spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
