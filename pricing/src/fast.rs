@@ -219,6 +219,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_amount_may_reach_38_places_and_no_more() {
+        let rate = Decimal::new(5, 2);
+        let at = |places| {
+            Amount { value: 1, places }
+                .scaled(rate, true)
+                .map(|amount| amount.places)
+        };
+        assert_eq!(at(36), Some(38));
+        assert_eq!(at(37), None);
+        assert_eq!(at(4), Some(6));
+    }
+
     proptest::proptest! {
         #[test]
         fn the_fast_path_rounds_every_step_as_the_exact_pipeline_does(

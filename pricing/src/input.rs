@@ -76,8 +76,14 @@ impl FromStr for Price {
 /// (the proptest below compares both). `None` for anything else, refusals
 /// included, which the general path words.
 fn short_price(text: &str) -> Option<Price> {
-    let (mut mantissa, mut scale) = short_plain_parts(text)?;
-    while scale > 0 && mantissa % 10 == 0 {
+    let (mut mantissa, places) = short_plain_parts(text)?;
+    // A loop bounded by the places, so that no slip in it can spin
+    // forever on `0.00`.
+    let mut scale = places;
+    for _ in 0..places {
+        if mantissa % 10 != 0 {
+            break;
+        }
         mantissa /= 10;
         scale -= 1;
     }
@@ -571,6 +577,22 @@ mod tests {
             "١",
         ] {
             assert_eq!(short_plain_decimal(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_short_price_reading_normalizes_plain_prices_and_leaves_refusals() {
+        let parts =
+            |text: &str| short_price(text).map(|price| (price.0.mantissa(), price.0.scale()));
+        assert_eq!(parts("19.99"), Some((1999, 2)));
+        assert_eq!(parts("40.00"), Some((40, 0)));
+        assert_eq!(parts("15.500000"), Some((155, 1)));
+        assert_eq!(parts("0.0000"), Some((0, 0)));
+        assert_eq!(parts("1000000000"), Some((1_000_000_000, 0)));
+        assert_eq!(parts("999999999.9999"), Some((9_999_999_999_999, 4)));
+        assert_eq!(parts("0.00010"), Some((1, 4)));
+        for text in ["1.00001", "1000000000.01", "1000000001", "-1", "4.0E1", ""] {
+            assert_eq!(parts(text), None, "{text:?}");
         }
     }
 
