@@ -653,3 +653,38 @@ fn the_fast_path_reads_the_compact_and_the_spaced_layouts_itself() {
         );
     }
 }
+
+#[test]
+fn member_names_that_only_begin_like_ours_are_left_to_the_general_reader() {
+    let valid = r#"{"id":"A","tier":"gold","loyalty_member":true,"days_overdue":3,"line_items":[{"price":1,"quantity":2}]}"#;
+    assert!(fast_parse(valid.as_bytes(), &mut Vec::new()).is_some());
+    for name in [
+        "id",
+        "tier",
+        "loyalty_member",
+        "days_overdue",
+        "line_items",
+        "price",
+        "quantity",
+    ] {
+        // Longer, shorter, and as long but for the last letter.
+        let last_changed = format!("{}X", &name[..name.len() - 1]);
+        for other in [
+            format!("{name}s"),
+            name[..1].to_owned(),
+            name[..name.len() - 1].to_owned(),
+            last_changed,
+        ] {
+            let line = valid.replacen(&format!("\"{name}\""), &format!("\"{other}\""), 1);
+            assert!(
+                fast_parse(line.as_bytes(), &mut Vec::new()).is_none(),
+                "{line}"
+            );
+            assert_eq!(
+                read_into(line.as_bytes()),
+                read_whole(line.as_bytes()),
+                "{line}"
+            );
+        }
+    }
+}
