@@ -477,6 +477,11 @@ fn both_readers_agree_on_valid_and_invalid_lines() {
         b"{\"id\":\"O\xff\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}",
         br#"{"line_items":[{"price":"1","quantity":1},{"price":"1","quantity":1.0}]}"#,
         br#"{"line_items":[{"price":1000000001,"quantity":1}]}"#,
+        // Leading zeros, which JSON does not allow in a number.
+        br#"{"line_items":[{"price":1,"quantity":007}]}"#,
+        br#"{"line_items":[{"price":1,"quantity":00}]}"#,
+        br#"{"days_overdue":045,"line_items":[{"price":1,"quantity":1}]}"#,
+        br#"{"line_items":[{"price":01.5,"quantity":1}]}"#,
         // A closer that does not match its opener, anywhere.
         br#"{"line_items":[{"price":1,"quantity":1}}}"#,
         br#"{"line_items":[{"price":1,"quantity":1]]}"#,
