@@ -311,14 +311,16 @@ impl<'a> Scanner<'a> {
     }
 
     /// A whole number written as JSON writes an integer (`0`, `45`, no
-    /// sign, no leading zero, no fraction, no exponent) that fits a `u64`.
-    /// Any other spelling is the general reader's, which reads a number
-    /// from its text (`3.0` is 3 there).
+    /// sign, no leading zero) that fits a `u64`. A fraction or an exponent
+    /// after the digits (`3.0`, `1e9`) is left where it is, and the
+    /// caller's next step, which wants a `,` or a closer, refuses it: those
+    /// spellings are the general reader's, which reads a number from its
+    /// text (`3.0` is 3 there).
     #[inline(always)]
     fn count(&mut self) -> Option<u64> {
         self.skip_whitespace();
         let digits = self.digits();
-        if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) || self.number_goes_on() {
+        if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
             return None;
         }
         digits.iter().try_fold(0_u64, |count, &digit| {
@@ -326,16 +328,10 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// Whether a number continues past its digits with a fraction or an
-    /// exponent.
-    #[inline(always)]
-    fn number_goes_on(&self) -> bool {
-        matches!(self.bytes.get(self.at), Some(b'.' | b'e' | b'E'))
-    }
-
     /// A price's text: a string's contents (no escapes), or a JSON number
-    /// in the plain grammar `-?(0|[1-9][0-9]*)(.[0-9]+)?` (an exponent is
-    /// the general reader's). Both readers parse the same text.
+    /// in the plain grammar `-?(0|[1-9][0-9]*)(.[0-9]+)?` (an exponent, or
+    /// a second point, is left for the caller's next step to refuse, as in
+    /// [`Scanner::count`]). Both readers parse the same text.
     fn price_text(&mut self) -> Option<&'a str> {
         self.skip_whitespace();
         if self.bytes.get(self.at) == Some(&b'"') {
@@ -354,9 +350,6 @@ impl<'a> Scanner<'a> {
             if self.digits().is_empty() {
                 return None;
             }
-        }
-        if self.number_goes_on() {
-            return None;
         }
         self.text.get(start..self.at)
     }

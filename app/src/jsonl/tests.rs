@@ -644,6 +644,7 @@ proptest! {
 fn the_fast_path_reads_the_compact_and_the_spaced_layouts_itself() {
     for line in [
         r#"{"id":"REF-000002","tier":"gold","loyalty_member":false,"days_overdue":30,"line_items":[{"price":"19.99","quantity":3}]}"#,
+        r#"{"days_overdue":0,"line_items":[{"price":0,"quantity":1},{"price":"0.5","quantity":10}]}"#,
         r#"{"id": "SP-0000002", "tier": "silver", "loyalty_member": false, "days_overdue": 98, "line_items": [{"price": "14900.0379", "quantity": 29}, {"price": 14199.2543, "quantity": 1}]}"#,
         "\t{ \"line_items\" :\r\n[ { \"quantity\" : 2 , \"price\" : 0.5 } ] , \"id\" : null , \"tier\" : null , \"loyalty_member\" : null , \"days_overdue\" : null } ",
     ] {
