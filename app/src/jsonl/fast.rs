@@ -329,7 +329,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A price's text: a string's contents (no escapes), or a JSON number
-    /// in the plain grammar `-?(0|[1-9][0-9]*)(.[0-9]+)?` (an exponent, or
+    /// in the plain grammar `(0|[1-9][0-9]*)(.[0-9]+)?` (an exponent, or
     /// a second point, is left for the caller's next step to refuse, as in
     /// [`Scanner::count`]). Both readers parse the same text.
     fn price_text(&mut self) -> Option<&'a str> {
@@ -337,10 +337,9 @@ impl<'a> Scanner<'a> {
         if self.bytes.get(self.at) == Some(&b'"') {
             return self.string();
         }
+        // No sign: a negative price is refused anyway, and `-0` (zero) is
+        // rare enough to leave to the general reader.
         let start = self.at;
-        if self.bytes.get(self.at) == Some(&b'-') {
-            self.at += 1;
-        }
         let whole = self.digits();
         if whole.is_empty() || (whole[0] == b'0' && whole.len() > 1) {
             return None;

@@ -477,6 +477,8 @@ fn both_readers_agree_on_valid_and_invalid_lines() {
         b"{\"id\":\"O\xff\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}",
         br#"{"line_items":[{"price":"1","quantity":1},{"price":"1","quantity":1.0}]}"#,
         br#"{"line_items":[{"price":1000000001,"quantity":1}]}"#,
+        br#"{"id":"D2","line_items":[{"price":"1","price":"2","quantity":1}]}"#,
+        br#"{"line_items":[{"price":-0,"quantity":1},{"price":-0.0,"quantity":2}]}"#,
         // Leading zeros, which JSON does not allow in a number.
         br#"{"line_items":[{"price":1,"quantity":007}]}"#,
         br#"{"line_items":[{"price":1,"quantity":00}]}"#,
