@@ -356,45 +356,11 @@ mod tests {
 
     #[test]
     fn a_slow_chunk_holds_up_no_other_worker() {
-        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         use std::time::{Duration, Instant};
-        let done = AtomicU64::new(0);
-        let released = std::sync::atomic::AtomicBool::new(false);
-        // With two workers, five chunks may be in flight: while the first
-        // chunk is held up, the other worker prices the next four.
-        let others = 4;
-        let process = |chunk: Vec<u64>| {
-            if chunk[0] == 0 {
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while done.load(Ordering::SeqCst) < others && Instant::now() < deadline {
-                    thread::sleep(Duration::from_millis(1));
-                }
-                released.store(done.load(Ordering::SeqCst) >= others, Ordering::SeqCst);
-            }
-            done.fetch_add(1, Ordering::SeqCst);
-            echo(chunk)
-        };
-        let mut out = Vec::new();
-        let summary = run(
-            numbers(100, 10),
-            2,
-            &[],
-            process,
-            &mut out,
-            &mut quiet(),
-            &BufferPool::default(),
-        )
-        .unwrap();
-        assert_eq!(summary.invoices, 100);
-        // The first chunk's records still come first.
-        assert!(
-            out.starts_with(b"{\"subtotal\":\"0.00\""),
-            "{}",
-            String::from_utf8_lossy(&out)
-        );
         let mut serial = Vec::new();
         run(
-            numbers(100, 10),
+            numbers(100, 5),
             1,
             &[],
             echo,
@@ -403,9 +369,41 @@ mod tests {
             &BufferPool::default(),
         )
         .unwrap();
-        assert_eq!(out, serial);
-        // Held up until the others were done, not until the deadline.
-        assert!(released.load(Ordering::SeqCst));
+        for workers in [2, 3] {
+            let done = AtomicU64::new(0);
+            let released = AtomicBool::new(false);
+            // Two chunks per worker and one more may be in flight: while the
+            // first chunk is held up, the other workers price every other
+            // chunk in flight (4 with two workers, 6 with three).
+            let others = (workers * IN_FLIGHT_PER_WORKER) as u64;
+            let process = |chunk: Vec<u64>| {
+                if chunk[0] == 0 {
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while done.load(Ordering::SeqCst) < others && Instant::now() < deadline {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    released.store(done.load(Ordering::SeqCst) >= others, Ordering::SeqCst);
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+                echo(chunk)
+            };
+            let mut out = Vec::new();
+            let summary = run(
+                numbers(100, 5),
+                workers,
+                &[],
+                process,
+                &mut out,
+                &mut quiet(),
+                &BufferPool::default(),
+            )
+            .unwrap();
+            assert_eq!(summary.invoices, 100);
+            // In input order all the same, the held-up chunk's first.
+            assert_eq!(out, serial, "{workers} workers");
+            // Held up until the others were done, not until the deadline.
+            assert!(released.load(Ordering::SeqCst), "{workers} workers");
+        }
     }
 
     #[test]
