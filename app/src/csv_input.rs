@@ -460,7 +460,9 @@ impl<'p, R: Read> CsvChunks<'p, R> {
                 .rows
                 .pool
                 .take_with_capacity(self.chunk_bytes.min(CHUNK_BYTES) + 4096),
-            ..CsvChunk::default()
+            rows: Vec::new(),
+            starts: Vec::new(),
+            oversized: Vec::new(),
         };
         if let Some((line, bytes)) = self.carry.take() {
             let bytes = bytes.map(|bytes| {
