@@ -313,35 +313,33 @@ mod tests {
         Diagnostics::new(Vec::new(), false, std::time::Duration::ZERO)
     }
 
+    /// Runs a batch without a preamble into memory, quietly: what it
+    /// returned, and what it wrote.
+    fn into_memory<T: Send>(
+        chunks: impl Iterator<Item = io::Result<T>> + Send,
+        workers: usize,
+        process: impl Fn(T) -> io::Result<Records> + Sync,
+    ) -> (Result<Summary, BatchError>, Vec<u8>) {
+        let mut out = Vec::new();
+        let summary = run(
+            chunks,
+            workers,
+            &[],
+            process,
+            &mut out,
+            &mut quiet(),
+            &BufferPool::default(),
+        );
+        (summary, out)
+    }
+
     #[test]
     fn output_keeps_input_order_with_any_number_of_workers() {
-        let serial = {
-            let mut out = Vec::new();
-            run(
-                numbers(1000, 7),
-                1,
-                &[],
-                echo,
-                &mut out,
-                &mut quiet(),
-                &BufferPool::default(),
-            )
-            .unwrap();
-            out
-        };
+        let (_, serial) = into_memory(numbers(1000, 7), 1, echo);
         assert_eq!(memchr::memchr_iter(b'\n', &serial).count(), 1000);
         for workers in [2, 3, 8] {
-            let mut out = Vec::new();
-            let summary = run(
-                numbers(1000, 7),
-                workers,
-                &[],
-                echo,
-                &mut out,
-                &mut quiet(),
-                &BufferPool::default(),
-            )
-            .unwrap();
+            let (summary, out) = into_memory(numbers(1000, 7), workers, echo);
+            let summary = summary.unwrap();
             assert_eq!(out, serial, "{workers} workers");
             assert_eq!(
                 summary,
@@ -358,17 +356,7 @@ mod tests {
     fn a_slow_chunk_holds_up_no_other_worker() {
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         use std::time::{Duration, Instant};
-        let mut serial = Vec::new();
-        run(
-            numbers(100, 5),
-            1,
-            &[],
-            echo,
-            &mut serial,
-            &mut quiet(),
-            &BufferPool::default(),
-        )
-        .unwrap();
+        let (_, serial) = into_memory(numbers(100, 5), 1, echo);
         for workers in [2, 3] {
             let done = AtomicU64::new(0);
             let released = AtomicBool::new(false);
@@ -387,17 +375,8 @@ mod tests {
                 done.fetch_add(1, Ordering::SeqCst);
                 echo(chunk)
             };
-            let mut out = Vec::new();
-            let summary = run(
-                numbers(100, 5),
-                workers,
-                &[],
-                process,
-                &mut out,
-                &mut quiet(),
-                &BufferPool::default(),
-            )
-            .unwrap();
+            let (summary, out) = into_memory(numbers(100, 5), workers, process);
+            let summary = summary.unwrap();
             assert_eq!(summary.invoices, 100);
             // In input order all the same, the held-up chunk's first.
             assert_eq!(out, serial, "{workers} workers");
@@ -413,15 +392,7 @@ mod tests {
             echo(chunk)
         };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            run(
-                numbers(1000, 10),
-                2,
-                &[],
-                process,
-                &mut Vec::new(),
-                &mut quiet(),
-                &BufferPool::default(),
-            )
+            into_memory(numbers(1000, 10), 2, process)
         }));
         let payload = outcome.unwrap_err();
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"chunk 30 is poison"));
@@ -432,17 +403,8 @@ mod tests {
         let chunks = numbers(10, 5)
             .take(1)
             .chain(std::iter::once(Err(io::Error::other("unreadable"))));
-        let mut out = Vec::new();
-        let error = run(
-            chunks,
-            2,
-            &[],
-            echo,
-            &mut out,
-            &mut quiet(),
-            &BufferPool::default(),
-        )
-        .unwrap_err();
+        let (summary, out) = into_memory(chunks, 2, echo);
+        let error = summary.unwrap_err();
         assert!(matches!(error, BatchError::Input(ref e) if e.to_string() == "unreadable"));
         assert_eq!(memchr::memchr_iter(b'\n', &out).count(), 5);
     }

@@ -136,6 +136,11 @@ pub fn price_line_items(line_items: &[LineItem], terms: &Terms) -> Result<Breakd
     if let Some(rounded) = fast::rounded_steps(line_items, terms) {
         return Breakdown::from_rounded(rounded, || exact_steps(line_items, terms));
     }
+    exact_breakdown(line_items, terms)
+}
+
+/// The general path: the breakdown on exact decimals alone.
+fn exact_breakdown(line_items: &[LineItem], terms: &Terms) -> Result<Breakdown, PricingError> {
     let steps = exact_steps(line_items, terms)?;
     Breakdown::from_rounded(round_steps(steps)?, || Ok(steps))
 }
@@ -337,12 +342,6 @@ mod tests {
         let error = price_line_items(&items, &Terms::default());
         assert!(matches!(error, Err(PricingError::SubtotalTooLarge(_))));
         assert_eq!(error, price(&input));
-    }
-
-    /// The breakdown on exact decimals alone, as before the integer path.
-    fn exact_breakdown(items: &[LineItem], terms: &Terms) -> Result<Breakdown, PricingError> {
-        let steps = exact_steps(items, terms)?;
-        Breakdown::from_rounded(round_steps(steps)?, || Ok(steps))
     }
 
     proptest::proptest! {

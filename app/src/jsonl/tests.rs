@@ -304,6 +304,21 @@ fn read_whole(line: &[u8]) -> Read {
     }
 }
 
+/// Checks that the fast path reads `line` itself (`fast`) or leaves it to
+/// the general reader, and that both readers make the same of it.
+fn assert_readers_agree(line: &str, fast: bool) {
+    assert_eq!(
+        fast_parse(line.as_bytes(), &mut Vec::new()).is_some(),
+        fast,
+        "{line}"
+    );
+    assert_eq!(
+        read_into(line.as_bytes()),
+        read_whole(line.as_bytes()),
+        "{line}"
+    );
+}
+
 #[test]
 fn the_fast_path_reads_a_plain_invoice() {
     let line = br#"{"id":"INV-1","tier":"gold","loyalty_member":true,"days_overdue":45,"line_items":[{"price":"40.00","quantity":3},{"price":15,"quantity":2},{"price":0.1,"quantity":1}]}"#;
@@ -363,15 +378,7 @@ fn the_fast_path_leaves_numbers_that_are_not_plain_integers_to_the_text_reader()
             format!(r#"{{"days_overdue":{days},"line_items":[{{"price":"1","quantity":1}}]}}"#)
         }));
     for line in lines {
-        assert!(
-            fast_parse(line.as_bytes(), &mut Vec::new()).is_none(),
-            "{line}"
-        );
-        assert_eq!(
-            read_into(line.as_bytes()),
-            read_whole(line.as_bytes()),
-            "{line}"
-        );
+        assert_readers_agree(&line, false);
     }
 }
 
@@ -650,15 +657,7 @@ fn the_fast_path_reads_the_compact_and_the_spaced_layouts_itself() {
         r#"{"id": "SP-0000002", "tier": "silver", "loyalty_member": false, "days_overdue": 98, "line_items": [{"price": "14900.0379", "quantity": 29}, {"price": 14199.2543, "quantity": 1}]}"#,
         "\t{ \"line_items\" :\r\n[ { \"quantity\" : 2 , \"price\" : 0.5 } ] , \"id\" : null , \"tier\" : null , \"loyalty_member\" : null , \"days_overdue\" : null } ",
     ] {
-        assert!(
-            fast_parse(line.as_bytes(), &mut Vec::new()).is_some(),
-            "{line}"
-        );
-        assert_eq!(
-            read_into(line.as_bytes()),
-            read_whole(line.as_bytes()),
-            "{line}"
-        );
+        assert_readers_agree(line, true);
     }
 }
 
@@ -684,15 +683,7 @@ fn member_names_that_only_begin_like_ours_are_left_to_the_general_reader() {
             last_changed,
         ] {
             let line = valid.replacen(&format!("\"{name}\""), &format!("\"{other}\""), 1);
-            assert!(
-                fast_parse(line.as_bytes(), &mut Vec::new()).is_none(),
-                "{line}"
-            );
-            assert_eq!(
-                read_into(line.as_bytes()),
-                read_whole(line.as_bytes()),
-                "{line}"
-            );
+            assert_readers_agree(&line, false);
         }
     }
 }
