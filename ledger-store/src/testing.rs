@@ -45,6 +45,29 @@ pub fn server() -> Option<String> {
     }
 }
 
+/// `server` with its database replaced by `database`, whatever the URL's
+/// shape (a socket cluster's `postgres:///postgres?host=…`, the workflow's
+/// `postgres://user@localhost:5432/ledgerly`, or a key=value string): the
+/// last `dbname` wins in the driver's parser, and the driver's own parser
+/// checks that it did. Never by replacing text of one shape.
+pub fn with_database(server: &str, database: &str) -> String {
+    let derived = if server.contains("://") {
+        let joiner = if server.contains('?') { '&' } else { '?' };
+        format!("{server}{joiner}dbname={database}")
+    } else {
+        format!("{server} dbname={database}")
+    };
+    let config: postgres::Config = derived
+        .parse()
+        .unwrap_or_else(|error| panic!("{SERVER_ENV} is not a connection string: {error}"));
+    assert_eq!(
+        config.get_dbname(),
+        Some(database),
+        "the derived URL must name database {database}"
+    );
+    derived
+}
+
 /// A schema of its own on the server, dropped with this value: a fresh,
 /// empty database for one check, without the cost of a database.
 #[derive(Debug)]

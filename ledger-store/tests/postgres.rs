@@ -18,7 +18,7 @@ use std::sync::Arc;
 use billing::conformance;
 use billing::conformance::strategies::{run, token};
 use billing::{InvoiceId, Ledger};
-use ledger_store::testing::{Schema, server};
+use ledger_store::testing::{Schema, server, with_database};
 use ledger_store::{AnyBooks, AnyLedger, Location, PgLedger, PgSandboxBooks, StoreError};
 use payment_gateway::{
     Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, KEY_LIFETIME,
@@ -160,13 +160,28 @@ fn a_server_that_refuses_is_an_error_naming_the_url_without_its_password() {
 }
 
 #[test]
+fn a_url_naming_another_database_is_derived_from_every_shape_of_server_url() {
+    for server in [
+        "postgres://ledgerly@localhost/postgres?host=/tmp/ledgerly-pg",
+        "postgres://ledgerly@localhost:5432/ledgerly",
+        "postgresql://ledgerly@127.0.0.1:54329/ledgerly?sslmode=disable",
+        "postgres://ledgerly@localhost",
+        "host=localhost port=5433 user=ledgerly dbname=ledgerly",
+    ] {
+        let derived = with_database(server, "no_such_database");
+        let config: postgres::Config = derived.parse().unwrap();
+        let original: postgres::Config = server.parse().unwrap();
+        assert_eq!(config.get_dbname(), Some("no_such_database"), "{server}");
+        assert_eq!(config.get_hosts(), original.get_hosts(), "{server}");
+        assert_eq!(config.get_ports(), original.get_ports(), "{server}");
+        assert_eq!(config.get_user(), original.get_user(), "{server}");
+    }
+}
+
+#[test]
 fn what_the_server_refuses_is_said_in_its_words_with_its_code() {
     let Some(server) = server() else { return };
-    let missing = server.replace("/postgres?", "/no_such_database?");
-    assert_ne!(
-        missing, server,
-        "the test server's URL names database postgres"
-    );
+    let missing = with_database(&server, "no_such_database");
 
     let error = PgLedger::connect(&missing).unwrap_err();
 
