@@ -11,7 +11,7 @@ use payment_gateway::{
 use crate::InvoiceId;
 
 /// Why a record read back from storage is not one billing could have
-/// written. A backend reports it as a [`RepositoryError`](crate::RepositoryError).
+/// written. A backend reports it as a [`LedgerError`](crate::LedgerError).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidRecord {
     /// The stored amounts do not add up, or the total is negative.

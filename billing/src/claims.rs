@@ -20,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::invoice::validate_id;
-use crate::{IdKind, InMemoryLedger, InvalidId, InvoiceId, RepositoryError};
+use crate::{IdKind, InMemoryLedger, InvalidId, InvoiceId, LedgerError};
 
 /// Who holds a claim: one worker process (by default `host:pid`). 1 to 128
 /// bytes, no control characters.
@@ -103,11 +103,11 @@ pub trait Claims {
         worker: &WorkerId,
         ids: &[InvoiceId],
         lease: Duration,
-    ) -> Result<Vec<ClaimOutcome>, RepositoryError>;
+    ) -> Result<Vec<ClaimOutcome>, LedgerError>;
 
     /// Drops `worker`'s claims on `ids` (the others' claims stay), in one
     /// commit.
-    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError>;
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError>;
 
     /// At most `limit` claims, live or expired, on invoices with ids after
     /// `after`, in id order: a page, so that a worker can look for claims
@@ -116,7 +116,7 @@ pub trait Claims {
         &self,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<HeldClaim>, RepositoryError>;
+    ) -> Result<Vec<HeldClaim>, LedgerError>;
 }
 
 macro_rules! forward_claims {
@@ -127,17 +127,17 @@ macro_rules! forward_claims {
                 worker: &WorkerId,
                 ids: &[InvoiceId],
                 lease: Duration,
-            ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+            ) -> Result<Vec<ClaimOutcome>, LedgerError> {
                 (**self).claim(worker, ids, lease)
             }
-            fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+            fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError> {
                 (**self).release(worker, ids)
             }
             fn claims(
                 &self,
                 after: Option<&InvoiceId>,
                 limit: usize,
-            ) -> Result<Vec<HeldClaim>, RepositoryError> {
+            ) -> Result<Vec<HeldClaim>, LedgerError> {
                 (**self).claims(after, limit)
             }
         }
@@ -163,7 +163,7 @@ impl Claims for InMemoryLedger {
         worker: &WorkerId,
         ids: &[InvoiceId],
         lease: Duration,
-    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+    ) -> Result<Vec<ClaimOutcome>, LedgerError> {
         let mut claims = self
             .claims()
             .claims
@@ -186,7 +186,7 @@ impl Claims for InMemoryLedger {
             .collect())
     }
 
-    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError> {
         let mut claims = self
             .claims()
             .claims
@@ -204,7 +204,7 @@ impl Claims for InMemoryLedger {
         &self,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+    ) -> Result<Vec<HeldClaim>, LedgerError> {
         let claims = self
             .claims()
             .claims

@@ -52,7 +52,7 @@ use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, BillingError, BillingService, ClaimOutcome, Claims,
     CustomerId, HeldClaim, Invoice, InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus,
     IssueOutcome, IssuedBreakdown, IssuedInvoice, IssuedParts, Ledger, Payment, RecordingSleeper,
-    RepositoryError, RepositoryErrorKind, RetryPolicy, StatusKind, WorkerId,
+    LedgerError, LedgerErrorKind, RetryPolicy, StatusKind, WorkerId,
 };
 
 /// Generates one `#[test]` per conformance check, each on a fresh storage
@@ -211,9 +211,9 @@ fn declined() -> AttemptOutcome {
     AttemptOutcome::Declined(DeclineCode::CardDeclined)
 }
 
-fn assert_conflict(result: Result<(), RepositoryError>, what: &str) {
+fn assert_conflict(result: Result<(), LedgerError>, what: &str) {
     match result {
-        Err(error) if error.kind() == RepositoryErrorKind::Conflict => {}
+        Err(error) if error.kind() == LedgerErrorKind::Conflict => {}
         other => panic!("{what}: expected a conflict, got {other:?}"),
     }
 }
@@ -583,22 +583,22 @@ pub fn writes_to_a_missing_invoice_or_attempt_are_not_found<L: Ledger>(open: &dy
     issue_all(open, &[worked_example("INV-1", "tok_success")]);
     let ledger = open();
     let at = clock().now();
-    let kind = |result: Result<(), RepositoryError>| result.unwrap_err().kind();
+    let kind = |result: Result<(), LedgerError>| result.unwrap_err().kind();
     assert_eq!(
         kind(ledger.begin_attempts(&[pending("NOPE", 1, at)])),
-        RepositoryErrorKind::NotFound
+        LedgerErrorKind::NotFound
     );
     assert_eq!(
         kind(ledger.finish_attempts(&[update("INV-1", 1, declined(), at)])),
-        RepositoryErrorKind::NotFound
+        LedgerErrorKind::NotFound
     );
     assert_eq!(
         kind(ledger.finish_attempts(&[update("NOPE", 1, declined(), at)])),
-        RepositoryErrorKind::NotFound
+        LedgerErrorKind::NotFound
     );
     assert_eq!(
         kind(ledger.change_payment_method(&id("NOPE"), &method("tok_success"))),
-        RepositoryErrorKind::NotFound
+        LedgerErrorKind::NotFound
     );
 }
 
@@ -1077,18 +1077,18 @@ impl<L: Ledger> CrashingLedger<L> {
 }
 
 impl<L: Ledger> Ledger for CrashingLedger<L> {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         self.inner.issue(invoices)
     }
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         self.inner.get(id)
     }
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         self.inner.begin_attempts(attempts)?;
         self.die_at(CrashPoint::AfterAttemptWritten);
         Ok(())
     }
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         self.inner.finish_attempts(updates)?;
         self.die_at(CrashPoint::AfterRecorded);
         Ok(())
@@ -1097,7 +1097,7 @@ impl<L: Ledger> Ledger for CrashingLedger<L> {
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         self.inner.change_payment_method(id, payment_method)
     }
     fn list(
@@ -1105,14 +1105,14 @@ impl<L: Ledger> Ledger for CrashingLedger<L> {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         self.inner.list(filter, after, limit)
     }
     fn unsettled_attempts(
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         self.inner.unsettled_attempts(after, limit)
     }
 }

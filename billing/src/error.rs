@@ -3,7 +3,7 @@
 use payment_gateway::{Amount, Charge, ChargeId, DeclineCode, GatewayError, InvalidRequest};
 use pricing::{Money, PricingError};
 
-use crate::{InvoiceId, RepositoryError};
+use crate::{InvoiceId, LedgerError};
 
 /// Everything `collect` and its neighbours can report. Each message is
 /// lowercase, names the invoice and the offending value, and says whether
@@ -144,11 +144,11 @@ pub enum BillingError {
         /// The charge that captured the money.
         charge_id: ChargeId,
         /// The repository's failure.
-        error: RepositoryError,
+        error: LedgerError,
     },
     /// The repository failed before or after a charge that moved no money.
     #[error(transparent)]
-    Repository(#[from] RepositoryError),
+    Repository(#[from] LedgerError),
 }
 
 impl BillingError {

@@ -88,7 +88,7 @@ mod claims;
 pub mod conformance;
 mod error;
 mod invoice;
-mod repository;
+mod ledger;
 mod retry;
 mod service;
 
@@ -99,9 +99,9 @@ pub use invoice::{
     CustomerId, IdKind, InvalidId, Invoice, InvoiceId, InvoiceStatus, IssuedBreakdown,
     IssuedInvoice, IssuedParts, Payment, Rates, StatusKind, UnknownStatus,
 };
-pub use repository::{
-    InMemoryLedger, InvoiceFilter, InvoiceRecord, IssueOutcome, Ledger, RepositoryError,
-    RepositoryErrorKind, apply_update, check_append,
+pub use ledger::{
+    InMemoryLedger, InvoiceFilter, InvoiceRecord, IssueOutcome, Ledger, LedgerError,
+    LedgerErrorKind, apply_update, check_append,
 };
 pub use retry::{RecordingSleeper, RetryPolicy, RetryPolicyError, Sleeper, ThreadSleeper};
 pub use service::{BillingService, Reconciliation};

@@ -9,7 +9,7 @@ use payment_gateway::{
 
 use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, BillingError, Invoice, InvoiceId, InvoiceRecord,
-    IssueOutcome, IssuedInvoice, Ledger, Payment, Rates, RepositoryError, RepositoryErrorKind,
+    IssueOutcome, IssuedInvoice, Ledger, Payment, Rates, LedgerError, LedgerErrorKind,
     RetryPolicy, Sleeper,
 };
 
@@ -191,7 +191,7 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
                             }),
                         }
                     }
-                    None => Err(BillingError::Repository(RepositoryError::new(
+                    None => Err(BillingError::Repository(LedgerError::new(
                         "the ledger answered for fewer invoices than it was given",
                     ))),
                 }
@@ -230,7 +230,7 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         let mut work: Vec<(usize, Attempt, bool)> = Vec::new();
         let mut begins: Vec<(usize, Attempt)> = Vec::new();
         // One read for the batch when the ledger can; else one per invoice.
-        let records: Vec<Result<Option<InvoiceRecord>, RepositoryError>> =
+        let records: Vec<Result<Option<InvoiceRecord>, LedgerError>> =
             match self.ledger.get_all(ids) {
                 Ok(records) if records.len() == ids.len() => records.into_iter().map(Ok).collect(),
                 _ => ids.iter().map(|id| self.ledger.get(id)).collect(),
@@ -357,7 +357,7 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
     fn plan_record(
         &self,
         id: &InvoiceId,
-        record: Result<Option<InvoiceRecord>, RepositoryError>,
+        record: Result<Option<InvoiceRecord>, LedgerError>,
     ) -> Plan {
         let record = match record {
             Ok(Some(record)) => record,
@@ -427,7 +427,7 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             };
             match begun {
                 Ok(()) => work.push((index, attempt, false)),
-                Err(error) if error.kind() == RepositoryErrorKind::Conflict => {
+                Err(error) if error.kind() == LedgerErrorKind::Conflict => {
                     match self.plan(attempt.invoice()) {
                         Plan::Done(result) => results[index] = Some(result),
                         Plan::Resume(resumed) => work.push((index, resumed, true)),

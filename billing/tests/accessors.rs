@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use billing::{
     BillingService, CustomerId, InMemoryLedger, Invoice, InvoiceFilter, InvoiceId, Ledger,
-    RecordingSleeper, RepositoryError, RepositoryErrorKind, RetryPolicy, Sleeper, ThreadSleeper,
+    RecordingSleeper, LedgerError, LedgerErrorKind, RetryPolicy, Sleeper, ThreadSleeper,
 };
 use payment_gateway::Clock;
 use payment_gateway::{Currency, FakeGateway, ManualClock, PaymentMethod};
@@ -43,17 +43,17 @@ fn payment_method_shows_its_token() {
 
 #[test]
 fn repository_error_keeps_its_message_and_kind() {
-    let error = RepositoryError::new("disk full");
+    let error = LedgerError::new("disk full");
     assert_eq!(error.message(), "disk full");
-    assert_eq!(error.kind(), RepositoryErrorKind::Other);
+    assert_eq!(error.kind(), LedgerErrorKind::Other);
     assert_eq!(error.to_string(), "invoice repository failed: disk full");
     assert_eq!(
-        RepositoryError::conflict("x").kind(),
-        RepositoryErrorKind::Conflict
+        LedgerError::conflict("x").kind(),
+        LedgerErrorKind::Conflict
     );
     assert_eq!(
-        RepositoryError::not_found("x").kind(),
-        RepositoryErrorKind::NotFound
+        LedgerError::not_found("x").kind(),
+        LedgerErrorKind::NotFound
     );
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use billing::{
     Attempt, AttemptUpdate, BillingError, BillingService, CustomerId, InMemoryLedger, Invoice,
     InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus, IssueOutcome, IssuedInvoice, Ledger,
-    Payment, RecordingSleeper, RepositoryError, RetryPolicy,
+    Payment, RecordingSleeper, LedgerError, RetryPolicy,
 };
 use payment_gateway::{
     Amount, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,
@@ -589,18 +589,18 @@ struct FlakyLedger {
 }
 
 impl Ledger for FlakyLedger {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         self.inner.issue(invoices)
     }
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         self.inner.get(id)
     }
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         self.inner.begin_attempts(attempts)
     }
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         if self.fail_next_finish.swap(false, Ordering::SeqCst) {
-            return Err(RepositoryError::new("disk full"));
+            return Err(LedgerError::new("disk full"));
         }
         self.inner.finish_attempts(updates)
     }
@@ -608,7 +608,7 @@ impl Ledger for FlakyLedger {
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         self.inner.change_payment_method(id, payment_method)
     }
     fn list(
@@ -616,14 +616,14 @@ impl Ledger for FlakyLedger {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         self.inner.list(filter, after, limit)
     }
     fn unsettled_attempts(
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         self.inner.unsettled_attempts(after, limit)
     }
 }
@@ -718,33 +718,33 @@ struct BatchReads {
 }
 
 impl Ledger for BatchReads {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         self.inner.issue(invoices)
     }
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         if self.get_fails {
-            return Err(RepositoryError::new("one by one is not supported"));
+            return Err(LedgerError::new("one by one is not supported"));
         }
         self.inner.get(id)
     }
-    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
         let mut records = self.inner.get_all(ids)?;
         if self.get_all_short {
             records.pop();
         }
         Ok(records)
     }
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         self.inner.begin_attempts(attempts)
     }
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         self.inner.finish_attempts(updates)
     }
     fn change_payment_method(
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         self.inner.change_payment_method(id, payment_method)
     }
     fn list(
@@ -752,14 +752,14 @@ impl Ledger for BatchReads {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         self.inner.list(filter, after, limit)
     }
     fn unsettled_attempts(
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         self.inner.unsettled_attempts(after, limit)
     }
 }
@@ -826,33 +826,33 @@ impl Instrumented {
 }
 
 impl Ledger for Instrumented {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         self.inner.issue(invoices)
     }
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(id)
     }
-    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
         self.inner.get_all(ids)
     }
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         let failing = self
             .failing_begins
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         if failing.is_ok() {
-            return Err(RepositoryError::new("disk full"));
+            return Err(LedgerError::new("disk full"));
         }
         self.inner.begin_attempts(attempts)
     }
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         self.inner.finish_attempts(updates)
     }
     fn change_payment_method(
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         self.inner.change_payment_method(id, payment_method)
     }
     fn list(
@@ -860,14 +860,14 @@ impl Ledger for Instrumented {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         self.inner.list(filter, after, limit)
     }
     fn unsettled_attempts(
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         self.unsettled_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.unsettled_attempts(after, limit)
     }
@@ -902,7 +902,7 @@ fn an_attempt_the_ledger_failed_to_write_is_not_sent_and_not_written_again() {
 
     assert_eq!(
         error,
-        BillingError::Repository(RepositoryError::new("disk full"))
+        BillingError::Repository(LedgerError::new("disk full"))
     );
     assert!(error.is_retryable());
     assert_eq!(gateway.request_count(), 0);
@@ -929,7 +929,7 @@ fn when_a_batch_of_attempts_cannot_be_written_each_is_written_on_its_own() {
     // The batch and INV-1's own write failed; INV-2's went through.
     assert_eq!(
         results[0],
-        Err(BillingError::Repository(RepositoryError::new("disk full")))
+        Err(BillingError::Repository(LedgerError::new("disk full")))
     );
     assert!(results[1].is_ok(), "{:?}", results[1]);
     assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 0);

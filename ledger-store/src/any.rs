@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, RepositoryError, WorkerId,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, WorkerId,
 };
 use payment_gateway::{
     BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, PaymentMethod, SandboxBooks,
@@ -85,26 +85,26 @@ macro_rules! each {
 }
 
 impl Ledger for AnyLedger {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         each!(self, ledger => ledger.issue(invoices))
     }
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         each!(self, ledger => ledger.get(id))
     }
-    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
         each!(self, ledger => ledger.get_all(ids))
     }
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         each!(self, ledger => ledger.begin_attempts(attempts))
     }
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         each!(self, ledger => ledger.finish_attempts(updates))
     }
     fn change_payment_method(
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         each!(self, ledger => ledger.change_payment_method(id, payment_method))
     }
     fn list(
@@ -112,14 +112,14 @@ impl Ledger for AnyLedger {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         each!(self, ledger => ledger.list(filter, after, limit))
     }
     fn unsettled_attempts(
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         each!(self, ledger => ledger.unsettled_attempts(after, limit))
     }
 }
@@ -130,17 +130,17 @@ impl Claims for AnyLedger {
         worker: &WorkerId,
         ids: &[InvoiceId],
         lease: Duration,
-    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+    ) -> Result<Vec<ClaimOutcome>, LedgerError> {
         each!(self, ledger => ledger.claim(worker, ids, lease))
     }
-    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError> {
         each!(self, ledger => ledger.release(worker, ids))
     }
     fn claims(
         &self,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+    ) -> Result<Vec<HeldClaim>, LedgerError> {
         each!(self, ledger => ledger.claims(after, limit))
     }
 }

@@ -2,7 +2,7 @@
 
 /// Why a file could not be opened as a ledger or as the sandbox's books.
 /// Failures while reading and writing are billing's
-/// [`RepositoryError`](billing::RepositoryError) and payment-gateway's
+/// [`LedgerError`](billing::LedgerError) and payment-gateway's
 /// [`BooksError`](payment_gateway::BooksError) instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, MAX_LEASE, RepositoryError, WorkerId,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, MAX_LEASE, LedgerError, WorkerId,
     apply_update, check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
@@ -155,8 +155,8 @@ impl SqliteLedger {
 
     fn write<T>(
         &self,
-        work: impl FnOnce(&Transaction<'_>) -> Result<T, RepositoryError>,
-    ) -> Result<T, RepositoryError> {
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
         let mut connection = self.lock();
         let transaction = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -168,8 +168,8 @@ impl SqliteLedger {
 
     fn read<T>(
         &self,
-        work: impl FnOnce(&Transaction<'_>) -> Result<T, RepositoryError>,
-    ) -> Result<T, RepositoryError> {
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
         let mut connection = self.lock();
         // One snapshot for the invoice and its attempts.
         let transaction = connection
@@ -183,12 +183,12 @@ impl SqliteLedger {
 /// that got there first, anything else a storage failure.
 // By value so that it reads `map_err(failed)`, as `map_err` hands it over.
 #[allow(clippy::needless_pass_by_value)]
-fn failed(error: rusqlite::Error) -> RepositoryError {
+fn failed(error: rusqlite::Error) -> LedgerError {
     match error.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => {
-            RepositoryError::conflict(format!("sqlite: {error}"))
+            LedgerError::conflict(format!("sqlite: {error}"))
         }
-        _ => RepositoryError::new(format!("sqlite: {error}")),
+        _ => LedgerError::new(format!("sqlite: {error}")),
     }
 }
 
@@ -210,7 +210,7 @@ struct Readers<'t> {
 }
 
 impl<'t> Readers<'t> {
-    fn new(transaction: &'t Transaction<'_>) -> Result<Readers<'t>, RepositoryError> {
+    fn new(transaction: &'t Transaction<'_>) -> Result<Readers<'t>, LedgerError> {
         Ok(Readers {
             invoice: transaction
                 .prepare(&format!(
@@ -225,7 +225,7 @@ impl<'t> Readers<'t> {
         })
     }
 
-    fn invoice(&mut self, id: &str) -> Result<Option<IssuedInvoice>, RepositoryError> {
+    fn invoice(&mut self, id: &str) -> Result<Option<IssuedInvoice>, LedgerError> {
         let row = self
             .invoice
             .query_row([id], read_invoice)
@@ -234,7 +234,7 @@ impl<'t> Readers<'t> {
         row.map(InvoiceRow::into_invoice).transpose()
     }
 
-    fn record(&mut self, id: &str) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn record(&mut self, id: &str) -> Result<Option<InvoiceRecord>, LedgerError> {
         let Some(invoice) = self.invoice(id)? else {
             return Ok(None);
         };
@@ -251,7 +251,7 @@ impl<'t> Readers<'t> {
 fn insert_invoice(
     statement: &mut Statement<'_>,
     invoice: &IssuedInvoice,
-) -> Result<(), RepositoryError> {
+) -> Result<(), LedgerError> {
     let parts = invoice.parts();
     let amounts = parts.breakdown.amounts().map(pricing::Money::minor_units);
     let rates = parts.rates.values().map(|rate| rate.to_string());
@@ -286,7 +286,7 @@ fn insert_invoice(
 }
 
 impl Ledger for SqliteLedger {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         self.write(|transaction| {
             let mut readers = Readers::new(transaction)?;
             let mut insert = transaction
@@ -309,18 +309,18 @@ impl Ledger for SqliteLedger {
         })
     }
 
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         self.read(|transaction| Readers::new(transaction)?.record(id.as_str()))
     }
 
-    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
         self.read(|transaction| {
             let mut readers = Readers::new(transaction)?;
             ids.iter().map(|id| readers.record(id.as_str())).collect()
         })
     }
 
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         self.write(|transaction| {
             let mut statement = transaction
                 .prepare(&format!(
@@ -333,7 +333,7 @@ impl Ledger for SqliteLedger {
                 let id = attempt.invoice();
                 let record = readers
                     .record(id.as_str())?
-                    .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
+                    .ok_or_else(|| LedgerError::not_found(format!("invoice {id} not found")))?;
                 check_append(&record, attempt)?;
                 statement
                     .execute(params![
@@ -352,7 +352,7 @@ impl Ledger for SqliteLedger {
         })
     }
 
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         self.write(|transaction| {
             let mut statement = transaction
                 .prepare(
@@ -365,7 +365,7 @@ impl Ledger for SqliteLedger {
                 let id = update.invoice();
                 let mut record = readers
                     .record(id.as_str())?
-                    .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
+                    .ok_or_else(|| LedgerError::not_found(format!("invoice {id} not found")))?;
                 if apply_update(&mut record, update)? {
                     statement
                         .execute(params![
@@ -386,7 +386,7 @@ impl Ledger for SqliteLedger {
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         self.write(|transaction| {
             let changed = transaction
                 .execute(
@@ -395,7 +395,7 @@ impl Ledger for SqliteLedger {
                 )
                 .map_err(failed)?;
             if changed == 0 {
-                return Err(RepositoryError::not_found(format!(
+                return Err(LedgerError::not_found(format!(
                     "invoice {id} not found"
                 )));
             }
@@ -408,7 +408,7 @@ impl Ledger for SqliteLedger {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         self.read(|transaction| {
             let mut readers = Readers::new(transaction)?;
             if let Some(id) = filter.id() {
@@ -456,7 +456,7 @@ impl Ledger for SqliteLedger {
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         // No invoice id is empty, so ("", 0) is before every attempt.
         let (id, number) = after.map_or(("", 0), |(id, number)| (id.as_str(), number));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -494,7 +494,7 @@ impl Claims for SqliteLedger {
         worker: &WorkerId,
         ids: &[InvoiceId],
         lease: std::time::Duration,
-    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+    ) -> Result<Vec<ClaimOutcome>, LedgerError> {
         self.write(|transaction| {
             let now = now_ms();
             let expires = now.saturating_add(lease_ms(lease));
@@ -531,7 +531,7 @@ impl Claims for SqliteLedger {
         })
     }
 
-    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError> {
         self.write(|transaction| {
             let mut drop = transaction
                 .prepare("DELETE FROM claims WHERE invoice_id = ?1 AND worker = ?2")
@@ -548,7 +548,7 @@ impl Claims for SqliteLedger {
         &self,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+    ) -> Result<Vec<HeldClaim>, LedgerError> {
         let after = after.map_or("", InvoiceId::as_str);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|transaction| {

@@ -4,7 +4,7 @@
 
 use billing::{
     Attempt, AttemptOutcome, CustomerId, InvoiceId, IssuedBreakdown, IssuedInvoice, IssuedParts,
-    Rates, RepositoryError,
+    Rates, LedgerError,
 };
 use payment_gateway::{Amount, Currency, PaymentMethod, from_unix_millis};
 
@@ -19,8 +19,8 @@ pub(crate) const INVOICE_COLUMNS: &str = "id, customer, payment_method, currency
 pub(crate) const ATTEMPT_COLUMNS: &str = "invoice_id, number, idempotency_key, payment_method, amount, \
      currency, outcome, detail, created_at_ms, updated_at_ms";
 
-pub(crate) fn invalid(error: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::new(format!("unreadable ledger record: {error}"))
+pub(crate) fn invalid(error: impl std::fmt::Display) -> LedgerError {
+    LedgerError::new(format!("unreadable ledger record: {error}"))
 }
 
 /// The columns of one invoice row, as read.
@@ -42,7 +42,7 @@ pub(crate) struct InvoiceRow {
 }
 
 impl InvoiceRow {
-    pub(crate) fn into_invoice(self) -> Result<IssuedInvoice, RepositoryError> {
+    pub(crate) fn into_invoice(self) -> Result<IssuedInvoice, LedgerError> {
         let texts: [&str; 6] = std::array::from_fn(|i| self.rates[i].as_str());
         let late_fee_after_days = u32::try_from(self.late_fee_after_days).map_err(invalid)?;
         let rates =
@@ -80,7 +80,7 @@ pub(crate) struct AttemptRow {
 }
 
 impl AttemptRow {
-    pub(crate) fn into_attempt(self) -> Result<Attempt, RepositoryError> {
+    pub(crate) fn into_attempt(self) -> Result<Attempt, LedgerError> {
         let currency = self.currency.parse::<Currency>().map_err(invalid)?;
         Attempt::restore(
             InvoiceId::new(self.invoice_id).map_err(invalid)?,

@@ -509,7 +509,7 @@ fn an_integrity_violation_is_a_conflict_and_any_other_failure_is_not() {
         .unwrap_err();
     assert_eq!(
         taken.kind(),
-        billing::RepositoryErrorKind::Conflict,
+        billing::LedgerErrorKind::Conflict,
         "{taken}"
     );
 
@@ -523,5 +523,5 @@ fn an_integrity_violation_is_a_conflict_and_any_other_failure_is_not() {
         std::time::Duration::from_secs(1),
     )
     .unwrap_err();
-    assert_eq!(gone.kind(), billing::RepositoryErrorKind::Other, "{gone}");
+    assert_eq!(gone.kind(), billing::LedgerErrorKind::Other, "{gone}");
 }

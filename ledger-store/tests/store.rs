@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use billing::{
     Attempt, AttemptOutcome, BillingService, CustomerId, Invoice, InvoiceFilter, InvoiceId,
-    InvoiceStatus, Ledger, Payment, RecordingSleeper, RepositoryErrorKind, RetryPolicy, StatusKind,
+    InvoiceStatus, Ledger, Payment, RecordingSleeper, LedgerErrorKind, RetryPolicy, StatusKind,
 };
 use ledger_store::{AnyBooks, Location, SqliteLedger, SqliteSandboxBooks, StoreError};
 use payment_gateway::{
@@ -532,6 +532,6 @@ fn a_write_a_constraint_of_the_file_refuses_is_a_conflict_to_read_again() {
 
     let error = ledger.begin_attempts(&[attempt]).unwrap_err();
 
-    assert_eq!(error.kind(), RepositoryErrorKind::Conflict);
+    assert_eq!(error.kind(), LedgerErrorKind::Conflict);
     assert_eq!(error.message(), "sqlite: attempt taken");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, RepositoryError, WorkerId, apply_update,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, WorkerId, apply_update,
     check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
@@ -162,7 +162,7 @@ impl PgLedger {
     fn write<T>(
         &self,
         mut work: impl FnMut(&mut Transaction<'_>) -> Result<T, postgres::Error>,
-    ) -> Result<T, RepositoryError> {
+    ) -> Result<T, LedgerError> {
         self.write_checked(|transaction| work(transaction).map(Ok))
     }
 
@@ -173,8 +173,8 @@ impl PgLedger {
         &self,
         mut work: impl FnMut(
             &mut Transaction<'_>,
-        ) -> Result<Result<T, RepositoryError>, postgres::Error>,
-    ) -> Result<T, RepositoryError> {
+        ) -> Result<Result<T, LedgerError>, postgres::Error>,
+    ) -> Result<T, LedgerError> {
         let mut client = self.lock();
         let mut tries = 1;
         loop {
@@ -195,8 +195,8 @@ impl PgLedger {
 
     fn read<T>(
         &self,
-        work: impl FnOnce(&mut Transaction<'_>) -> Result<T, RepositoryError>,
-    ) -> Result<T, RepositoryError> {
+        work: impl FnOnce(&mut Transaction<'_>) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
         let mut client = self.lock();
         let mut transaction = client
             .build_transaction()
@@ -219,11 +219,11 @@ fn is_retryable(error: &postgres::Error) -> bool {
 /// A PostgreSQL failure as billing sees it: an integrity violation (class
 /// 23) is another run's write that got there first, anything else a
 /// storage failure.
-fn failed(error: &postgres::Error) -> RepositoryError {
+fn failed(error: &postgres::Error) -> LedgerError {
     let message = format!("postgres: {}", describe(error));
     match error.code() {
-        Some(code) if code.code().starts_with("23") => RepositoryError::conflict(message),
-        _ => RepositoryError::new(message),
+        Some(code) if code.code().starts_with("23") => LedgerError::conflict(message),
+        _ => LedgerError::new(message),
     }
 }
 
@@ -240,7 +240,7 @@ fn read_attempt(row: &Row) -> Result<AttemptRow, postgres::Error> {
 fn records(
     transaction: &mut Transaction<'_>,
     ids: &[&str],
-) -> Result<Result<Vec<Option<InvoiceRecord>>, RepositoryError>, postgres::Error> {
+) -> Result<Result<Vec<Option<InvoiceRecord>>, LedgerError>, postgres::Error> {
     let invoice_rows = transaction.query(
         &format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = ANY($1)"),
         &[&ids],
@@ -274,7 +274,7 @@ fn assemble(
     ids: &[&str],
     invoices: &HashMap<String, InvoiceRow>,
     attempts: &HashMap<String, Vec<AttemptRow>>,
-) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
     ids.iter()
         .map(|id| {
             let Some(row) = invoices.get(*id) else {
@@ -309,7 +309,7 @@ fn lock_invoices(transaction: &mut Transaction<'_>, ids: &[&str]) -> Result<(), 
 fn locked_records(
     transaction: &mut Transaction<'_>,
     ids: &[&str],
-) -> Result<Result<HashMap<String, InvoiceRecord>, RepositoryError>, postgres::Error> {
+) -> Result<Result<HashMap<String, InvoiceRecord>, LedgerError>, postgres::Error> {
     lock_invoices(transaction, ids)?;
     Ok(records(transaction, ids)?.map(|records| {
         records
@@ -321,7 +321,7 @@ fn locked_records(
 }
 
 impl Ledger for PgLedger {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         self.write_checked(|transaction| {
             let columns = Columns::of(invoices);
             // Inserted in id order, so two hosts issuing overlapping batches
@@ -379,23 +379,23 @@ impl Ledger for PgLedger {
                         .get(id)
                         .map(|stored| IssueOutcome::Existing(Box::new(stored.clone())))
                         .ok_or_else(|| {
-                            RepositoryError::new(format!("invoice {id} was neither new nor stored"))
+                            LedgerError::new(format!("invoice {id} was neither new nor stored"))
                         })
                 })
                 .collect())
         })
     }
 
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         Ok(self.get_all(std::slice::from_ref(id))?.pop().flatten())
     }
 
-    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
         let ids: Vec<&str> = ids.iter().map(InvoiceId::as_str).collect();
         self.read(|transaction| records(transaction, &ids).map_err(|error| failed(&error))?)
     }
 
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         let ids: Vec<&str> = attempts.iter().map(|a| a.invoice().as_str()).collect();
         self.write_checked(|transaction| {
             let mut records = match locked_records(transaction, &ids)? {
@@ -405,7 +405,7 @@ impl Ledger for PgLedger {
             for attempt in attempts {
                 let id = attempt.invoice();
                 let Some(record) = records.get_mut(id.as_str()) else {
-                    return Ok(Err(RepositoryError::not_found(format!(
+                    return Ok(Err(LedgerError::not_found(format!(
                         "invoice {id} not found"
                     ))));
                 };
@@ -460,7 +460,7 @@ impl Ledger for PgLedger {
         })
     }
 
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         let ids: Vec<&str> = updates.iter().map(|u| u.invoice().as_str()).collect();
         self.write_checked(|transaction| {
             let mut records = match locked_records(transaction, &ids)? {
@@ -471,7 +471,7 @@ impl Ledger for PgLedger {
             for update in updates {
                 let id = update.invoice();
                 let Some(record) = records.get_mut(id.as_str()) else {
-                    return Ok(Err(RepositoryError::not_found(format!(
+                    return Ok(Err(LedgerError::not_found(format!(
                         "invoice {id} not found"
                     ))));
                 };
@@ -510,7 +510,7 @@ impl Ledger for PgLedger {
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         let changed = self.write(|transaction| {
             transaction.execute(
                 "UPDATE invoices SET payment_method = $2 WHERE id = $1",
@@ -518,7 +518,7 @@ impl Ledger for PgLedger {
             )
         })?;
         if changed == 0 {
-            return Err(RepositoryError::not_found(format!(
+            return Err(LedgerError::not_found(format!(
                 "invoice {id} not found"
             )));
         }
@@ -530,7 +530,7 @@ impl Ledger for PgLedger {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         if let Some(id) = filter.id() {
             let beyond = after.is_none_or(|after| id > after);
             let record = self.get(id)?;
@@ -575,7 +575,7 @@ impl Ledger for PgLedger {
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         let (id, number) = after.map_or(("", 0), |(id, number)| (id.as_str(), i64::from(number)));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|transaction| {
@@ -606,7 +606,7 @@ impl Claims for PgLedger {
         worker: &WorkerId,
         ids: &[InvoiceId],
         lease: Duration,
-    ) -> Result<Vec<ClaimOutcome>, RepositoryError> {
+    ) -> Result<Vec<ClaimOutcome>, LedgerError> {
         // An upsert cannot touch one row twice: each id once, in id order
         // (so that overlapping claims lock in the same order).
         let mut unique: Vec<&str> = ids.iter().map(InvoiceId::as_str).collect();
@@ -654,7 +654,7 @@ impl Claims for PgLedger {
                     return Ok(ClaimOutcome::Claimed);
                 }
                 let holder = holders.get(id.as_str()).ok_or_else(|| {
-                    RepositoryError::new(format!("invoice {id} is neither claimed nor held"))
+                    LedgerError::new(format!("invoice {id} is neither claimed nor held"))
                 })?;
                 WorkerId::new(holder.clone())
                     .map(ClaimOutcome::HeldBy)
@@ -663,7 +663,7 @@ impl Claims for PgLedger {
             .collect()
     }
 
-    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), RepositoryError> {
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError> {
         let ids: Vec<&str> = ids.iter().map(InvoiceId::as_str).collect();
         self.write(|transaction| {
             transaction.execute(
@@ -678,7 +678,7 @@ impl Claims for PgLedger {
         &self,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<HeldClaim>, RepositoryError> {
+    ) -> Result<Vec<HeldClaim>, LedgerError> {
         let after = after.map_or("", InvoiceId::as_str);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|transaction| {

@@ -12,9 +12,9 @@ use crate::{
     StatusKind, UpdateRule,
 };
 
-/// What kind of failure a [`RepositoryError`] is.
+/// What kind of failure a [`LedgerError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RepositoryErrorKind {
+pub enum LedgerErrorKind {
     /// The write contradicts what is stored (an attempt number already
     /// taken, a second capture): another run got there first. Reading again
     /// shows what it wrote.
@@ -28,38 +28,38 @@ pub enum RepositoryErrorKind {
 /// Why a ledger could not read or write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invoice repository failed: {message}")]
-pub struct RepositoryError {
-    kind: RepositoryErrorKind,
+pub struct LedgerError {
+    kind: LedgerErrorKind,
     message: String,
 }
 
-impl RepositoryError {
+impl LedgerError {
     /// A storage failure described by `message`.
-    pub fn new(message: impl Into<String>) -> RepositoryError {
-        RepositoryError {
-            kind: RepositoryErrorKind::Other,
+    pub fn new(message: impl Into<String>) -> LedgerError {
+        LedgerError {
+            kind: LedgerErrorKind::Other,
             message: message.into(),
         }
     }
 
     /// A write that contradicts what is stored.
-    pub fn conflict(message: impl Into<String>) -> RepositoryError {
-        RepositoryError {
-            kind: RepositoryErrorKind::Conflict,
+    pub fn conflict(message: impl Into<String>) -> LedgerError {
+        LedgerError {
+            kind: LedgerErrorKind::Conflict,
             message: message.into(),
         }
     }
 
     /// A write to an invoice or attempt that does not exist.
-    pub fn not_found(message: impl Into<String>) -> RepositoryError {
-        RepositoryError {
-            kind: RepositoryErrorKind::NotFound,
+    pub fn not_found(message: impl Into<String>) -> LedgerError {
+        LedgerError {
+            kind: LedgerErrorKind::NotFound,
             message: message.into(),
         }
     }
 
     /// What kind of failure it is.
-    pub fn kind(&self) -> RepositoryErrorKind {
+    pub fn kind(&self) -> LedgerErrorKind {
         self.kind
     }
 
@@ -82,11 +82,11 @@ impl InvoiceRecord {
     pub fn new(
         invoice: IssuedInvoice,
         attempts: Vec<Attempt>,
-    ) -> Result<InvoiceRecord, RepositoryError> {
+    ) -> Result<InvoiceRecord, LedgerError> {
         for (index, attempt) in attempts.iter().enumerate() {
             let expected = u32::try_from(index).ok().and_then(|i| i.checked_add(1));
             if attempt.invoice() != invoice.id() || Some(attempt.number()) != expected {
-                return Err(RepositoryError::new(format!(
+                return Err(LedgerError::new(format!(
                     "invoice {} has attempt {} of invoice {} in place {}",
                     invoice.id(),
                     attempt.number(),
@@ -221,7 +221,7 @@ pub enum IssueOutcome {
 /// - Issued invoices are never changed, except their payment method.
 /// - An attempt is appended with the next number, only when the invoice has
 ///   no capture and its latest attempt is final (declined or failed); any
-///   other append is a [`Conflict`](RepositoryErrorKind::Conflict), which is
+///   other append is a [`Conflict`](LedgerErrorKind::Conflict), which is
 ///   how two runs racing for one invoice learn that the other began first.
 /// - An outcome is recorded by [`AttemptUpdate::applies_to`]; an invoice
 ///   never holds two captured attempts.
@@ -234,29 +234,29 @@ pub enum IssueOutcome {
 pub trait Ledger {
     /// Stores each invoice unless one with its id is stored already, in one
     /// commit; says for each which it was, in order.
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError>;
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError>;
 
     /// The invoice with `id` and its attempts, or `None` if there is none.
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError>;
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError>;
 
     /// [`get`](Ledger::get) for each of `ids`, in order. A backend that can
     /// read many at once (one snapshot, one round trip) overrides it.
-    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+    fn get_all(&self, ids: &[InvoiceId]) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
         ids.iter().map(|id| self.get(id)).collect()
     }
 
     /// Appends pending `attempts` (at most one per invoice), in one commit.
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError>;
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError>;
 
     /// Records outcomes, in one commit.
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError>;
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError>;
 
     /// Replaces the payment method the invoice's next new attempt charges.
     fn change_payment_method(
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError>;
+    ) -> Result<(), LedgerError>;
 
     /// At most `limit` invoices that pass `filter`, with ids after `after`,
     /// in id order.
@@ -265,7 +265,7 @@ pub trait Ledger {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError>;
+    ) -> Result<Vec<InvoiceRecord>, LedgerError>;
 
     /// At most `limit` attempts that are pending or unknown, after the
     /// attempt `after` (invoice id, number), in (invoice id, number) order.
@@ -273,7 +273,7 @@ pub trait Ledger {
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError>;
+    ) -> Result<Vec<Attempt>, LedgerError>;
 }
 
 macro_rules! forward_ledger {
@@ -282,29 +282,29 @@ macro_rules! forward_ledger {
             fn issue(
                 &self,
                 invoices: &[IssuedInvoice],
-            ) -> Result<Vec<IssueOutcome>, RepositoryError> {
+            ) -> Result<Vec<IssueOutcome>, LedgerError> {
                 (**self).issue(invoices)
             }
-            fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+            fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
                 (**self).get(id)
             }
             fn get_all(
                 &self,
                 ids: &[InvoiceId],
-            ) -> Result<Vec<Option<InvoiceRecord>>, RepositoryError> {
+            ) -> Result<Vec<Option<InvoiceRecord>>, LedgerError> {
                 (**self).get_all(ids)
             }
-            fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+            fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
                 (**self).begin_attempts(attempts)
             }
-            fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+            fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
                 (**self).finish_attempts(updates)
             }
             fn change_payment_method(
                 &self,
                 id: &InvoiceId,
                 payment_method: &PaymentMethod,
-            ) -> Result<(), RepositoryError> {
+            ) -> Result<(), LedgerError> {
                 (**self).change_payment_method(id, payment_method)
             }
             fn list(
@@ -312,14 +312,14 @@ macro_rules! forward_ledger {
                 filter: &InvoiceFilter,
                 after: Option<&InvoiceId>,
                 limit: usize,
-            ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+            ) -> Result<Vec<InvoiceRecord>, LedgerError> {
                 (**self).list(filter, after, limit)
             }
             fn unsettled_attempts(
                 &self,
                 after: Option<(&InvoiceId, u32)>,
                 limit: usize,
-            ) -> Result<Vec<Attempt>, RepositoryError> {
+            ) -> Result<Vec<Attempt>, LedgerError> {
                 (**self).unsettled_attempts(after, limit)
             }
         }
@@ -333,16 +333,16 @@ forward_ledger!(Box<L>);
 /// Whether `attempt` may be appended to `record`, by the rules of [`Ledger`]:
 /// the next number, no capture, the latest attempt final. Backends call it
 /// inside their write transaction.
-pub fn check_append(record: &InvoiceRecord, attempt: &Attempt) -> Result<(), RepositoryError> {
+pub fn check_append(record: &InvoiceRecord, attempt: &Attempt) -> Result<(), LedgerError> {
     let id = record.invoice().id();
     if attempt.invoice() != id {
-        return Err(RepositoryError::new(format!(
+        return Err(LedgerError::new(format!(
             "attempt of invoice {} appended to invoice {id}",
             attempt.invoice()
         )));
     }
     if *attempt.outcome() != AttemptOutcome::Pending {
-        return Err(RepositoryError::new(format!(
+        return Err(LedgerError::new(format!(
             "attempt {} of invoice {id} is appended {}, not pending",
             attempt.number(),
             attempt.outcome().name()
@@ -351,21 +351,21 @@ pub fn check_append(record: &InvoiceRecord, attempt: &Attempt) -> Result<(), Rep
     let latest = record.latest_attempt();
     let next = latest.map_or(Some(1), |latest| latest.number().checked_add(1));
     if next != Some(attempt.number()) {
-        return Err(RepositoryError::conflict(format!(
+        return Err(LedgerError::conflict(format!(
             "invoice {id} has {} attempts, so the next is not attempt {}",
             record.attempts().len(),
             attempt.number()
         )));
     }
     if record.payment().is_some() {
-        return Err(RepositoryError::conflict(format!(
+        return Err(LedgerError::conflict(format!(
             "invoice {id} is already paid"
         )));
     }
     if let Some(latest) = latest
         && latest.outcome().is_unsettled()
     {
-        return Err(RepositoryError::conflict(format!(
+        return Err(LedgerError::conflict(format!(
             "invoice {id} attempt {} is still {}",
             latest.number(),
             latest.outcome().name()
@@ -379,18 +379,18 @@ pub fn check_append(record: &InvoiceRecord, attempt: &Attempt) -> Result<(), Rep
 pub fn apply_update(
     record: &mut InvoiceRecord,
     update: &AttemptUpdate,
-) -> Result<bool, RepositoryError> {
+) -> Result<bool, LedgerError> {
     let id = record.invoice.id().clone();
     let index = usize::try_from(update.number())
         .ok()
         .and_then(|number| number.checked_sub(1))
         .filter(|&index| index < record.attempts.len())
         .ok_or_else(|| {
-            RepositoryError::not_found(format!("invoice {id} has no attempt {}", update.number()))
+            LedgerError::not_found(format!("invoice {id} has no attempt {}", update.number()))
         })?;
     match update.applies_to(record.attempts[index].outcome()) {
         UpdateRule::Ignore => Ok(false),
-        UpdateRule::Conflict => Err(RepositoryError::conflict(format!(
+        UpdateRule::Conflict => Err(LedgerError::conflict(format!(
             "invoice {id} attempt {} was captured as {}, not {}",
             update.number(),
             record.attempts[index].outcome(),
@@ -401,7 +401,7 @@ pub fn apply_update(
                 i != index && matches!(attempt.outcome(), AttemptOutcome::Captured(_))
             });
             if other_capture && matches!(update.outcome(), AttemptOutcome::Captured(_)) {
-                return Err(RepositoryError::conflict(format!(
+                return Err(LedgerError::conflict(format!(
                     "invoice {id} already has a captured attempt; attempt {} cannot be captured too",
                     update.number()
                 )));
@@ -445,7 +445,7 @@ impl InMemoryLedger {
 }
 
 impl Ledger for InMemoryLedger {
-    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, RepositoryError> {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
         let mut records = self.lock();
         Ok(invoices
             .iter()
@@ -465,17 +465,17 @@ impl Ledger for InMemoryLedger {
             .collect())
     }
 
-    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, RepositoryError> {
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
         Ok(self.lock().get(id).cloned())
     }
 
-    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), RepositoryError> {
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
         let mut records = self.lock();
         let mut changed: BTreeMap<InvoiceId, InvoiceRecord> = BTreeMap::new();
         for attempt in attempts {
             let id = attempt.invoice();
             let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
-                return Err(RepositoryError::not_found(format!(
+                return Err(LedgerError::not_found(format!(
                     "invoice {id} not found"
                 )));
             };
@@ -487,13 +487,13 @@ impl Ledger for InMemoryLedger {
         Ok(())
     }
 
-    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), RepositoryError> {
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
         let mut records = self.lock();
         let mut changed: BTreeMap<InvoiceId, InvoiceRecord> = BTreeMap::new();
         for update in updates {
             let id = update.invoice();
             let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
-                return Err(RepositoryError::not_found(format!(
+                return Err(LedgerError::not_found(format!(
                     "invoice {id} not found"
                 )));
             };
@@ -508,11 +508,11 @@ impl Ledger for InMemoryLedger {
         &self,
         id: &InvoiceId,
         payment_method: &PaymentMethod,
-    ) -> Result<(), RepositoryError> {
+    ) -> Result<(), LedgerError> {
         let mut records = self.lock();
         let record = records
             .get_mut(id)
-            .ok_or_else(|| RepositoryError::not_found(format!("invoice {id} not found")))?;
+            .ok_or_else(|| LedgerError::not_found(format!("invoice {id} not found")))?;
         record.invoice = record
             .invoice
             .clone()
@@ -525,7 +525,7 @@ impl Ledger for InMemoryLedger {
         filter: &InvoiceFilter,
         after: Option<&InvoiceId>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, RepositoryError> {
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         let records = self.lock();
         Ok(records
             .values()
@@ -540,7 +540,7 @@ impl Ledger for InMemoryLedger {
         &self,
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
-    ) -> Result<Vec<Attempt>, RepositoryError> {
+    ) -> Result<Vec<Attempt>, LedgerError> {
         let records = self.lock();
         Ok(records
             .values()
