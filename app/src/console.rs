@@ -5,8 +5,6 @@
 use std::fmt::Display;
 use std::io::{self, Write};
 
-use crate::cli::GlobalArgs;
-
 /// `error:` in bold red, as cargo and ripgrep color it.
 const ERROR_COLORED: &str = "\x1b[1;31merror:\x1b[0m";
 /// `warning:` in bold yellow.
@@ -20,12 +18,6 @@ pub(crate) struct Console {
 }
 
 impl Console {
-    /// The settings the top-level flags ask for, color resolved against
-    /// `NO_COLOR` and the terminal now.
-    pub(crate) fn from_flags(global: GlobalArgs) -> Console {
-        Console::new(global.quiet, global.color.enabled_on_stderr())
-    }
-
     /// Settings given outright.
     pub(crate) fn new(quiet: bool, color: bool) -> Console {
         Console { quiet, color }

@@ -4,11 +4,9 @@ use std::fmt::{Display, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use clap::error::ErrorKind;
 use pricing::PricingError;
 
-use crate::cli;
-use crate::csv_input::CsvInputError;
+use crate::batch::read::csv::CsvInputError;
 
 /// Exit code: every invoice was priced.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -271,9 +269,17 @@ impl Status {
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
-    /// The command line is wrong; clap prints it with the usage.
-    #[error(transparent)]
-    Usage(Box<clap::Error>),
+    /// The command line is wrong in a way only the command sees (a value
+    /// clap accepted, refused by the command). This layer keeps the data;
+    /// `lib.rs`, which owns clap, prints it as clap prints its own usage
+    /// errors (`cli::usage_error`).
+    #[error("{message}")]
+    Usage {
+        /// The subcommand whose usage it is.
+        command: Cmd,
+        /// What is wrong, naming the flag.
+        message: String,
+    },
     /// The one invoice given by flags is refused by pricing.
     #[error(transparent)]
     Invalid(#[from] PricingError),
@@ -325,21 +331,10 @@ impl AppError {
     /// A usage error found after clap parsed the command line, printed the
     /// way clap prints its own.
     pub(crate) fn usage(command: Cmd, message: impl Display) -> AppError {
-        let mut cli = cli::command();
-        cli.build();
-        let message = message.to_string();
-        // `sandbox captures` is a subcommand of a subcommand.
-        let mut names = command.name().split(' ');
-        let found = names
-            .next()
-            .and_then(|name| cli.find_subcommand_mut(name))
-            .and_then(|parent| match names.next() {
-                Some(child) => parent.find_subcommand_mut(child),
-                None => Some(parent),
-            })
-            .map(|subcommand| subcommand.error(ErrorKind::ArgumentConflict, &message));
-        let error = found.unwrap_or_else(|| cli.error(ErrorKind::ArgumentConflict, &message));
-        AppError::Usage(Box::new(error))
+        AppError::Usage {
+            command,
+            message: message.to_string(),
+        }
     }
 
     /// The input at `path` (`-` for stdin) could not be read.
@@ -353,7 +348,7 @@ impl AppError {
     /// The error's exit code.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            AppError::Usage(_) => EXIT_USAGE,
+            AppError::Usage { .. } => EXIT_USAGE,
             AppError::Invalid(_) | AppError::InvalidCsv(_) | AppError::BadRecord { .. } => {
                 EXIT_INVALID
             }
@@ -468,11 +463,10 @@ mod tests {
     }
 
     #[test]
-    fn usage_errors_carry_clap_usage_exit_code() {
-        let AppError::Usage(error) = AppError::usage(Cmd::Invoice, "bad") else {
+    fn usage_errors_keep_their_command_and_message() {
+        let AppError::Usage { command, message } = AppError::usage(Cmd::Invoice, "bad") else {
             panic!("not a usage error");
         };
-        assert_eq!(error.exit_code(), i32::from(EXIT_USAGE));
-        assert!(error.to_string().contains("bad"));
+        assert_eq!((command, message.as_str()), (Cmd::Invoice, "bad"));
     }
 }

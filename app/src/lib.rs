@@ -26,21 +26,17 @@ mod batch;
 mod cli;
 mod command;
 mod console;
-mod csv_input;
 mod error;
-mod fields;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
 mod input;
-mod jsonl;
-mod lines;
 mod output;
-mod pool;
-mod pricer;
 mod progress;
 mod signals;
 mod store;
+mod time;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use batch::fuzzing;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -57,7 +53,8 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return clap_exit(&error),
     };
-    let console = Console::from_flags(cli.global);
+    // Color resolved against `NO_COLOR` and the terminal now.
+    let console = Console::new(cli.global.quiet, cli.global.color.enabled_on_stderr());
     signals::install();
     // Writes to a closed stdout (`>&-`) would be discarded without an
     // error by the standard library; a run that cannot write says so.
@@ -68,8 +65,8 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Invoice(args) => command::invoice::run(args, console),
         Command::Charge(args) => command::charge::run(&args, console),
-        Command::Completions(args) => command::completions::run(&args),
-        Command::Man => command::completions::run_man(),
+        Command::Completions(args) => cli::completions::run(&args),
+        Command::Man => cli::completions::run_man(),
         Command::Rates(args) => command::rates::run(&args),
         Command::Sample(args) => command::sample::run(&args),
         Command::Diff(args) => command::diff::run(&args),
@@ -79,7 +76,9 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),
-        Err(AppError::Usage(error)) => clap_exit(&error),
+        Err(AppError::Usage { command, message }) => {
+            clap_exit(&cli::usage_error(command, &message))
+        }
         Err(error) => {
             console.error(&error);
             ExitCode::from(error.exit_code())

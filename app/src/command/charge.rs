@@ -29,16 +29,19 @@ use payment_gateway::{
 };
 use pricing::{Money, Tier};
 
+use crate::batch::pool::BufferPool;
+use crate::batch::read::jsonl::{self, ChargeInvoice};
+use crate::batch::read::lines::{
+    Block, LineBlocks, LineTooLong, MAX_LINE, is_blank, numbered_lines,
+};
 use crate::console::Console;
 use crate::error::{AppError, Cmd, Status, closed_pipe_or};
 use crate::input::open_input;
-use crate::jsonl::{self, ChargeInvoice};
-use crate::lines::{Block, LineBlocks, LineTooLong, MAX_LINE, is_blank, numbered_lines};
-use crate::output::charge::{Collected, Outcome, write_collected, write_invalid};
-use crate::pool::BufferPool;
+use crate::output::charge::{ChargeFormat, Collected, Outcome, write_collected, write_invalid};
 use crate::progress::Diagnostics;
 use crate::signals;
-use crate::store::{self, Open, parse_duration};
+use crate::store::{self, Open};
+use crate::time::parse_duration;
 
 /// What stderr says before the records, unless `--quiet`.
 const SANDBOX_NOTICE: &str = "sandbox: charging through the fake test-mode gateway; no money moves";
@@ -169,15 +172,6 @@ pub(crate) struct Args {
     /// billed at full price
     #[arg(long)]
     pub(crate) allow_unknown_tiers: bool,
-}
-
-/// The output formats of `ledgerly charge`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum ChargeFormat {
-    /// One JSON object per line, one line per input invoice
-    Jsonl,
-    /// One line of text per input invoice
-    Text,
 }
 
 /// The sandbox gateway as `charge` uses it: over its books in a file or a
@@ -767,28 +761,27 @@ fn failed(total: Money, currency: Currency, requests: usize, error: &BillingErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
     use clap::Parser;
     use clap::error::ErrorKind;
 
+    /// `charge`'s flags alone, parsed as the command line parses them
+    /// (the command line itself is a layer above).
+    #[derive(Debug, Parser)]
+    struct Charge {
+        #[command(flatten)]
+        args: Args,
+    }
+
     #[test]
     fn charge_needs_an_input_and_at_least_one_attempt() {
-        let error = Cli::try_parse_from(["ledgerly", "charge"]).unwrap_err();
+        let error = Charge::try_parse_from(["charge"]).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
-        let error = Cli::try_parse_from([
-            "ledgerly",
-            "charge",
-            "--input",
-            "a.jsonl",
-            "--max-attempts",
-            "0",
-        ])
-        .unwrap_err();
+        let error = Charge::try_parse_from(["charge", "--input", "a.jsonl", "--max-attempts", "0"])
+            .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::ValueValidation);
-        let cli = Cli::try_parse_from(["ledgerly", "charge", "--input", "a.jsonl"]).unwrap();
-        let Command::Charge(args) = cli.command else {
-            panic!("not charge");
-        };
+        let args = Charge::try_parse_from(["charge", "--input", "a.jsonl"])
+            .unwrap()
+            .args;
         assert_eq!(args.max_attempts, 4);
         assert_eq!(args.format, ChargeFormat::Jsonl);
     }

@@ -12,15 +12,15 @@ use std::thread;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use pricing::{DaysOverdue, LineItem, PricingError, PricingInput, Tier};
 
-use crate::batch::{self, BatchError};
+use crate::batch::pipeline::{self, BatchError};
+use crate::batch::pool::BufferPool;
+use crate::batch::pricer::{price_csv_rows, price_jsonl_block};
+use crate::batch::read::csv::{CHUNK_BYTES, CsvChunks, CsvInputError};
+use crate::batch::read::lines::{LineBlocks, MAX_LINE};
+use crate::batch::write::{self, CSV_HEADER, Format};
 use crate::console::Console;
-use crate::csv_input::{CHUNK_BYTES, CsvChunks, CsvInputError};
 use crate::error::{AppError, Cmd, Status, closed_pipe_or, input_name};
 use crate::input::{InputFormat, format_of, open_input};
-use crate::lines::{LineBlocks, MAX_LINE};
-use crate::output::{self, CSV_HEADER, Format};
-use crate::pool::BufferPool;
-use crate::pricer::{price_csv_rows, price_jsonl_block};
 use crate::progress::Diagnostics;
 use crate::signals;
 
@@ -164,8 +164,8 @@ fn single(input: &PricingInput, format: Option<Format>) -> Result<Status, AppErr
     let breakdown = pricing::price(input)?;
     let mut bytes = Vec::new();
     match format.unwrap_or(Format::Text) {
-        Format::Text => output::write_text_breakdown(&mut bytes, &breakdown),
-        Format::Json => output::write_json_priced(&mut bytes, None, &breakdown),
+        Format::Text => write::write_text_breakdown(&mut bytes, &breakdown),
+        Format::Json => write::write_json_priced(&mut bytes, None, &breakdown),
         Format::Jsonl | Format::Csv => {
             return Err(AppError::usage(
                 Cmd::Invoice,
@@ -220,7 +220,7 @@ fn batch(
         &[]
     };
     let result = match input_format {
-        InputFormat::Jsonl => batch::run(
+        InputFormat::Jsonl => pipeline::run(
             LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE),
             workers,
             preamble,
@@ -236,7 +236,7 @@ fn batch(
                     CsvInputError::Read(source) => input_error(source),
                     header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
                 })?;
-            batch::run(
+            pipeline::run(
                 chunks,
                 workers,
                 preamble,
@@ -261,16 +261,20 @@ fn batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
     use clap::Parser;
     use clap::error::ErrorKind;
 
+    /// `invoice`'s flags alone, parsed as the command line parses them
+    /// (the command line itself is a layer above).
+    #[derive(Debug, Parser)]
+    struct Invoice {
+        #[command(flatten)]
+        args: Args,
+    }
+
     fn invoice_args(args: &[&str]) -> Result<Args, clap::Error> {
-        let command_line = ["ledgerly", "invoice"].iter().chain(args);
-        Cli::try_parse_from(command_line).map(|cli| match cli.command {
-            Command::Invoice(args) => args,
-            other => panic!("parsed as {other:?}"),
-        })
+        let command_line = ["invoice"].iter().chain(args);
+        Invoice::try_parse_from(command_line).map(|invoice| invoice.args)
     }
 
     #[test]

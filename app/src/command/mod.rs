@@ -7,7 +7,6 @@
 //! ledger and the sandbox's books.
 
 pub(crate) mod charge;
-pub(crate) mod completions;
 pub(crate) mod diff;
 pub(crate) mod invoice;
 pub(crate) mod invoices;

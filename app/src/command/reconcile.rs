@@ -11,7 +11,8 @@ use payment_gateway::{FakeGateway, SystemClock};
 
 use crate::error::{AppError, Status, closed_pipe_or};
 use crate::signals;
-use crate::store::{self, Open, parse_duration};
+use crate::store::{self, Open};
+use crate::time::parse_duration;
 
 /// What `ledgerly reconcile --help` shows above its exit codes.
 pub(crate) const HELP: &str = "\

@@ -9,8 +9,16 @@ use serde::Serialize;
 
 use std::borrow::Cow;
 
-use crate::command::charge::ChargeFormat;
-use crate::fields::printable;
+use crate::batch::read::fields::printable;
+
+/// The output formats of `ledgerly charge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ChargeFormat {
+    /// One JSON object per line, one line per input invoice
+    Jsonl,
+    /// One line of text per input invoice
+    Text,
+}
 
 /// How one input invoice ended.
 #[derive(Debug, PartialEq, Eq)]

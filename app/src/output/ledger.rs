@@ -10,9 +10,9 @@ use payment_gateway::Capture;
 use pricing::Money;
 use serde::Serialize;
 
-use crate::fields::printable;
-use crate::output::put_csv_field;
-use crate::store::timestamp;
+use crate::batch::read::fields::printable;
+use crate::batch::write::put_csv_field;
+use crate::time::timestamp;
 
 /// How `invoices` and `sandbox captures` write their records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

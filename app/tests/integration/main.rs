@@ -10,6 +10,7 @@ mod conventions;
 mod fuzz_regressions;
 mod hostile;
 mod invoice;
+mod layers;
 mod ledger;
 mod readme;
 mod reprice;

@@ -4,11 +4,13 @@
 
 use std::io;
 
-use crate::csv_input::CsvChunk;
-use crate::jsonl;
-use crate::lines::{Block, LineTooLong, MAX_LINE, is_blank, numbered_lines};
-use crate::output::{Format, Records};
-use crate::pool::BufferPool;
+use pricing::{LineItem, Terms};
+
+use crate::batch::pool::BufferPool;
+use crate::batch::read::csv::CsvChunk;
+use crate::batch::read::jsonl;
+use crate::batch::read::lines::{Block, LineTooLong, MAX_LINE, is_blank, numbered_lines};
+use crate::batch::write::{Format, Records};
 
 /// Prices the invoices of one block of JSON Lines.
 pub(crate) fn price_jsonl_block(
@@ -38,7 +40,13 @@ pub(crate) fn price_jsonl_block(
                 }
                 match jsonl::parse_line_into(bytes, &mut items) {
                     Ok(invoice) => {
-                        records.price_items(line, invoice.id.as_deref(), &items, &invoice.terms)?;
+                        price_items(
+                            &mut records,
+                            line,
+                            invoice.id.as_deref(),
+                            &items,
+                            &invoice.terms,
+                        )?;
                     }
                     Err(rejected) => {
                         records.reject(line, rejected.id.as_deref(), &rejected.error)?;
@@ -64,12 +72,41 @@ pub(crate) fn price_csv_rows(
     chunk.each_invoice(&mut items, |invoice| {
         let id = invoice.id.as_deref();
         match &invoice.input {
-            Ok((items, terms)) => records.price_items(invoice.line, id, items, terms),
+            Ok((items, terms)) => price_items(&mut records, invoice.line, id, items, terms),
             Err(error) => records.reject(invoice.line, id, error),
         }
     })?;
     pool.put(chunk.into_data());
     Ok(records)
+}
+
+/// Prices one invoice given as its parts (its line items in a buffer the
+/// caller reuses) and appends its record, or its error record when pricing
+/// refuses it: the batch engine's one call into `pricing`.
+fn price_items(
+    records: &mut Records,
+    line: u64,
+    id: Option<&str>,
+    line_items: &[LineItem],
+    terms: &Terms,
+) -> io::Result<()> {
+    match pricing::price_line_items(line_items, terms) {
+        Ok(breakdown) => records.priced(line, id, &breakdown, terms.tier()),
+        Err(error) => records.reject(line, id, &error),
+    }
+}
+
+#[cfg(test)]
+impl Records {
+    /// [`price_items`] on an invoice's parts, for the tests.
+    pub(crate) fn price(
+        &mut self,
+        line: u64,
+        id: Option<&str>,
+        input: &pricing::PricingInput,
+    ) -> io::Result<()> {
+        price_items(self, line, id, input.line_items(), input.terms())
+    }
 }
 
 #[cfg(test)]

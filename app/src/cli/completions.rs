@@ -6,7 +6,6 @@ use std::io::{self, Write};
 
 use clap_complete::Shell;
 
-use crate::cli;
 use crate::error::{AppError, Status, closed_pipe_or};
 
 /// `ledgerly completions`: which shell to write a completion script for.
@@ -20,7 +19,7 @@ pub(crate) struct Args {
 /// Writes the completion script for `args.shell` to stdout.
 pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut cli::command(), "ledgerly", &mut script);
+    clap_complete::generate(args.shell, &mut super::command(), "ledgerly", &mut script);
     write_out(&script)
 }
 
@@ -28,7 +27,7 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
 /// every subcommand.
 pub(crate) fn run_man() -> Result<Status, AppError> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(cli::command())
+    clap_mangen::Man::new(super::command())
         .render(&mut page)
         .map_err(AppError::Output)?;
     write_out(&page)

@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use pricing::{DaysOverdue, LineItem, Price, Quantity, Terms, Tier};
 
 use super::{Rejected, parse_line};
-use crate::fields;
+use crate::batch::read::fields;
 
 /// The parts of an invoice read by [`parse_line_into`]; its line items are
 /// in the caller's buffer.

@@ -40,13 +40,13 @@ use std::time::Duration;
 
 use pricing::{Breakdown, PricingInput};
 
-use crate::batch;
-use crate::csv_input::{CsvChunks, CsvInputError, CsvInvoices};
-use crate::jsonl;
-use crate::lines::{LineBlocks, LineTooLong, MAX_LINE, numbered_lines};
-use crate::output::{CSV_HEADER, Format};
-use crate::pool::BufferPool;
-use crate::pricer::{self, price_jsonl_block};
+use crate::batch::pipeline;
+use crate::batch::pool::BufferPool;
+use crate::batch::pricer::{self, price_jsonl_block};
+use crate::batch::read::csv::{CsvChunks, CsvInputError, CsvInvoices};
+use crate::batch::read::jsonl;
+use crate::batch::read::lines::{LineBlocks, LineTooLong, MAX_LINE, numbered_lines};
+use crate::batch::write::{CSV_HEADER, Format};
 use crate::progress::Diagnostics;
 
 /// The format of the input bytes.
@@ -183,7 +183,7 @@ fn run_batch(
     };
     let mut diagnostics = Diagnostics::new(io::sink(), false, Duration::ZERO);
     let summary = match input_format {
-        InputFormat::Jsonl => batch::run(
+        InputFormat::Jsonl => pipeline::run(
             LineBlocks::new(input, pool, shape.block_size, MAX_LINE),
             shape.workers,
             preamble,
@@ -197,7 +197,7 @@ fn run_batch(
             // Chunks of a few bytes: every invoice boundary is a chunk's.
             let chunks =
                 CsvChunks::new(blocks, pool, shape.csv_chunk).map_err(|error| error.to_string())?;
-            batch::run(
+            pipeline::run(
                 chunks,
                 shape.workers,
                 preamble,

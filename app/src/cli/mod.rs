@@ -6,12 +6,13 @@
 use std::ffi::OsString;
 use std::io::{self, IsTerminal};
 
+use clap::error::ErrorKind;
 use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::command::{
-    charge, completions, diff, invoice, invoices, rates, reconcile, sample, sandbox,
-};
+use crate::command::{charge, diff, invoice, invoices, rates, reconcile, sample, sandbox};
 use crate::error::{Cmd, all_exit_codes_help, exit_codes_help};
+
+pub(crate) mod completions;
 
 /// The version `--version` prints: the package version and the commit it
 /// was built from (build.rs), since deploys promote by commit.
@@ -112,61 +113,54 @@ pub(crate) enum Command {
     Sandbox(sandbox::Args),
 }
 
+/// What each subcommand's help shows after its flags, one row each: to add
+/// a command is to write its module (`command/<name>.rs`), add its variant
+/// to [`Command`] and to [`Cmd`] (with its exit codes), add its row here,
+/// and its arm in the dispatch of `lib.rs`.
+const HELP_TEXTS: &[(Cmd, &str)] = &[
+    (Cmd::Invoice, invoice::HELP),
+    (Cmd::Charge, charge::HELP),
+    (Cmd::Rates, rates::HELP),
+    (Cmd::Sample, sample::HELP),
+    (Cmd::Diff, diff::HELP),
+    (Cmd::Invoices, invoices::HELP),
+    (Cmd::Reconcile, reconcile::HELP),
+    (Cmd::SandboxCaptures, sandbox::HELP),
+];
+
 /// The whole command line, help screens included: every command's help
 /// ends with its exit codes from the one table.
 pub(crate) fn command() -> clap::Command {
-    Cli::command()
-        .after_help(all_exit_codes_help())
-        .mut_subcommand(Cmd::Invoice.name(), |command| {
-            command.after_help(format!(
-                "{}\n{}",
-                invoice::HELP,
-                exit_codes_help(Cmd::Invoice)
-            ))
+    let top = Cli::command().after_help(all_exit_codes_help());
+    HELP_TEXTS.iter().fold(top, |top, &(cmd, help)| {
+        let text = format!("{help}\n{}", exit_codes_help(cmd));
+        // `sandbox captures` is a subcommand of a subcommand.
+        match cmd.name().split_once(' ') {
+            Some((parent, child)) => top.mut_subcommand(parent, |parent| {
+                parent.mut_subcommand(child, |command| command.after_help(text))
+            }),
+            None => top.mut_subcommand(cmd.name(), |command| command.after_help(text)),
+        }
+    })
+}
+
+/// A usage error that a command found after clap parsed the command line
+/// ([`AppError::Usage`](crate::error::AppError::Usage)), as clap prints its
+/// own: under the subcommand's usage line, exit code 2.
+pub(crate) fn usage_error(command: Cmd, message: &str) -> clap::Error {
+    let mut cli = self::command();
+    cli.build();
+    // `sandbox captures` is a subcommand of a subcommand.
+    let mut names = command.name().split(' ');
+    let found = names
+        .next()
+        .and_then(|name| cli.find_subcommand_mut(name))
+        .and_then(|parent| match names.next() {
+            Some(child) => parent.find_subcommand_mut(child),
+            None => Some(parent),
         })
-        .mut_subcommand(Cmd::Charge.name(), |command| {
-            command.after_help(format!(
-                "{}\n{}",
-                charge::HELP,
-                exit_codes_help(Cmd::Charge)
-            ))
-        })
-        .mut_subcommand(Cmd::Rates.name(), |command| {
-            command.after_help(format!("{}\n{}", rates::HELP, exit_codes_help(Cmd::Rates)))
-        })
-        .mut_subcommand(Cmd::Sample.name(), |command| {
-            command.after_help(format!(
-                "{}\n{}",
-                sample::HELP,
-                exit_codes_help(Cmd::Sample)
-            ))
-        })
-        .mut_subcommand(Cmd::Diff.name(), |command| {
-            command.after_help(format!("{}\n{}", diff::HELP, exit_codes_help(Cmd::Diff)))
-        })
-        .mut_subcommand(Cmd::Invoices.name(), |command| {
-            command.after_help(format!(
-                "{}\n{}",
-                invoices::HELP,
-                exit_codes_help(Cmd::Invoices)
-            ))
-        })
-        .mut_subcommand(Cmd::Reconcile.name(), |command| {
-            command.after_help(format!(
-                "{}\n{}",
-                reconcile::HELP,
-                exit_codes_help(Cmd::Reconcile)
-            ))
-        })
-        .mut_subcommand("sandbox", |command| {
-            command.mut_subcommand("captures", |captures| {
-                captures.after_help(format!(
-                    "{}\n{}",
-                    sandbox::HELP,
-                    exit_codes_help(Cmd::SandboxCaptures)
-                ))
-            })
-        })
+        .map(|subcommand| subcommand.error(ErrorKind::ArgumentConflict, message));
+    found.unwrap_or_else(|| cli.error(ErrorKind::ArgumentConflict, message))
 }
 
 /// The color clap should use for its own help and errors, read before
@@ -200,7 +194,6 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::error::ErrorKind;
 
     #[test]
     fn the_command_definition_is_consistent() {
@@ -296,6 +289,13 @@ mod tests {
             version.starts_with(concat!("ledgerly ", env!("CARGO_PKG_VERSION"), " (commit ")),
             "{version}"
         );
+    }
+
+    #[test]
+    fn usage_errors_carry_clap_usage_exit_code() {
+        let error = usage_error(Cmd::Invoice, "bad");
+        assert_eq!(error.exit_code(), i32::from(crate::error::EXIT_USAGE));
+        assert!(error.to_string().contains("bad"));
     }
 
     #[test]

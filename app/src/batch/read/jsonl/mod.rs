@@ -12,7 +12,7 @@ use pricing::{DaysOverdue, LineItem, Price, PricingError, PricingInput, Quantity
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::fields::{self, FieldError};
+use crate::batch::read::fields::{self, FieldError};
 
 mod fast;
 
@@ -78,7 +78,7 @@ pub(crate) enum LineError {
     /// items).
     #[error(transparent)]
     Pricing(#[from] PricingError),
-    /// A text field breaks the rules of every reader (`crate::fields`).
+    /// A text field breaks the rules of every reader (`crate::batch::read::fields`).
     #[error(transparent)]
     Field(#[from] FieldError),
 }

@@ -1,0 +1,444 @@
+use std::path::Path;
+
+use super::compare::*;
+use super::read::*;
+use super::render::*;
+use super::*;
+
+fn records(name: &str, text: &str) -> Records {
+    Records::new(Path::new(name), io::Cursor::new(text.as_bytes().to_vec()))
+}
+
+fn priced(id: &str, total: &str) -> String {
+    format!(
+        "{{\"id\":\"{id}\",\"subtotal\":\"{total}\",\"tier_discount\":\"0.00\",\"loyalty_discount\":\"0.00\",\"tax\":\"0.00\",\"late_fee\":\"0.00\",\"total\":\"{total}\"}}\n"
+    )
+}
+
+fn diff(old: &str, new: &str, top: usize) -> Report {
+    compare(records("old.jsonl", old), records("new.jsonl", new), top).unwrap()
+}
+
+fn bad(old: &str) -> String {
+    match compare(records("old.jsonl", old), records("new.jsonl", ""), 10) {
+        Err(error) => error.to_string(),
+        Ok(report) => panic!("accepted: {report:?}"),
+    }
+}
+
+#[test]
+fn amounts_parse_as_exact_cents_and_nothing_else_does() {
+    assert_eq!(parse_cents("0.00"), Some(0));
+    assert_eq!(parse_cents("141.69"), Some(14_169));
+    assert_eq!(parse_cents("-22.50"), Some(-2_250));
+    assert_eq!(
+        parse_cents("944622000000000.00"),
+        Some(94_462_200_000_000_000)
+    );
+    for text in [
+        "",
+        "1",
+        "1.5",
+        "1.505",
+        ".50",
+        "-",
+        "1.-5",
+        "+1.00",
+        "1e2.00",
+        "99999999999999999999.00",
+        "0.x0",
+    ] {
+        assert_eq!(parse_cents(text), None, "{text:?}");
+    }
+}
+
+#[test]
+fn money_prints_two_decimals_and_signs_changes() {
+    assert_eq!(money(0), "0.00");
+    assert_eq!(money(-1), "-0.01");
+    assert_eq!(money(14_169), "141.69");
+    assert_eq!(signed(500), "+5.00");
+    assert_eq!(signed(-250), "-2.50");
+    assert_eq!(signed(0), "0.00");
+}
+
+#[test]
+fn identical_outputs_differ_nowhere() {
+    let book = format!(
+        "{}{}\n{}",
+        priced("A", "1.00"),
+        priced("B", "2.00"),
+        "{\"line\":4,\"id\":null,\"error\":\"bad\"}\n"
+    );
+    let report = diff(&book, &book, 10);
+    assert!(!report.differs());
+    assert_eq!(
+        (report.compared, report.changed, report.unchanged),
+        (3, 0, 3)
+    );
+    assert_eq!((report.errors_old, report.errors_new), (1, 1));
+    assert_eq!(report.moved, [0; 6]);
+    assert!(report.largest.is_empty());
+}
+
+#[test]
+fn a_changed_total_is_counted_summed_and_listed_by_id() {
+    let old = format!(
+        "{}{}{}",
+        priced("A", "1.00"),
+        priced("B", "2.00"),
+        priced("C", "3.00")
+    );
+    let new = format!(
+        "{}{}{}",
+        priced("A", "1.50"),
+        priced("B", "2.00"),
+        priced("C", "1.00")
+    );
+    let report = diff(&old, &new, 10);
+    assert!(report.differs());
+    assert_eq!(
+        (report.compared, report.changed, report.unchanged),
+        (3, 2, 1)
+    );
+    assert_eq!(report.moved[0], -150);
+    assert_eq!(report.moved[TOTAL], -150);
+    assert_eq!(report.up, (1, 50));
+    assert_eq!(report.down, (1, -200));
+    let labels: Vec<&str> = report.largest.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["C", "A"]);
+}
+
+#[test]
+fn only_the_top_n_largest_changes_are_kept_largest_first_ties_in_file_order() {
+    let mut old = String::new();
+    let mut new = String::new();
+    for n in 1..=50_i64 {
+        old.push_str(&priced(&format!("I{n}"), "10.00"));
+        // Changes of n % 7 cents: several ties.
+        new.push_str(&priced(&format!("I{n}"), &money(1000 + i128::from(n % 7))));
+    }
+    let report = diff(&old, &new, 4);
+    let labels: Vec<&str> = report.largest.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["I6", "I13", "I20", "I27"]);
+    assert_eq!(report.changed, 50 - 7);
+    assert!(diff(&old, &new, 0).largest.is_empty());
+}
+
+#[test]
+fn records_in_one_file_only_are_reported_by_id() {
+    let old = format!(
+        "{}{}{}",
+        priced("A", "1.00"),
+        priced("B", "2.00"),
+        priced("C", "3.00")
+    );
+    let new = format!(
+        "{}{}{}",
+        priced("A", "1.00"),
+        priced("C", "3.00"),
+        priced("D", "4.00")
+    );
+    let report = diff(&old, &new, 10);
+    assert!(report.differs());
+    assert_eq!((report.compared, report.changed), (2, 0));
+    assert_eq!((report.only_in_old, report.only_in_new), (1, 1));
+    assert_eq!(report.only_old_labels, ["B"]);
+    assert_eq!(report.only_new_labels, ["D"]);
+    let text = render_text(&report, Path::new("o"), Path::new("n"));
+    assert!(text.contains("only in old (1): B\n"), "{text}");
+    assert!(text.contains("only in new (1): D\n"), "{text}");
+}
+
+#[test]
+fn out_of_order_records_still_pair_by_id() {
+    let old = format!(
+        "{}{}{}",
+        priced("A", "1.00"),
+        priced("B", "2.00"),
+        priced("C", "3.00")
+    );
+    let new = format!(
+        "{}{}{}",
+        priced("C", "3.00"),
+        priced("A", "1.00"),
+        priced("B", "2.01")
+    );
+    let report = diff(&old, &new, 10);
+    assert_eq!(
+        (report.compared, report.changed, report.unchanged),
+        (3, 1, 2)
+    );
+    assert_eq!((report.only_in_old, report.only_in_new), (0, 0));
+    assert_eq!(report.largest[0].label, "B");
+}
+
+#[test]
+fn records_without_ids_pair_by_position() {
+    let line = |total: &str| priced("X", total).replace("\"id\":\"X\",", "");
+    let old = format!("{}{}", line("1.00"), line("2.00"));
+    let new = format!("{}\n{}{}", line("1.00"), line("2.50"), line("9.00"));
+    let report = diff(&old, &new, 10);
+    assert_eq!((report.compared, report.changed), (2, 1));
+    assert_eq!(report.largest[0].label, "record 2");
+    assert_eq!(report.only_new_labels, ["record 3"]);
+}
+
+#[test]
+fn duplicate_ids_pair_first_with_first() {
+    let old = format!("{}{}", priced("A", "1.00"), priced("A", "2.00"));
+    let new = format!("{}{}", priced("A", "1.00"), priced("A", "2.00"));
+    assert!(!diff(&old, &new, 10).differs());
+}
+
+#[test]
+fn an_invoice_that_becomes_an_error_is_a_change() {
+    let old = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+    let new = format!(
+        "{}{}",
+        "{\"line\":1,\"id\":\"A\",\"error\":\"line item 1: price -5 is negative\"}\n",
+        "{\"line\":2,\"id\":\"B\",\"error\":\"other\"}\n"
+    );
+    let report = diff(&old, &new, 1);
+    assert!(report.differs());
+    assert_eq!((report.changed, report.error_changes_count), (2, 2));
+    assert_eq!(report.error_changes.len(), 1);
+    assert_eq!(report.error_changes[0].old, "priced, total 1.00");
+    assert_eq!(
+        report.error_changes[0].new,
+        "error: line item 1: price -5 is negative"
+    );
+    let both = "{\"line\":1,\"id\":\"A\",\"error\":\"x\"}\n";
+    let other = "{\"line\":1,\"id\":\"A\",\"error\":\"y\"}\n";
+    assert_eq!(diff(both, other, 5).changed, 1);
+    assert_eq!(diff(both, both, 5).changed, 0);
+}
+
+#[test]
+fn a_bad_record_names_the_file_and_line() {
+    assert_eq!(
+        bad(&format!("{}\nnot json\n", priced("A", "1.00"))),
+        "old.jsonl line 3: not a record of `ledgerly invoice`: expected ident at line 1 column 2"
+    );
+    assert_eq!(
+        bad("{\"id\":\"A\",\"total\":\"1.00\"}\n"),
+        "old.jsonl line 1: not a record of `ledgerly invoice`: expected the six amounts or an error"
+    );
+    assert_eq!(
+        bad(&priced("A", "1.5")),
+        "old.jsonl line 1: subtotal \"1.5\" is not an amount with two decimals"
+    );
+    assert!(bad("{\"id\":\"A\",\"colour\":\"red\"}\n").contains("unknown field `colour`"));
+    assert_eq!(
+        bad("{\"line\":1,\"error\":\"x\",\"total\":\"1.00\"}\n"),
+        "old.jsonl line 1: a record has either an error or amounts, not both"
+    );
+    assert_eq!(
+        bad(&priced("A", "1.00").replace('{', "{\"line\":1,")),
+        "old.jsonl line 1: a priced record has no line field"
+    );
+}
+
+#[test]
+fn the_renderers_show_the_headline_money_and_largest_changes() {
+    let old = format!("{}{}", priced("REF-1", "141.69"), priced("REF-2", "5.00"));
+    let new = format!("{}{}", priced("REF-1", "146.69"), priced("REF-2", "5.00"));
+    let report = diff(&old, &new, 10);
+    let text = render_text(&report, Path::new("old.jsonl"), Path::new("new.jsonl"));
+    assert!(
+        text.starts_with(
+            "diff old.jsonl -> new.jsonl\n1 of 2 compared invoices change; total moved +5.00\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  total                            +5.00\n"),
+        "{text}"
+    );
+    assert!(text.contains("  REF-1                          141.69 ->               146.69                 +5.00\n"), "{text}");
+    let markdown = render_markdown(&report, Path::new("old.jsonl"), Path::new("new.jsonl"));
+    assert!(markdown.contains("| changed | 1 |"), "{markdown}");
+    assert!(markdown.contains("| total | +5.00 |"), "{markdown}");
+    assert!(
+        markdown.contains("| REF-1 | 141.69 | 146.69 | +5.00 |"),
+        "{markdown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json(&report, Path::new("o"), Path::new("n"))).unwrap();
+    assert_eq!(json["differs"], true);
+    assert_eq!(json["changed"].to_string(), "1");
+    assert_eq!(json["money_moved"]["total"], "+5.00");
+    assert_eq!(json["largest_changes"][0]["id"], "REF-1");
+    assert_eq!(json["largest_changes"][0]["change"], "+5.00");
+    let same = diff(&old, &old, 10);
+    assert!(
+        render_text(&same, Path::new("o"), Path::new("n"))
+            .contains("no differences: 2 invoices compared")
+    );
+}
+
+#[test]
+fn markdown_cells_cannot_break_the_table() {
+    assert_eq!(cell("a|b\nc"), "a\\|b c");
+}
+
+#[test]
+fn a_change_of_the_lines_alone_counts_as_changed_but_moves_no_total() {
+    let old = priced("A", "1.00");
+    let new = old.replace("\"tier_discount\":\"0.00\"", "\"tier_discount\":\"-0.01\"");
+    let report = diff(&old, &new, 10);
+    assert_eq!(
+        (report.changed, report.up, report.down),
+        (1, (0, 0), (0, 0))
+    );
+    assert_eq!(report.moved, [0, -1, 0, 0, 0, 0]);
+    assert_eq!(report.largest.len(), 1);
+}
+
+#[test]
+fn duplicate_ids_out_of_step_still_pair_first_with_first() {
+    let old = format!(
+        "{}{}{}",
+        priced("A", "1.00"),
+        priced("A", "2.00"),
+        priced("B", "3.00")
+    );
+    let new = format!(
+        "{}{}{}",
+        priced("B", "3.00"),
+        priced("A", "1.00"),
+        priced("A", "2.00")
+    );
+    let report = diff(&old, &new, 10);
+    assert!(!report.differs(), "{report:?}");
+    assert_eq!(report.compared, 3);
+}
+
+#[test]
+fn the_largest_changes_are_cut_back_to_top_only_when_twice_top_are_held() {
+    let mut report = Report {
+        top: 4,
+        ..Report::default()
+    };
+    let mut lengths = Vec::new();
+    for n in 0..12_u64 {
+        report.keep_largest(Change {
+            label: n.to_string(),
+            position: n,
+            old: [0; 6],
+            new: [0, 0, 0, 0, 0, i64::try_from(n).unwrap()],
+        });
+        lengths.push(report.largest.len());
+    }
+    assert_eq!(lengths, [1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 4]);
+    report.cut_largest();
+    let labels: Vec<&str> = report.largest.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["11", "10", "9", "8"]);
+}
+
+#[test]
+fn lists_longer_than_top_say_how_many_more() {
+    let old = format!(
+        "{}{}{}",
+        priced("A", "1.00"),
+        priced("B", "2.00"),
+        priced("C", "3.00")
+    );
+    let new = format!(
+        "{}{}{}",
+        priced("X", "1.00"),
+        priced("Y", "2.00"),
+        priced("Z", "3.00")
+    );
+    let report = diff(&old, &new, 2);
+    assert_eq!((report.only_in_old, report.only_in_new), (3, 3));
+    let text = render_text(&report, Path::new("o"), Path::new("n"));
+    assert!(
+        text.contains("only in old (3): A, B and 1 more\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("only in new (3): X, Y and 1 more\n"),
+        "{text}"
+    );
+    let markdown = render_markdown(&report, Path::new("o"), Path::new("n"));
+    assert!(
+        markdown.contains("\n**Only in old** (3): `A`, `B` and 1 more\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("\n**Only in new** (3): `X`, `Y` and 1 more\n"),
+        "{markdown}"
+    );
+    let all = diff(&old, &new, 3);
+    let markdown = render_markdown(&all, Path::new("o"), Path::new("n"));
+    assert!(
+        markdown.contains("\n**Only in old** (3): `A`, `B`, `C`\n"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn error_changes_are_listed_in_every_format_and_absent_when_there_are_none() {
+    let old = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+    let new = format!(
+        "{}{}",
+        "{\"line\":1,\"id\":\"A\",\"error\":\"price | bad\"}\n",
+        priced("B", "2.00")
+    );
+    let report = diff(&old, &new, 10);
+    let text = render_text(&report, Path::new("o"), Path::new("n"));
+    assert!(
+        text.ends_with(
+            "errors changed on 1 invoices:\n  A: priced, total 1.00 -> error: price | bad\n"
+        ),
+        "{text}"
+    );
+    let markdown = render_markdown(&report, Path::new("o"), Path::new("n"));
+    assert!(
+        markdown.ends_with("| A | priced, total 1.00 | error: price \\| bad |\n"),
+        "{markdown}"
+    );
+    let json = render_json(&report, Path::new("o"), Path::new("n"));
+    assert!(
+            json.contains("\"error_changes\":[{\"id\":\"A\",\"old\":\"priced, total 1.00\",\"new\":\"error: price | bad\"}]"),
+            "{json}"
+        );
+    let same = diff(&old, &old, 10);
+    for rendered in [
+        render_text(&same, Path::new("o"), Path::new("n")),
+        render_markdown(&same, Path::new("o"), Path::new("n")),
+    ] {
+        assert!(
+            !rendered.to_lowercase().contains("errors changed"),
+            "{rendered}"
+        );
+        assert!(
+            !rendered.to_lowercase().contains("only in old ("),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("Only in"), "{rendered}");
+        assert!(
+            !rendered.to_lowercase().contains("largest changes"),
+            "{rendered}"
+        );
+    }
+}
+
+#[test]
+fn a_record_missing_from_either_file_alone_is_a_difference() {
+    let one = priced("A", "1.00");
+    let two = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+    let extra = diff(&one, &two, 10);
+    assert_eq!(
+        (extra.changed, extra.only_in_old, extra.only_in_new),
+        (0, 0, 1)
+    );
+    assert!(extra.differs());
+    let missing = diff(&two, &one, 10);
+    assert_eq!(
+        (missing.changed, missing.only_in_old, missing.only_in_new),
+        (0, 1, 0)
+    );
+    assert!(missing.differs());
+}
