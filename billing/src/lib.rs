@@ -91,6 +91,7 @@ mod invoice;
 mod ledger;
 mod retry;
 mod service;
+mod worker;
 
 pub use attempt::{Attempt, AttemptOutcome, AttemptUpdate, InvalidRecord, UpdateRule, attempt_key};
 pub use claims::{ClaimOutcome, Claims, HeldClaim, MAX_LEASE, WorkerId};
@@ -105,3 +106,4 @@ pub use ledger::{
 };
 pub use retry::{RecordingSleeper, RetryPolicy, RetryPolicyError, Sleeper, ThreadSleeper};
 pub use service::{BillingService, Reconciliation};
+pub use worker::{Settled, Sweep, TakenOver, Worker};

@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use billing::{
-    BillingError, BillingService, ClaimOutcome, Claims, CustomerId, Invoice, InvoiceId, Ledger,
-    Payment, RetryPolicy, ThreadSleeper, WorkerId,
+    BillingError, BillingService, CustomerId, Invoice, InvoiceId, Payment, RetryPolicy, Settled,
+    Sweep, ThreadSleeper, Worker, WorkerId,
 };
 use ledger_store::{AnyBooks, AnyLedger};
 use payment_gateway::{
@@ -183,6 +183,11 @@ type Sandbox = FakeGateway<AnyBooks>;
 type Service<'a> =
     BillingService<&'a Counting<&'a Sandbox>, &'a AnyLedger, ThreadSleeper, SystemClock>;
 
+/// This run as one worker of the charge run: billing's rules for claims,
+/// takeovers and payment methods changed on a re-read.
+type RunWorker<'a> =
+    Worker<'a, &'a Counting<&'a Sandbox>, &'a AnyLedger, ThreadSleeper, SystemClock>;
+
 /// A claim's lease: a duration, and not zero (a claim that runs out at
 /// once would let every worker collect every invoice).
 fn parse_lease(text: &str) -> Result<Duration, String> {
@@ -271,7 +276,7 @@ enum Entry {
 /// One run of `charge`: what every input line is collected with, and what
 /// the run has said so far.
 struct Run<'a> {
-    service: Service<'a>,
+    worker: RunWorker<'a>,
     format: ChargeFormat,
     allow_unknown_tiers: bool,
     diagnostics: Diagnostics<io::Stderr>,
@@ -281,10 +286,6 @@ struct Run<'a> {
     /// The ids of the invoices in the batch.
     ids: HashSet<String>,
     batch_size: usize,
-    /// Who this run is in its claims.
-    worker: WorkerId,
-    /// How long its claims last.
-    lease: Duration,
 }
 
 /// How many invoices share a batch: [`MAX_BATCH`], or fewer when each
@@ -317,8 +318,10 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let counting = Counting::new(&gateway);
     // The notice goes to stderr so the records on stdout stay machine-readable.
     console.notice(&mut io::stderr(), SANDBOX_NOTICE);
+    let service: Service<'_> =
+        BillingService::new(&counting, &ledger, ThreadSleeper, SystemClock, policy);
     let mut run = Run {
-        service: BillingService::new(&counting, &ledger, ThreadSleeper, SystemClock, policy),
+        worker: Worker::new(&service, worker, args.claim_timeout),
         format: args.format,
         allow_unknown_tiers: args.allow_unknown_tiers,
         diagnostics: Diagnostics::stderr(console),
@@ -326,8 +329,6 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         batch: Vec::new(),
         ids: HashSet::new(),
         batch_size: batch_size(args.sandbox_latency),
-        worker,
-        lease: args.claim_timeout,
     };
 
     let pool = BufferPool::default();
@@ -453,34 +454,7 @@ impl Run<'_> {
                 Entry::Refused { .. } => None,
             })
             .collect();
-        let issued = self.service.issue_all(&invoices)?;
-        // What each invoice's issue said: to collect, or refused.
-        let mut to_collect = Vec::with_capacity(invoices.len());
-        let mut verdicts = Vec::with_capacity(invoices.len());
-        for (invoice, result) in invoices.iter().zip(issued) {
-            let verdict = match result {
-                Ok(issued) => {
-                    let total = issued.breakdown().total();
-                    let currency = issued.currency();
-                    match self.change_method(&issued, invoice) {
-                        Ok(()) => {
-                            to_collect.push(invoice.id().clone());
-                            Ok((total, currency, None))
-                        }
-                        Err(error) => {
-                            Ok((total, currency, Some(failed(total, currency, 0, &error))))
-                        }
-                    }
-                }
-                Err(BillingError::Pricing { error, .. }) => Err(error.to_string()),
-                Err(error @ BillingError::AlreadyIssued { .. }) => Err(error.to_string()),
-                Err(error) => return Err(AppError::Billing(error)),
-            };
-            verdicts.push(verdict);
-        }
-        let (mine, mut held) = self.claim(&to_collect)?;
-        let mut payments = self.collect_claimed(&mine)?.into_iter();
-        let mut verdicts = verdicts.into_iter();
+        let mut settled = self.worker.charge_batch(&invoices)?.into_iter();
         for (line, entry) in &self.batch {
             let written = match entry {
                 Entry::Refused { id, error } => {
@@ -489,43 +463,45 @@ impl Run<'_> {
                 }
                 Entry::Invoice(invoice) => {
                     let id = invoice.id().as_str();
-                    match verdicts.next() {
-                        Some(Ok((total, currency, settled))) => {
-                            let settled = settled.or_else(|| {
-                                held.remove(id).map(|worker| Collected {
-                                    total,
-                                    currency,
-                                    requests: 0,
-                                    outcome: Outcome::Claimed {
-                                        worker: worker.to_string(),
-                                    },
-                                })
-                            });
-                            let collected = settled.unwrap_or_else(|| {
-                                let requests = self.service.gateway().take(id);
-                                match payments.next() {
-                                    Some(result) => collected(total, currency, requests, result),
-                                    None => failed(
-                                        total,
-                                        currency,
-                                        requests,
-                                        &BillingError::NotFound(invoice.id().clone()),
-                                    ),
-                                }
-                            });
-                            // Another worker's invoice is its to report.
-                            self.tally.unpaid |= !matches!(
-                                collected.outcome,
-                                Outcome::Paid { .. } | Outcome::Claimed { .. }
-                            );
-                            write_collected(records, self.format, *line, id, &collected)
-                        }
-                        Some(Err(error)) => {
+                    let collected = match settled.next() {
+                        Some(Settled::Refused(error)) => {
                             self.tally.invalid = true;
+                            let error = match error {
+                                BillingError::Pricing { error, .. } => error.to_string(),
+                                error => error.to_string(),
+                            };
                             write_invalid(records, self.format, *line, Some(id), &error)
+                                .map_err(AppError::Output)?;
+                            continue;
                         }
-                        None => Ok(()),
-                    }
+                        Some(Settled::HeldBy {
+                            total,
+                            currency,
+                            worker,
+                        }) => Collected {
+                            total,
+                            currency,
+                            requests: 0,
+                            outcome: Outcome::Claimed {
+                                worker: worker.to_string(),
+                            },
+                        },
+                        Some(Settled::Collected {
+                            total,
+                            currency,
+                            result,
+                        }) => {
+                            let requests = self.worker.service().gateway().take(id);
+                            collected(total, currency, requests, result)
+                        }
+                        None => continue,
+                    };
+                    // Another worker's invoice is its to report.
+                    self.tally.unpaid |= !matches!(
+                        collected.outcome,
+                        Outcome::Paid { .. } | Outcome::Claimed { .. }
+                    );
+                    write_collected(records, self.format, *line, id, &collected)
                 }
             };
             written.map_err(AppError::Output)?;
@@ -533,50 +509,12 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Claims `ids` for this run: the ones it got, in order, and who holds
-    /// each of the others.
-    fn claim(
-        &self,
-        ids: &[InvoiceId],
-    ) -> Result<(Vec<InvoiceId>, HashMap<String, WorkerId>), AppError> {
-        if ids.is_empty() {
-            return Ok((Vec::new(), HashMap::new()));
-        }
-        let outcomes = self
-            .service
-            .ledger()
-            .claim(&self.worker, ids, self.lease)
-            .map_err(BillingError::from)?;
-        let mut mine = Vec::with_capacity(ids.len());
-        let mut held = HashMap::new();
-        for (id, outcome) in ids.iter().zip(outcomes) {
-            match outcome {
-                ClaimOutcome::Claimed => mine.push(id.clone()),
-                ClaimOutcome::HeldBy(worker) => {
-                    held.insert(id.as_str().to_owned(), worker);
-                }
-            }
-        }
-        Ok((mine, held))
-    }
-
-    /// Collects the invoices this run claimed, then drops its claims.
-    fn collect_claimed(
-        &self,
-        mine: &[InvoiceId],
-    ) -> Result<Vec<Result<Payment, BillingError>>, AppError> {
-        let payments = self.service.collect_all(mine);
-        self.service
-            .ledger()
-            .release(&self.worker, mine)
-            .map_err(BillingError::from)?;
-        Ok(payments)
-    }
-
-    /// At the end of the input: takes over every claim whose lease ran out
-    /// (its worker died) and collects it, and waits until no other worker
-    /// holds a claim, so that the run ends settled. `Some` ends the run
-    /// with that status (its output's reader went away).
+    /// At the end of the input: billing's sweep takes over every claim
+    /// whose lease ran out (its worker died) and collects it, and waits
+    /// until no other worker holds a claim, so that the run ends settled;
+    /// here their records are written, with line 0 (they come from the
+    /// ledger, not from this run's input). `Some` ends the run with that
+    /// status (its output's reader went away).
     fn sweep(
         &mut self,
         console: Console,
@@ -584,113 +522,67 @@ impl Run<'_> {
         records: &mut Vec<u8>,
     ) -> Result<Option<Status>, AppError> {
         let mut waiting_said = false;
-        loop {
-            let mut after: Option<InvoiceId> = None;
-            let mut held_elsewhere = 0_usize;
-            loop {
-                let page = self
-                    .service
-                    .ledger()
-                    .claims(after.as_ref(), SWEEP_PAGE)
-                    .map_err(BillingError::from)?;
-                let (free, held): (Vec<_>, Vec<_>) = page
-                    .iter()
-                    .partition(|claim| claim.expired() || claim.worker() == &self.worker);
-                held_elsewhere += held.len();
-                let free: Vec<InvoiceId> = free.iter().map(|c| c.invoice().clone()).collect();
-                if let Some(status) = self.take_over(&free, out, records)? {
-                    return Ok(Some(status));
+        let worker = &self.worker;
+        let (format, tally) = (self.format, &mut self.tally);
+        let swept = worker.sweep(SWEEP_PAGE, SWEEP_POLL, |event| match event {
+            Sweep::TakenOver(taken) => {
+                records.clear();
+                let written = signals::writing(|| {
+                    for invoice in taken {
+                        let id = invoice.id.as_str();
+                        let requests = worker.service().gateway().take(id);
+                        let collected = collected(
+                            invoice.total,
+                            invoice.currency,
+                            requests,
+                            invoice.result.clone(),
+                        );
+                        tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
+                        write_collected(records, format, 0, id, &collected)?;
+                    }
+                    out.write_all(records).and_then(|()| out.flush())
+                });
+                if let Err(error) = written {
+                    return Err(match closed_pipe_or(error, tally.status()) {
+                        Ok(status) => SweepEnd::Closed(status),
+                        Err(error) => SweepEnd::Failed(error),
+                    });
                 }
-                match page.last() {
-                    Some(last) if page.len() == SWEEP_PAGE => after = Some(last.invoice().clone()),
-                    _ => break,
+                signals::stop_if_asked(out);
+                Ok(())
+            }
+            Sweep::Waiting { held_elsewhere } => {
+                if !waiting_said {
+                    console.notice(
+                        &mut io::stderr(),
+                        format!(
+                            "waiting: other workers hold {held_elsewhere} claim(s); their invoices \
+                             are settled by them, or taken over here if their claims run out"
+                        ),
+                    );
+                    waiting_said = true;
                 }
+                Ok(())
             }
-            if held_elsewhere == 0 {
-                return Ok(None);
-            }
-            if !waiting_said {
-                console.notice(
-                    &mut io::stderr(),
-                    format!(
-                        "waiting: other workers hold {held_elsewhere} claim(s); their invoices \
-                         are settled by them, or taken over here if their claims run out"
-                    ),
-                );
-                waiting_said = true;
-            }
-            std::thread::sleep(SWEEP_POLL);
-        }
-    }
-
-    /// Claims and collects `ids` (invoices whose worker's claim ran out),
-    /// and writes their records with line 0: they come from the ledger,
-    /// not from this run's input.
-    fn take_over(
-        &mut self,
-        ids: &[InvoiceId],
-        out: &mut impl Write,
-        records: &mut Vec<u8>,
-    ) -> Result<Option<Status>, AppError> {
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        records.clear();
-        let written = signals::writing(|| {
-            self.take_over_records(ids, records)
-                .map(|()| out.write_all(records).and_then(|()| out.flush()))
         });
-        if let Err(error) = written? {
-            return closed_pipe_or(error, self.tally.status()).map(Some);
+        match swept {
+            Ok(()) => Ok(None),
+            Err(SweepEnd::Closed(status)) => Ok(Some(status)),
+            Err(SweepEnd::Failed(error)) => Err(error),
         }
-        signals::stop_if_asked(out);
-        Ok(None)
     }
+}
 
-    fn take_over_records(
-        &mut self,
-        ids: &[InvoiceId],
-        records: &mut Vec<u8>,
-    ) -> Result<(), AppError> {
-        let (mine, _) = self.claim(ids)?;
-        let stored = self
-            .service
-            .ledger()
-            .get_all(&mine)
-            .map_err(BillingError::from)?;
-        let payments = self.collect_claimed(&mine)?;
-        for ((id, record), result) in mine.iter().zip(stored).zip(payments) {
-            // A claim on an invoice the ledger does not have holds nothing.
-            let Some(record) = record else { continue };
-            let total = record.invoice().breakdown().total();
-            let currency = record.invoice().currency();
-            let requests = self.service.gateway().take(id.as_str());
-            let collected = collected(total, currency, requests, result);
-            self.tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
-            write_collected(records, self.format, 0, id.as_str(), &collected)
-                .map_err(AppError::Output)?;
-        }
-        Ok(())
-    }
+/// How the sweep ended early: its output's reader went away (the run ends
+/// with that status), or it failed.
+enum SweepEnd {
+    Closed(Status),
+    Failed(AppError),
+}
 
-    /// Gives the issued invoice the line's payment method when it names
-    /// another one (a new card after a decline); a paid invoice keeps its
-    /// own, and collecting it returns its payment.
-    fn change_method(
-        &self,
-        issued: &billing::IssuedInvoice,
-        invoice: &Invoice,
-    ) -> Result<(), BillingError> {
-        if issued.payment_method() == invoice.payment_method() {
-            return Ok(());
-        }
-        match self
-            .service
-            .change_payment_method(invoice.id(), invoice.payment_method())
-        {
-            Ok(_) | Err(BillingError::AlreadyPaid { .. }) => Ok(()),
-            Err(error) => Err(error),
-        }
+impl From<BillingError> for SweepEnd {
+    fn from(error: BillingError) -> Self {
+        SweepEnd::Failed(AppError::Billing(error))
     }
 }
 

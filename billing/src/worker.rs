@@ -1,0 +1,292 @@
+//! A worker of a charge run: the rules by which workers that share one
+//! input and one ledger divide it, and what each invoice of a batch comes
+//! to. The command line reads the lines and writes the records; what is
+//! claimed, collected, reported as another worker's or taken over is
+//! decided here, where billing's own tests reach it.
+//!
+//! - A batch is issued first (priced once, frozen), then each issued
+//!   invoice whose line names another payment method gets it (a new card
+//!   after a decline; a paid invoice keeps its own).
+//! - Then the batch is claimed in one commit: only what this worker got is
+//!   collected, and its claims are dropped after; an invoice another worker
+//!   holds is that worker's to report ([`Settled::HeldBy`]).
+//! - At the end of its input a worker sweeps the claims: every claim whose
+//!   lease ran out (its worker died) is taken over and collected, and while
+//!   other workers hold live claims it waits for them, so that a worker's
+//!   run ends when the whole run is settled.
+//!
+//! Claims divide work; they do not guard money: a lease that runs out
+//! under a live worker costs a repeated request under the same idempotency
+//! key, never a second capture (the ledger's rules hold whoever claims).
+
+use std::time::Duration;
+
+use payment_gateway::{Clock, Currency, PaymentGateway};
+use pricing::Money;
+
+use crate::{
+    BillingError, BillingService, ClaimOutcome, Claims, Invoice, InvoiceId, IssuedInvoice, Ledger,
+    Payment, Sleeper, WorkerId,
+};
+
+/// What became of one invoice of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// Not issued: pricing refused the invoice, or its id was issued
+    /// before with other content (the error names the field).
+    Refused(BillingError),
+    /// Issued, and collected by this worker (or refused its new payment
+    /// method): what collecting gave.
+    Collected {
+        /// The issued total.
+        total: Money,
+        /// Its currency.
+        currency: Currency,
+        /// The payment, or why there is none.
+        result: Result<Payment, BillingError>,
+    },
+    /// Issued, and another worker holds its claim: that worker collects
+    /// and reports it.
+    HeldBy {
+        /// The issued total.
+        total: Money,
+        /// Its currency.
+        currency: Currency,
+        /// The worker that holds it.
+        worker: WorkerId,
+    },
+}
+
+/// An invoice a worker took over at the end of its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenOver {
+    /// The invoice.
+    pub id: InvoiceId,
+    /// Its issued total.
+    pub total: Money,
+    /// Its currency.
+    pub currency: Currency,
+    /// What collecting it gave.
+    pub result: Result<Payment, BillingError>,
+}
+
+/// What the end-of-input sweep tells its caller as it goes.
+#[derive(Debug)]
+pub enum Sweep<'a> {
+    /// These invoices' claims had run out: taken over and collected.
+    TakenOver(&'a [TakenOver]),
+    /// Other workers hold this many live claims: the sweep waits for them
+    /// (said before each wait).
+    Waiting {
+        /// How many claims other workers hold.
+        held_elsewhere: usize,
+    },
+}
+
+/// One worker of a charge run over `service`, known to the others as `id`,
+/// its claims lasting `lease`.
+#[derive(Debug)]
+pub struct Worker<'s, G, L, S, C> {
+    service: &'s BillingService<G, L, S, C>,
+    id: WorkerId,
+    lease: Duration,
+}
+
+impl<'s, G, L, S, C> Worker<'s, G, L, S, C>
+where
+    G: PaymentGateway,
+    L: Ledger + Claims,
+    S: Sleeper,
+    C: Clock,
+{
+    /// A worker named `id` whose claims last `lease`.
+    pub fn new(service: &'s BillingService<G, L, S, C>, id: WorkerId, lease: Duration) -> Self {
+        Worker { service, id, lease }
+    }
+
+    /// Who this worker is in its claims.
+    pub fn id(&self) -> &WorkerId {
+        &self.id
+    }
+
+    /// The service it collects through.
+    pub fn service(&self) -> &'s BillingService<G, L, S, C> {
+        self.service
+    }
+
+    /// Issues `invoices` (no id twice) in one commit, gives each issued
+    /// invoice the payment method its line names when that changed,
+    /// claims them, collects the ones this worker got and drops its claims
+    /// on them. One [`Settled`] per invoice, in order; `Err` only when the
+    /// ledger failed.
+    pub fn charge_batch(&self, invoices: &[Invoice]) -> Result<Vec<Settled>, BillingError> {
+        let issued = self.service.issue_all(invoices)?;
+        let mut settled: Vec<Option<Settled>> = Vec::with_capacity(invoices.len());
+        let mut to_claim = Vec::with_capacity(invoices.len());
+        for (invoice, result) in invoices.iter().zip(issued) {
+            match result {
+                Ok(issued) => match self.change_method(&issued, invoice) {
+                    Ok(()) => {
+                        to_claim.push((settled.len(), issued));
+                        settled.push(None);
+                    }
+                    Err(error) => settled.push(Some(Settled::Collected {
+                        total: issued.breakdown().total(),
+                        currency: issued.currency(),
+                        result: Err(error),
+                    })),
+                },
+                Err(
+                    error @ (BillingError::Pricing { .. } | BillingError::AlreadyIssued { .. }),
+                ) => {
+                    settled.push(Some(Settled::Refused(error)));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let ids: Vec<InvoiceId> = to_claim
+            .iter()
+            .map(|(_, issued)| issued.id().clone())
+            .collect();
+        let outcomes = self.claim(&ids)?;
+        let mut mine = Vec::with_capacity(ids.len());
+        for ((index, issued), outcome) in to_claim.iter().zip(outcomes) {
+            match outcome {
+                ClaimOutcome::Claimed => mine.push((*index, issued)),
+                ClaimOutcome::HeldBy(worker) => {
+                    settled[*index] = Some(Settled::HeldBy {
+                        total: issued.breakdown().total(),
+                        currency: issued.currency(),
+                        worker,
+                    });
+                }
+            }
+        }
+        let mine_ids: Vec<InvoiceId> = mine.iter().map(|(_, issued)| issued.id().clone()).collect();
+        let payments = self.collect_claimed(&mine_ids)?;
+        for ((index, issued), result) in mine.into_iter().zip(payments) {
+            settled[index] = Some(Settled::Collected {
+                total: issued.breakdown().total(),
+                currency: issued.currency(),
+                result,
+            });
+        }
+        Ok(settled
+            .into_iter()
+            .zip(invoices)
+            .map(|(settled, invoice)| {
+                settled.unwrap_or_else(|| {
+                    Settled::Refused(BillingError::NotFound(invoice.id().clone()))
+                })
+            })
+            .collect())
+    }
+
+    /// The end-of-input sweep: takes over and collects every claim whose
+    /// lease ran out, `page` claims read at a time, and, while other
+    /// workers hold live claims, says so and waits `poll` (the service's
+    /// sleeper) before looking again. Returns when no other worker holds a
+    /// claim. `report` hears each step; its error ends the sweep.
+    pub fn sweep<E: From<BillingError>>(
+        &self,
+        page: usize,
+        poll: Duration,
+        mut report: impl FnMut(Sweep<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let page = page.max(1);
+        loop {
+            let mut after: Option<InvoiceId> = None;
+            let mut held_elsewhere = 0_usize;
+            loop {
+                let claims = self
+                    .service
+                    .ledger()
+                    .claims(after.as_ref(), page)
+                    .map_err(BillingError::from)?;
+                let (free, held): (Vec<_>, Vec<_>) = claims
+                    .iter()
+                    .partition(|claim| claim.expired() || claim.worker() == &self.id);
+                held_elsewhere += held.len();
+                let free: Vec<InvoiceId> = free.iter().map(|c| c.invoice().clone()).collect();
+                let taken = self.take_over(&free)?;
+                if !taken.is_empty() {
+                    report(Sweep::TakenOver(&taken))?;
+                }
+                match claims.last() {
+                    Some(last) if claims.len() == page => after = Some(last.invoice().clone()),
+                    _ => break,
+                }
+            }
+            if held_elsewhere == 0 {
+                return Ok(());
+            }
+            report(Sweep::Waiting { held_elsewhere })?;
+            self.service.sleeper().sleep(poll);
+        }
+    }
+
+    /// Claims and collects `ids` (invoices whose worker's claim ran out);
+    /// the ones another worker claimed first are left to it.
+    fn take_over(&self, ids: &[InvoiceId]) -> Result<Vec<TakenOver>, BillingError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mine: Vec<InvoiceId> = ids
+            .iter()
+            .zip(self.claim(ids)?)
+            .filter(|(_, outcome)| *outcome == ClaimOutcome::Claimed)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let stored = self.service.ledger().get_all(&mine)?;
+        let payments = self.collect_claimed(&mine)?;
+        Ok(mine
+            .into_iter()
+            .zip(stored)
+            .zip(payments)
+            // A claim on an invoice the ledger does not have holds nothing.
+            .filter_map(|((id, record), result)| {
+                let record = record?;
+                Some(TakenOver {
+                    id,
+                    total: record.invoice().breakdown().total(),
+                    currency: record.invoice().currency(),
+                    result,
+                })
+            })
+            .collect())
+    }
+
+    /// Claims `ids` for this worker in one commit: what it found for each.
+    fn claim(&self, ids: &[InvoiceId]) -> Result<Vec<ClaimOutcome>, BillingError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.service.ledger().claim(&self.id, ids, self.lease)?)
+    }
+
+    /// Collects the invoices this worker claimed, then drops its claims.
+    fn collect_claimed(
+        &self,
+        mine: &[InvoiceId],
+    ) -> Result<Vec<Result<Payment, BillingError>>, BillingError> {
+        let payments = self.service.collect_all(mine);
+        self.service.ledger().release(&self.id, mine)?;
+        Ok(payments)
+    }
+
+    /// Gives the issued invoice the line's payment method when it names
+    /// another one (a new card after a decline); a paid invoice keeps its
+    /// own, and collecting it returns its payment.
+    fn change_method(&self, issued: &IssuedInvoice, invoice: &Invoice) -> Result<(), BillingError> {
+        if issued.payment_method() == invoice.payment_method() {
+            return Ok(());
+        }
+        match self
+            .service
+            .change_payment_method(invoice.id(), invoice.payment_method())
+        {
+            Ok(_) | Err(BillingError::AlreadyPaid { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! A worker of a charge run on the in-memory ledger, the fake gateway, a
+//! recording sleeper and a clock that stands still: what it claims and
+//! collects, what it leaves to another worker, what it takes over, and a
+//! payment method changed on a re-read. Money is checked on the fake's own
+//! record of what it captured.
+
+// Fixture helpers build values from literals known to be valid; a panic
+// there is a broken test, reported as a failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::time::Duration;
+
+use billing::{
+    BillingError, BillingService, Claims, CustomerId, InMemoryLedger, Invoice, InvoiceId, Payment,
+    RecordingSleeper, RetryPolicy, Settled, Sweep, Worker, WorkerId,
+};
+use payment_gateway::{Currency, FakeGateway, ManualClock, PaymentMethod};
+use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
+
+const HOUR: Duration = Duration::from_secs(3600);
+/// The worked example's total: 141.69.
+const TOTAL: i64 = 14169;
+
+fn invoice(id: &str, token: &str, price: &str) -> Invoice {
+    Invoice::new(
+        InvoiceId::new(id).unwrap(),
+        CustomerId::new("cus_1").unwrap(),
+        PaymentMethod::new(token).unwrap(),
+        Currency::Usd,
+        PricingInput::new(
+            vec![
+                LineItem::new(price.parse().unwrap(), "3".parse().unwrap()),
+                LineItem::new("15".parse().unwrap(), "2".parse().unwrap()),
+            ],
+            Tier::Gold,
+            true,
+            DaysOverdue::from(45),
+        )
+        .unwrap(),
+    )
+}
+
+/// The worked example (141.69) as invoice `id`, paid with `token`.
+fn worked(id: &str, token: &str) -> Invoice {
+    invoice(id, token, "40.00")
+}
+
+fn worker_id(name: &str) -> WorkerId {
+    WorkerId::new(name).unwrap()
+}
+
+type Service<'a> =
+    BillingService<&'a FakeGateway, &'a InMemoryLedger, &'a RecordingSleeper, ManualClock>;
+
+fn service<'a>(
+    gateway: &'a FakeGateway,
+    ledger: &'a InMemoryLedger,
+    sleeper: &'a RecordingSleeper,
+) -> Service<'a> {
+    BillingService::new(
+        gateway,
+        ledger,
+        sleeper,
+        ManualClock::default(),
+        RetryPolicy::new(1, Duration::from_millis(1), Duration::from_millis(1)).unwrap(),
+    )
+}
+
+fn paid(settled: &Settled) -> bool {
+    matches!(
+        settled,
+        Settled::Collected {
+            result: Ok(Payment::Charged(_)),
+            ..
+        }
+    )
+}
+
+#[test]
+fn a_batch_is_issued_claimed_collected_in_order_and_its_claims_dropped() {
+    let (gateway, ledger, sleeper) = (
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+    );
+    let service = service(&gateway, &ledger, &sleeper);
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+
+    let settled = worker
+        .charge_batch(&[
+            worked("INV-1", "tok_success"),
+            worked("INV-2", "tok_card_declined"),
+        ])
+        .unwrap();
+
+    assert_eq!(settled.len(), 2);
+    assert!(paid(&settled[0]), "{settled:?}");
+    let Settled::Collected { total, result, .. } = &settled[1] else {
+        panic!("{settled:?}");
+    };
+    assert_eq!(total.minor_units(), TOTAL);
+    assert!(
+        matches!(result, Err(BillingError::Declined { .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        gateway.captured_total_for("INV-1", Currency::Usd),
+        i128::from(TOTAL)
+    );
+    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(
+        ledger.claims(None, 10).unwrap(),
+        [],
+        "claims dropped after collecting"
+    );
+    assert_eq!(worker.id().as_str(), "w1");
+}
+
+#[test]
+fn an_invoice_issued_before_with_other_content_is_refused_naming_the_field() {
+    let (gateway, ledger, sleeper) = (
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+    );
+    let service = service(&gateway, &ledger, &sleeper);
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    worker
+        .charge_batch(&[worked("INV-1", "tok_card_declined")])
+        .unwrap();
+
+    let settled = worker
+        .charge_batch(&[invoice("INV-1", "tok_card_declined", "41.00")])
+        .unwrap();
+
+    let [Settled::Refused(BillingError::AlreadyIssued { field, .. })] = settled.as_slice() else {
+        panic!("{settled:?}");
+    };
+    assert_eq!(*field, "line items");
+    assert_eq!(gateway.capture_count(), 0);
+}
+
+#[test]
+fn an_invoice_another_worker_holds_is_left_to_it_and_not_charged() {
+    let (gateway, ledger, sleeper) = (
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+    );
+    let service = service(&gateway, &ledger, &sleeper);
+    service.issue(&worked("INV-1", "tok_success")).unwrap();
+    let other = worker_id("w2");
+    ledger
+        .claim(&other, &[InvoiceId::new("INV-1").unwrap()], HOUR)
+        .unwrap();
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+
+    let settled = worker
+        .charge_batch(&[
+            worked("INV-1", "tok_success"),
+            worked("INV-2", "tok_success"),
+        ])
+        .unwrap();
+
+    let Settled::HeldBy {
+        total,
+        worker: holder,
+        ..
+    } = &settled[0]
+    else {
+        panic!("{settled:?}");
+    };
+    assert_eq!((total.minor_units(), holder), (TOTAL, &other));
+    assert!(paid(&settled[1]));
+    assert!(
+        gateway.captures_for("INV-1").is_empty(),
+        "the other worker's to collect"
+    );
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn a_new_payment_method_after_a_decline_is_charged_and_a_paid_invoice_keeps_its_own() {
+    let (gateway, ledger, sleeper) = (
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+    );
+    let service = service(&gateway, &ledger, &sleeper);
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    let declined = worker
+        .charge_batch(&[worked("INV-1", "tok_card_declined")])
+        .unwrap();
+    assert!(!paid(&declined[0]));
+
+    let retried = worker
+        .charge_batch(&[worked("INV-1", "tok_success")])
+        .unwrap();
+    assert!(paid(&retried[0]), "{retried:?}");
+    // Read again with yet another card: paid already, nothing is sent.
+    let requests = gateway.request_count();
+    let again = worker
+        .charge_batch(&[worked("INV-1", "tok_insufficient_funds")])
+        .unwrap();
+
+    assert_eq!(again, retried, "the stored payment, returned");
+    assert_eq!(gateway.request_count(), requests);
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+#[test]
+fn the_sweep_takes_over_claims_that_ran_out_and_collects_them() {
+    let (gateway, ledger, sleeper) = (
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+    );
+    let service = service(&gateway, &ledger, &sleeper);
+    let ids: Vec<InvoiceId> = (1..=5)
+        .map(|n| InvoiceId::new(format!("INV-{n}")).unwrap())
+        .collect();
+    for id in &ids {
+        service.issue(&worked(id.as_str(), "tok_success")).unwrap();
+    }
+    // A worker that died: its claims ran out at once.
+    ledger
+        .claim(&worker_id("dead"), &ids, Duration::ZERO)
+        .unwrap();
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+
+    let mut taken = Vec::new();
+    worker
+        .sweep(2, Duration::from_millis(100), |event| {
+            match event {
+                Sweep::TakenOver(invoices) => taken.extend(invoices.iter().cloned()),
+                Sweep::Waiting { .. } => panic!("nobody else holds a claim"),
+            }
+            Ok::<(), BillingError>(())
+        })
+        .unwrap();
+
+    let taken_ids: Vec<&str> = taken.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        taken_ids,
+        ["INV-1", "INV-2", "INV-3", "INV-4", "INV-5"],
+        "page after page"
+    );
+    assert!(
+        taken
+            .iter()
+            .all(|t| t.result.is_ok() && t.total.minor_units() == TOTAL)
+    );
+    assert_eq!(gateway.capture_count(), 5);
+    assert_eq!(ledger.claims(None, 10).unwrap(), []);
+    assert!(
+        sleeper.delays().is_empty(),
+        "no wait when no one else holds a claim"
+    );
+}
+
+#[test]
+fn the_sweep_waits_while_another_worker_holds_a_live_claim() {
+    let (gateway, ledger, sleeper) = (
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+    );
+    let service = service(&gateway, &ledger, &sleeper);
+    let held = [InvoiceId::new("INV-1").unwrap()];
+    service.issue(&worked("INV-1", "tok_success")).unwrap();
+    let other = worker_id("w2");
+    ledger.claim(&other, &held, HOUR).unwrap();
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+
+    let mut waits = Vec::new();
+    worker
+        .sweep(10, Duration::from_millis(100), |event| {
+            if let Sweep::Waiting { held_elsewhere } = event {
+                waits.push(held_elsewhere);
+                // The other worker finishes while this one waits.
+                ledger.release(&other, &held).unwrap();
+            }
+            Ok::<(), BillingError>(())
+        })
+        .unwrap();
+
+    assert_eq!(waits, [1]);
+    assert_eq!(sleeper.delays(), [Duration::from_millis(100)]);
+    assert_eq!(
+        gateway.capture_count(),
+        0,
+        "the other worker's invoice is not taken"
+    );
+}
+
+#[test]
+fn an_error_of_the_report_ends_the_sweep() {
+    let (gateway, ledger, sleeper) = (
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+    );
+    let service = service(&gateway, &ledger, &sleeper);
+    service.issue(&worked("INV-1", "tok_success")).unwrap();
+    ledger
+        .claim(&worker_id("w2"), &[InvoiceId::new("INV-1").unwrap()], HOUR)
+        .unwrap();
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+
+    let ended = worker.sweep(10, Duration::from_millis(100), |_| {
+        Err(BillingError::NotFound(InvoiceId::new("stop").unwrap()))
+    });
+
+    assert_eq!(
+        ended,
+        Err(BillingError::NotFound(InvoiceId::new("stop").unwrap()))
+    );
+    assert!(sleeper.delays().is_empty());
+}
