@@ -386,14 +386,7 @@ pub struct IssuedBreakdown {
 
 impl IssuedBreakdown {
     /// The names of the amounts, in the order of [`IssuedBreakdown::amounts`].
-    pub const NAMES: [&'static str; 6] = [
-        "subtotal",
-        "tier_discount",
-        "loyalty_discount",
-        "tax",
-        "late_fee",
-        "total",
-    ];
+    pub const NAMES: [&'static str; 6] = Breakdown::NAMES;
 
     /// Amounts in cents, in the order of [`IssuedBreakdown::NAMES`]: they
     /// must add up (the five lines to the total) and the total must not be

@@ -216,6 +216,18 @@ pub struct Breakdown {
 }
 
 impl Breakdown {
+    /// The names of the six amounts, in the order an invoice shows them:
+    /// the one list every record, listing and report uses (JSON keys, CSV
+    /// columns, the ledger's breakdown).
+    pub const NAMES: [&'static str; 6] = [
+        "subtotal",
+        "tier_discount",
+        "loyalty_discount",
+        "tax",
+        "late_fee",
+        "total",
+    ];
+
     /// The breakdown of the five rounded running amounts; `exact` gives
     /// the exact ones, only for the message of a line that cannot be
     /// worked out.
@@ -276,12 +288,13 @@ impl Breakdown {
     /// The lines in invoice order, with their names as the JSON output uses
     /// them: subtotal, tier discount, loyalty discount, tax, late fee.
     pub fn lines(&self) -> [(&'static str, Money); 5] {
+        let [subtotal, tier, loyalty, tax, late_fee, _] = Breakdown::NAMES;
         [
-            ("subtotal", self.subtotal),
-            ("tier_discount", self.tier_discount),
-            ("loyalty_discount", self.loyalty_discount),
-            ("tax", self.tax),
-            ("late_fee", self.late_fee),
+            (subtotal, self.subtotal),
+            (tier, self.tier_discount),
+            (loyalty, self.loyalty_discount),
+            (tax, self.tax),
+            (late_fee, self.late_fee),
         ]
     }
 

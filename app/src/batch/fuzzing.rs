@@ -420,14 +420,7 @@ fn read_csv_output(output: &[u8]) -> Result<Vec<Record>, String> {
 }
 
 /// The JSON Lines output's amount keys, in [`Record::amounts`] order.
-const JSON_AMOUNTS: [&str; 6] = [
-    "subtotal",
-    "tier_discount",
-    "loyalty_discount",
-    "tax",
-    "late_fee",
-    "total",
-];
+const JSON_AMOUNTS: [&str; 6] = Breakdown::NAMES;
 
 /// Reads the batch's JSON Lines output back: one object per line, either
 /// priced (an optional `id` and the six amounts) or an error record

@@ -7,11 +7,14 @@
 
 mod charge;
 mod conventions;
+mod diff;
 mod fuzz_regressions;
 mod hostile;
 mod invoice;
+mod invoices;
 mod layers;
-mod ledger;
+mod rates;
 mod readme;
-mod reprice;
+mod reconcile;
+mod sample;
 mod util;

@@ -50,14 +50,7 @@ Examples:
   ledgerly diff old.jsonl new.jsonl --format markdown >> \"$GITHUB_STEP_SUMMARY\"";
 
 /// The amounts of a priced record, in output order.
-const FIELDS: [&str; 6] = [
-    "subtotal",
-    "tier_discount",
-    "loyalty_discount",
-    "tax",
-    "late_fee",
-    "total",
-];
+const FIELDS: [&str; 6] = pricing::Breakdown::NAMES;
 
 /// Where the total is in a record's amounts.
 const TOTAL: usize = 5;

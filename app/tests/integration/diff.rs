@@ -1,5 +1,7 @@
-//! `ledgerly rates`, `sample` and `diff` as the deploy gate runs them: the
-//! real binary, its stdout, stderr and exit code.
+//! `ledgerly diff` as the deploy gate runs it (and what the gate's three
+//! commands, `rates`, `sample` and `diff`, share: output that cannot be
+//! written, a closed pipe): the real binary, its stdout, stderr and exit
+//! code. `rates.rs` and `sample.rs` hold the other two commands' own tests.
 
 use std::fs;
 use std::path::PathBuf;
@@ -9,7 +11,7 @@ use predicates::prelude::*;
 use crate::util::{Unwritable, ledgerly, run_unwritable};
 
 /// A file of this test's own under cargo's per-target scratch directory.
-fn scratch(name: &str, contents: &[u8]) -> PathBuf {
+pub(crate) fn scratch(name: &str, contents: &[u8]) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reprice");
     fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
@@ -17,7 +19,7 @@ fn scratch(name: &str, contents: &[u8]) -> PathBuf {
     path
 }
 
-fn output_of(args: &[&str]) -> Vec<u8> {
+pub(crate) fn output_of(args: &[&str]) -> Vec<u8> {
     ledgerly()
         .args(args)
         .assert()
@@ -28,7 +30,7 @@ fn output_of(args: &[&str]) -> Vec<u8> {
 }
 
 /// Prices `book` with this binary as `ledgerly invoice` does in the gate.
-fn price(book: &[u8], input_format: &str) -> Vec<u8> {
+pub(crate) fn price(book: &[u8], input_format: &str) -> Vec<u8> {
     let output = ledgerly()
         .args(["invoice", "--input", "-", "--input-format", input_format])
         .args(["--format", "jsonl"])
@@ -40,77 +42,11 @@ fn price(book: &[u8], input_format: &str) -> Vec<u8> {
     output.stdout
 }
 
-fn priced(id: &str, total: &str) -> String {
+pub(crate) fn priced(id: &str, total: &str) -> String {
     format!(
         "{{\"id\":\"{id}\",\"subtotal\":\"{total}\",\"tier_discount\":\"0.00\",\
          \"loyalty_discount\":\"0.00\",\"tax\":\"0.00\",\"late_fee\":\"0.00\",\"total\":\"{total}\"}}\n"
     )
-}
-
-#[test]
-fn rates_prints_every_rate_the_threshold_and_the_version() {
-    ledgerly()
-        .arg("rates")
-        .assert()
-        .success()
-        .stdout(predicate::str::starts_with(
-            "rates version 1 (fingerprint fnv1a64:",
-        ))
-        .stdout(predicate::str::contains("gold discount        0.15\n"))
-        .stdout(predicate::str::contains("silver discount      0.10\n"))
-        .stdout(predicate::str::contains("late fee after days  30\n"))
-        .stderr("");
-}
-
-#[test]
-fn rates_as_json_starts_with_the_version_a_shell_script_can_read() {
-    let json = String::from_utf8(output_of(&["rates", "--format", "json"])).unwrap();
-    assert!(
-        json.starts_with("{\"version\":1,\"fingerprint\":\"fnv1a64:"),
-        "{json}"
-    );
-    assert!(json.contains("\"gold_discount\":\"0.15\""), "{json}");
-    assert!(json.ends_with("\"late_fee_after_days\":30}\n"), "{json}");
-}
-
-#[test]
-fn the_same_seed_writes_the_same_book_and_another_seed_another() {
-    let args = ["sample", "--count", "300", "--seed", "7"];
-    let one = output_of(&args);
-    assert_eq!(one, output_of(&args));
-    assert_eq!(String::from_utf8_lossy(&one).lines().count(), 300);
-    let other = output_of(&["sample", "--count", "300", "--seed", "8"]);
-    assert_ne!(one, other);
-    // The corner cases come first whatever the seed.
-    assert_eq!(one[..2000], other[..2000]);
-}
-
-#[test]
-fn the_book_prices_without_an_error_and_warns_once_about_platinum() {
-    let book = output_of(&["sample", "--count", "2000"]);
-    ledgerly()
-        .args(["invoice", "--input", "-", "--input-format", "jsonl"])
-        .write_stdin(book)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("\"error\"").not())
-        .stdout(predicate::str::contains("{\"id\":\"REF-002000\","))
-        .stderr("warning: unknown tier \"platinum\" applies no discount\n");
-}
-
-#[test]
-fn the_csv_and_jsonl_books_price_to_the_same_totals() {
-    let jsonl = price(
-        &output_of(&["sample", "--count", "1500", "--seed", "3"]),
-        "jsonl",
-    );
-    let csv_book = output_of(&[
-        "sample", "--count", "1500", "--seed", "3", "--format", "csv",
-    ]);
-    assert!(csv_book.starts_with(b"invoice_id,tier,loyalty_member,days_overdue,price,quantity\n"));
-    let csv = price(&csv_book, "csv");
-    assert_eq!(jsonl.len(), csv.len());
-    assert_eq!(jsonl, csv);
 }
 
 #[test]

@@ -18,14 +18,14 @@ use crate::util::{fixture, ledgerly, on_ledger, scratch, stdout_of};
 
 /// Where a test's ledger and sandbox books live: a scratch directory's
 /// files, or a schema of its own on the PostgreSQL test server.
-enum Place {
+pub(crate) enum Place {
     File(tempfile::TempDir),
     Postgres(ledger_store::testing::Schema),
 }
 
 impl Place {
     /// A fresh SQLite ledger.
-    fn file() -> Place {
+    pub(crate) fn file() -> Place {
         Place::File(scratch())
     }
 
@@ -90,7 +90,7 @@ impl Place {
 }
 
 /// `count` invoices paid with `tok_success`, one JSON line each.
-fn write_invoices(dir: &Path, count: usize) -> PathBuf {
+pub(crate) fn write_invoices(dir: &Path, count: usize) -> PathBuf {
     let mut text = String::new();
     for n in 1..=count {
         let _ = writeln!(
@@ -105,7 +105,7 @@ fn write_invoices(dir: &Path, count: usize) -> PathBuf {
 }
 
 /// JSON Lines output as values.
-fn records(text: &str) -> Vec<Value> {
+pub(crate) fn records(text: &str) -> Vec<Value> {
     text.lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
@@ -113,19 +113,19 @@ fn records(text: &str) -> Vec<Value> {
 
 /// What the processor's books and the ledger say, compared.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Comparison {
-    invoices: usize,
-    paid: usize,
-    captures: usize,
+pub(crate) struct Comparison {
+    pub(crate) invoices: usize,
+    pub(crate) paid: usize,
+    pub(crate) captures: usize,
     /// Invoices the processor captured more than once.
-    double_captures: usize,
+    pub(crate) double_captures: usize,
     /// Paid invoices with no capture under their charge id.
-    paid_without_capture: usize,
+    pub(crate) paid_without_capture: usize,
     /// Captured invoices the ledger does not show paid by that capture.
-    captured_not_paid: usize,
+    pub(crate) captured_not_paid: usize,
 }
 
-fn compare(place: &Place) -> Comparison {
+pub(crate) fn compare(place: &Place) -> Comparison {
     let captures = records(&stdout_of(&mut place.command(&["sandbox", "captures"])));
     let invoices = records(&stdout_of(&mut place.command(&["invoices"])));
     let mut by_reference: HashMap<String, Vec<String>> = HashMap::new();
@@ -490,83 +490,6 @@ fn several_runs_at_once(place: &Place) {
 }
 
 #[test]
-fn reconcile_settles_unknown_attempts_by_lookup_after_the_grace_and_needs_a_ledger() {
-    let dir = scratch();
-    on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
-        .assert()
-        .code(1);
-    // INV-8's retries ran out: its attempt is unknown, and the processor
-    // has no record of a capture. Within the grace it may be in flight.
-    on_ledger(&dir, &["reconcile"])
-        .assert()
-        .code(1)
-        .stdout("reconciled: 0 attempt(s) settled (0 captured), 1 still unknown\n");
-    on_ledger(&dir, &["reconcile", "--grace", "0"])
-        .assert()
-        .success()
-        .stdout("reconciled: 1 attempt(s) settled (0 captured), 0 still unknown\n");
-    let open = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--status", "open"],
-    )));
-    let ids: Vec<&str> = open.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["INV-6", "INV-8"]);
-    assert_eq!(compare(&Place::File(dir)).captures, 4);
-    let empty = scratch();
-    on_ledger(&empty, &["reconcile"])
-        .assert()
-        .code(66)
-        .stderr(predicate::str::contains("error: ledger "))
-        .stderr(predicate::str::contains("does not exist"));
-    on_ledger(&empty, &["invoices"]).assert().code(66);
-    on_ledger(&empty, &["sandbox", "captures"])
-        .assert()
-        .code(66);
-}
-
-#[test]
-fn invoices_filter_by_status_and_id() {
-    let dir = scratch();
-    on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
-        .assert()
-        .code(1);
-    let failed = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--status", "failed"],
-    )));
-    let ids: Vec<&str> = failed.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["INV-5"]);
-    assert_eq!(failed[0]["attempts"][0]["outcome"], "declined");
-    assert_eq!(failed[0]["attempts"][0]["detail"], "insufficient_funds");
-    let one = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--id", "INV-1"],
-    )));
-    assert_eq!(one.len(), 1);
-    assert_eq!(one[0]["total"], "141.69");
-    assert_eq!(one[0]["tier_discount"], "-22.50");
-    assert_eq!(one[0]["charge_id"], "ch_fake_000001");
-    assert_eq!(
-        one[0]["attempts"][0]["idempotency_key"],
-        "invoice:INV-1:attempt:1"
-    );
-    let csv = stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--format", "csv", "--id", "INV-2"],
-    ));
-    let rows: Vec<&str> = csv.lines().collect();
-    assert!(rows[0].starts_with("id,customer,status,charge_id,"));
-    assert!(
-        rows[1].starts_with("INV-2,cus_2,paid,ch_fake_000003,USD,10.00,"),
-        "{csv}"
-    );
-    assert!(rows[1].ends_with(",2,captured (ch_fake_000003)"), "{csv}");
-    on_ledger(&dir, &["invoices", "--status", "lost"])
-        .assert()
-        .code(2);
-}
-
-#[test]
 fn a_ledger_from_a_newer_ledgerly_is_refused_and_left_untouched() {
     let dir = scratch();
     let ledger = dir.path().join("ledgerly.db");
@@ -758,33 +681,4 @@ fn a_claim_must_last_and_a_worker_needs_a_name() {
             .code(2)
             .stderr(predicate::str::contains(message));
     }
-}
-
-#[test]
-fn invoices_and_captures_are_listed_whole_past_their_first_page() {
-    // `invoices` reads 256 invoices a page, `sandbox captures` 1000
-    // captures a page: 1001 fill both first pages and start the next.
-    const INVOICES: usize = 1001;
-    let dir = scratch();
-    let input = write_invoices(dir.path(), INVOICES);
-    on_ledger(
-        &dir,
-        &["--quiet", "charge", "--input", input.to_str().unwrap()],
-    )
-    .assert()
-    .success();
-    let captures = records(&stdout_of(&mut on_ledger(&dir, &["sandbox", "captures"])));
-    let numbers: Vec<u64> = captures
-        .iter()
-        .map(|capture| capture["number"].as_u64().unwrap())
-        .collect();
-    assert_eq!(numbers, (1..=1001).collect::<Vec<u64>>());
-    assert_eq!(captures[1000]["reference"], "INV-01001");
-    let invoices = records(&stdout_of(&mut on_ledger(&dir, &["invoices"])));
-    let ids: Vec<&str> = invoices
-        .iter()
-        .map(|invoice| invoice["id"].as_str().unwrap())
-        .collect();
-    let expected: Vec<String> = (1..=INVOICES).map(|n| format!("INV-{n:05}")).collect();
-    assert_eq!(ids, expected);
 }

@@ -1,5 +1,7 @@
 //! `ledgerly charge` as a user runs it: sandbox collection through billing.
 
+pub(crate) mod ledger;
+
 use predicates::prelude::*;
 
 use crate::util::{SANDBOX_NOTICE, fixture, ledgerly, lines, on_ledger, scratch};
