@@ -51,6 +51,12 @@ impl Console {
         }
     }
 
+    /// Writes `warning: message` to the process's stderr, quiet or not:
+    /// something a cron job's log must show.
+    pub(crate) fn warning(self, message: impl Display) {
+        let _ = writeln!(io::stderr(), "{} {message}", self.warning_prefix());
+    }
+
     /// Writes `error: message` to the process's stderr.
     pub(crate) fn error(self, message: impl Display) {
         // If stderr is gone too, the exit code is all that is left.

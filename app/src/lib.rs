@@ -56,12 +56,6 @@ pub fn run() -> ExitCode {
     // Color resolved against `NO_COLOR` and the terminal now.
     let console = Console::new(cli.global.quiet, cli.global.color.enabled_on_stderr());
     signals::install();
-    // Writes to a closed stdout (`>&-`) would be discarded without an
-    // error by the standard library; a run that cannot write says so.
-    if let Err(error) = stdout_is_open() {
-        console.error(AppError::Output(error));
-        return ExitCode::from(EXIT_OUTPUT);
-    }
     let result = match cli.command {
         Command::Invoice(args) => command::invoice::run(args, console),
         Command::Charge(args) => command::charge::run(&args, console),
@@ -69,7 +63,7 @@ pub fn run() -> ExitCode {
         Command::Man => cli::completions::run_man(),
         Command::Rates(args) => command::rates::run(&args),
         Command::Sample(args) => command::sample::run(&args),
-        Command::Diff(args) => command::diff::run(&args),
+        Command::Diff(args) => command::diff::run(&args, console),
         Command::Invoices(args) => command::invoices::run(&args),
         Command::Reconcile(args) => command::reconcile::run(&args),
         Command::Sandbox(args) => command::sandbox::run(&args),
@@ -116,34 +110,6 @@ fn limit_arenas_under_an_address_space_limit() {
         // `exec` returns only when it failed; then carry on as we are.
         let _ = command.args(args).env("MALLOC_ARENA_MAX", "1").exec();
     }
-}
-
-/// Whether stdout can take the records. A closed descriptor 1 (`>&-`, as
-/// some schedulers leave it) never reaches us as such: the Rust runtime
-/// opens `/dev/null` read-write in its place before `main`, and every
-/// record would vanish with exit 0. A shell's `> /dev/null` opens it
-/// write-only, so on Linux a read-write `/dev/null` on descriptor 1 is
-/// taken for what it is: stdout was closed.
-fn stdout_is_open() -> io::Result<()> {
-    use std::os::fd::AsFd;
-    let closed = || io::Error::new(io::ErrorKind::BrokenPipe, "stdout is closed");
-    io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(|_| closed())?;
-    let null =
-        std::fs::read_link("/proc/self/fd/1").is_ok_and(|target| target.as_os_str() == "/dev/null");
-    if null && fd_flags(1).is_some_and(|flags| flags & 0o3 == 0o2) {
-        return Err(closed());
-    }
-    Ok(())
-}
-
-/// The open flags of descriptor `fd`, from Linux's `/proc/self/fdinfo`.
-fn fd_flags(fd: u32) -> Option<u32> {
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
-    let flags = info.lines().find_map(|line| line.strip_prefix("flags:"))?;
-    u32::from_str_radix(flags.trim(), 8).ok()
 }
 
 /// Ends the run the way clap says: a usage error on stderr (exit 2), or

@@ -126,7 +126,7 @@ where
             Ok(read) => read,
             Err(payload) => panic::resume_unwind(payload),
         };
-        let summary = written?;
+        let mut summary = written?;
         if summary.closed {
             return Ok(summary);
         }
@@ -134,7 +134,7 @@ where
         // No records at all: the header alone, once the input read whole.
         if !preamble.is_empty() {
             match out.write_all(preamble).and_then(|()| out.flush()) {
-                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => summary.closed = true,
                 Err(error) => return Err(BatchError::Output(error)),
                 Ok(()) => {}
             }

@@ -35,7 +35,7 @@ use crate::batch::read::lines::{
     Block, LineBlocks, LineTooLong, MAX_LINE, is_blank, numbered_lines,
 };
 use crate::console::Console;
-use crate::error::{AppError, Cmd, Status, closed_pipe_or};
+use crate::error::{AppError, Cmd, Status, closed_pipe_or, input_name};
 use crate::input::open_input;
 use crate::output::charge::{ChargeFormat, Collected, Outcome, write_collected, write_invalid};
 use crate::progress::Diagnostics;
@@ -334,6 +334,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let pool = BufferPool::default();
     let mut out = io::stdout().lock();
     let mut records = Vec::with_capacity(256);
+    let mut read_any = false;
     for block in LineBlocks::new(reader, &pool, BLOCK_SIZE, MAX_LINE) {
         let block = block.map_err(|source| AppError::input(&args.input, source))?;
         let lines: Box<dyn Iterator<Item = (u64, Option<&[u8]>)>> = match &block {
@@ -364,6 +365,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
                 run.ids.insert(invoice.id().as_str().to_owned());
             }
             run.batch.push((line, entry));
+            read_any = true;
         }
         // What has arrived is settled before waiting for more input.
         if let Some(status) = run.settle(&mut out, &mut records)? {
@@ -372,6 +374,14 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         if let Block::Lines { data, .. } = block {
             pool.put(data);
         }
+    }
+    if !read_any {
+        // Said before the sweep, which may wait on other workers: an empty
+        // input is more often a failed export than a day with nothing due.
+        console.warning(format_args!(
+            "no invoice was read from {}",
+            input_name(&args.input).display()
+        ));
     }
     if let Some(status) = run.sweep(console, &mut out, &mut records)? {
         return Ok(status);

@@ -251,6 +251,15 @@ fn batch(
         BatchError::Input(source) => input_error(source),
         BatchError::Output(error) => AppError::Output(error),
     })?;
+    if summary.invoices == 0 && !summary.closed {
+        // An empty or closed input is more often a mistake upstream (a
+        // failed export, a wrong path in a pipe) than a day with nothing
+        // to bill: it succeeds, but not without a word.
+        console.warning(format_args!(
+            "no invoice was read from {}",
+            input_name(path).display()
+        ));
+    }
     Ok(if summary.invalid > 0 {
         Status::SomeInvalid
     } else {

@@ -260,3 +260,95 @@ fn diff_reads_old_from_stdin_when_named_dash() {
         .stdout(predicate::str::starts_with("diff - -> "))
         .stdout(predicate::str::contains("total moved -0.25"));
 }
+
+#[test]
+fn two_readers_of_one_stdin_are_a_usage_error() {
+    ledgerly()
+        .args(["diff", "-", "-"])
+        .write_stdin(priced("A", "1.00"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "OLD and NEW cannot both be - (stdin)",
+        ));
+}
+
+#[test]
+fn diff_of_empty_files_succeeds_but_says_no_record_was_read() {
+    let empty = scratch("empty.jsonl", b"");
+    let blank = scratch("blank.jsonl", b"\n\n");
+    for quiet in [false, true] {
+        let mut diff = ledgerly();
+        if quiet {
+            diff.arg("--quiet");
+        }
+        diff.arg("diff")
+            .arg(&empty)
+            .arg(&blank)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "no differences: 0 invoices compared",
+            ))
+            .stderr(predicate::str::starts_with(
+                "warning: no record was read from ",
+            ));
+    }
+}
+
+#[test]
+fn the_headline_counts_the_records_found_in_one_file_only() {
+    let old = scratch(
+        "one-side-old.jsonl",
+        format!(
+            "{}{}{}",
+            priced("A", "1.00"),
+            priced("B", "1.00"),
+            priced("C", "1.00")
+        )
+        .as_bytes(),
+    );
+    let new = scratch(
+        "one-side-new.jsonl",
+        format!("{}{}", priced("A", "1.00"), priced("D", "1.00")).as_bytes(),
+    );
+    ledgerly()
+        .arg("diff")
+        .arg(&old)
+        .arg(&new)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "0 of 1 compared invoices change; total moved 0.00; \
+             3 in one file only (2 only in old, 1 only in new)",
+        ));
+}
+
+#[test]
+fn a_top_of_any_size_shows_at_most_ten_thousand_changes() {
+    let (mut old, mut new) = (String::new(), String::new());
+    for n in 0..10_050 {
+        old.push_str(&priced(&format!("I{n:05}"), "1.00"));
+        new.push_str(&priced(&format!("I{n:05}"), "2.00"));
+    }
+    let old = scratch("top-old.jsonl", old.as_bytes());
+    let new = scratch("top-new.jsonl", new.as_bytes());
+    for top in ["9223372036854775808", "18446744073709551615"] {
+        let output = ledgerly()
+            .arg("diff")
+            .arg(&old)
+            .arg(&new)
+            .args(["--top", top, "--format", "json"])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let report: serde_json::Value = serde_json::from_slice(&output).unwrap();
+        assert_eq!(
+            report["largest_changes"].as_array().unwrap().len(),
+            10_000,
+            "{top}"
+        );
+    }
+}

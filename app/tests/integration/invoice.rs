@@ -466,3 +466,39 @@ fn unknown_tiers_are_warned_about_once_each_across_a_long_batch() {
         assert_eq!(discounted, i % 3 == 1, "record {i}: {record}");
     }
 }
+
+#[test]
+fn an_empty_or_closed_input_succeeds_but_says_no_invoice_was_read() {
+    for (input_format, format) in [("jsonl", "jsonl"), ("csv", "csv"), ("jsonl", "text")] {
+        for stdin in ["", "\n\n"] {
+            ledgerly()
+                .args([
+                    "--quiet",
+                    "invoice",
+                    "--input",
+                    "-",
+                    "--input-format",
+                    input_format,
+                ])
+                .args(["--format", format])
+                .write_stdin(stdin)
+                .assert()
+                .success()
+                .stderr("warning: no invoice was read from stdin\n");
+        }
+    }
+    // stdin closed outright (`<&-`): the runtime gives it /dev/null.
+    let output = StdCommand::new("bash")
+        .args([
+            "-c",
+            r#""$0" invoice --input - --input-format jsonl <&-"#,
+            cargo_bin!("ledgerly").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "warning: no invoice was read from stdin\n"
+    );
+}

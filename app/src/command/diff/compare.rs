@@ -1,16 +1,15 @@
 //! Comparing the two files in lockstep: each record with its partner,
 //! by id or position, money in integer cents; the report it makes.
 
-use super::TOTAL;
-use super::read::Key;
-use super::read::Outcome;
-use super::read::Record;
-use super::read::Records;
-use super::render::money;
-use crate::error::AppError;
+use std::collections::{HashMap, VecDeque};
+
 use serde::Serialize;
-use std::collections::HashMap;
-use std::collections::VecDeque;
+
+use crate::error::AppError;
+
+use super::TOTAL;
+use super::read::{Key, Outcome, Record, Records};
+use super::render::money;
 
 /// One invoice whose amounts changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +115,9 @@ impl Report {
             return;
         }
         self.largest.push(change);
-        if self.largest.len() >= 2 * self.top {
+        // Saturating: `--top` is capped (MAX_TOP), but a doubling that
+        // wrapped would cut after every push, quadratic in the changes.
+        if self.largest.len() >= self.top.saturating_mul(2) {
             self.cut_largest();
         }
     }

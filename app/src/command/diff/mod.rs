@@ -17,7 +17,8 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::error::{AppError, Status};
+use crate::console::Console;
+use crate::error::{AppError, Cmd, Status, input_name};
 
 mod compare;
 mod read;
@@ -66,7 +67,7 @@ pub(crate) struct Args {
     #[arg(value_name = "NEW")]
     pub(crate) new: PathBuf,
 
-    /// How many of the largest changes (and of the other lists) to show
+    /// How many of the largest changes (and of the other lists) to show; at most 10000
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub(crate) top: usize,
 
@@ -86,11 +87,29 @@ pub(crate) enum DiffFormat {
     Markdown,
 }
 
+/// The longest list a report shows: a larger `--top` is cut to it, so that
+/// no value of the flag costs more than a list a reviewer can read.
+const MAX_TOP: usize = 10_000;
+
 /// Runs `ledgerly diff`.
-pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
+pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
+    if args.old.as_os_str() == "-" && args.new.as_os_str() == "-" {
+        // Two readers of one stdin would each take some of its lines.
+        return Err(AppError::usage(
+            Cmd::Diff,
+            "OLD and NEW cannot both be - (stdin): name at least one file",
+        ));
+    }
     let old = Records::open(&args.old)?;
     let new = Records::open(&args.new)?;
-    let report = compare(old, new, args.top)?;
+    let report = compare(old, new, args.top.min(MAX_TOP))?;
+    if report.compared + report.only_in_old + report.only_in_new == 0 {
+        console.warning(format_args!(
+            "no record was read from {} or {}",
+            input_name(&args.old).display(),
+            input_name(&args.new).display()
+        ));
+    }
     let text = match args.format {
         DiffFormat::Text => render_text(&report, &args.old, &args.new),
         DiffFormat::Json => render_json(&report, &args.old, &args.new),

@@ -1,17 +1,15 @@
 //! Reading the two files: records as `ledgerly invoice` writes them,
 //! one line at a time, amounts as whole cents.
 
-use super::FIELDS;
-use crate::error::AppError;
-use crate::error::input_name;
-use serde::Deserialize;
 use std::fs::File;
-use std::io;
-use std::io::BufRead;
-use std::io::BufReader;
-use std::io::Read;
-use std::path::Path;
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{AppError, input_name};
+
+use super::FIELDS;
 
 /// A record as `ledgerly invoice --format jsonl` writes it: a priced
 /// invoice (`id` when the input had one, six amounts) or an error record

@@ -1,13 +1,13 @@
 //! The report in the three formats: text for a terminal, JSON for
 //! scripts, Markdown for a job summary.
 
-use super::FIELDS;
-use super::TOTAL;
-use super::compare::ErrorChange;
-use super::compare::Report;
-use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
+
+use serde::Serialize;
+
+use super::compare::{ErrorChange, Report};
+use super::{FIELDS, TOTAL};
 
 /// Cents as a decimal amount with two places: `-1234.56`.
 pub(super) fn money(cents: i128) -> String {
@@ -28,12 +28,23 @@ pub(super) fn signed(cents: i128) -> String {
 /// The headline: what a reviewer reads first.
 pub(super) fn headline(report: &Report) -> String {
     if report.differs() {
-        format!(
+        let mut line = format!(
             "{} of {} compared invoices change; total moved {}",
             report.changed,
             report.compared,
             signed(report.moved[TOTAL])
-        )
+        );
+        // Records with no partner are not in the comparison: the headline
+        // says so, or a release that drops invoices would read "0 change".
+        let unmatched = report.only_in_old + report.only_in_new;
+        if unmatched > 0 {
+            let _ = write!(
+                line,
+                "; {unmatched} in one file only ({} only in old, {} only in new)",
+                report.only_in_old, report.only_in_new
+            );
+        }
+        line
     } else {
         format!("no differences: {} invoices compared", report.compared)
     }

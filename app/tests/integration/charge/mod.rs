@@ -129,3 +129,16 @@ fn an_invoice_read_again_for_another_customer_or_currency_is_refused() {
         );
     }
 }
+
+#[test]
+fn an_empty_input_succeeds_but_says_no_invoice_was_read() {
+    let dir = scratch();
+    for stdin in ["", "\n"] {
+        on_ledger(&dir, &["--quiet", "charge", "--input", "-"])
+            .write_stdin(stdin)
+            .assert()
+            .success()
+            .stdout("")
+            .stderr("warning: no invoice was read from stdin\n");
+    }
+}
