@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Drives the legacy Python pricing module over a JSON Lines file, the way a
 month-end job built on it would: read each invoice, call
-`calculate_invoice_total`, write the total. scripts/bench times it beside
-`ledgerly` on the same file.
+`calculate_invoice_total`, write the total. `scripts/bench invoice` times it
+beside `ledgerly` on the same file.
 
 The legacy module works on floats, so prices (decimal strings or numbers in
 the file) are handed to it as floats, as its callers did.
 
-Usage: bench_legacy.py [--legacy DIR] FILE
+Usage: legacy_peer.py [--legacy DIR] FILE
 """
 import argparse
 import json

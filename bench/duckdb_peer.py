@@ -3,8 +3,8 @@
 person would reach for first, the way `ledgerly invoice --format jsonl` does:
 exact DECIMAL arithmetic, the same pipeline and rounding
 (../shared/spec/DOMAIN.md), the same JSON Lines records in input order,
-written to stdout. scripts/bench --peers times it beside ledgerly on the same
-files and checks its records against ledgerly's.
+written to stdout. `scripts/bench invoice --peers` times it beside ledgerly on
+the same files and checks its records against ledgerly's.
 
 The pipeline, each step on the exact result of the one before: subtotal
 (sum of price x quantity), tier discount (gold 15 %, silver 10 %, bronze 5 %,
@@ -15,7 +15,7 @@ the rounded running amounts, so they add up to the total.
 
 It runs in the bench's virtualenv (pip install duckdb), on all cores.
 
-Usage: bench_duckdb.py --input-format jsonl|csv FILE
+Usage: duckdb_peer.py --input-format jsonl|csv FILE
 """
 import argparse
 
