@@ -11,7 +11,7 @@
 //! invoices of `ledgerly sample`, JSON Lines to JSON Lines, release build);
 //! 5 749 against 9 667 on the spaced shape of `scripts/bench` (a space after
 //! `:` and `,`, up to six items); the outputs byte-identical. Where the rest
-//! goes is in the README's benchmark section.
+//! goes is in docs/benchmarks.md.
 //!
 //! Fallback rule: anything this path does not accept as it is — an invalid
 //! invoice, an escape, `3.0` as a quantity, an exponent, a field twice, an
