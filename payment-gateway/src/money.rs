@@ -44,7 +44,9 @@ impl FromStr for Currency {
     fn from_str(code: &str) -> Result<Self, Self::Err> {
         Currency::ALL
             .into_iter()
-            .find(|currency| currency.code().eq_ignore_ascii_case(code))
+            // Case-sensitive, as every text field is (`Gold` is not a tier):
+            // `usd` is refused like ` USD`, never silently read as USD.
+            .find(|currency| currency.code() == code)
             .ok_or_else(|| InvalidRequest::UnsupportedCurrency(code.to_owned()))
     }
 }
@@ -141,8 +143,12 @@ mod tests {
     }
 
     #[test]
-    fn parses_codes_in_either_case_and_refuses_others() {
-        assert_eq!("usd".parse::<Currency>(), Ok(Currency::Usd));
+    fn parses_upper_case_codes_and_refuses_every_other_spelling() {
+        assert_eq!(
+            "usd".parse::<Currency>(),
+            Err(InvalidRequest::UnsupportedCurrency("usd".to_owned()))
+        );
+        assert!("Eur".parse::<Currency>().is_err());
         assert_eq!("EUR".parse::<Currency>(), Ok(Currency::Eur));
         assert_eq!(
             "JPY".parse::<Currency>(),
