@@ -51,8 +51,8 @@ use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, BillingError, BillingService, ClaimOutcome, Claims,
     CustomerId, HeldClaim, Invoice, InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus,
-    IssueOutcome, IssuedBreakdown, IssuedInvoice, IssuedParts, Ledger, Payment, RecordingSleeper,
-    LedgerError, LedgerErrorKind, RetryPolicy, StatusKind, WorkerId,
+    IssueOutcome, IssuedBreakdown, IssuedInvoice, IssuedParts, Ledger, LedgerError,
+    LedgerErrorKind, Payment, RecordingSleeper, RetryPolicy, StatusKind, WorkerId,
 };
 
 /// Generates one `#[test]` per conformance check, each on a fresh storage

@@ -279,10 +279,7 @@ pub trait Ledger {
 macro_rules! forward_ledger {
     ($wrapper:ty) => {
         impl<L: Ledger + ?Sized> Ledger for $wrapper {
-            fn issue(
-                &self,
-                invoices: &[IssuedInvoice],
-            ) -> Result<Vec<IssueOutcome>, LedgerError> {
+            fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
                 (**self).issue(invoices)
             }
             fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
@@ -475,9 +472,7 @@ impl Ledger for InMemoryLedger {
         for attempt in attempts {
             let id = attempt.invoice();
             let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
-                return Err(LedgerError::not_found(format!(
-                    "invoice {id} not found"
-                )));
+                return Err(LedgerError::not_found(format!("invoice {id} not found")));
             };
             check_append(&record, attempt)?;
             record.attempts.push(attempt.clone());
@@ -493,9 +488,7 @@ impl Ledger for InMemoryLedger {
         for update in updates {
             let id = update.invoice();
             let Some(mut record) = changed.remove(id).or_else(|| records.get(id).cloned()) else {
-                return Err(LedgerError::not_found(format!(
-                    "invoice {id} not found"
-                )));
+                return Err(LedgerError::not_found(format!("invoice {id} not found")));
             };
             apply_update(&mut record, update)?;
             changed.insert(id.clone(), record);

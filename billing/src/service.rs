@@ -9,8 +9,8 @@ use payment_gateway::{
 
 use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, BillingError, Invoice, InvoiceId, InvoiceRecord,
-    IssueOutcome, IssuedInvoice, Ledger, Payment, Rates, LedgerError, LedgerErrorKind,
-    RetryPolicy, Sleeper,
+    IssueOutcome, IssuedInvoice, Ledger, LedgerError, LedgerErrorKind, Payment, Rates, RetryPolicy,
+    Sleeper,
 };
 
 /// How many unsettled attempts [`BillingService::reconcile`] reads at once.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use billing::{
     BillingService, CustomerId, InMemoryLedger, Invoice, InvoiceFilter, InvoiceId, Ledger,
-    RecordingSleeper, LedgerError, LedgerErrorKind, RetryPolicy, Sleeper, ThreadSleeper,
+    LedgerError, LedgerErrorKind, RecordingSleeper, RetryPolicy, Sleeper, ThreadSleeper,
 };
 use payment_gateway::Clock;
 use payment_gateway::{Currency, FakeGateway, ManualClock, PaymentMethod};
@@ -47,10 +47,7 @@ fn repository_error_keeps_its_message_and_kind() {
     assert_eq!(error.message(), "disk full");
     assert_eq!(error.kind(), LedgerErrorKind::Other);
     assert_eq!(error.to_string(), "invoice repository failed: disk full");
-    assert_eq!(
-        LedgerError::conflict("x").kind(),
-        LedgerErrorKind::Conflict
-    );
+    assert_eq!(LedgerError::conflict("x").kind(), LedgerErrorKind::Conflict);
     assert_eq!(
         LedgerError::not_found("x").kind(),
         LedgerErrorKind::NotFound

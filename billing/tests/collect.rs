@@ -13,7 +13,7 @@ use std::time::Duration;
 use billing::{
     Attempt, AttemptUpdate, BillingError, BillingService, CustomerId, InMemoryLedger, Invoice,
     InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus, IssueOutcome, IssuedInvoice, Ledger,
-    Payment, RecordingSleeper, LedgerError, RetryPolicy,
+    LedgerError, Payment, RecordingSleeper, RetryPolicy,
 };
 use payment_gateway::{
     Amount, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,

@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, MAX_LEASE, LedgerError, WorkerId,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, MAX_LEASE, WorkerId,
     apply_update, check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
@@ -185,9 +185,7 @@ impl SqliteLedger {
 #[allow(clippy::needless_pass_by_value)]
 fn failed(error: rusqlite::Error) -> LedgerError {
     match error.sqlite_error_code() {
-        Some(ErrorCode::ConstraintViolation) => {
-            LedgerError::conflict(format!("sqlite: {error}"))
-        }
+        Some(ErrorCode::ConstraintViolation) => LedgerError::conflict(format!("sqlite: {error}")),
         _ => LedgerError::new(format!("sqlite: {error}")),
     }
 }
@@ -395,9 +393,7 @@ impl Ledger for SqliteLedger {
                 )
                 .map_err(failed)?;
             if changed == 0 {
-                return Err(LedgerError::not_found(format!(
-                    "invoice {id} not found"
-                )));
+                return Err(LedgerError::not_found(format!("invoice {id} not found")));
             }
             Ok(())
         })

@@ -4,7 +4,7 @@
 
 use billing::{
     Attempt, AttemptOutcome, CustomerId, InvoiceId, IssuedBreakdown, IssuedInvoice, IssuedParts,
-    Rates, LedgerError,
+    LedgerError, Rates,
 };
 use payment_gateway::{Amount, Currency, PaymentMethod, from_unix_millis};
 

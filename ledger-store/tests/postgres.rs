@@ -507,11 +507,7 @@ fn an_integrity_violation_is_a_conflict_and_any_other_failure_is_not() {
     let taken = ledger
         .change_payment_method(&InvoiceId::new("KEY-1").unwrap(), &method)
         .unwrap_err();
-    assert_eq!(
-        taken.kind(),
-        billing::LedgerErrorKind::Conflict,
-        "{taken}"
-    );
+    assert_eq!(taken.kind(), billing::LedgerErrorKind::Conflict, "{taken}");
 
     // A failure that is no such race (here a table gone) is not a conflict.
     admin.batch_execute("DROP TABLE claims").unwrap();

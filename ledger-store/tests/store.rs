@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use billing::{
     Attempt, AttemptOutcome, BillingService, CustomerId, Invoice, InvoiceFilter, InvoiceId,
-    InvoiceStatus, Ledger, Payment, RecordingSleeper, LedgerErrorKind, RetryPolicy, StatusKind,
+    InvoiceStatus, Ledger, LedgerErrorKind, Payment, RecordingSleeper, RetryPolicy, StatusKind,
 };
 use ledger_store::{AnyBooks, Location, SqliteLedger, SqliteSandboxBooks, StoreError};
 use payment_gateway::{

@@ -171,9 +171,7 @@ impl PgLedger {
     /// runs the work again, up to [`WRITE_TRIES`] times in all.
     fn write_checked<T>(
         &self,
-        mut work: impl FnMut(
-            &mut Transaction<'_>,
-        ) -> Result<Result<T, LedgerError>, postgres::Error>,
+        mut work: impl FnMut(&mut Transaction<'_>) -> Result<Result<T, LedgerError>, postgres::Error>,
     ) -> Result<T, LedgerError> {
         let mut client = self.lock();
         let mut tries = 1;
@@ -518,9 +516,7 @@ impl Ledger for PgLedger {
             )
         })?;
         if changed == 0 {
-            return Err(LedgerError::not_found(format!(
-                "invoice {id} not found"
-            )));
+            return Err(LedgerError::not_found(format!("invoice {id} not found")));
         }
         Ok(())
     }
