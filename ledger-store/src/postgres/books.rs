@@ -11,7 +11,9 @@ use postgres::{Client, Row, Statement};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
-use crate::books::{CaptureRow, KeyRow, into_capture, into_key_record, outcome_columns};
+use crate::book_rows::{
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, into_capture, into_key_record, outcome_columns,
+};
 
 /// The books' migrations, in the SQLite books' order and numbering.
 const MIGRATIONS: &[&str] = &[
@@ -51,9 +53,6 @@ const KIND: Kind = Kind {
 /// from every host are serial, as they are on one SQLite file: one key
 /// captures once, and captures are numbered without gaps.
 const REQUEST_LOCK: i64 = 0x4C53_4252;
-
-const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_method, amount, \
-     currency, reference, captured_at_ms";
 
 /// The sandbox processor's [`SandboxBooks`] in a PostgreSQL database. It
 /// stands for another company's system: its own connection, never a

@@ -15,9 +15,9 @@ use postgres::{Client, IsolationLevel, Row, Transaction};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
-use crate::ledger::lease_ms;
 use crate::rows::{
     ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invalid, invoice_row,
+    lease_ms,
 };
 
 /// The ledger's migrations, in the SQLite ledger's order and numbering.

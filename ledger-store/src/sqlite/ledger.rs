@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, MAX_LEASE, WorkerId,
-    apply_update, check_append,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, WorkerId, apply_update,
+    check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
 use rusqlite::{
@@ -14,11 +14,11 @@ use rusqlite::{
     params,
 };
 
+use super::schema::{self, FileKind};
 use crate::StoreError;
 use crate::rows::{
-    ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invoice_row,
+    ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invoice_row, lease_ms,
 };
-use crate::schema::{self, FileKind};
 
 /// The ledger's migrations, in order. Never edit one that shipped: add the
 /// next. Money is integer cents; rates are exact decimal text; times are
@@ -477,11 +477,6 @@ impl Ledger for SqliteLedger {
 /// which every process sharing the file reads.
 fn now_ms() -> i64 {
     unix_millis(std::time::SystemTime::now())
-}
-
-/// A lease in milliseconds, capped at [`MAX_LEASE`].
-pub(crate) fn lease_ms(lease: std::time::Duration) -> i64 {
-    i64::try_from(lease.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Claims for SqliteLedger {

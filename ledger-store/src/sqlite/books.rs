@@ -4,14 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use payment_gateway::{
-    Amount, BooksError, BooksTransaction, Capture, Charge, ChargeId, ChargeRequest, Currency,
-    DeclineCode, IdempotencyKey, KeyRecord, PaymentMethod, SandboxBooks, StoredResult,
-    from_unix_millis, unix_millis,
+    BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, SandboxBooks, StoredResult,
+    unix_millis,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
+use super::schema::{self, FileKind};
 use crate::StoreError;
-use crate::schema::{self, FileKind};
+use crate::book_rows::{
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, into_capture, into_key_record, invalid, outcome_columns,
+};
 
 /// The books' migrations, in order. Never edit one that shipped: add the
 /// next.
@@ -53,9 +55,6 @@ const KIND: FileKind = FileKind {
     synchronous: "NORMAL",
     migrations: MIGRATIONS,
 };
-
-const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_method, amount, \
-     currency, reference, captured_at_ms";
 
 /// The sandbox processor's [`SandboxBooks`] in a SQLite file of their own:
 /// it stands for another company's system, so it never shares a file or a
@@ -106,12 +105,6 @@ fn failed(error: &rusqlite::Error) -> BooksError {
     BooksError::new(format!("sqlite: {error}"))
 }
 
-fn invalid(error: impl std::fmt::Display) -> BooksError {
-    BooksError::new(format!("unreadable sandbox record: {error}"))
-}
-
-pub(crate) type CaptureRow = (i64, String, String, String, i64, String, String, i64);
-
 fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
     Ok((
         row.get(0)?,
@@ -124,35 +117,6 @@ fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
         row.get(7)?,
     ))
 }
-
-pub(crate) fn into_capture(row: CaptureRow) -> Result<Capture, BooksError> {
-    let (number, charge_id, key, method, amount, currency, reference, at) = row;
-    let currency: Currency = currency.parse().map_err(invalid)?;
-    let amount = Amount::new(amount, currency).map_err(invalid)?;
-    let request = ChargeRequest::new(
-        IdempotencyKey::new(key).map_err(invalid)?,
-        PaymentMethod::new(method).map_err(invalid)?,
-        amount,
-        reference,
-    );
-    Ok(Capture::new(
-        u64::try_from(number).map_err(invalid)?,
-        Charge::new(ChargeId::new(charge_id).map_err(invalid)?, amount),
-        request,
-        from_unix_millis(at),
-    ))
-}
-
-pub(crate) type KeyRow = (
-    i64,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
 
 fn read_key(
     connection: &Connection,
@@ -180,52 +144,6 @@ fn read_key(
         .optional()
         .map_err(|e| failed(&e))?;
     row.map(|row| into_key_record(key, row)).transpose()
-}
-
-pub(crate) fn into_key_record(key: &IdempotencyKey, row: KeyRow) -> Result<KeyRecord, BooksError> {
-    let (first_seen, requests, method, amount, currency, reference, outcome, detail) = row;
-    let requests = u32::try_from(requests).map_err(invalid)?;
-    let stored = match (method, amount, currency, reference, outcome, detail) {
-        (
-            Some(method),
-            Some(amount),
-            Some(currency),
-            Some(reference),
-            Some(outcome),
-            Some(detail),
-        ) => {
-            let currency: Currency = currency.parse().map_err(invalid)?;
-            let amount = Amount::new(amount, currency).map_err(invalid)?;
-            let request = ChargeRequest::new(
-                key.clone(),
-                PaymentMethod::new(method).map_err(invalid)?,
-                amount,
-                reference,
-            );
-            let result = match outcome.as_str() {
-                "captured" => Ok(Charge::new(ChargeId::new(detail).map_err(invalid)?, amount)),
-                _ => Err(detail.parse::<DeclineCode>().map_err(invalid)?),
-            };
-            Some(StoredResult::new(request, result))
-        }
-        (None, None, None, None, None, None) => None,
-        _ => return Err(invalid(format!("key {key} has half a stored result"))),
-    };
-    Ok(KeyRecord::new(
-        from_unix_millis(first_seen),
-        requests,
-        stored,
-    ))
-}
-
-/// A key record's `outcome` and `detail` columns: `captured` and the
-/// charge id, `declined` and the code, or neither before a result.
-pub(crate) fn outcome_columns(record: &KeyRecord) -> (Option<&'static str>, Option<String>) {
-    match record.stored().map(StoredResult::outcome) {
-        Some(Ok(charge)) => (Some("captured"), Some(charge.id().as_str().to_owned())),
-        Some(Err(code)) => (Some("declined"), Some(code.as_str().to_owned())),
-        None => (None, None),
-    }
 }
 
 /// One request's reads and writes, inside its immediate transaction.
