@@ -58,6 +58,7 @@
 mod any;
 mod book_rows;
 mod error;
+mod paging;
 mod postgres;
 mod rows;
 mod sqlite;

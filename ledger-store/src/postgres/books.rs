@@ -14,6 +14,7 @@ use crate::StoreError;
 use crate::book_rows::{
     CAPTURE_COLUMNS, CaptureRow, KeyRow, into_capture, into_key_record, outcome_columns,
 };
+use crate::paging::sql_int;
 
 /// The books' migrations, in the SQLite books' order and numbering.
 const MIGRATIONS: &[&str] = &[
@@ -263,7 +264,7 @@ impl BooksTransaction for PgTransaction<'_> {
             .execute(
                 &connection.insert_capture,
                 &[
-                    &i64::try_from(capture.number()).unwrap_or(i64::MAX),
+                    &sql_int(capture.number()),
                     &capture.charge().id().as_str(),
                     &request.idempotency_key().as_str(),
                     &request.payment_method().as_str(),
@@ -336,10 +337,7 @@ impl SandboxBooks for PgSandboxBooks {
             .client
             .query(
                 &connection.captures_after,
-                &[
-                    &i64::try_from(after).unwrap_or(i64::MAX),
-                    &i64::try_from(limit).unwrap_or(i64::MAX),
-                ],
+                &[&sql_int(after), &sql_int(limit)],
             )
             .map_err(failed)?;
         rows.iter()

@@ -14,6 +14,7 @@ use crate::StoreError;
 use crate::book_rows::{
     CAPTURE_COLUMNS, CaptureRow, KeyRow, into_capture, into_key_record, invalid, outcome_columns,
 };
+use crate::paging::sql_int;
 
 /// The books' migrations, in order. Never edit one that shipped: add the
 /// next.
@@ -198,7 +199,7 @@ impl BooksTransaction for SqliteTransaction<'_> {
             ))
             .and_then(|mut statement| {
                 statement.execute(params![
-                    i64::try_from(capture.number()).unwrap_or(i64::MAX),
+                    sql_int(capture.number()),
                     capture.charge().id().as_str(),
                     request.idempotency_key().as_str(),
                     request.payment_method().as_str(),
@@ -271,13 +272,7 @@ impl SandboxBooks for SqliteSandboxBooks {
             ))
             .map_err(|e| failed(&e))?;
         let rows = statement
-            .query_map(
-                params![
-                    i64::try_from(after).unwrap_or(i64::MAX),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ],
-                read_capture,
-            )
+            .query_map(params![sql_int(after), sql_int(limit)], read_capture)
             .map_err(|e| failed(&e))?;
         rows.map(|row| row.map_err(|e| failed(&e)).and_then(into_capture))
             .collect()
