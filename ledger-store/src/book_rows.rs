@@ -94,3 +94,24 @@ pub(crate) fn outcome_columns(record: &KeyRecord) -> (Option<&'static str>, Opti
         None => (None, None),
     }
 }
+
+/// The eight columns of a capture row or a key row (both are eight wide),
+/// read with the backend's getter (`get` for SQLite, `try_get` for
+/// PostgreSQL), each error returned with `?`: one copy of the column
+/// order for every read of either row.
+macro_rules! eight_columns {
+    ($row:expr, $get:ident) => {
+        (
+            $row.$get(0)?,
+            $row.$get(1)?,
+            $row.$get(2)?,
+            $row.$get(3)?,
+            $row.$get(4)?,
+            $row.$get(5)?,
+            $row.$get(6)?,
+            $row.$get(7)?,
+        )
+    };
+}
+
+pub(crate) use eight_columns;

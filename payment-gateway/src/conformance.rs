@@ -274,19 +274,28 @@ pub fn keys_expire_after_24_hours_but_captures_stay_findable<B: SandboxBooks>(
     assert_eq!(numbers, [1, 2]);
 }
 
-/// Six handles sending the same request ten times each, at once: one
-/// capture, and every reply is that charge.
-pub fn concurrent_requests_with_one_key_capture_once<B: SandboxBooks>(
+/// Six handles, each sending the same request under one shared key ten
+/// times at once (with a key of its own before each when `own_keys`): the
+/// charge ids the shared key's requests were answered with.
+fn shared_key_at_once<B: SandboxBooks>(
     open: &(dyn Fn() -> B + Sync),
-) {
+    own_keys: bool,
+) -> Vec<String> {
     drop(open());
-    let replies: Vec<String> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..6)
-            .map(|_| {
-                scope.spawn(|| {
+            .map(|n| {
+                scope.spawn(move || {
                     let gateway = FakeGateway::with_books(open());
                     (0..10)
-                        .map(|_| {
+                        .map(|i| {
+                            if own_keys {
+                                let _ = gateway.charge(&request(
+                                    &format!("own-{n}-{i}"),
+                                    "tok_success",
+                                    1,
+                                ));
+                            }
                             gateway
                                 .charge(&request("shared", "tok_success", 900))
                                 .unwrap()
@@ -301,7 +310,15 @@ pub fn concurrent_requests_with_one_key_capture_once<B: SandboxBooks>(
             .into_iter()
             .flat_map(|h| h.join().unwrap())
             .collect()
-    });
+    })
+}
+
+/// Six handles sending the same request ten times each, at once: one
+/// capture, and every reply is that charge.
+pub fn concurrent_requests_with_one_key_capture_once<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let replies = shared_key_at_once(open, false);
 
     let books = open();
     assert_eq!(books.capture_count().unwrap(), 1);
@@ -317,32 +334,7 @@ pub fn concurrent_requests_with_one_key_among_others_capture_once_numbered_witho
 >(
     open: &(dyn Fn() -> B + Sync),
 ) {
-    drop(open());
-    let replies: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
-            .map(|n| {
-                scope.spawn(move || {
-                    let gateway = FakeGateway::with_books(open());
-                    (0..10)
-                        .map(|i| {
-                            // One shared key, and keys of their own between.
-                            let _ =
-                                gateway.charge(&request(&format!("own-{n}-{i}"), "tok_success", 1));
-                            gateway
-                                .charge(&request("shared", "tok_success", 900))
-                                .unwrap()
-                                .id()
-                                .to_string()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let replies = shared_key_at_once(open, true);
 
     let books = open();
     assert_eq!(

@@ -12,7 +12,8 @@ use postgres::{Client, Row, Statement};
 use super::{Kind, describe, redact};
 use crate::StoreError;
 use crate::book_rows::{
-    CAPTURE_COLUMNS, CaptureRow, KeyRow, into_capture, into_key_record, outcome_columns,
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, eight_columns, into_capture, into_key_record,
+    outcome_columns,
 };
 use crate::paging::sql_int;
 
@@ -166,16 +167,7 @@ fn failed(error: postgres::Error) -> BooksError {
 }
 
 fn read_capture(row: &Row) -> Result<CaptureRow, postgres::Error> {
-    Ok((
-        row.try_get(0)?,
-        row.try_get(1)?,
-        row.try_get(2)?,
-        row.try_get(3)?,
-        row.try_get(4)?,
-        row.try_get(5)?,
-        row.try_get(6)?,
-        row.try_get(7)?,
-    ))
+    Ok(eight_columns!(row, try_get))
 }
 
 fn read_key(
@@ -187,19 +179,8 @@ fn read_key(
         .query_opt(&connection.key, &[&key.as_str()])
         .map_err(failed)?;
     let Some(row) = row else { return Ok(None) };
-    let values: KeyRow = (|| {
-        Ok::<_, postgres::Error>((
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-            row.try_get(6)?,
-            row.try_get(7)?,
-        ))
-    })()
-    .map_err(failed)?;
+    let values: KeyRow =
+        (|| Ok::<_, postgres::Error>(eight_columns!(row, try_get)))().map_err(failed)?;
     into_key_record(key, values).map(Some)
 }
 

@@ -12,7 +12,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use super::schema::{self, FileKind};
 use crate::StoreError;
 use crate::book_rows::{
-    CAPTURE_COLUMNS, CaptureRow, KeyRow, into_capture, into_key_record, invalid, outcome_columns,
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, eight_columns, into_capture, into_key_record, invalid,
+    outcome_columns,
 };
 use crate::paging::sql_int;
 
@@ -107,16 +108,7 @@ fn failed(error: &rusqlite::Error) -> BooksError {
 }
 
 fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-    ))
+    Ok(eight_columns!(row, get))
 }
 
 fn read_key(
@@ -130,18 +122,7 @@ fn read_key(
         )
         .map_err(|e| failed(&e))?;
     let row: Option<KeyRow> = statement
-        .query_row([key.as_str()], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-            ))
-        })
+        .query_row([key.as_str()], |row| Ok(eight_columns!(row, get)))
         .optional()
         .map_err(|e| failed(&e))?;
     row.map(|row| into_key_record(key, row)).transpose()
