@@ -56,17 +56,16 @@
 #![deny(missing_docs)]
 
 mod any;
-mod books;
+mod book_rows;
 mod error;
-mod ledger;
+mod paging;
 mod postgres;
 mod rows;
-mod schema;
+mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use any::{AnyBooks, AnyLedger, Location};
-pub use books::SqliteSandboxBooks;
 pub use error::StoreError;
-pub use ledger::SqliteLedger;
 pub use postgres::{PgLedger, PgSandboxBooks, redact};
+pub use sqlite::{SqliteLedger, SqliteSandboxBooks};

@@ -4,7 +4,7 @@
 
 use billing::{
     Attempt, AttemptOutcome, CustomerId, InvoiceId, IssuedBreakdown, IssuedInvoice, IssuedParts,
-    LedgerError, Rates,
+    LedgerError, MAX_LEASE, Rates,
 };
 use payment_gateway::{Amount, Currency, PaymentMethod, from_unix_millis};
 
@@ -18,6 +18,12 @@ pub(crate) const INVOICE_COLUMNS: &str = "id, customer, payment_method, currency
 /// The attempt columns, in the order both backends select them.
 pub(crate) const ATTEMPT_COLUMNS: &str = "invoice_id, number, idempotency_key, payment_method, amount, \
      currency, outcome, detail, created_at_ms, updated_at_ms";
+
+/// A lease in milliseconds, capped at [`MAX_LEASE`]: what both backends store
+/// as a claim's `expires_at_ms` less now..
+pub(crate) fn lease_ms(lease: std::time::Duration) -> i64 {
+    i64::try_from(lease.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX)
+}
 
 pub(crate) fn invalid(error: impl std::fmt::Display) -> LedgerError {
     LedgerError::new(format!("unreadable ledger record: {error}"))

@@ -1,6 +1,7 @@
 //! The PostgreSQL backends against a real server: billing's conformance
-//! suite and crash-safety property on `PgLedger`, and what the books and
-//! schema versions must do across hosts.
+//! suite and crash-safety property on `PgLedger`, the sandbox books'
+//! conformance suite on `PgSandboxBooks`, and what schema versions, locks
+//! and errors must do across hosts.
 //!
 //! The server is named by `LEDGERLY_TEST_POSTGRES` (a URL whose user may
 //! create schemas; `scripts/postgres start DIR` prints one for a
@@ -20,10 +21,7 @@ use billing::conformance::strategies::{run, token};
 use billing::{InvoiceId, Ledger};
 use ledger_store::testing::{Schema, server, with_database};
 use ledger_store::{AnyBooks, AnyLedger, Location, PgLedger, PgSandboxBooks, StoreError};
-use payment_gateway::{
-    Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, KEY_LIFETIME,
-    Lookup, ManualClock, PaymentGateway, PaymentMethod, SandboxBooks,
-};
+use payment_gateway::{Amount, Currency, FakeGateway, ManualClock, PaymentMethod};
 use postgres::{Client, NoTls};
 use proptest::prelude::*;
 
@@ -35,23 +33,31 @@ fn fresh_on(server: &str) -> impl Fn() -> AnyLedger + Sync + use<> {
     move || AnyLedger::open(&Location::Postgres(schema.url())).unwrap()
 }
 
-/// The sandbox's books on PostgreSQL at `url`, as the command line opens
-/// them.
-fn books(url: &str) -> AnyBooks {
-    AnyBooks::open(&Location::Postgres(url.to_owned())).unwrap()
+/// New, empty sandbox books on the server; the opener connects anew each
+/// call, through `AnyBooks` as the command line does.
+fn fresh_books_on(server: &str) -> impl Fn() -> AnyBooks + Sync + use<> {
+    let schema = Arc::new(Schema::new(server));
+    move || AnyBooks::open(&Location::Postgres(schema.url())).unwrap()
 }
 
-/// [`fresh_on`] the test server, or return from the test when there is none.
+/// `$fresh_on` the test server, or return from the test when there is none.
 macro_rules! fresh {
-    () => {
+    ($fresh_on:ident) => {
         match server() {
-            Some(server) => fresh_on(&server),
+            Some(server) => $fresh_on(&server),
             None => return,
         }
     };
 }
 
-billing::conformance_tests!(fresh!());
+billing::conformance_tests!(fresh!(fresh_on));
+
+/// The sandbox books' suite, each check in a schema of its own.
+mod books {
+    use super::*;
+
+    payment_gateway::conformance_tests!(fresh!(fresh_books_on));
+}
 
 #[test]
 fn any_schedule_of_crashes_and_reruns_on_postgres_captures_each_invoice_at_most_once() {
@@ -93,15 +99,6 @@ fn pending(id: &InvoiceId) -> billing::Attempt {
         at,
     )
     .unwrap()
-}
-
-fn request(key: &str, token: &str, cents: i64) -> ChargeRequest {
-    ChargeRequest::new(
-        IdempotencyKey::new(key).unwrap(),
-        PaymentMethod::new(token).unwrap(),
-        Amount::new(cents, Currency::Usd).unwrap(),
-        "INV-1",
-    )
 }
 
 #[test]
@@ -214,148 +211,6 @@ fn hosts_connecting_at_once_to_a_new_database_migrate_it_once() {
 }
 
 #[test]
-fn postgres_books_keep_transient_counters_declines_and_lost_replies_across_connections() {
-    let Some(server) = server() else { return };
-    let schema = Schema::new(&server);
-    let url = schema.url();
-    let charge = request("k1", "tok_transient_2", 700);
-    {
-        let gateway = FakeGateway::with_books(books(&url));
-        assert!(matches!(
-            gateway.charge(&charge),
-            Err(GatewayError::Transient { .. })
-        ));
-        let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
-        assert!(matches!(
-            gateway.charge(&request("lost", "tok_reply_lost", 100)),
-            Err(GatewayError::Ambiguous { .. })
-        ));
-    }
-    let books = PgSandboxBooks::connect(&url).unwrap();
-    let gateway = FakeGateway::with_books(&books);
-
-    assert!(matches!(
-        gateway.charge(&charge),
-        Err(GatewayError::Transient { .. })
-    ));
-    let charged = gateway.charge(&charge).unwrap();
-    // The lost reply captured first, as ch_fake_000001.
-    assert_eq!(charged.id().as_str(), "ch_fake_000002");
-    assert_eq!(
-        books
-            .key_record(charge.idempotency_key())
-            .unwrap()
-            .unwrap()
-            .requests(),
-        3
-    );
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
-        Err(GatewayError::Declined { .. })
-    ));
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
-        Err(GatewayError::IdempotencyConflict { .. })
-    ));
-    let replayed = gateway
-        .charge(&request("lost", "tok_reply_lost", 100))
-        .unwrap();
-    assert_eq!(
-        gateway
-            .lookup(&IdempotencyKey::new("lost").unwrap())
-            .unwrap(),
-        Lookup::Captured(replayed)
-    );
-    assert_eq!(books.capture_count().unwrap(), 2);
-    assert!(books.url().ends_with(schema.name()));
-}
-
-#[test]
-fn postgres_books_expire_keys_after_24_hours_but_captures_stay_findable() {
-    let Some(server) = server() else { return };
-    let schema = Schema::new(&server);
-    let url = schema.url();
-    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
-    let charge = request("k1", "tok_success", 500);
-    let first = FakeGateway::with_books(books(&url))
-        .with_clock(clock.clone())
-        .charge(&charge)
-        .unwrap();
-
-    let record = books(&url).key_record(charge.idempotency_key()).unwrap();
-    assert_eq!(record.map(|record| record.requests()), Some(1));
-
-    clock.advance(KEY_LIFETIME);
-    let gateway = FakeGateway::with_books(books(&url)).with_clock(clock.clone());
-    assert_eq!(
-        gateway.lookup(charge.idempotency_key()).unwrap(),
-        Lookup::Captured(first.clone())
-    );
-    let second = gateway.charge(&charge).unwrap();
-
-    assert_ne!(second.id(), first.id(), "an expired key is a new request");
-    let numbers: Vec<u64> = gateway
-        .captures()
-        .iter()
-        .map(payment_gateway::Capture::number)
-        .collect();
-    assert_eq!(numbers, [1, 2]);
-}
-
-#[test]
-fn concurrent_requests_with_one_key_from_several_hosts_capture_once_on_postgres() {
-    let Some(server) = server() else { return };
-    let schema = Schema::new(&server);
-    let url = schema.url();
-    drop(PgSandboxBooks::connect(&url).unwrap());
-    let replies: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
-            .map(|n| {
-                let url = &url;
-                scope.spawn(move || {
-                    let gateway = FakeGateway::with_books(books(url));
-                    (0..10)
-                        .map(|i| {
-                            // One shared key, and keys of their own between.
-                            let _ =
-                                gateway.charge(&request(&format!("own-{n}-{i}"), "tok_success", 1));
-                            gateway
-                                .charge(&request("shared", "tok_success", 900))
-                                .unwrap()
-                                .id()
-                                .to_string()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
-
-    let books = books(&url);
-    assert_eq!(
-        books.capture_count().unwrap(),
-        61,
-        "60 own keys and the shared one"
-    );
-    assert_eq!(replies.len(), 60);
-    assert!(replies.iter().all(|id| id == &replies[0]));
-    let mut numbers = Vec::new();
-    FakeGateway::with_books(&books)
-        .for_each_capture(|capture| numbers.push(capture.number()))
-        .unwrap();
-    assert_eq!(
-        numbers,
-        (1..=61).collect::<Vec<u64>>(),
-        "numbered without gaps"
-    );
-    assert_eq!(books.captures_after(60, 10).unwrap().len(), 1);
-}
-
-#[test]
 fn invoice_ids_page_in_byte_order_whatever_the_database_locale() {
     let Some(server) = server() else { return };
     let open = fresh_on(&server);
@@ -390,6 +245,7 @@ fn a_backend_shows_its_url_in_debug_output_and_never_a_password() {
 
     assert_eq!(ledger.url(), url);
     assert_eq!(books.url(), url);
+    assert!(books.url().ends_with(schema.name()));
     assert_eq!(
         format!("{ledger:?}"),
         format!("PgLedger {{ url: {url:?}, .. }}")

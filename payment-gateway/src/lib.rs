@@ -58,6 +58,8 @@ use std::sync::Arc;
 
 mod books;
 mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod fake;
 mod money;

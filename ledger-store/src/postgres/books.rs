@@ -11,7 +11,11 @@ use postgres::{Client, Row, Statement};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
-use crate::books::{CaptureRow, KeyRow, into_capture, into_key_record, outcome_columns};
+use crate::book_rows::{
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, eight_columns, into_capture, into_key_record,
+    outcome_columns,
+};
+use crate::paging::sql_int;
 
 /// The books' migrations, in the SQLite books' order and numbering.
 const MIGRATIONS: &[&str] = &[
@@ -51,9 +55,6 @@ const KIND: Kind = Kind {
 /// from every host are serial, as they are on one SQLite file: one key
 /// captures once, and captures are numbered without gaps.
 const REQUEST_LOCK: i64 = 0x4C53_4252;
-
-const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_method, amount, \
-     currency, reference, captured_at_ms";
 
 /// The sandbox processor's [`SandboxBooks`] in a PostgreSQL database. It
 /// stands for another company's system: its own connection, never a
@@ -166,16 +167,7 @@ fn failed(error: postgres::Error) -> BooksError {
 }
 
 fn read_capture(row: &Row) -> Result<CaptureRow, postgres::Error> {
-    Ok((
-        row.try_get(0)?,
-        row.try_get(1)?,
-        row.try_get(2)?,
-        row.try_get(3)?,
-        row.try_get(4)?,
-        row.try_get(5)?,
-        row.try_get(6)?,
-        row.try_get(7)?,
-    ))
+    Ok(eight_columns!(row, try_get))
 }
 
 fn read_key(
@@ -187,19 +179,8 @@ fn read_key(
         .query_opt(&connection.key, &[&key.as_str()])
         .map_err(failed)?;
     let Some(row) = row else { return Ok(None) };
-    let values: KeyRow = (|| {
-        Ok::<_, postgres::Error>((
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-            row.try_get(6)?,
-            row.try_get(7)?,
-        ))
-    })()
-    .map_err(failed)?;
+    let values: KeyRow =
+        (|| Ok::<_, postgres::Error>(eight_columns!(row, try_get)))().map_err(failed)?;
     into_key_record(key, values).map(Some)
 }
 
@@ -264,7 +245,7 @@ impl BooksTransaction for PgTransaction<'_> {
             .execute(
                 &connection.insert_capture,
                 &[
-                    &i64::try_from(capture.number()).unwrap_or(i64::MAX),
+                    &sql_int(capture.number()),
                     &capture.charge().id().as_str(),
                     &request.idempotency_key().as_str(),
                     &request.payment_method().as_str(),
@@ -337,10 +318,7 @@ impl SandboxBooks for PgSandboxBooks {
             .client
             .query(
                 &connection.captures_after,
-                &[
-                    &i64::try_from(after).unwrap_or(i64::MAX),
-                    &i64::try_from(limit).unwrap_or(i64::MAX),
-                ],
+                &[&sql_int(after), &sql_int(limit)],
             )
             .map_err(failed)?;
         rows.iter()

@@ -15,9 +15,10 @@ use postgres::{Client, IsolationLevel, Row, Transaction};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
-use crate::ledger::lease_ms;
+use crate::paging::{self, LIST_CHUNK, sql_int};
 use crate::rows::{
     ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invalid, invoice_row,
+    lease_ms,
 };
 
 /// The ledger's migrations, in the SQLite ledger's order and numbering.
@@ -86,9 +87,6 @@ const KIND: Kind = Kind {
     lock: 0x4C44_4752,
     migrations: MIGRATIONS,
 };
-
-/// How many invoices [`PgLedger::list`] reads per query while filtering.
-const LIST_CHUNK: i64 = 256;
 
 /// How often a write that lost a deadlock or a serialization race is tried
 /// again before the error is returned.
@@ -528,42 +526,25 @@ impl Ledger for PgLedger {
         limit: usize,
     ) -> Result<Vec<InvoiceRecord>, LedgerError> {
         if let Some(id) = filter.id() {
-            let beyond = after.is_none_or(|after| id > after);
             let record = self.get(id)?;
-            return Ok(record
-                .filter(|record| beyond && filter.matches(record) && limit > 0)
-                .into_iter()
-                .collect());
+            return Ok(paging::by_id(filter, id, after, limit, record));
         }
         self.read(|transaction| {
-            let mut found = Vec::new();
-            let mut cursor = after.map(|id| id.as_str().to_owned()).unwrap_or_default();
-            while found.len() < limit {
+            // One query for a page's ids and two for their records, so the
+            // records come with the page.
+            let page = |cursor: &str| {
                 let ids: Vec<String> = transaction
                     .query(
                         "SELECT id FROM invoices WHERE id > $1 ORDER BY id LIMIT $2",
-                        &[&cursor, &LIST_CHUNK],
+                        &[&cursor, &sql_int(LIST_CHUNK)],
                     )
                     .and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect())
                     .map_err(|error| failed(&error))?;
-                let Some(last) = ids.last() else { break };
-                cursor.clone_from(last);
-                let exhausted = ids.len() < usize::try_from(LIST_CHUNK).unwrap_or(usize::MAX);
                 let chunk: Vec<&str> = ids.iter().map(String::as_str).collect();
                 let records = records(transaction, &chunk).map_err(|error| failed(&error))??;
-                for record in records.into_iter().flatten() {
-                    if found.len() == limit {
-                        break;
-                    }
-                    if filter.matches(&record) {
-                        found.push(record);
-                    }
-                }
-                if exhausted {
-                    break;
-                }
-            }
-            Ok(found)
+                Ok(ids.into_iter().zip(records).collect())
+            };
+            paging::filtered(filter, after, limit, page, |_, record| Ok(record))
         })
     }
 
@@ -573,7 +554,7 @@ impl Ledger for PgLedger {
         limit: usize,
     ) -> Result<Vec<Attempt>, LedgerError> {
         let (id, number) = after.map_or(("", 0), |(id, number)| (id.as_str(), i64::from(number)));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = sql_int(limit);
         self.read(|transaction| {
             let rows = transaction
                 .query(
@@ -676,7 +657,7 @@ impl Claims for PgLedger {
         limit: usize,
     ) -> Result<Vec<HeldClaim>, LedgerError> {
         let after = after.map_or("", InvoiceId::as_str);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = sql_int(limit);
         self.read(|transaction| {
             let rows = transaction
                 .query(

@@ -1,7 +1,8 @@
-//! billing's backend conformance suite and crash-safety property, against
-//! the SQLite ledger (through `AnyLedger`, as the command line opens it):
-//! each check on a new file in a temporary directory, every handle a new
-//! connection to it, as a second process would open.
+//! billing's backend conformance suite and crash-safety property against
+//! the SQLite ledger, and the sandbox books' conformance suite against the
+//! SQLite books (through `AnyLedger` and `AnyBooks`, as the command line
+//! opens them): each check on a new file in a temporary directory, every
+//! handle a new connection to it, as a second process would open.
 
 // Fixture helpers open files and build values from literals known to be
 // valid; a panic there is a broken test, reported as a failure.
@@ -11,22 +12,35 @@ use std::path::PathBuf;
 
 use billing::conformance;
 use billing::conformance::strategies::{run, token};
-use ledger_store::{AnyLedger, Location};
+use ledger_store::{AnyBooks, AnyLedger, Location};
 use proptest::prelude::*;
 use tempfile::TempDir;
 
-/// A new ledger file; the opener opens a new connection to it each call.
-/// The directory is removed when the opener is dropped.
-fn fresh() -> impl Fn() -> AnyLedger + Sync {
+/// A new file; the opener opens a new connection to it each call, with
+/// `open` (a ledger or books). The directory is removed when the opener is
+/// dropped.
+fn fresh_file<T>(open: fn(&Location) -> T) -> impl Fn() -> T + Sync {
     let dir = TempDir::new().unwrap();
-    let path: PathBuf = dir.path().join("ledger.db");
+    let path: PathBuf = dir.path().join("store.db");
     move || {
         let _keep = &dir;
-        AnyLedger::open(&Location::File(path.clone())).unwrap()
+        open(&Location::File(path.clone()))
     }
 }
 
+/// A new ledger file.
+fn fresh() -> impl Fn() -> AnyLedger + Sync {
+    fresh_file(|location| AnyLedger::open(location).unwrap())
+}
+
 billing::conformance_tests!(fresh());
+
+/// The sandbox books' suite, each check on a new books file.
+mod books {
+    use super::*;
+
+    payment_gateway::conformance_tests!(fresh_file(|location| AnyBooks::open(location).unwrap()));
+}
 
 proptest! {
     // Each case writes a file with full sync, so fewer cases than in memory.

@@ -4,14 +4,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use payment_gateway::{
-    Amount, BooksError, BooksTransaction, Capture, Charge, ChargeId, ChargeRequest, Currency,
-    DeclineCode, IdempotencyKey, KeyRecord, PaymentMethod, SandboxBooks, StoredResult,
-    from_unix_millis, unix_millis,
+    BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, SandboxBooks, StoredResult,
+    unix_millis,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
+use super::schema::{self, FileKind};
 use crate::StoreError;
-use crate::schema::{self, FileKind};
+use crate::book_rows::{
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, eight_columns, into_capture, into_key_record, invalid,
+    outcome_columns,
+};
+use crate::paging::sql_int;
 
 /// The books' migrations, in order. Never edit one that shipped: add the
 /// next.
@@ -53,9 +57,6 @@ const KIND: FileKind = FileKind {
     synchronous: "NORMAL",
     migrations: MIGRATIONS,
 };
-
-const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_method, amount, \
-     currency, reference, captured_at_ms";
 
 /// The sandbox processor's [`SandboxBooks`] in a SQLite file of their own:
 /// it stands for another company's system, so it never shares a file or a
@@ -106,53 +107,9 @@ fn failed(error: &rusqlite::Error) -> BooksError {
     BooksError::new(format!("sqlite: {error}"))
 }
 
-fn invalid(error: impl std::fmt::Display) -> BooksError {
-    BooksError::new(format!("unreadable sandbox record: {error}"))
-}
-
-pub(crate) type CaptureRow = (i64, String, String, String, i64, String, String, i64);
-
 fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-    ))
+    Ok(eight_columns!(row, get))
 }
-
-pub(crate) fn into_capture(row: CaptureRow) -> Result<Capture, BooksError> {
-    let (number, charge_id, key, method, amount, currency, reference, at) = row;
-    let currency: Currency = currency.parse().map_err(invalid)?;
-    let amount = Amount::new(amount, currency).map_err(invalid)?;
-    let request = ChargeRequest::new(
-        IdempotencyKey::new(key).map_err(invalid)?,
-        PaymentMethod::new(method).map_err(invalid)?,
-        amount,
-        reference,
-    );
-    Ok(Capture::new(
-        u64::try_from(number).map_err(invalid)?,
-        Charge::new(ChargeId::new(charge_id).map_err(invalid)?, amount),
-        request,
-        from_unix_millis(at),
-    ))
-}
-
-pub(crate) type KeyRow = (
-    i64,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
 
 fn read_key(
     connection: &Connection,
@@ -165,67 +122,10 @@ fn read_key(
         )
         .map_err(|e| failed(&e))?;
     let row: Option<KeyRow> = statement
-        .query_row([key.as_str()], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-            ))
-        })
+        .query_row([key.as_str()], |row| Ok(eight_columns!(row, get)))
         .optional()
         .map_err(|e| failed(&e))?;
     row.map(|row| into_key_record(key, row)).transpose()
-}
-
-pub(crate) fn into_key_record(key: &IdempotencyKey, row: KeyRow) -> Result<KeyRecord, BooksError> {
-    let (first_seen, requests, method, amount, currency, reference, outcome, detail) = row;
-    let requests = u32::try_from(requests).map_err(invalid)?;
-    let stored = match (method, amount, currency, reference, outcome, detail) {
-        (
-            Some(method),
-            Some(amount),
-            Some(currency),
-            Some(reference),
-            Some(outcome),
-            Some(detail),
-        ) => {
-            let currency: Currency = currency.parse().map_err(invalid)?;
-            let amount = Amount::new(amount, currency).map_err(invalid)?;
-            let request = ChargeRequest::new(
-                key.clone(),
-                PaymentMethod::new(method).map_err(invalid)?,
-                amount,
-                reference,
-            );
-            let result = match outcome.as_str() {
-                "captured" => Ok(Charge::new(ChargeId::new(detail).map_err(invalid)?, amount)),
-                _ => Err(detail.parse::<DeclineCode>().map_err(invalid)?),
-            };
-            Some(StoredResult::new(request, result))
-        }
-        (None, None, None, None, None, None) => None,
-        _ => return Err(invalid(format!("key {key} has half a stored result"))),
-    };
-    Ok(KeyRecord::new(
-        from_unix_millis(first_seen),
-        requests,
-        stored,
-    ))
-}
-
-/// A key record's `outcome` and `detail` columns: `captured` and the
-/// charge id, `declined` and the code, or neither before a result.
-pub(crate) fn outcome_columns(record: &KeyRecord) -> (Option<&'static str>, Option<String>) {
-    match record.stored().map(StoredResult::outcome) {
-        Some(Ok(charge)) => (Some("captured"), Some(charge.id().as_str().to_owned())),
-        Some(Err(code)) => (Some("declined"), Some(code.as_str().to_owned())),
-        None => (None, None),
-    }
 }
 
 /// One request's reads and writes, inside its immediate transaction.
@@ -280,7 +180,7 @@ impl BooksTransaction for SqliteTransaction<'_> {
             ))
             .and_then(|mut statement| {
                 statement.execute(params![
-                    i64::try_from(capture.number()).unwrap_or(i64::MAX),
+                    sql_int(capture.number()),
                     capture.charge().id().as_str(),
                     request.idempotency_key().as_str(),
                     request.payment_method().as_str(),
@@ -353,13 +253,7 @@ impl SandboxBooks for SqliteSandboxBooks {
             ))
             .map_err(|e| failed(&e))?;
         let rows = statement
-            .query_map(
-                params![
-                    i64::try_from(after).unwrap_or(i64::MAX),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ],
-                read_capture,
-            )
+            .query_map(params![sql_int(after), sql_int(limit)], read_capture)
             .map_err(|e| failed(&e))?;
         rows.map(|row| row.map_err(|e| failed(&e)).and_then(into_capture))
             .collect()

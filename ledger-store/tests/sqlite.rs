@@ -1,22 +1,23 @@
-//! What only files can show: schema versions, reopening, several
-//! connections at once, and the sandbox's books outliving a process.
+//! What only SQLite files can show: schema versions, file kinds, reopening,
+//! several connections at once, the write lock, and a constraint of the
+//! file. The rules every ledger and every set of books must keep are the
+//! conformance suites' (`sqlite_conformance.rs`).
 
 // Fixture helpers open files and build values from literals known to be
 // valid; a panic there is a broken test, reported as a failure.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use billing::{
     Attempt, AttemptOutcome, BillingService, CustomerId, Invoice, InvoiceFilter, InvoiceId,
     InvoiceStatus, Ledger, LedgerErrorKind, Payment, RecordingSleeper, RetryPolicy, StatusKind,
 };
-use ledger_store::{AnyBooks, Location, SqliteLedger, SqliteSandboxBooks, StoreError};
+use ledger_store::{SqliteLedger, SqliteSandboxBooks, StoreError};
 use payment_gateway::{
-    Amount, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, KEY_LIFETIME,
-    Lookup, ManualClock, PaymentGateway, PaymentMethod, SandboxBooks, unix_millis,
+    Amount, Currency, FakeGateway, ManualClock, PaymentGateway, PaymentMethod, unix_millis,
 };
 use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 use rusqlite::Connection;
@@ -33,15 +34,6 @@ fn invoice(id: &str, token: &str) -> Invoice {
         PaymentMethod::new(token).unwrap(),
         Currency::Usd,
         PricingInput::new(items, Tier::Gold, true, DaysOverdue::from(45)).unwrap(),
-    )
-}
-
-fn request(key: &str, token: &str, cents: i64) -> ChargeRequest {
-    ChargeRequest::new(
-        IdempotencyKey::new(key).unwrap(),
-        PaymentMethod::new(token).unwrap(),
-        Amount::new(cents, Currency::Usd).unwrap(),
-        "INV-1",
     )
 }
 
@@ -133,7 +125,9 @@ fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
 fn sandbox_books_written_by_a_newer_schema_are_refused_too() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("sandbox.db");
-    drop(SqliteSandboxBooks::open(&path).unwrap());
+    let books = SqliteSandboxBooks::open(&path).unwrap();
+    assert_eq!(books.path(), path);
+    drop(books);
     set_user_version(&path, SqliteSandboxBooks::SCHEMA_VERSION + 5);
 
     assert!(matches!(
@@ -282,167 +276,6 @@ fn two_connections_collecting_the_same_invoices_at_once_capture_each_once_in_the
         )
         .unwrap();
     assert_eq!(paid.len(), ids.len());
-}
-
-#[test]
-fn sandbox_books_persist_across_reopening_with_their_transient_counters() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sandbox.db");
-    let charge = request("k1", "tok_transient_2", 700);
-    {
-        let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
-        assert!(matches!(
-            gateway.charge(&charge),
-            Err(GatewayError::Transient { .. })
-        ));
-    }
-    {
-        let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
-        assert!(matches!(
-            gateway.charge(&charge),
-            Err(GatewayError::Transient { .. })
-        ));
-        gateway.charge(&charge).unwrap();
-    }
-
-    let books = SqliteSandboxBooks::open(&path).unwrap();
-    let gateway = FakeGateway::with_books(&books);
-    let replayed = gateway.charge(&charge).unwrap();
-
-    assert_eq!(replayed.id().as_str(), "ch_fake_000001");
-    assert_eq!(books.capture_count().unwrap(), 1);
-    assert_eq!(books.path(), path);
-    let record = books.key_record(charge.idempotency_key()).unwrap().unwrap();
-    assert_eq!(record.requests(), 4);
-    assert_eq!(
-        gateway.lookup(charge.idempotency_key()).unwrap(),
-        Lookup::Captured(replayed)
-    );
-}
-
-#[test]
-fn sandbox_books_keep_declines_lost_replies_and_conflicts_across_reopening() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sandbox.db");
-    {
-        let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
-        let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
-        assert!(matches!(
-            gateway.charge(&request("lost", "tok_reply_lost", 100)),
-            Err(GatewayError::Ambiguous { .. })
-        ));
-    }
-    let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(&path).unwrap());
-
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
-        Err(GatewayError::Declined { .. })
-    ));
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
-        Err(GatewayError::IdempotencyConflict { .. })
-    ));
-    let replayed = gateway
-        .charge(&request("lost", "tok_reply_lost", 100))
-        .unwrap();
-    assert_eq!(gateway.captures()[0].charge(), &replayed);
-    assert_eq!(gateway.capture_count(), 1);
-}
-
-#[test]
-fn sandbox_keys_expire_after_24_hours_under_the_manual_clock_but_captures_stay_findable() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sandbox.db");
-    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
-    let charge = request("k1", "tok_success", 500);
-    // Through `AnyBooks`, as the command line opens them.
-    let open = || AnyBooks::open(&Location::File(path.clone())).unwrap();
-    let first = FakeGateway::with_books(open())
-        .with_clock(clock.clone())
-        .charge(&charge)
-        .unwrap();
-
-    let record = open().key_record(charge.idempotency_key()).unwrap();
-    assert_eq!(record.map(|record| record.requests()), Some(1));
-
-    clock.advance(KEY_LIFETIME);
-    let gateway = FakeGateway::with_books(open()).with_clock(clock.clone());
-    assert_eq!(
-        gateway.lookup(charge.idempotency_key()).unwrap(),
-        Lookup::Captured(first.clone())
-    );
-    let second = gateway.charge(&charge).unwrap();
-
-    assert_ne!(second.id(), first.id(), "an expired key is a new request");
-    assert_eq!(gateway.capture_count(), 2);
-    let times: Vec<i64> = gateway
-        .captures()
-        .iter()
-        .map(|capture| unix_millis(capture.captured_at()))
-        .collect();
-    assert_eq!(times, [1_764_583_200_000, 1_764_669_600_000]);
-}
-
-#[test]
-fn concurrent_requests_with_one_key_from_several_connections_capture_once() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("sandbox.db");
-    drop(SqliteSandboxBooks::open(&path).unwrap());
-    let replies: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let path = &path;
-                scope.spawn(move || {
-                    let gateway = FakeGateway::with_books(SqliteSandboxBooks::open(path).unwrap());
-                    (0..10)
-                        .map(|_| {
-                            gateway
-                                .charge(&request("shared", "tok_success", 900))
-                                .unwrap()
-                                .id()
-                                .to_string()
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
-
-    let books = SqliteSandboxBooks::open(&path).unwrap();
-    assert_eq!(books.capture_count().unwrap(), 1);
-    assert_eq!(replies.len(), 60);
-    assert!(replies.iter().all(|id| id == "ch_fake_000001"));
-}
-
-#[test]
-fn captures_are_read_back_a_page_at_a_time() {
-    let dir = TempDir::new().unwrap();
-    let books = Arc::new(SqliteSandboxBooks::open(dir.path().join("sandbox.db")).unwrap());
-    let gateway = FakeGateway::with_books(Arc::clone(&books));
-    for n in 0..1205 {
-        gateway
-            .charge(&request(&format!("k{n}"), "tok_success", 1))
-            .unwrap();
-    }
-
-    let mut numbers = Vec::new();
-    gateway
-        .for_each_capture(|capture| numbers.push(capture.number()))
-        .unwrap();
-
-    assert_eq!(numbers, (1..=1205).collect::<Vec<u64>>());
-    assert_eq!(books.captures_after(1200, 10).unwrap().len(), 5);
-    assert_eq!(
-        books.captures_after(0, 1).unwrap()[0]
-            .request()
-            .idempotency_key()
-            .as_str(),
-        "k0"
-    );
 }
 
 #[test]

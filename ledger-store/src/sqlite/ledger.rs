@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, MAX_LEASE, WorkerId,
-    apply_update, check_append,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, WorkerId, apply_update,
+    check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
 use rusqlite::{
@@ -14,11 +14,12 @@ use rusqlite::{
     params,
 };
 
+use super::schema::{self, FileKind};
 use crate::StoreError;
+use crate::paging::{self, LIST_CHUNK, sql_int};
 use crate::rows::{
-    ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invoice_row,
+    ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invoice_row, lease_ms,
 };
-use crate::schema::{self, FileKind};
 
 /// The ledger's migrations, in order. Never edit one that shipped: add the
 /// next. Money is integer cents; rates are exact decimal text; times are
@@ -93,9 +94,6 @@ const KIND: FileKind = FileKind {
     synchronous: "FULL",
     migrations: MIGRATIONS,
 };
-
-/// How many invoices [`SqliteLedger::list`] reads per query while filtering.
-const LIST_CHUNK: usize = 256;
 
 /// Billing's [`Ledger`] in a SQLite file.
 ///
@@ -408,43 +406,23 @@ impl Ledger for SqliteLedger {
         self.read(|transaction| {
             let mut readers = Readers::new(transaction)?;
             if let Some(id) = filter.id() {
-                let beyond = after.is_none_or(|after| id > after);
                 let record = readers.record(id.as_str())?;
-                return Ok(record
-                    .filter(|record| beyond && filter.matches(record) && limit > 0)
-                    .into_iter()
-                    .collect());
+                return Ok(paging::by_id(filter, id, after, limit, record));
             }
-            let mut found = Vec::new();
-            let mut cursor = after.map(|id| id.as_str().to_owned()).unwrap_or_default();
-            let chunk = i64::try_from(LIST_CHUNK).unwrap_or(i64::MAX);
             let mut statement = transaction
                 .prepare("SELECT id FROM invoices WHERE id > ?1 ORDER BY id LIMIT ?2")
                 .map_err(failed)?;
-            while found.len() < limit {
-                let ids: Vec<String> = statement
-                    .query_map(params![cursor, chunk], |row| row.get(0))
+            // Each record is read only when the listing still has room for it.
+            let page = |cursor: &str| {
+                statement
+                    .query_map(params![cursor, sql_int(LIST_CHUNK)], |row| {
+                        Ok((row.get(0)?, ()))
+                    })
                     .map_err(failed)?
                     .collect::<Result<_, _>>()
-                    .map_err(failed)?;
-                let Some(last) = ids.last() else { break };
-                cursor.clone_from(last);
-                let exhausted = ids.len() < LIST_CHUNK;
-                for id in ids {
-                    if found.len() == limit {
-                        break;
-                    }
-                    if let Some(record) = readers.record(&id)?
-                        && filter.matches(&record)
-                    {
-                        found.push(record);
-                    }
-                }
-                if exhausted {
-                    break;
-                }
-            }
-            Ok(found)
+                    .map_err(failed)
+            };
+            paging::filtered(filter, after, limit, page, |id, ()| readers.record(id))
         })
     }
 
@@ -455,7 +433,7 @@ impl Ledger for SqliteLedger {
     ) -> Result<Vec<Attempt>, LedgerError> {
         // No invoice id is empty, so ("", 0) is before every attempt.
         let (id, number) = after.map_or(("", 0), |(id, number)| (id.as_str(), number));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = sql_int(limit);
         self.read(|transaction| {
             let mut statement = transaction
                 .prepare(&format!(
@@ -477,11 +455,6 @@ impl Ledger for SqliteLedger {
 /// which every process sharing the file reads.
 fn now_ms() -> i64 {
     unix_millis(std::time::SystemTime::now())
-}
-
-/// A lease in milliseconds, capped at [`MAX_LEASE`].
-pub(crate) fn lease_ms(lease: std::time::Duration) -> i64 {
-    i64::try_from(lease.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Claims for SqliteLedger {
@@ -546,7 +519,7 @@ impl Claims for SqliteLedger {
         limit: usize,
     ) -> Result<Vec<HeldClaim>, LedgerError> {
         let after = after.map_or("", InvoiceId::as_str);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = sql_int(limit);
         self.read(|transaction| {
             let mut statement = transaction
                 .prepare(

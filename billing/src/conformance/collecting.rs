@@ -1,0 +1,259 @@
+//! Collecting through the ledger: paid invoices, reruns that resume by
+//! lookup, reconciling, and services collecting the same invoices at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use payment_gateway::{Clock, Currency, FakeGateway, InMemoryBooks};
+
+use crate::{
+    BillingError, BillingService, Invoice, InvoiceId, InvoiceStatus, Ledger, Payment,
+    RecordingSleeper,
+};
+
+use super::{
+    WORKED_TOTAL, clock, free_invoice, id, issue_all, pending, policy, record, service,
+    worked_example,
+};
+
+/// A paid invoice reports its stored charge and sends nothing; a zero
+/// total is paid without a charge or an attempt.
+pub fn a_paid_invoice_sends_no_request_and_a_zero_total_is_paid_without_a_charge<L: Ledger>(
+    open: &dyn Fn() -> L,
+) {
+    issue_all(
+        open,
+        &[worked_example("INV-1", "tok_success"), free_invoice("FREE")],
+    );
+    let first = FakeGateway::new();
+    let paid = service(&first, open(), &clock())
+        .collect(&id("INV-1"))
+        .unwrap();
+
+    let second = FakeGateway::new();
+    let rerun = service(&second, open(), &clock());
+    assert_eq!(rerun.collect(&id("INV-1")).unwrap(), paid);
+    assert_eq!(rerun.collect(&id("FREE")).unwrap(), Payment::NothingDue);
+
+    assert_eq!(second.request_count() + second.lookup_count(), 0);
+    assert!(record(&open(), "FREE").attempts().is_empty());
+    assert_eq!(
+        rerun.collect(&id("NOPE")),
+        Err(BillingError::NotFound(id("NOPE")))
+    );
+}
+
+/// An attempt a run left pending is resumed by the next run under the same
+/// key, after a lookup, and captured once.
+pub fn a_rerun_resumes_a_pending_attempt_under_its_key<L: Ledger>(open: &dyn Fn() -> L) {
+    issue_all(open, &[worked_example("INV-1", "tok_success")]);
+    let at = clock().now();
+    open().begin_attempts(&[pending("INV-1", 1, at)]).unwrap();
+    let gateway = FakeGateway::new();
+
+    let payment = service(&gateway, open(), &clock())
+        .collect(&id("INV-1"))
+        .unwrap();
+
+    assert_eq!(gateway.lookup_count(), 1);
+    let keys: Vec<String> = gateway
+        .requests()
+        .iter()
+        .map(|r| r.idempotency_key().as_str().to_owned())
+        .collect();
+    assert_eq!(keys, ["invoice:INV-1:attempt:1"]);
+    assert_eq!(
+        payment,
+        Payment::Charged(gateway.captures()[0].charge().clone())
+    );
+    assert_eq!(record(&open(), "INV-1").attempts().len(), 1);
+}
+
+/// A run whose replies were lost leaves attempts unknown; 25 hours later
+/// the processor has forgotten the keys, and a rerun still charges nothing
+/// twice: it looks the charges up instead.
+pub fn a_rerun_25_hours_later_charges_nothing_twice<L: Ledger>(open: &dyn Fn() -> L) {
+    issue_all(
+        open,
+        &[
+            worked_example("LOST-REPLY", "tok_reply_lost"),
+            worked_example("NEVER-SENT", "tok_success"),
+        ],
+    );
+    let books = Arc::new(InMemoryBooks::new());
+    let clock = clock();
+    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
+    let once = BillingService::new(
+        gateway(),
+        open(),
+        RecordingSleeper::new(),
+        clock.clone(),
+        policy(1),
+    );
+    assert!(once.collect(&id("LOST-REPLY")).unwrap_err().is_retryable());
+    // A run that died right after writing its attempt.
+    open()
+        .begin_attempts(&[pending("NEVER-SENT", 1, clock.now())])
+        .unwrap();
+
+    clock.advance(Duration::from_secs(25 * 3600));
+    let later = gateway();
+    let rerun = service(&later, open(), &clock);
+    let results = rerun.collect_all(&[id("LOST-REPLY"), id("NEVER-SENT")]);
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        later.captured_total_for("LOST-REPLY", Currency::Usd),
+        i128::from(WORKED_TOTAL)
+    );
+    assert_eq!(
+        later.captured_total_for("NEVER-SENT", Currency::Usd),
+        i128::from(WORKED_TOTAL)
+    );
+    assert_eq!(later.capture_count(), 2);
+    // Only the attempt that never reached the processor was sent.
+    assert_eq!(later.request_count(), 1);
+    for invoice in ["LOST-REPLY", "NEVER-SENT"] {
+        assert!(record(&open(), invoice).status().is_paid(), "{invoice}");
+    }
+}
+
+/// `reconcile` settles unknown and pending attempts by lookups only: a
+/// capture is recorded, a decline too, one the processor never saw becomes
+/// failed once it is older than the grace period; nothing is charged.
+pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() -> L) {
+    issue_all(
+        open,
+        &[
+            worked_example("CAPTURED", "tok_reply_lost"),
+            worked_example("UNSENT", "tok_success"),
+            worked_example("FRESH", "tok_success"),
+            worked_example("PAID", "tok_success"),
+        ],
+    );
+    let books = Arc::new(InMemoryBooks::new());
+    let clock = clock();
+    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
+    let once = BillingService::new(
+        gateway(),
+        open(),
+        RecordingSleeper::new(),
+        clock.clone(),
+        policy(1),
+    );
+    assert!(once.collect(&id("CAPTURED")).is_err());
+    once.collect(&id("PAID")).unwrap();
+    open()
+        .begin_attempts(&[pending("UNSENT", 1, clock.now())])
+        .unwrap();
+    clock.advance(Duration::from_secs(120));
+    open()
+        .begin_attempts(&[pending("FRESH", 1, clock.now())])
+        .unwrap();
+
+    let reconciler = gateway();
+    let report = service(&reconciler, open(), &clock)
+        .reconcile(Duration::from_secs(60))
+        .unwrap();
+
+    assert_eq!(
+        (report.settled(), report.captured(), report.still_unknown()),
+        (2, 1, 1)
+    );
+    assert_eq!(reconciler.request_count(), 0, "reconcile charged");
+    assert_eq!(reconciler.capture_count(), 2);
+    assert!(record(&open(), "CAPTURED").status().is_paid());
+    assert_eq!(record(&open(), "UNSENT").status(), InvoiceStatus::Open);
+    assert_eq!(record(&open(), "FRESH").status(), InvoiceStatus::Unknown);
+
+    // Once everything is settled there is nothing left to do.
+    clock.advance(Duration::from_secs(120));
+    let again = service(&reconciler, open(), &clock)
+        .reconcile(Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(
+        (again.settled(), again.captured(), again.still_unknown()),
+        (1, 0, 0)
+    );
+    let last = service(&reconciler, open(), &clock)
+        .reconcile(Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(last, crate::Reconciliation::default());
+}
+
+/// Two services, each with its own handle on the storage, collecting the
+/// same invoices at once through one processor: each invoice is captured
+/// once and paid with that capture.
+pub fn two_services_collecting_the_same_invoices_at_once_capture_each_once<L: Ledger>(
+    open: &(dyn Fn() -> L + Sync),
+) {
+    let invoices: Vec<Invoice> = (0..40)
+        .map(|n| {
+            let token = ["tok_success", "tok_reply_lost", "tok_transient_1"][n % 3];
+            worked_example(&format!("RACE-{n:02}"), token)
+        })
+        .collect();
+    issue_all(open, &invoices);
+    let ids: Vec<InvoiceId> = invoices.iter().map(|i| i.id().clone()).collect();
+    let books = Arc::new(InMemoryBooks::new());
+    let clock = clock();
+    std::thread::scope(|scope| {
+        for reversed in [false, true] {
+            let (books, clock, ids) = (Arc::clone(&books), clock.clone(), ids.clone());
+            scope.spawn(move || {
+                let gateway = FakeGateway::with_books(books).with_clock(clock.clone());
+                let service = service(&gateway, open(), &clock);
+                let order: Vec<InvoiceId> = if reversed {
+                    ids.into_iter().rev().collect()
+                } else {
+                    ids
+                };
+                for id in &order {
+                    let _ = service.collect(id);
+                }
+            });
+        }
+    });
+    // A final pass settles whatever a race left unknown.
+    let processor = FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
+    let finisher = service(&processor, open(), &clock);
+    let _ = finisher.collect_all(&ids);
+    for invoice in &ids {
+        let captures = processor.captures_for(invoice.as_str());
+        assert_eq!(
+            captures.len(),
+            1,
+            "{invoice} captured {} times",
+            captures.len()
+        );
+        assert_eq!(
+            record(&open(), invoice.as_str()).status(),
+            InvoiceStatus::Paid(Payment::Charged(captures[0].charge().clone())),
+            "{invoice}"
+        );
+    }
+}
+
+/// A batch collect writes its new attempts together and its outcomes
+/// together, and charges each invoice once (a repeated id included).
+pub fn a_batch_collect_shares_commits_and_charges_each_once<L: Ledger>(open: &dyn Fn() -> L) {
+    let invoices: Vec<Invoice> = (0..10)
+        .map(|n| worked_example(&format!("BATCH-{n}"), "tok_success"))
+        .collect();
+    issue_all(open, &invoices);
+    let mut ids: Vec<InvoiceId> = invoices.iter().map(|i| i.id().clone()).collect();
+    ids.push(id("BATCH-3"));
+    ids.push(id("MISSING"));
+    let gateway = FakeGateway::new();
+
+    let results = service(&gateway, open(), &clock()).collect_all(&ids);
+
+    assert_eq!(results.len(), 12);
+    assert!(results[..11].iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(results[11], Err(BillingError::NotFound(id("MISSING"))));
+    assert_eq!(results[3], results[10]);
+    assert_eq!(gateway.capture_count(), 10);
+    for invoice in &invoices {
+        assert!(record(&open(), invoice.id().as_str()).status().is_paid());
+    }
+}

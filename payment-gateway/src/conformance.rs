@@ -1,0 +1,425 @@
+//! The checks every [`SandboxBooks`] backend must pass (feature
+//! `conformance`): the sandbox processor's idempotency records and captures
+//! behave the same in memory, in a SQLite file and in PostgreSQL.
+//!
+//! Each check is a function taking `open`, which opens a handle on one set
+//! of books that starts empty: every call opens the *same* books (for a
+//! file or a database, a new connection to them; for memory, another handle
+//! on the same maps), as a restarted process or another host would. A check
+//! panics, naming what broke, when the books break a rule, so a backend's
+//! tests call them from `#[test]` functions, most simply through
+//! [`conformance_tests!`]:
+//!
+//! ```
+//! # #[cfg(feature = "conformance")] {
+//! use payment_gateway::InMemoryBooks;
+//! use std::sync::Arc;
+//!
+//! fn open_memory() -> impl Fn() -> Arc<InMemoryBooks> + Sync {
+//!     let shared = Arc::new(InMemoryBooks::new());
+//!     move || Arc::clone(&shared)
+//! }
+//! payment_gateway::conformance::captures_are_read_back_a_page_at_a_time(&open_memory());
+//! # }
+//! ```
+//!
+//! The suite lives here, beside the trait, so that the books' rules are
+//! written once by the crate that states them, as billing's suite is for
+//! its ledgers.
+//!
+//! [`conformance_tests!`]: crate::conformance_tests
+
+// A conformance check is a test: a broken rule is a panic with a message,
+// which the calling `#[test]` reports as a failure.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::missing_panics_doc)]
+
+use crate::{
+    Amount, BooksError, Capture, Charge, ChargeId, ChargeRequest, Currency, FakeGateway,
+    GatewayError, IdempotencyKey, KEY_LIFETIME, KeyRecord, Lookup, ManualClock, PaymentGateway,
+    PaymentMethod, SandboxBooks, unix_millis,
+};
+
+/// Generates one `#[test]` per conformance check, each on fresh books from
+/// `$fresh` (an expression giving a new opener: `Fn() -> B + Sync`).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:expr) => {
+        $crate::conformance_tests!(@each $fresh;
+            transient_counters_persist_across_reopening,
+            declines_lost_replies_and_conflicts_persist_across_reopening,
+            transient_counters_declines_and_lost_replies_persist_together,
+            a_second_gateway_on_the_books_continues_their_transient_counters,
+            a_reply_lost_key_replays_its_charge_to_a_fresh_gateway,
+            keys_expire_after_24_hours_but_captures_stay_findable,
+            concurrent_requests_with_one_key_capture_once,
+            concurrent_requests_with_one_key_among_others_capture_once_numbered_without_gaps,
+            captures_are_read_back_a_page_at_a_time,
+            a_transaction_counts_its_own_captures_with_the_committed_ones,
+        );
+    };
+    (@each $fresh:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::conformance::$check(&$fresh);
+            }
+        )*
+    };
+}
+
+fn key(text: &str) -> IdempotencyKey {
+    IdempotencyKey::new(text).unwrap()
+}
+
+/// A request for `cents` US cents under `key`, paid with `token`, for
+/// invoice `INV-1`.
+fn request(key: &str, token: &str, cents: i64) -> ChargeRequest {
+    ChargeRequest::new(
+        IdempotencyKey::new(key).unwrap(),
+        PaymentMethod::new(token).unwrap(),
+        Amount::new(cents, Currency::Usd).unwrap(),
+        "INV-1",
+    )
+}
+
+fn is_transient(result: &Result<Charge, GatewayError>) -> bool {
+    matches!(result, Err(GatewayError::Transient { .. }))
+}
+
+fn is_ambiguous(result: &Result<Charge, GatewayError>) -> bool {
+    matches!(result, Err(GatewayError::Ambiguous { .. }))
+}
+
+/// A transient token's failures are counted in the books, so a process
+/// that reopens them carries on where the last one stopped, and a replay
+/// finds the capture.
+pub fn transient_counters_persist_across_reopening<B: SandboxBooks>(open: &(dyn Fn() -> B + Sync)) {
+    let charge = request("k1", "tok_transient_2", 700);
+    {
+        let gateway = FakeGateway::with_books(open());
+        assert!(is_transient(&gateway.charge(&charge)));
+    }
+    {
+        let gateway = FakeGateway::with_books(open());
+        assert!(is_transient(&gateway.charge(&charge)));
+        gateway.charge(&charge).unwrap();
+    }
+
+    let books = open();
+    let gateway = FakeGateway::with_books(&books);
+    let replayed = gateway.charge(&charge).unwrap();
+
+    assert_eq!(replayed.id().as_str(), "ch_fake_000001");
+    assert_eq!(books.capture_count().unwrap(), 1);
+    let record = books.key_record(charge.idempotency_key()).unwrap().unwrap();
+    assert_eq!(record.requests(), 4);
+    assert_eq!(
+        gateway.lookup(charge.idempotency_key()).unwrap(),
+        Lookup::Captured(replayed)
+    );
+}
+
+/// A decline is replayed, a changed request under its key is a conflict,
+/// and a lost reply's capture is replayed, after the books were reopened.
+pub fn declines_lost_replies_and_conflicts_persist_across_reopening<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    {
+        let gateway = FakeGateway::with_books(open());
+        let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
+        assert!(is_ambiguous(&gateway.charge(&request(
+            "lost",
+            "tok_reply_lost",
+            100
+        ))));
+    }
+    let gateway = FakeGateway::with_books(open());
+
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
+        Err(GatewayError::Declined { .. })
+    ));
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
+        Err(GatewayError::IdempotencyConflict { .. })
+    ));
+    let replayed = gateway
+        .charge(&request("lost", "tok_reply_lost", 100))
+        .unwrap();
+    assert_eq!(gateway.captures()[0].charge(), &replayed);
+    assert_eq!(gateway.capture_count(), 1);
+}
+
+/// Transient counters, declines and lost replies written by one handle,
+/// all carried on by the next: the lost reply's capture keeps its number.
+pub fn transient_counters_declines_and_lost_replies_persist_together<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let charge = request("k1", "tok_transient_2", 700);
+    {
+        let gateway = FakeGateway::with_books(open());
+        assert!(is_transient(&gateway.charge(&charge)));
+        let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
+        assert!(is_ambiguous(&gateway.charge(&request(
+            "lost",
+            "tok_reply_lost",
+            100
+        ))));
+    }
+    let books = open();
+    let gateway = FakeGateway::with_books(&books);
+
+    assert!(is_transient(&gateway.charge(&charge)));
+    let charged = gateway.charge(&charge).unwrap();
+    // The lost reply captured first, as ch_fake_000001.
+    assert_eq!(charged.id().as_str(), "ch_fake_000002");
+    assert_eq!(
+        books
+            .key_record(charge.idempotency_key())
+            .unwrap()
+            .unwrap()
+            .requests(),
+        3
+    );
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
+        Err(GatewayError::Declined { .. })
+    ));
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
+        Err(GatewayError::IdempotencyConflict { .. })
+    ));
+    let replayed = gateway
+        .charge(&request("lost", "tok_reply_lost", 100))
+        .unwrap();
+    assert_eq!(
+        gateway.lookup(&key("lost")).unwrap(),
+        Lookup::Captured(replayed)
+    );
+    assert_eq!(books.capture_count().unwrap(), 2);
+}
+
+/// Two gateways on the same books share their transient counters and
+/// captures; the requests each received are its own.
+pub fn a_second_gateway_on_the_books_continues_their_transient_counters<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let first = FakeGateway::with_books(open());
+    let charge = request("k1", "tok_transient_2", 700);
+    assert!(is_transient(&first.charge(&charge)));
+
+    let second = FakeGateway::with_books(open());
+    assert!(is_transient(&second.charge(&charge)));
+    let captured = second.charge(&charge).unwrap();
+
+    assert_eq!(
+        first.lookup(&key("k1")).unwrap(),
+        Lookup::Captured(captured)
+    );
+    assert_eq!(first.capture_count(), 1);
+    // Requests received are each gateway value's own.
+    assert_eq!((first.request_count(), second.request_count()), (1, 2));
+}
+
+/// A lost reply's capture is in the books, so a fresh gateway on them
+/// replays it instead of charging again.
+pub fn a_reply_lost_key_replays_its_charge_to_a_fresh_gateway<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let books = open();
+    let charge = request("k1", "tok_reply_lost", 14169);
+    assert!(is_ambiguous(
+        &FakeGateway::with_books(&books).charge(&charge)
+    ));
+
+    let replayed = FakeGateway::with_books(&books).charge(&charge).unwrap();
+
+    assert_eq!(replayed.id().as_str(), "ch_fake_000001");
+    assert_eq!(books.capture_count().unwrap(), 1);
+}
+
+/// Under the manual clock a key is forgotten 24 hours after its first
+/// request, so the same request then charges anew, but its capture is
+/// still found by the key; captures keep their time and number.
+pub fn keys_expire_after_24_hours_but_captures_stay_findable<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let charge = request("k1", "tok_success", 500);
+    let first = FakeGateway::with_books(open())
+        .with_clock(clock.clone())
+        .charge(&charge)
+        .unwrap();
+
+    let record = open().key_record(charge.idempotency_key()).unwrap();
+    assert_eq!(record.map(|record| record.requests()), Some(1));
+
+    clock.advance(KEY_LIFETIME);
+    let gateway = FakeGateway::with_books(open()).with_clock(clock.clone());
+    assert_eq!(
+        gateway.lookup(charge.idempotency_key()).unwrap(),
+        Lookup::Captured(first.clone())
+    );
+    let second = gateway.charge(&charge).unwrap();
+
+    assert_ne!(second.id(), first.id(), "an expired key is a new request");
+    assert_eq!(gateway.capture_count(), 2);
+    let captures = gateway.captures();
+    let times: Vec<i64> = captures
+        .iter()
+        .map(|capture| unix_millis(capture.captured_at()))
+        .collect();
+    assert_eq!(times, [1_764_583_200_000, 1_764_669_600_000]);
+    let numbers: Vec<u64> = captures.iter().map(Capture::number).collect();
+    assert_eq!(numbers, [1, 2]);
+}
+
+/// Six handles, each sending the same request under one shared key ten
+/// times at once (with a key of its own before each when `own_keys`): the
+/// charge ids the shared key's requests were answered with.
+fn shared_key_at_once<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+    own_keys: bool,
+) -> Vec<String> {
+    drop(open());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|n| {
+                scope.spawn(move || {
+                    let gateway = FakeGateway::with_books(open());
+                    (0..10)
+                        .map(|i| {
+                            if own_keys {
+                                let _ = gateway.charge(&request(
+                                    &format!("own-{n}-{i}"),
+                                    "tok_success",
+                                    1,
+                                ));
+                            }
+                            gateway
+                                .charge(&request("shared", "tok_success", 900))
+                                .unwrap()
+                                .id()
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+/// Six handles sending the same request ten times each, at once: one
+/// capture, and every reply is that charge.
+pub fn concurrent_requests_with_one_key_capture_once<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let replies = shared_key_at_once(open, false);
+
+    let books = open();
+    assert_eq!(books.capture_count().unwrap(), 1);
+    assert_eq!(replies.len(), 60);
+    assert!(replies.iter().all(|id| id == "ch_fake_000001"));
+}
+
+/// Six handles each sending keys of their own between requests under one
+/// shared key, at once: the shared key captures once, every capture is
+/// numbered without gaps, and a page after the last but one holds one.
+pub fn concurrent_requests_with_one_key_among_others_capture_once_numbered_without_gaps<
+    B: SandboxBooks,
+>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let replies = shared_key_at_once(open, true);
+
+    let books = open();
+    assert_eq!(
+        books.capture_count().unwrap(),
+        61,
+        "60 own keys and the shared one"
+    );
+    assert_eq!(replies.len(), 60);
+    assert!(replies.iter().all(|id| id == &replies[0]));
+    let mut numbers = Vec::new();
+    FakeGateway::with_books(&books)
+        .for_each_capture(|capture| numbers.push(capture.number()))
+        .unwrap();
+    assert_eq!(
+        numbers,
+        (1..=61).collect::<Vec<u64>>(),
+        "numbered without gaps"
+    );
+    assert_eq!(books.captures_after(60, 10).unwrap().len(), 1);
+}
+
+/// More captures than the gateway reads per page (1000) are all read back,
+/// in order; a page stops at its limit and at the last capture.
+pub fn captures_are_read_back_a_page_at_a_time<B: SandboxBooks>(open: &(dyn Fn() -> B + Sync)) {
+    let books = open();
+    let gateway = FakeGateway::with_books(&books);
+    for n in 0..1205 {
+        gateway
+            .charge(&request(&format!("k{n}"), "tok_success", 1))
+            .unwrap();
+    }
+
+    let mut numbers = Vec::new();
+    gateway
+        .for_each_capture(|capture| numbers.push(capture.number()))
+        .unwrap();
+
+    assert_eq!(numbers, (1..=1205).collect::<Vec<u64>>());
+    assert_eq!(books.captures_after(1200, 10).unwrap().len(), 5);
+    assert_eq!(
+        books.captures_after(0, 1).unwrap()[0]
+            .request()
+            .idempotency_key()
+            .as_str(),
+        "k0"
+    );
+}
+
+/// Inside a transaction the books count its own captures with the
+/// committed ones and read its own records; a transaction whose work fails
+/// keeps nothing.
+pub fn a_transaction_counts_its_own_captures_with_the_committed_ones<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let books = open();
+    let gateway = FakeGateway::with_books(&books);
+    gateway.charge(&request("k1", "tok_success", 100)).unwrap();
+    gateway.charge(&request("k2", "tok_success", 100)).unwrap();
+    let template = gateway.captures()[0].clone();
+
+    books
+        .transaction(&mut |tx| {
+            assert_eq!(tx.capture_count()?, 2);
+            // A charge id of its own: a backend may keep them unique.
+            tx.insert_capture(&Capture::new(
+                3,
+                Charge::new(
+                    ChargeId::new("ch_fake_000003").unwrap(),
+                    template.charge().amount(),
+                ),
+                template.request().clone(),
+                template.captured_at(),
+            ))?;
+            assert_eq!(tx.capture_count()?, 3);
+            assert!(tx.key_record(&key("k1"))?.is_some());
+            Ok(())
+        })
+        .unwrap();
+
+    assert_eq!(books.capture_count().unwrap(), 3);
+    // A transaction whose work fails keeps nothing.
+    let failed = books.transaction(&mut |tx| {
+        tx.put_key_record(&key("k9"), &KeyRecord::new(std::time::UNIX_EPOCH, 1, None))?;
+        Err(BooksError::new("changed my mind"))
+    });
+    assert_eq!(failed, Err(BooksError::new("changed my mind")));
+    assert_eq!(books.key_record(&key("k9")).unwrap(), None);
+}
