@@ -135,7 +135,7 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     doc(
         EXIT_UNPAID,
         &[Cmd::Reconcile],
-        "some attempts stay unknown (the lookup failed, the amounts disagree, or the processor has no record yet and the attempt is younger than --grace)",
+        "some attempts stay unknown (the lookup failed, the amounts disagree, or the processor has no record of them: the next charge run resends those under their own keys)",
     ),
     doc(
         EXIT_UNPAID,

@@ -65,7 +65,7 @@ pub fn run() -> ExitCode {
         Command::Sample(args) => command::sample::run(&args),
         Command::Diff(args) => command::diff::run(&args, console),
         Command::Invoices(args) => command::invoices::run(&args),
-        Command::Reconcile(args) => command::reconcile::run(&args),
+        Command::Reconcile(args) => command::reconcile::run(&args, console),
         Command::Sandbox(args) => command::sandbox::run(&args),
     };
     match result {

@@ -1,5 +1,5 @@
 //! The few value formats of time the ledger commands share: instants as
-//! RFC 3339 in UTC, and the duration flags (`--grace 5m`, `--sandbox-latency
+//! RFC 3339 in UTC, and the duration flags (`--claim-timeout 30s`, `--sandbox-latency
 //! 100ms`), in one module.
 
 use std::time::{Duration, SystemTime};

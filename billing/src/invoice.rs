@@ -593,11 +593,15 @@ impl IssuedInvoice {
         self
     }
 
-    /// The first field in which `other` says something else than `self`, as
-    /// (name, this value, other value); `None` when they are the same
-    /// invoice. The payment method, the rates and the issue time are not
-    /// compared: the same invoice can be issued again later, with another
-    /// card, under a rate table that gives the same amounts.
+    /// The first input in which `other` says something else than `self`,
+    /// as (name, this value, other value); `None` when they are the same
+    /// invoice. An issued invoice is identified by its inputs (customer,
+    /// currency, line items, tier, loyalty, days overdue); its stored
+    /// breakdown is what is charged. So the amounts are not compared: the
+    /// same inputs priced again under a rate table a later release changed
+    /// are the same invoice, and must still be collected. The payment
+    /// method and the issue time are not compared either: the same invoice
+    /// can be issued again later, with another card.
     pub fn first_difference(
         &self,
         other: &IssuedInvoice,
@@ -619,24 +623,7 @@ impl IssuedInvoice {
                 b.days_overdue.to_string(),
             ),
         ];
-        let amounts = IssuedBreakdown::NAMES
-            .into_iter()
-            .zip(a.breakdown.amounts().into_iter().zip(b.breakdown.amounts()))
-            .map(|(name, (x, y))| (amount_label(name), x.to_string(), y.to_string()));
-        pairs
-            .into_iter()
-            .chain(amounts)
-            .find(|(_, first, now)| first != now)
-    }
-}
-
-/// How an amount is named in a message: `tier discount`, not `tier_discount`.
-fn amount_label(name: &'static str) -> &'static str {
-    match name {
-        "tier_discount" => "tier discount",
-        "loyalty_discount" => "loyalty discount",
-        "late_fee" => "late fee",
-        other => other,
+        pairs.into_iter().find(|(_, first, now)| first != now)
     }
 }
 

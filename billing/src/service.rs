@@ -1,7 +1,5 @@
 //! The billing service: issue once, charge once, record every attempt.
 
-use std::time::{Duration, SystemTime};
-
 use payment_gateway::{
     Amount, Charge, ChargeRequest, Clock, DeclineCode, GatewayError, Lookup, PaymentGateway,
     PaymentMethod,
@@ -65,17 +63,29 @@ enum Plan {
     Begin(Attempt),
 }
 
+/// What a lookup says of an unsettled attempt.
+enum Settle {
+    /// The processor's word: record it.
+    Update(AttemptUpdate),
+    /// The processor has no record of it: leave it for the next run.
+    NotAtProcessor,
+    /// No word to go by (the lookup failed, another amount was captured).
+    Unknown,
+}
+
 /// What [`BillingService::reconcile`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciliation {
     settled: u64,
     captured: u64,
     still_unknown: u64,
+    not_at_processor: u64,
+    changed_meanwhile: u64,
 }
 
 impl Reconciliation {
-    /// How many attempts were settled (captured, declined, or found never
-    /// processed).
+    /// How many attempts were settled by the processor's word (captured or
+    /// declined).
     pub fn settled(&self) -> u64 {
         self.settled
     }
@@ -85,10 +95,26 @@ impl Reconciliation {
         self.captured
     }
 
-    /// How many stay pending or unknown (the lookup failed, the amounts
-    /// disagree, or the attempt is too recent to be called unprocessed).
+    /// How many stay pending or unknown: the processor has no record of
+    /// them, the lookup failed, or the amounts disagree.
     pub fn still_unknown(&self) -> u64 {
         self.still_unknown
+    }
+
+    /// Of those, how many the processor has no record of. Never marked
+    /// failed: nothing proves that their request is not still on its way
+    /// (a run sends a batch's requests one after another, with backoff),
+    /// so a new key would let both capture. The next charge run resends
+    /// each under its own key, which the processor answers at most once.
+    pub fn not_at_processor(&self) -> u64 {
+        self.not_at_processor
+    }
+
+    /// How many another run settled while this one looked them up: its
+    /// outcome stands (a capture is never replaced), and nothing stops the
+    /// settling of the others.
+    pub fn changed_meanwhile(&self) -> u64 {
+        self.changed_meanwhile
     }
 }
 
@@ -288,16 +314,17 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
     ///
     /// - a capture under its key is recorded (the invoice is then paid);
     /// - a decline is recorded;
-    /// - an attempt the processor has no record of is recorded as failed
-    ///   (nothing was captured), but only if it was last touched more than
-    ///   `grace` ago: a younger one may be in flight in another run, so it
-    ///   stays unsettled;
+    /// - an attempt the processor has no record of stays as it is: its
+    ///   request may still be on its way (nothing proves it ended), so it
+    ///   is never replaced by a new key; the next charge run resends it
+    ///   under its own key;
     /// - a lookup that fails, or a capture of another amount, leaves the
     ///   attempt unknown.
     ///
     /// Attempts are read a page at a time and each page's outcomes are
-    /// written in one commit.
-    pub fn reconcile(&self, grace: Duration) -> Result<Reconciliation, BillingError> {
+    /// written in one commit; an outcome another run recorded meanwhile
+    /// stands, and never stops the others from being recorded.
+    pub fn reconcile(&self) -> Result<Reconciliation, BillingError> {
         let mut report = Reconciliation::default();
         let mut after: Option<(InvoiceId, u32)> = None;
         loop {
@@ -305,18 +332,16 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             let page = self.ledger.unsettled_attempts(cursor, RECONCILE_PAGE)?;
             let mut updates = Vec::new();
             for attempt in &page {
-                match self.settle_by_lookup(attempt, grace) {
-                    Some(update) => {
-                        report.settled += 1;
-                        if matches!(update.outcome(), AttemptOutcome::Captured(_)) {
-                            report.captured += 1;
-                        }
-                        updates.push(update);
+                match self.settle_by_lookup(attempt) {
+                    Settle::Update(update) => updates.push(update),
+                    Settle::NotAtProcessor => {
+                        report.still_unknown += 1;
+                        report.not_at_processor += 1;
                     }
-                    None => report.still_unknown += 1,
+                    Settle::Unknown => report.still_unknown += 1,
                 }
             }
-            self.ledger.finish_attempts(&updates)?;
+            self.record_settled(&updates, &mut report)?;
             match page.last() {
                 Some(last) if page.len() == RECONCILE_PAGE => {
                     after = Some((last.invoice().clone(), last.number()));
@@ -326,25 +351,56 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         }
     }
 
-    /// The settled outcome of `attempt` by the processor's word, if it has
-    /// one.
-    fn settle_by_lookup(&self, attempt: &Attempt, grace: Duration) -> Option<AttemptUpdate> {
-        let now = self.clock.now();
+    /// Records a page of settled outcomes in one commit; when that is
+    /// refused, one by one, so that an attempt another run settled meanwhile
+    /// (a conflict) costs only its own update.
+    fn record_settled(
+        &self,
+        updates: &[AttemptUpdate],
+        report: &mut Reconciliation,
+    ) -> Result<(), BillingError> {
+        let count = |report: &mut Reconciliation, update: &AttemptUpdate| {
+            report.settled += 1;
+            if matches!(update.outcome(), AttemptOutcome::Captured(_)) {
+                report.captured += 1;
+            }
+        };
+        if updates.is_empty() {
+            return Ok(());
+        }
+        if self.ledger.finish_attempts(updates).is_ok() {
+            for update in updates {
+                count(report, update);
+            }
+            return Ok(());
+        }
+        for update in updates {
+            match self.ledger.finish_attempts(std::slice::from_ref(update)) {
+                Ok(()) => count(report, update),
+                Err(error) if error.kind() == LedgerErrorKind::Conflict => {
+                    report.changed_meanwhile += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// What the processor says of `attempt`.
+    fn settle_by_lookup(&self, attempt: &Attempt) -> Settle {
         let outcome = match self.gateway.lookup(attempt.key()) {
             Ok(Lookup::Captured(charge)) if charge.amount() == attempt.amount() => {
                 AttemptOutcome::Captured(charge.id().clone())
             }
             Ok(Lookup::Declined(code)) => AttemptOutcome::Declined(code),
-            Ok(Lookup::NotFound) if quiet_for(attempt, now, grace) => AttemptOutcome::Failed(
-                "the processor has no record of this attempt; nothing was captured".to_owned(),
-            ),
-            Ok(Lookup::Captured(_) | Lookup::NotFound) | Err(_) => return None,
+            Ok(Lookup::NotFound) => return Settle::NotAtProcessor,
+            Ok(Lookup::Captured(_)) | Err(_) => return Settle::Unknown,
         };
-        Some(AttemptUpdate::new(
+        Settle::Update(AttemptUpdate::new(
             attempt.invoice().clone(),
             attempt.number(),
             outcome,
-            now,
+            self.clock.now(),
         ))
     }
 
@@ -589,11 +645,4 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             }
         }
     }
-}
-
-/// Whether `attempt` was last touched at least `grace` before `now`. A clock
-/// that went backwards makes nothing quiet.
-fn quiet_for(attempt: &Attempt, now: SystemTime, grace: Duration) -> bool {
-    now.duration_since(attempt.updated_at())
-        .is_ok_and(|quiet| quiet >= grace)
 }

@@ -2,6 +2,7 @@
 //! unknown (a killed run, a lost reply, exhausted retries) by asking the
 //! sandbox processor what became of its idempotency key, never by charging.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use billing::{BillingService, RetryPolicy, ThreadSleeper};
 use payment_gateway::{FakeGateway, SystemClock};
 
+use crate::console::Console;
 use crate::error::{AppError, Status, closed_pipe_or};
 use crate::signals;
 use crate::store::{self, Open};
@@ -20,17 +22,17 @@ Settles every payment attempt whose outcome is pending or unknown by looking its
 idempotency key up at the sandbox processor; nothing is ever charged:
   captured under the key   the attempt is captured, the invoice paid
   declined                 the decline is recorded
-  no record of the key     nothing was captured: the attempt is failed and the
-                           invoice open again, for the next charge run, but only
-                           when the attempt is older than --grace (a younger one
-                           may still be in flight in a run that is going on)
+  no record of the key     it stays as it is, however old: its request may still
+                           be on its way (nothing proves it ended), so its invoice
+                           is never given a new key; the next charge run resends
+                           it under its own key, which the processor answers once
   the lookup fails, or another amount was captured: it stays unknown, for a person
+An outcome another run records meanwhile stands and stops nothing else.
 Prints one line: how many attempts were settled, how many captured, how many stay
-unknown.
+unknown and, of those, how many the processor has no record of.
 
 Examples:
   ledgerly reconcile
-  ledgerly reconcile --grace 0   # no charge run is going on
   ledgerly reconcile --db /var/lib/ledgerly/ledgerly.db";
 
 /// `ledgerly reconcile`: settle unknown attempts by lookups.
@@ -44,15 +46,22 @@ pub(crate) struct Args {
     #[arg(long, value_name = "PATH|URL")]
     pub(crate) sandbox_db: Option<PathBuf>,
 
-    /// An attempt the processor has no record of is settled as failed only
-    /// when it was last touched this long ago (0, or a whole number with
-    /// us, ms, s or m)
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub(crate) grace: Duration,
+    /// No longer used, accepted so that existing cron lines still run: an
+    /// attempt the processor has no record of is never settled as failed,
+    /// however old (it was once, after this grace, which let a request still
+    /// on its way capture beside the next run's new key)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, hide = true)]
+    pub(crate) grace: Option<Duration>,
 }
 
 /// Runs `ledgerly reconcile`.
-pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
+pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
+    if args.grace.is_some() {
+        console.warning(
+            "--grace is no longer used: an attempt the processor has no record of is left \
+             for the next charge run, which resends it under its own key",
+        );
+    }
     let ledger_location = store::ledger_location(args.db.as_deref());
     let sandbox_location = store::sandbox_location(args.sandbox_db.as_deref(), &ledger_location);
     let ledger = store::open_ledger(&ledger_location, Open::Existing)?;
@@ -67,13 +76,28 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
         SystemClock,
         RetryPolicy::default(),
     );
-    let report = service.reconcile(args.grace)?;
-    let line = format!(
-        "reconciled: {} attempt(s) settled ({} captured), {} still unknown\n",
+    let report = service.reconcile()?;
+    let mut line = format!(
+        "reconciled: {} attempt(s) settled ({} captured), {} still unknown",
         report.settled(),
         report.captured(),
         report.still_unknown()
     );
+    if report.not_at_processor() > 0 {
+        let _ = write!(
+            line,
+            " ({} not at the processor: the next charge run resends them under their own keys)",
+            report.not_at_processor()
+        );
+    }
+    if report.changed_meanwhile() > 0 {
+        let _ = write!(
+            line,
+            "; {} settled by another run meanwhile",
+            report.changed_meanwhile()
+        );
+    }
+    line.push('\n');
     let status = if report.still_unknown() == 0 {
         Status::Success
     } else {

@@ -7,28 +7,51 @@ use crate::charge::ledger::{Place, compare, records};
 use crate::util::{fixture, on_ledger, scratch, stdout_of};
 
 #[test]
-fn reconcile_settles_unknown_attempts_by_lookup_after_the_grace_and_needs_a_ledger() {
+fn reconcile_settles_by_lookup_and_leaves_an_attempt_the_processor_never_saw_to_its_own_key() {
     let dir = scratch();
-    on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
-        .assert()
-        .code(1);
+    let charge = ["--quiet", "charge", "--input", &fixture("charge.jsonl")];
+    on_ledger(&dir, &charge).assert().code(1);
     // INV-8's retries ran out: its attempt is unknown, and the processor
-    // has no record of a capture. Within the grace it may be in flight.
+    // has no record of it. However old, it is never given a new key (its
+    // request may still be on its way): the next charge run resends it.
+    let line = "reconciled: 0 attempt(s) settled (0 captured), 1 still unknown \
+                (1 not at the processor: the next charge run resends them under their own keys)\n";
     on_ledger(&dir, &["reconcile"])
         .assert()
         .code(1)
-        .stdout("reconciled: 0 attempt(s) settled (0 captured), 1 still unknown\n");
+        .stdout(line);
     on_ledger(&dir, &["reconcile", "--grace", "0"])
         .assert()
-        .success()
-        .stdout("reconciled: 1 attempt(s) settled (0 captured), 0 still unknown\n");
+        .code(1)
+        .stdout(line)
+        .stderr(predicate::str::starts_with(
+            "warning: --grace is no longer used",
+        ));
     let open = records(&stdout_of(&mut on_ledger(
         &dir,
         &["invoices", "--status", "open"],
     )));
     let ids: Vec<&str> = open.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["INV-6", "INV-8"]);
-    assert_eq!(compare(&Place::File(dir)).captures, 4);
+    assert_eq!(ids, ["INV-6"]);
+    // tok_transient_9 fails nine requests: two more runs, the same key
+    // (each still exits 1 for INV-5's decline and INV-6's refusal).
+    on_ledger(&dir, &charge).assert().code(1);
+    on_ledger(&dir, &charge).assert().code(1);
+    let inv8 = records(&stdout_of(&mut on_ledger(
+        &dir,
+        &["invoices", "--id", "INV-8"],
+    )));
+    assert_eq!(inv8[0]["status"], "paid");
+    assert_eq!(inv8[0]["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        inv8[0]["attempts"][0]["idempotency_key"],
+        "invoice:INV-8:attempt:1"
+    );
+    on_ledger(&dir, &["reconcile"])
+        .assert()
+        .success()
+        .stdout("reconciled: 0 attempt(s) settled (0 captured), 0 still unknown\n");
+    assert_eq!(compare(&Place::File(dir)).captures, 5);
     let empty = scratch();
     on_ledger(&empty, &["reconcile"])
         .assert()

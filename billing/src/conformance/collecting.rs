@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use payment_gateway::{Clock, Currency, FakeGateway, InMemoryBooks};
+use payment_gateway::{Clock, Currency, FakeGateway, InMemoryBooks, PaymentGateway};
 
 use crate::{
     BillingError, BillingService, Invoice, InvoiceId, InvoiceStatus, Ledger, Payment,
@@ -119,8 +119,9 @@ pub fn a_rerun_25_hours_later_charges_nothing_twice<L: Ledger>(open: &dyn Fn() -
 }
 
 /// `reconcile` settles unknown and pending attempts by lookups only: a
-/// capture is recorded, a decline too, one the processor never saw becomes
-/// failed once it is older than the grace period; nothing is charged.
+/// capture is recorded, a decline too; one the processor has no record of
+/// stays as it is, however old, and the next charge run resends it under
+/// its own key; nothing is charged by reconcile.
 pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() -> L) {
     issue_all(
         open,
@@ -152,33 +153,72 @@ pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() 
         .unwrap();
 
     let reconciler = gateway();
-    let report = service(&reconciler, open(), &clock)
-        .reconcile(Duration::from_secs(60))
-        .unwrap();
+    let report = service(&reconciler, open(), &clock).reconcile().unwrap();
 
     assert_eq!(
         (report.settled(), report.captured(), report.still_unknown()),
-        (2, 1, 1)
+        (1, 1, 2)
     );
+    assert_eq!(report.not_at_processor(), 2);
     assert_eq!(reconciler.request_count(), 0, "reconcile charged");
     assert_eq!(reconciler.capture_count(), 2);
     assert!(record(&open(), "CAPTURED").status().is_paid());
-    assert_eq!(record(&open(), "UNSENT").status(), InvoiceStatus::Open);
+    assert_eq!(record(&open(), "UNSENT").status(), InvoiceStatus::Unknown);
     assert_eq!(record(&open(), "FRESH").status(), InvoiceStatus::Unknown);
 
-    // Once everything is settled there is nothing left to do.
-    clock.advance(Duration::from_secs(120));
-    let again = service(&reconciler, open(), &clock)
-        .reconcile(Duration::from_secs(60))
-        .unwrap();
-    assert_eq!(
-        (again.settled(), again.captured(), again.still_unknown()),
-        (1, 0, 0)
-    );
-    let last = service(&reconciler, open(), &clock)
-        .reconcile(Duration::from_secs(60))
-        .unwrap();
+    // However long it waits, an attempt the processor never saw is left as
+    // it is: only a charge run settles it, under its own key.
+    clock.advance(Duration::from_secs(30 * 86_400));
+    let again = service(&reconciler, open(), &clock).reconcile().unwrap();
+    assert_eq!((again.settled(), again.not_at_processor()), (0, 2));
+    let charger = gateway();
+    let resumed = service(&charger, open(), &clock).collect_all(&[id("UNSENT"), id("FRESH")]);
+    assert!(resumed.iter().all(Result::is_ok), "{resumed:?}");
+    for invoice in ["UNSENT", "FRESH"] {
+        let attempts = record(&open(), invoice).attempts().to_vec();
+        assert_eq!(attempts.len(), 1, "{invoice}: resent under its own key");
+        assert_eq!(
+            attempts[0].key().as_str(),
+            format!("invoice:{invoice}:attempt:1")
+        );
+    }
+    let last = service(&reconciler, open(), &clock).reconcile().unwrap();
     assert_eq!(last, crate::Reconciliation::default());
+}
+
+/// A run commits a batch's attempts pending, then sends them one after
+/// another: one can wait unsent far longer than any grace. A `reconcile`
+/// that finds no record of it meanwhile must not free its invoice for a new
+/// key: when its request does arrive, the next run finds that capture under
+/// the same key, and the invoice is captured once.
+pub fn a_lookup_that_finds_nothing_never_opens_a_new_key<L: Ledger>(open: &dyn Fn() -> L) {
+    issue_all(open, &[worked_example("SLOW", "tok_success")]);
+    let books = Arc::new(InMemoryBooks::new());
+    let clock = clock();
+    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
+    let attempt = pending("SLOW", 1, clock.now());
+    open()
+        .begin_attempts(std::slice::from_ref(&attempt))
+        .unwrap();
+    clock.advance(Duration::from_secs(3600));
+
+    let report = service(&gateway(), open(), &clock).reconcile().unwrap();
+    // The first run's request, still on its way, arrives now.
+    gateway().charge(&attempt.request()).unwrap();
+    let rerun = gateway();
+    let payment = service(&rerun, open(), &clock)
+        .collect(&id("SLOW"))
+        .unwrap();
+
+    assert_eq!(report.not_at_processor(), 1);
+    assert!(matches!(payment, Payment::Charged(_)));
+    assert_eq!(
+        rerun.request_count(),
+        0,
+        "found by lookup, not charged again"
+    );
+    assert_eq!(gateway().captures_for("SLOW").len(), 1);
+    assert_eq!(record(&open(), "SLOW").attempts().len(), 1);
 }
 
 /// Two services, each with its own handle on the storage, collecting the

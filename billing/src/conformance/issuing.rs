@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use payment_gateway::{Currency, FakeGateway};
+use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 
 use crate::{
     BillingError, CustomerId, Invoice, InvoiceFilter, InvoiceStatus, IssueOutcome, IssuedBreakdown,
-    IssuedInvoice, IssuedParts, Ledger,
+    IssuedInvoice, IssuedParts, Ledger, Payment,
 };
 
 use super::{clock, free_invoice, id, issue_all, method, record, service, worked_example};
@@ -53,37 +54,86 @@ pub fn issuing_the_same_invoice_again_is_a_no_op<L: Ledger>(open: &dyn Fn() -> L
     assert_eq!(record(&open(), "INV-1").invoice(), &first);
 }
 
-/// Different content under an issued id is refused, naming the first field
-/// that differs, and the issued invoice stays as it was.
-pub fn issuing_different_content_under_an_issued_id_is_refused_naming_the_field<L: Ledger>(
+/// The same inputs issued under another rate table are the same invoice: a
+/// release that changed a rate (on purpose, its version bumped) must still
+/// collect the open invoices an earlier release issued, and collecting them
+/// charges the stored total, never a total priced again today.
+pub fn the_same_inputs_issued_under_other_rates_are_the_same_invoice_and_its_stored_total_is_charged<
+    L: Ledger,
+>(
     open: &dyn Fn() -> L,
 ) {
-    // As if issued under the lesson's typo (gold 12 %): the same input,
-    // another total.
-    let typo = IssuedInvoice::restore(IssuedParts {
+    let typo = issued_under_the_typo("INV-1");
+    assert_eq!(
+        open().issue(std::slice::from_ref(&typo)).unwrap(),
+        [IssueOutcome::Inserted]
+    );
+    let gateway = FakeGateway::new();
+    let service = service(&gateway, open(), &clock());
+
+    let again = service
+        .issue(&worked_example("INV-1", "tok_success"))
+        .unwrap();
+    let payment = service.collect(&id("INV-1")).unwrap();
+
+    assert_eq!(again, typo, "the stored invoice, as issued");
+    assert!(matches!(payment, Payment::Charged(_)));
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14669);
+    assert_eq!(record(&open(), "INV-1").invoice(), &typo);
+}
+
+/// The lesson's worked example as issued under its typo (gold 12 %): the
+/// same inputs, another breakdown (146.69).
+fn issued_under_the_typo(invoice: &str) -> IssuedInvoice {
+    IssuedInvoice::restore(IssuedParts {
         breakdown: IssuedBreakdown::new([15000, -1800, -264, 1035, 698, 14669]).unwrap(),
         ..issue_all(
             &|| crate::InMemoryLedger::new(),
-            &[worked_example("INV-1", "tok_success")],
+            &[worked_example(invoice, "tok_success")],
         )
         .remove(0)
         .parts()
         .clone()
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// Different inputs under an issued id are refused, naming the first field
+/// that differs, and the issued invoice stays as it was. An invoice is
+/// identified by its inputs: the stored amounts are not compared with
+/// today's pricing (see the check above).
+pub fn issuing_different_content_under_an_issued_id_is_refused_naming_the_field<L: Ledger>(
+    open: &dyn Fn() -> L,
+) {
+    let typo = issued_under_the_typo("INV-1");
     assert_eq!(
         open().issue(std::slice::from_ref(&typo)).unwrap(),
         [IssueOutcome::Inserted]
     );
     let service = service(FakeGateway::new(), open(), &clock());
+    let more = worked_example("INV-1", "tok_success");
+    let more = Invoice::new(
+        more.id().clone(),
+        more.customer().clone(),
+        more.payment_method().clone(),
+        more.currency(),
+        PricingInput::new(
+            vec![
+                LineItem::new("40.00".parse().unwrap(), "3".parse().unwrap()),
+                LineItem::new("15".parse().unwrap(), "3".parse().unwrap()),
+            ],
+            Tier::Gold,
+            true,
+            DaysOverdue::from(45),
+        )
+        .unwrap(),
+    );
 
-    let error = service
-        .issue(&worked_example("INV-1", "tok_success"))
-        .unwrap_err();
+    let error = service.issue(&more).unwrap_err();
 
     assert_eq!(
         error.to_string(),
-        "invoice INV-1 was already issued with a different tier discount: -18.00, now -22.50"
+        "invoice INV-1 was already issued with a different line items: 40x3 15x2, now 40x3 15x3"
     );
     let mut other_customer = worked_example("INV-1", "tok_success");
     other_customer = Invoice::new(

@@ -268,11 +268,13 @@ fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
     }
     let midway = compare(&place);
     // A reconcile settles what the killed runs left pending without
-    // charging: the processor's captures and the ledger agree at once.
+    // charging: the processor's captures and the ledger agree at once. The
+    // attempts the processor never saw stay for the final run (exit 1
+    // while there are some), never to a new key.
     place
-        .command(&["reconcile", "--grace", "0"])
+        .command(&["reconcile"])
         .assert()
-        .success();
+        .code(predicate::in_iter([0, 1]));
     let reconciled = compare(&place);
     assert_eq!(reconciled.captures, midway.captures, "seed {seed}");
     assert_eq!(reconciled.paid, reconciled.captures, "seed {seed}");
