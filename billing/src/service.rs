@@ -1,5 +1,7 @@
 //! The billing service: issue once, charge once, record every attempt.
 
+use std::collections::HashMap;
+
 use payment_gateway::{
     Amount, Charge, ChargeRequest, Clock, DeclineCode, GatewayError, Lookup, PaymentGateway,
     PaymentMethod,
@@ -268,12 +270,17 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
                 Plan::Begin(attempt) => begins.push((index, attempt)),
             }
         }
+        let found = self.captured_before(&mut begins, &mut results);
         self.begin(begins, &mut work, &mut results);
 
         let mut updates = Vec::new();
         let mut finished = Vec::new();
         for (index, attempt, resume) in work {
-            let (update, result) = self.execute(&attempt, resume);
+            let (update, result) = match found.get(attempt.invoice().as_str()) {
+                // The ledger forgot this capture: recorded, never charged again.
+                Some(charge) if !resume => self.settle_charge(&attempt, charge.clone()),
+                _ => self.execute(&attempt, resume),
+            };
             if let Some(update) = update {
                 updates.push(update);
                 finished.push((index, result));
@@ -460,6 +467,51 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         }
     }
 
+    /// The processor's captures of the invoices about to begin a new
+    /// attempt, by invoice id: one request for the whole batch.
+    ///
+    /// A ledger restored from a backup, or one that lost its `-wal`, no
+    /// longer knows an attempt it made, so it would begin it again under the
+    /// same key, which the processor forgot after 24 hours: a second
+    /// capture. The processor does not forget its captures. When it cannot
+    /// be asked, nothing proves that no capture exists, so no new attempt is
+    /// begun: those invoices are left for the next run.
+    fn captured_before(
+        &self,
+        begins: &mut Vec<(usize, Attempt)>,
+        results: &mut [Option<Result<Payment, BillingError>>],
+    ) -> HashMap<String, Charge> {
+        if begins.is_empty() {
+            return HashMap::new();
+        }
+        let references: Vec<&str> = begins
+            .iter()
+            .map(|(_, attempt)| attempt.invoice().as_str())
+            .collect();
+        match self.gateway.find_captures(&references) {
+            Ok(captures) => {
+                let mut found = HashMap::new();
+                // The first capture of an invoice is its payment.
+                for capture in captures {
+                    found
+                        .entry(capture.request().reference().to_owned())
+                        .or_insert_with(|| capture.charge().clone());
+                }
+                found
+            }
+            Err(error) => {
+                for (index, attempt) in begins.drain(..) {
+                    results[index] = Some(Err(BillingError::LookupFailed {
+                        invoice: attempt.invoice().clone(),
+                        attempt: attempt.number(),
+                        error: error.clone(),
+                    }));
+                }
+                HashMap::new()
+            }
+        }
+    }
+
     /// Commits the new pending attempts, all in one commit if it can; when
     /// that is refused, one by one, and an invoice whose attempt another run
     /// appended first is planned again (it then resumes that attempt).
@@ -547,9 +599,28 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
                         Err(BillingError::Declined { invoice: id, code }),
                     );
                 }
-                // Nothing was captured under the key, so sending it again,
-                // even to a processor that forgot it, cannot charge twice.
-                Ok(Lookup::NotFound) => {}
+                // Nothing was captured under the key. A ledger that forgot
+                // may hold an older attempt than the processor did, so the
+                // invoice's captures under any key are asked for too; with
+                // none, sending the key again, even to a processor that
+                // forgot it, cannot charge twice.
+                Ok(Lookup::NotFound) => match self.gateway.find_captures(&[id.as_str()]) {
+                    Ok(captures) => {
+                        if let Some(capture) = captures.into_iter().next() {
+                            return self.settle_charge(attempt, capture.charge().clone());
+                        }
+                    }
+                    Err(error) => {
+                        return (
+                            None,
+                            Err(BillingError::LookupFailed {
+                                invoice: id,
+                                attempt: attempt.number(),
+                                error,
+                            }),
+                        );
+                    }
+                },
                 Err(error) => {
                     return (
                         None,

@@ -16,7 +16,7 @@ use billing::{
     LedgerError, Payment, RecordingSleeper, RetryPolicy,
 };
 use payment_gateway::{
-    Amount, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,
+    Amount, Capture, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,
     GatewayError, IdempotencyKey, InvalidRequest, Lookup, ManualClock, PaymentGateway,
     PaymentMethod,
 };
@@ -306,14 +306,16 @@ fn changing_the_card_while_a_charge_is_in_doubt_settles_the_first_charge_instead
 #[test]
 fn an_idempotency_conflict_is_recorded_as_unknown_and_moves_no_more_money() {
     // Someone used the invoice's key for another amount first (a bug
-    // elsewhere, or another system): the processor refuses the charge, and
-    // the attempt is left for a person to reconcile.
+    // elsewhere, or another system, under another reference: a capture
+    // under the invoice's own reference would be found before sending): the
+    // processor refuses the charge, and the attempt is left for a person to
+    // reconcile.
     let fixture = Fixture::new("tok_success");
     let foreign = ChargeRequest::new(
         IdempotencyKey::new("invoice:INV-1:attempt:1").unwrap(),
         PaymentMethod::new("tok_success").unwrap(),
         Amount::new(100, Currency::Usd).unwrap(),
-        "INV-1",
+        "OTHER-SYSTEM",
     );
     fixture.gateway.charge(&foreign).unwrap();
 
@@ -337,7 +339,13 @@ fn an_idempotency_conflict_is_recorded_as_unknown_and_moves_no_more_money() {
     );
     assert_eq!(fixture.status(), InvoiceStatus::Unknown);
     assert_eq!(fixture.gateway.capture_count(), 1);
-    assert_eq!(fixture.captured(), 100);
+    assert_eq!(
+        fixture
+            .gateway
+            .captured_total_for("OTHER-SYSTEM", Currency::Usd),
+        100
+    );
+    assert_eq!(fixture.captured(), 0);
 }
 
 #[test]
@@ -683,6 +691,10 @@ impl PaymentGateway for ShortChangingGateway {
 
     fn lookup(&self, _key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
         Ok(Lookup::NotFound)
+    }
+
+    fn find_captures(&self, _references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        Ok(Vec::new())
     }
 }
 
@@ -1058,6 +1070,10 @@ impl PaymentGateway for ShortLookups {
             ChargeId::new("ch_short").unwrap(),
             Amount::new(TOTAL - 1, Currency::Usd).unwrap(),
         )))
+    }
+
+    fn find_captures(&self, _references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        Ok(Vec::new())
     }
 }
 

@@ -187,6 +187,9 @@ impl SandboxBooks for AnyBooks {
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
         each_books!(self, books => books.capture_for_key(key))
     }
+    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
+        each_books!(self, books => books.captures_for_references(references))
+    }
     fn capture_count(&self) -> Result<u64, BooksError> {
         each_books!(self, books => books.capture_count())
     }

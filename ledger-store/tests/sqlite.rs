@@ -134,8 +134,8 @@ fn sandbox_books_written_by_a_newer_schema_are_refused_too() {
         SqliteSandboxBooks::open(&path),
         Err(StoreError::NewerSchema {
             kind: "sandbox books",
-            found: 6,
-            supported: 1,
+            found: 7,
+            supported: 2,
             ..
         })
     ));

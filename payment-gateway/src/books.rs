@@ -191,6 +191,12 @@ pub trait SandboxBooks {
     /// this still answers after the key's idempotency record expired.
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError>;
 
+    /// Every capture whose request's reference (the invoice id) is one of
+    /// `references`, in capture order: what a ledger that forgot a capture
+    /// is held to before it charges again (a processor keeps its charges
+    /// and their metadata for good; Stripe finds them by its search API).
+    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError>;
+
     /// How many captures there are.
     fn capture_count(&self) -> Result<u64, BooksError>;
 
@@ -212,6 +218,9 @@ impl<B: SandboxBooks + ?Sized> SandboxBooks for &B {
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
         (**self).capture_for_key(key)
     }
+    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
+        (**self).captures_for_references(references)
+    }
     fn capture_count(&self) -> Result<u64, BooksError> {
         (**self).capture_count()
     }
@@ -232,6 +241,9 @@ impl<B: SandboxBooks + ?Sized> SandboxBooks for std::sync::Arc<B> {
     }
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
         (**self).capture_for_key(key)
+    }
+    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
+        (**self).captures_for_references(references)
     }
     fn capture_count(&self) -> Result<u64, BooksError> {
         (**self).capture_count()
@@ -334,6 +346,16 @@ impl SandboxBooks for InMemoryBooks {
             .iter()
             .find(|capture| capture.request().idempotency_key() == key)
             .cloned())
+    }
+
+    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
+        Ok(self
+            .lock()
+            .captures
+            .iter()
+            .filter(|capture| references.contains(&capture.request().reference()))
+            .cloned()
+            .collect())
     }
 
     fn capture_count(&self) -> Result<u64, BooksError> {

@@ -54,6 +54,7 @@ macro_rules! conformance_tests {
             concurrent_requests_with_one_key_capture_once,
             concurrent_requests_with_one_key_among_others_capture_once_numbered_without_gaps,
             captures_are_read_back_a_page_at_a_time,
+            captures_are_found_by_their_references_for_good,
             a_transaction_counts_its_own_captures_with_the_committed_ones,
         );
     };
@@ -381,6 +382,63 @@ pub fn captures_are_read_back_a_page_at_a_time<B: SandboxBooks>(open: &(dyn Fn()
             .as_str(),
         "k0"
     );
+}
+
+/// The captures of a batch of invoices are found by their references (the
+/// invoice ids) in one request, in capture order, under whatever keys made
+/// them and long after those keys expired: what a ledger that forgot is
+/// held to before it charges again.
+pub fn captures_are_found_by_their_references_for_good<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let books = open();
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let gateway = FakeGateway::with_books(&books).with_clock(clock.clone());
+    let charge = |key: &str, reference: &str, cents: i64| {
+        ChargeRequest::new(
+            IdempotencyKey::new(key).unwrap(),
+            PaymentMethod::new("tok_success").unwrap(),
+            Amount::new(cents, Currency::Usd).unwrap(),
+            reference,
+        )
+    };
+    gateway
+        .charge(&charge("invoice:A:attempt:2", "A", 100))
+        .unwrap();
+    gateway
+        .charge(&charge("invoice:B:attempt:1", "B", 200))
+        .unwrap();
+    gateway.charge(&charge("other", "A", 300)).unwrap();
+    gateway
+        .charge(&charge("invoice:C:attempt:1", "C", 400))
+        .unwrap();
+    clock.advance(KEY_LIFETIME * 30);
+
+    let found = FakeGateway::with_books(open())
+        .with_clock(clock.clone())
+        .find_captures(&["A", "C", "NONE"])
+        .unwrap();
+
+    let seen: Vec<(&str, &str, i64)> = found
+        .iter()
+        .map(|capture| {
+            (
+                capture.request().reference(),
+                capture.request().idempotency_key().as_str(),
+                capture.charge().amount().minor_units(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("A", "invoice:A:attempt:2", 100),
+            ("A", "other", 300),
+            ("C", "invoice:C:attempt:1", 400)
+        ]
+    );
+    assert_eq!(books.captures_for_references(&[]).unwrap(), []);
+    assert_eq!(gateway.search_count(), 0);
 }
 
 /// Inside a transaction the books count its own captures with the

@@ -197,6 +197,7 @@ struct Local {
     requests: Option<Vec<ChargeRequest>>,
     request_count: usize,
     lookups: usize,
+    searches: usize,
 }
 
 impl Default for Local {
@@ -206,6 +207,7 @@ impl Default for Local {
             requests: Some(Vec::new()),
             request_count: 0,
             lookups: 0,
+            searches: 0,
         }
     }
 }
@@ -357,6 +359,12 @@ impl<B: SandboxBooks> FakeGateway<B> {
         self.local().request_count
     }
 
+    /// How many searches by reference ([`PaymentGateway::find_captures`])
+    /// this gateway answered.
+    pub fn search_count(&self) -> usize {
+        self.local().searches
+    }
+
     /// How many lookups this gateway answered.
     pub fn lookup_count(&self) -> usize {
         self.local().lookups
@@ -423,6 +431,14 @@ impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
             }
             _ => Lookup::NotFound,
         })
+    }
+
+    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        self.wait_latency();
+        self.local().searches += 1;
+        self.books
+            .captures_for_references(references)
+            .map_err(|error| books_failed(&error))
     }
 }
 

@@ -114,6 +114,17 @@ pub trait PaymentGateway {
     /// a capture made under the key, because processors keep the charge
     /// (and the metadata naming the key) for good.
     fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError>;
+
+    /// The processor's captures whose reference (the invoice id) is one of
+    /// `references`, in one request, without charging anything.
+    ///
+    /// This is what a ledger that forgot is held to before money can move
+    /// twice: a ledger restored from a backup, or a lost `-wal`, no longer
+    /// knows an attempt it made, so it would begin that attempt again under
+    /// the same key, which the processor forgot after 24 hours. Processors
+    /// keep their charges, with the metadata naming the invoice, for good
+    /// (Stripe: the search API on a charge's metadata).
+    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError>;
 }
 
 impl<G: PaymentGateway + ?Sized> PaymentGateway for &G {
@@ -123,6 +134,10 @@ impl<G: PaymentGateway + ?Sized> PaymentGateway for &G {
 
     fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
         (**self).lookup(key)
+    }
+
+    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        (**self).find_captures(references)
     }
 }
 
@@ -134,6 +149,10 @@ impl<G: PaymentGateway + ?Sized> PaymentGateway for Arc<G> {
     fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
         (**self).lookup(key)
     }
+
+    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        (**self).find_captures(references)
+    }
 }
 
 impl<G: PaymentGateway + ?Sized> PaymentGateway for Box<G> {
@@ -143,5 +162,9 @@ impl<G: PaymentGateway + ?Sized> PaymentGateway for Box<G> {
 
     fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
         (**self).lookup(key)
+    }
+
+    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        (**self).find_captures(references)
     }
 }

@@ -547,6 +547,9 @@ impl SandboxBooks for FailingBooks {
     fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
         self.inner.capture_for_key(key)
     }
+    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
+        self.inner.captures_for_references(references)
+    }
     fn capture_count(&self) -> Result<u64, BooksError> {
         self.inner.capture_count()
     }

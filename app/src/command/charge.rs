@@ -24,7 +24,7 @@ use billing::{
 };
 use ledger_store::{AnyBooks, AnyLedger};
 use payment_gateway::{
-    Charge, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
+    Capture, Charge, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
     PaymentGateway, PaymentMethod, SystemClock,
 };
 use pricing::{Money, Tier};
@@ -249,6 +249,10 @@ impl<G: PaymentGateway> PaymentGateway for Counting<G> {
 
     fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
         self.inner.lookup(key)
+    }
+
+    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        self.inner.find_captures(references)
     }
 }
 

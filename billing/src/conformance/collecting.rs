@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use payment_gateway::{Clock, Currency, FakeGateway, InMemoryBooks, PaymentGateway};
+use payment_gateway::{
+    Capture, Charge, ChargeRequest, Clock, Currency, FakeGateway, GatewayError, IdempotencyKey,
+    InMemoryBooks, KEY_LIFETIME, Lookup, PaymentGateway,
+};
 
 use crate::{
     BillingError, BillingService, Invoice, InvoiceId, InvoiceStatus, Ledger, Payment,
@@ -12,7 +15,7 @@ use crate::{
 };
 
 use super::{
-    WORKED_TOTAL, clock, free_invoice, id, issue_all, pending, policy, record, service,
+    WORKED_TOTAL, clock, free_invoice, id, issue_all, method, pending, policy, record, service,
     worked_example,
 };
 
@@ -219,6 +222,132 @@ pub fn a_lookup_that_finds_nothing_never_opens_a_new_key<L: Ledger>(open: &dyn F
     );
     assert_eq!(gateway().captures_for("SLOW").len(), 1);
     assert_eq!(record(&open(), "SLOW").attempts().len(), 1);
+}
+
+/// A ledger that forgot (restored from a backup taken before the charge, a
+/// lost `-wal`, a new ledger beside kept books) is not a processor that
+/// forgot: after the processor's 24-hour key expiry, the same invoice would
+/// begin the same attempt under the same key and be charged again. Before
+/// any new attempt, the invoice's captures at the processor are asked for,
+/// one request per batch; what it captured is recorded, never charged.
+pub fn a_ledger_that_forgot_is_held_to_the_processors_captures<L: Ledger>(open: &dyn Fn() -> L) {
+    let books = Arc::new(InMemoryBooks::new());
+    let clock = clock();
+    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
+    let invoices = [
+        worked_example("PAID-1", "tok_success"),
+        worked_example("PAID-2", "tok_success"),
+        worked_example("DUE", "tok_success"),
+    ];
+    // What the ledger knew before it forgot: two invoices paid.
+    let before = crate::InMemoryLedger::new();
+    let first = service(gateway(), &before, &clock);
+    for invoice in &invoices[..2] {
+        first.issue(invoice).unwrap();
+    }
+    let paid = first.collect_all(&[id("PAID-1"), id("PAID-2")]);
+    assert!(paid.iter().all(Result::is_ok), "{paid:?}");
+    // A day and more later, the forgetful ledger is asked to collect all.
+    clock.advance(KEY_LIFETIME + Duration::from_secs(3600));
+    let rerun = gateway();
+    let service = service(&rerun, open(), &clock);
+    for invoice in &invoices {
+        service.issue(invoice).unwrap();
+    }
+
+    let results = service.collect_all(&[id("PAID-1"), id("PAID-2"), id("DUE")]);
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(rerun.request_count(), 1, "only DUE is charged");
+    assert_eq!(rerun.search_count(), 1, "one search for the batch");
+    for invoice in ["PAID-1", "PAID-2", "DUE"] {
+        assert_eq!(rerun.captures_for(invoice).len(), 1, "{invoice}");
+        let stored = record(&open(), invoice);
+        assert!(stored.status().is_paid(), "{invoice}");
+        assert_eq!(
+            stored.payment(),
+            Some(Payment::Charged(
+                rerun.captures_for(invoice)[0].charge().clone()
+            )),
+            "{invoice}: paid with the processor's own capture"
+        );
+    }
+}
+
+/// A ledger that forgot part of an invoice's history (restored with its
+/// first attempt pending, while the processor declined that one and
+/// captured the next) resumes the pending attempt: the lookup by its key
+/// finds nothing once the decline's key expired, and the invoice's captures
+/// under any key are asked for before the key is sent again.
+pub fn a_resumed_attempt_is_held_to_captures_under_other_keys<L: Ledger>(open: &dyn Fn() -> L) {
+    issue_all(open, &[worked_example("INV-1", "tok_success")]);
+    let books = Arc::new(InMemoryBooks::new());
+    let clock = clock();
+    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
+    let attempt = pending("INV-1", 1, clock.now());
+    open()
+        .begin_attempts(std::slice::from_ref(&attempt))
+        .unwrap();
+    let processor = gateway();
+    let declined = ChargeRequest::new(
+        attempt.key().clone(),
+        method("tok_card_declined"),
+        attempt.amount(),
+        "INV-1",
+    );
+    assert!(processor.charge(&declined).is_err());
+    let second = ChargeRequest::new(
+        crate::attempt_key(&id("INV-1"), 2).unwrap(),
+        method("tok_success"),
+        attempt.amount(),
+        "INV-1",
+    );
+    let captured = processor.charge(&second).unwrap();
+    clock.advance(KEY_LIFETIME + Duration::from_secs(1));
+
+    let rerun = gateway();
+    let payment = service(&rerun, open(), &clock)
+        .collect(&id("INV-1"))
+        .unwrap();
+
+    assert_eq!(payment, Payment::Charged(captured));
+    assert_eq!(rerun.request_count(), 0, "never sent again");
+    assert_eq!(rerun.captures_for("INV-1").len(), 1);
+}
+
+/// When the processor cannot be searched, nothing proves that an invoice
+/// was not captured before: no new attempt is begun and nothing is sent.
+pub fn no_new_attempt_begins_when_the_processors_captures_cannot_be_read<L: Ledger>(
+    open: &dyn Fn() -> L,
+) {
+    issue_all(open, &[worked_example("INV-1", "tok_success")]);
+    let gateway = Unsearchable(FakeGateway::new());
+
+    let result = service(&gateway, open(), &clock()).collect(&id("INV-1"));
+
+    assert!(
+        matches!(result, Err(BillingError::LookupFailed { .. })),
+        "{result:?}"
+    );
+    assert_eq!(gateway.0.request_count(), 0);
+    assert!(record(&open(), "INV-1").attempts().is_empty());
+}
+
+/// A gateway whose search by reference fails.
+struct Unsearchable(FakeGateway);
+
+impl PaymentGateway for Unsearchable {
+    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        self.0.charge(request)
+    }
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        self.0.lookup(key)
+    }
+    fn find_captures(&self, _references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        Err(GatewayError::Transient {
+            reason: "search unavailable".to_owned(),
+        })
+    }
 }
 
 /// Two services, each with its own handle on the storage, collecting the

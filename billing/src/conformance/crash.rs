@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use payment_gateway::{
-    Charge, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault, GatewayError, IdempotencyKey,
-    InMemoryBooks, Lookup, PaymentGateway, PaymentMethod, TestToken,
+    Capture, Charge, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault, GatewayError,
+    IdempotencyKey, InMemoryBooks, Lookup, PaymentGateway, PaymentMethod, TestToken,
 };
 
 use crate::{
@@ -125,6 +125,9 @@ impl<G: PaymentGateway> PaymentGateway for CrashingGateway<G> {
     }
     fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
         self.inner.lookup(key)
+    }
+    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        self.inner.find_captures(references)
     }
 }
 

@@ -46,6 +46,10 @@ const MIGRATIONS: &[&str] = &[
         captured_at_ms INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX captures_by_key ON captures (idempotency_key, number);",
+    // 2: captures found by their reference (the invoice id), so that a
+    // ledger that forgot is held to the processor's captures in one query
+    // per batch.
+    "CREATE INDEX captures_by_reference ON captures (reference, number);",
 ];
 
 const KIND: FileKind = FileKind {
@@ -76,7 +80,7 @@ pub struct SqliteSandboxBooks {
 
 impl SqliteSandboxBooks {
     /// The newest schema version this binary writes.
-    pub const SCHEMA_VERSION: i64 = 1;
+    pub const SCHEMA_VERSION: i64 = 2;
 
     /// Opens the books at `path`, creating and migrating them as needed;
     /// books written by a newer schema are refused and left untouched.
@@ -239,6 +243,28 @@ impl SandboxBooks for SqliteSandboxBooks {
             .optional()
             .map_err(|e| failed(&e))?;
         row.map(into_capture).transpose()
+    }
+
+    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE reference = ?1 ORDER BY number"
+            ))
+            .map_err(|e| failed(&e))?;
+        // One indexed query per reference: in process, a few microseconds
+        // each, and no statement longer than SQLite's limit of variables.
+        let mut found = Vec::new();
+        for reference in references {
+            let rows = statement
+                .query_map([reference], read_capture)
+                .map_err(|e| failed(&e))?;
+            for row in rows {
+                found.push(into_capture(row.map_err(|e| failed(&e))?)?);
+            }
+        }
+        found.sort_by_key(Capture::number);
+        Ok(found)
     }
 
     fn capture_count(&self) -> Result<u64, BooksError> {

@@ -1,6 +1,7 @@
 //! `ledgerly charge` as a user runs it: sandbox collection through billing.
 
 pub(crate) mod ledger;
+mod restore;
 
 use predicates::prelude::*;
 

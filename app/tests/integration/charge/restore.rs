@@ -1,0 +1,59 @@
+//! A ledger that forgot, through the real binary: a ledger restored from a
+//! backup taken before the charge (here, a new ledger beside the kept
+//! books) collects the same input again, and what the processor captured
+//! is recorded as paid with its own charge id, never charged again.
+
+use crate::charge::ledger::{records, write_invoices};
+use crate::util::{ledgerly, scratch, stdout_of};
+
+#[test]
+fn a_restored_ledger_records_what_the_processor_captured_and_charges_only_the_rest() {
+    let dir = scratch();
+    let input = write_invoices(dir.path(), 30);
+    let books = dir.path().join("ledgerly-sandbox.db");
+    let charge = |ledger: &str, input: &std::path::Path| {
+        let mut command = ledgerly();
+        command
+            .args(["--quiet", "charge", "--input"])
+            .arg(input)
+            .arg("--db")
+            .arg(dir.path().join(ledger))
+            .arg("--sandbox-db")
+            .arg(&books);
+        records(&stdout_of(&mut command))
+    };
+    // The first 20 invoices were charged into a ledger since lost.
+    let first_twenty = dir.path().join("first.jsonl");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let twenty: String = text
+        .lines()
+        .take(20)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&first_twenty, twenty).unwrap();
+    let before = charge("lost.db", &first_twenty);
+
+    let after = charge("restored.db", &input);
+
+    assert_eq!(after.len(), 30);
+    for (n, record) in after.iter().enumerate() {
+        assert_eq!(record["outcome"], "paid", "{record}");
+        if n < 20 {
+            assert_eq!(record["requests"], 0, "found at the processor: {record}");
+            assert_eq!(record["charge_id"], before[n]["charge_id"], "{record}");
+        } else {
+            assert_eq!(record["requests"], 1, "{record}");
+        }
+    }
+    let mut captures = ledgerly();
+    captures
+        .args(["sandbox", "captures", "--sandbox-db"])
+        .arg(&books)
+        .arg("--db")
+        .arg(dir.path().join("restored.db"));
+    assert_eq!(
+        records(&stdout_of(&mut captures)).len(),
+        30,
+        "one capture each"
+    );
+}
