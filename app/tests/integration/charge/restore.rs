@@ -25,11 +25,10 @@ fn a_restored_ledger_records_what_the_processor_captured_and_charges_only_the_re
     // The first 20 invoices were charged into a ledger since lost.
     let first_twenty = dir.path().join("first.jsonl");
     let text = std::fs::read_to_string(&input).unwrap();
-    let twenty: String = text
-        .lines()
-        .take(20)
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let twenty: Vec<&str> = text.lines().take(20).collect();
+    let twenty = twenty.join("
+") + "
+";
     std::fs::write(&first_twenty, twenty).unwrap();
     let before = charge("lost.db", &first_twenty);
 
