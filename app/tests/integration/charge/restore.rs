@@ -26,9 +26,7 @@ fn a_restored_ledger_records_what_the_processor_captured_and_charges_only_the_re
     let first_twenty = dir.path().join("first.jsonl");
     let text = std::fs::read_to_string(&input).unwrap();
     let twenty: Vec<&str> = text.lines().take(20).collect();
-    let twenty = twenty.join("
-") + "
-";
+    let twenty = twenty.join("\n") + "\n";
     std::fs::write(&first_twenty, twenty).unwrap();
     let before = charge("lost.db", &first_twenty);
 
