@@ -3,15 +3,12 @@
 
 use predicates::prelude::*;
 
-use crate::charge::ledger::{Place, compare, records};
-use crate::util::{fixture, on_ledger, scratch, stdout_of};
+use crate::charge::ledger::{Place, charged_fixture, compare, listed};
+use crate::util::{on_ledger, scratch};
 
 #[test]
 fn reconcile_settles_unknown_attempts_by_lookup_after_the_grace_and_needs_a_ledger() {
-    let dir = scratch();
-    on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
-        .assert()
-        .code(1);
+    let dir = charged_fixture();
     // INV-8's retries ran out: its attempt is unknown, and the processor
     // has no record of a capture. Within the grace it may be in flight.
     on_ledger(&dir, &["reconcile"])
@@ -22,10 +19,7 @@ fn reconcile_settles_unknown_attempts_by_lookup_after_the_grace_and_needs_a_ledg
         .assert()
         .success()
         .stdout("reconciled: 1 attempt(s) settled (0 captured), 0 still unknown\n");
-    let open = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--status", "open"],
-    )));
+    let open = listed(&dir, &["invoices", "--status", "open"]);
     let ids: Vec<&str> = open.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["INV-6", "INV-8"]);
     assert_eq!(compare(&Place::File(dir)).captures, 4);
