@@ -4,45 +4,23 @@
 //! second and peak resident memory for each size: a benchmark, not a timed
 //! test (issue 11 asks for at least 5 000 invoices/s and flat memory).
 
-use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::hostile::{workspace_root, write_file};
+use crate::hostile::{peak_mib_from, prepare, write_charge_input};
 
 /// The sizes charged, each on a fresh ledger.
 const SIZES: [u64; 2] = [10_000, 100_000];
 
 pub(crate) fn run() -> Result<(), String> {
-    let root = workspace_root()?;
-    let dir = root.join("target").join("charge-bench");
-    fs::create_dir_all(&dir)
-        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--locked", "-p", "ledgerly"])
-        .current_dir(&root)
-        .status()
-        .map_err(|error| format!("cannot run cargo: {error}"))?;
-    if !status.success() {
-        return Err("the release build failed".to_owned());
-    }
-    let binary = root.join("target").join("release").join("ledgerly");
+    let (dir, binary) = prepare("charge-bench")?;
     println!("| invoices | exit | records out | wall (s) | invoices/s | peak RSS (MiB) |");
     println!("|---|---|---|---|---|---|");
     for size in SIZES {
         let input = dir.join(format!("charge-{size}.jsonl"));
-        write_file(&input, |out| {
-            for n in 0..size {
-                writeln!(
-                    out,
-                    "{{\"id\":\"B-{n:07}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"line_items\":[{{\"price\":\"{}.50\",\"quantity\":2}}]}}",
-                    n % 500 + 1
-                )?;
-            }
-            Ok(())
-        })?;
+        write_charge_input(&input, "B", size)?;
         for name in [
             "ledgerly.db",
             "ledgerly.db-wal",
@@ -92,17 +70,10 @@ fn measure(binary: &Path, input: &Path, dir: &Path) -> Result<Measured, String> 
         .status()
         .map_err(|error| format!("cannot run /usr/bin/time (GNU time): {error}"))?;
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let timing = fs::read_to_string(&time_path).map_err(|error| error.to_string())?;
-    let kib: u64 = timing
-        .lines()
-        .last()
-        .and_then(|line| line.trim().parse().ok())
-        .unwrap_or(0);
     let bytes = fs::read(&out_path).map_err(|error| error.to_string())?;
     #[allow(clippy::naive_bytecount)]
     let records = bytes.iter().filter(|&&byte| byte == b'\n').count();
-    let mut peak_mib = String::new();
-    let _ = write!(peak_mib, "{}.{}", kib / 1024, (kib % 1024) * 10 / 1024);
+    let peak_mib = peak_mib_from(&time_path)?;
     Ok(Measured {
         code: status
             .code()

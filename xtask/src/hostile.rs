@@ -4,7 +4,6 @@
 //! measured, not asserted by a timed test. Prints one row per shape: what
 //! came out, the exit code, peak resident memory and wall time.
 
-use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +18,18 @@ struct Shape {
     limit: Option<u32>,
 }
 
+impl Shape {
+    /// `ledgerly invoice` of `input`, run to its end: most shapes.
+    fn invoice(name: &'static str, input: PathBuf) -> Shape {
+        Shape {
+            name,
+            input,
+            args: vec!["invoice".to_owned()],
+            limit: None,
+        }
+    }
+}
+
 /// What one run measured.
 struct Measured {
     records: u64,
@@ -29,19 +40,7 @@ struct Measured {
 }
 
 pub(crate) fn run(quick: bool) -> Result<(), String> {
-    let root = workspace_root()?;
-    let dir = root.join("target").join("hostile");
-    fs::create_dir_all(&dir)
-        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--locked", "-p", "ledgerly"])
-        .current_dir(&root)
-        .status()
-        .map_err(|error| format!("cannot run cargo: {error}"))?;
-    if !status.success() {
-        return Err("the release build failed".to_owned());
-    }
-    let binary = root.join("target").join("release").join("ledgerly");
+    let (dir, binary) = prepare("hostile")?;
     let scale: u64 = if quick { 10 } else { 1 };
     let shapes = make_shapes(&dir, scale)?;
     println!("| shape | records out | exit | peak RSS (MiB) | wall (s) | stderr (bytes) |");
@@ -59,6 +58,64 @@ pub(crate) fn run(quick: bool) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// What every measuring task starts with: its scratch directory
+/// `target/<name>` (made if missing) and the release `ledgerly`, built.
+pub(crate) fn prepare(name: &str) -> Result<(PathBuf, PathBuf), String> {
+    let root = workspace_root()?;
+    let dir = root.join("target").join(name);
+    fs::create_dir_all(&dir)
+        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    build_release(&root)?;
+    Ok((dir, root.join("target").join("release").join("ledgerly")))
+}
+
+/// `cargo build --release` of `ledgerly` in the workspace at `root`.
+pub(crate) fn build_release(root: &Path) -> Result<(), String> {
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--locked", "-p", "ledgerly"])
+        .current_dir(root)
+        .status()
+        .map_err(|error| format!("cannot run cargo: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the release build failed".to_owned())
+    }
+}
+
+/// Writes `count` invoices paid with `tok_success`, ids `<prefix>-0000000`
+/// on, each gold with one line item of 2 × 1.50 to 500.50: the input of
+/// the charge benchmarks.
+pub(crate) fn write_charge_input(path: &Path, prefix: &str, count: u64) -> Result<(), String> {
+    write_file(path, |out| {
+        for n in 0..count {
+            writeln!(
+                out,
+                "{{\"id\":\"{prefix}-{n:07}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"line_items\":[{{\"price\":\"{}.50\",\"quantity\":2}}]}}",
+                n % 500 + 1
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The peak resident memory GNU time wrote as the last line of
+/// `time_path` (`-f %M`, in KiB), in MiB with one decimal.
+pub(crate) fn peak_mib_from(time_path: &Path) -> Result<String, String> {
+    let timing = fs::read_to_string(time_path).map_err(|error| error.to_string())?;
+    let kib: u64 = timing
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(mib(kib))
+}
+
+/// `kib` KiB in MiB with one decimal (rounded down).
+pub(crate) fn mib(kib: u64) -> String {
+    format!("{}.{}", kib / 1024, (kib % 1024) * 10 / 1024)
 }
 
 pub(crate) fn workspace_root() -> Result<PathBuf, String> {
@@ -107,36 +164,11 @@ fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
             args: args(&["invoice", "--input-format", "csv"]),
             limit: Some(5),
         },
-        Shape {
-            name: "stray quote, then 1 M invoices (CSV)",
-            input: stray,
-            args: args(&["invoice"]),
-            limit: None,
-        },
-        Shape {
-            name: "8 lines of 8 MiB, 290 k items each",
-            input: many,
-            args: args(&["invoice"]),
-            limit: None,
-        },
-        Shape {
-            name: "1 M distinct unknown tiers",
-            input: tiers,
-            args: args(&["invoice"]),
-            limit: None,
-        },
-        Shape {
-            name: "300 tier names of 1 MiB",
-            input: long_names,
-            args: args(&["invoice"]),
-            limit: None,
-        },
-        Shape {
-            name: "one 200 MiB CSV field",
-            input: field,
-            args: args(&["invoice"]),
-            limit: None,
-        },
+        Shape::invoice("stray quote, then 1 M invoices (CSV)", stray),
+        Shape::invoice("8 lines of 8 MiB, 290 k items each", many),
+        Shape::invoice("1 M distinct unknown tiers", tiers),
+        Shape::invoice("300 tier names of 1 MiB", long_names),
+        Shape::invoice("one 200 MiB CSV field", field),
         Shape {
             name: "charge, 200 k invoices, durable ledger",
             input: charge,
@@ -263,8 +295,7 @@ fn measure(binary: &Path, shape: &Shape, dir: &Path) -> Result<Measured, String>
     let seconds = fields.next().unwrap_or("?").to_owned();
     let records = count_lines(&out_path)?;
     let stderr_bytes = fs::metadata(&err_path).map_or(0, |meta| meta.len());
-    let mut peak_mib = String::new();
-    let _ = write!(peak_mib, "{}.{}", kib / 1024, (kib % 1024) * 10 / 1024);
+    let peak_mib = mib(kib);
     Ok(Measured {
         records,
         code: status

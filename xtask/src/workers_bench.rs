@@ -9,13 +9,12 @@
 //! Without a URL it starts a throwaway cluster with `scripts/postgres` and
 //! stops it after; `psql` resets the schema between runs.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use crate::hostile::{workspace_root, write_file};
+use crate::hostile::{build_release, peak_mib_from, workspace_root, write_charge_input};
 
 /// Invoices per run.
 const INVOICES: u64 = 100_000;
@@ -28,19 +27,10 @@ pub(crate) fn run(url: Option<&str>) -> Result<(), String> {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)
         .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
-    build(&root)?;
+    build_release(&root)?;
     let binary = root.join("target").join("release").join("ledgerly");
     let input = dir.join("charge.jsonl");
-    write_file(&input, |out| {
-        for n in 0..INVOICES {
-            writeln!(
-                out,
-                "{{\"id\":\"W-{n:07}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"line_items\":[{{\"price\":\"{}.50\",\"quantity\":2}}]}}",
-                n % 500 + 1
-            )?;
-        }
-        Ok(())
-    })?;
+    write_charge_input(&input, "W", INVOICES)?;
     let cluster = match url {
         Some(url) => Cluster::Given(url.to_owned()),
         None => Cluster::start(&root, &dir.join("pg"))?,
@@ -48,19 +38,6 @@ pub(crate) fn run(url: Option<&str>) -> Result<(), String> {
     let result = measure_all(&binary, &input, &dir, cluster.url());
     cluster.stop(&root);
     result
-}
-
-fn build(root: &Path) -> Result<(), String> {
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--locked", "-p", "ledgerly"])
-        .current_dir(root)
-        .status()
-        .map_err(|error| format!("cannot run cargo: {error}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("the release build failed".to_owned())
-    }
 }
 
 fn measure_all(binary: &Path, input: &Path, dir: &Path, url: &str) -> Result<(), String> {
@@ -173,15 +150,7 @@ fn charge(
                 .code()
                 .map_or_else(|| "signal".to_owned(), |code| code.to_string()),
         );
-        let timing = fs::read_to_string(&time_path).map_err(|error| error.to_string())?;
-        let kib: u64 = timing
-            .lines()
-            .last()
-            .and_then(|line| line.trim().parse().ok())
-            .unwrap_or(0);
-        let mut mib = String::new();
-        let _ = write!(mib, "{}.{}", kib / 1024, (kib % 1024) * 10 / 1024);
-        peak_mib.push(mib);
+        peak_mib.push(peak_mib_from(&time_path)?);
     }
     Ok(Measured {
         workers,

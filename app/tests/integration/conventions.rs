@@ -6,8 +6,8 @@
 use predicates::prelude::*;
 
 use crate::util::{
-    SANDBOX_NOTICE, Unwritable, WORKED_EXAMPLE, fixture, ledgerly, on_ledger, refused,
-    run_unwritable, scratch, stdout_of,
+    SANDBOX_NOTICE, Unwritable, WORKED_EXAMPLE, assert_output_error, fixture, invoice_stdin,
+    ledgerly, on_ledger, refused, run, run_unwritable, scratch, stdout_of,
 };
 
 #[test]
@@ -86,16 +86,12 @@ fn quiet_leaves_out_the_sandbox_notice_but_not_the_records() {
 
 #[test]
 fn quiet_keeps_warnings_and_errors() {
-    ledgerly()
-        .args(["invoice", "-q", "--input", &fixture("mixed.jsonl")])
-        .assert()
+    run(&["invoice", "-q", "--input", &fixture("mixed.jsonl")])
         .code(65)
         .stderr(predicate::str::contains(
             "warning: unknown tier \"platinum\" applies no discount",
         ));
-    ledgerly()
-        .args(["invoice", "--quiet", "--input", "no/such/file.jsonl"])
-        .assert()
+    run(&["invoice", "--quiet", "--input", "no/such/file.jsonl"])
         .code(66)
         .stderr(predicate::str::starts_with(
             "error: cannot read no/such/file.jsonl: ",
@@ -122,9 +118,7 @@ fn color_always_colors_the_error_prefix_and_never_or_no_color_do_not() {
 #[test]
 fn every_subcommand_has_help_with_a_usage_line() {
     for subcommand in ["invoice", "charge", "completions", "man"] {
-        ledgerly()
-            .args([subcommand, "--help"])
-            .assert()
+        run(&[subcommand, "--help"])
             .success()
             .stdout(predicate::str::contains("Usage: ledgerly"));
     }
@@ -140,24 +134,8 @@ fn every_subcommand_has_help_with_a_usage_line() {
 
 #[test]
 fn help_that_cannot_be_written_is_an_output_error() {
-    let (code, stderr) = run_unwritable(&["--help"], Unwritable::Full, false);
-    assert_eq!(code, Some(74));
-    assert!(
-        stderr.starts_with("error: cannot write output: "),
-        "{stderr}"
-    );
+    assert_output_error(&["--help"]);
 }
-
-/// An empty batch priced into CSV: its output is the header alone.
-const EMPTY_BATCH_TO_CSV: [&str; 7] = [
-    "invoice",
-    "--input",
-    "-",
-    "--input-format",
-    "jsonl",
-    "--format",
-    "csv",
-];
 
 #[test]
 fn help_into_a_closed_pipe_ends_quietly_with_status_0() {
@@ -177,18 +155,17 @@ fn a_usage_error_exits_2_even_when_stderr_cannot_be_written() {
 
 #[test]
 fn the_csv_header_of_an_empty_batch_that_cannot_be_written_is_an_output_error() {
-    let (code, stderr) = run_unwritable(&EMPTY_BATCH_TO_CSV, Unwritable::Full, false);
-    assert_eq!(code, Some(74), "{stderr}");
-    assert!(
-        stderr.starts_with("error: cannot write output: "),
-        "{stderr}"
-    );
+    assert_output_error(&invoice_stdin("jsonl", "csv"));
 }
 
 #[test]
 fn the_csv_header_of_an_empty_batch_into_a_closed_pipe_ends_quietly() {
     assert_eq!(
-        run_unwritable(&EMPTY_BATCH_TO_CSV, Unwritable::ClosedPipe, false),
+        run_unwritable(
+            &invoice_stdin("jsonl", "csv"),
+            Unwritable::ClosedPipe,
+            false
+        ),
         (Some(0), String::new())
     );
 }

@@ -4,11 +4,13 @@
 //! code. `rates.rs` and `sample.rs` hold the other two commands' own tests.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::assert::Assert;
 
 use predicates::prelude::*;
 
-use crate::util::{Unwritable, ledgerly, run_unwritable};
+use crate::util::{Unwritable, assert_output_error, ledgerly, run, run_unwritable};
 
 /// A file of this test's own under cargo's per-target scratch directory.
 pub(crate) fn scratch(name: &str, contents: &[u8]) -> PathBuf {
@@ -42,6 +44,25 @@ pub(crate) fn price(book: &[u8], input_format: &str) -> Vec<u8> {
     output.stdout
 }
 
+/// A file of `ledgerly invoice` records, one per `(id, total)`, each
+/// total its subtotal (no discount, tax or fee).
+fn book(name: &str, records: &[(&str, &str)]) -> PathBuf {
+    let text: String = records
+        .iter()
+        .map(|(id, total)| priced(id, total))
+        .collect();
+    scratch(name, text.as_bytes())
+}
+
+/// `ledgerly diff <old> <new> <options…>`, its outcome to assert on.
+fn diff(old: &Path, new: &Path, options: &[&str]) -> Assert {
+    ledgerly()
+        .arg("diff")
+        .args([old, new])
+        .args(options)
+        .assert()
+}
+
 pub(crate) fn priced(id: &str, total: &str) -> String {
     format!(
         "{{\"id\":\"{id}\",\"subtotal\":\"{total}\",\"tier_discount\":\"0.00\",\
@@ -54,10 +75,7 @@ fn diff_of_identical_pricings_exits_0() {
     let priced_book = price(&output_of(&["sample", "--count", "200"]), "jsonl");
     let old = scratch("same-old.jsonl", &priced_book);
     let new = scratch("same-new.jsonl", &priced_book);
-    ledgerly()
-        .arg("diff")
-        .args([&old, &new])
-        .assert()
+    diff(&old, &new, &[])
         .code(0)
         .stdout(predicate::str::contains(
             "no differences: 200 invoices compared",
@@ -67,36 +85,19 @@ fn diff_of_identical_pricings_exits_0() {
 
 #[test]
 fn diff_of_a_changed_total_exits_1_and_names_the_invoice() {
-    let old = scratch(
-        "changed-old.jsonl",
-        format!("{}{}", priced("A", "141.69"), priced("B", "5.00")).as_bytes(),
-    );
-    let new = scratch(
-        "changed-new.jsonl",
-        format!("{}{}", priced("A", "146.69"), priced("B", "5.00")).as_bytes(),
-    );
-    ledgerly()
-        .arg("diff")
-        .args([&old, &new])
-        .assert()
+    let old = book("changed-old.jsonl", &[("A", "141.69"), ("B", "5.00")]);
+    let new = book("changed-new.jsonl", &[("A", "146.69"), ("B", "5.00")]);
+    diff(&old, &new, &[])
         .code(1)
         .stdout(predicate::str::contains(
             "1 of 2 compared invoices change; total moved +5.00",
         ))
         .stdout(predicate::str::contains("  A "))
         .stdout(predicate::str::contains("141.69 ->"));
-    ledgerly()
-        .arg("diff")
-        .args([&old, &new])
-        .args(["--format", "markdown"])
-        .assert()
+    diff(&old, &new, &["--format", "markdown"])
         .code(1)
         .stdout(predicate::str::contains("| A | 141.69 | 146.69 | +5.00 |"));
-    ledgerly()
-        .arg("diff")
-        .args([&old, &new])
-        .args(["--format", "json"])
-        .assert()
+    diff(&old, &new, &["--format", "json"])
         .code(1)
         .stdout(predicate::str::contains(
             "\"money_moved\":{\"subtotal\":\"+5.00\"",
@@ -105,18 +106,9 @@ fn diff_of_a_changed_total_exits_1_and_names_the_invoice() {
 
 #[test]
 fn diff_reports_records_missing_from_either_side() {
-    let old = scratch(
-        "missing-old.jsonl",
-        format!("{}{}", priced("A", "1.00"), priced("B", "2.00")).as_bytes(),
-    );
-    let new = scratch(
-        "missing-new.jsonl",
-        format!("{}{}", priced("A", "1.00"), priced("C", "3.00")).as_bytes(),
-    );
-    ledgerly()
-        .arg("diff")
-        .args([&old, &new])
-        .assert()
+    let old = book("missing-old.jsonl", &[("A", "1.00"), ("B", "2.00")]);
+    let new = book("missing-new.jsonl", &[("A", "1.00"), ("C", "3.00")]);
+    diff(&old, &new, &[])
         .code(1)
         .stdout(predicate::str::contains("only in old (1): B\n"))
         .stdout(predicate::str::contains("only in new (1): C\n"));
@@ -128,11 +120,8 @@ fn diff_refuses_a_bad_record_naming_the_file_and_line() {
         "bad-old.jsonl",
         format!("{}\n{{\"id\":\"B\"}}\n", priced("A", "1.00")).as_bytes(),
     );
-    let new = scratch("bad-new.jsonl", priced("A", "1.00").as_bytes());
-    ledgerly()
-        .arg("diff")
-        .args([&old, &new])
-        .assert()
+    let new = book("bad-new.jsonl", &[("A", "1.00")]);
+    diff(&old, &new, &[])
         .code(65)
         .stdout("")
         .stderr(predicate::str::contains(
@@ -142,7 +131,7 @@ fn diff_refuses_a_bad_record_naming_the_file_and_line() {
 
 #[test]
 fn diff_of_a_missing_file_exits_66_naming_it() {
-    let new = scratch("present.jsonl", priced("A", "1.00").as_bytes());
+    let new = book("present.jsonl", &[("A", "1.00")]);
     ledgerly()
         .args(["diff", "no-such-old.jsonl"])
         .arg(&new)
@@ -155,16 +144,10 @@ fn diff_of_a_missing_file_exits_66_naming_it() {
 
 #[test]
 fn diff_usage_errors_exit_2() {
-    ledgerly().args(["diff", "only-one.jsonl"]).assert().code(2);
-    ledgerly()
-        .args(["diff", "a.jsonl", "b.jsonl", "--top", "many"])
-        .assert()
-        .code(2);
-    ledgerly().args(["sample"]).assert().code(2);
-    ledgerly()
-        .args(["rates", "--format", "yaml"])
-        .assert()
-        .code(2);
+    run(&["diff", "only-one.jsonl"]).code(2);
+    run(&["diff", "a.jsonl", "b.jsonl", "--top", "many"]).code(2);
+    run(&["sample"]).code(2);
+    run(&["rates", "--format", "yaml"]).code(2);
 }
 
 #[test]
@@ -190,11 +173,7 @@ fn a_repriced_book_shows_every_changed_invoice_with_top_as_large_as_the_book() {
         .collect();
     let old = scratch("book-old.jsonl", priced_book.as_bytes());
     let new = scratch("book-new.jsonl", changed.as_bytes());
-    let output = ledgerly()
-        .arg("diff")
-        .args([&old, &new])
-        .args(["--top", "100"])
-        .assert()
+    let output = diff(&old, &new, &["--top", "100"])
         .code(1)
         .get_output()
         .stdout
@@ -214,26 +193,21 @@ fn a_repriced_book_shows_every_changed_invoice_with_top_as_large_as_the_book() {
 
 #[test]
 fn output_that_cannot_be_written_exits_74_for_each_command() {
-    let old = scratch("full-old.jsonl", priced("A", "1.00").as_bytes());
+    let old = book("full-old.jsonl", &[("A", "1.00")]);
     let old = old.to_str().unwrap();
     for args in [
         vec!["rates"],
         vec!["sample", "--count", "10"],
         vec!["diff", old, old],
     ] {
-        let (code, stderr) = run_unwritable(&args, Unwritable::Full, false);
-        assert_eq!(code, Some(74), "{args:?}: {stderr}");
-        assert!(
-            stderr.starts_with("error: cannot write output:"),
-            "{args:?}: {stderr}"
-        );
+        assert_output_error(&args);
     }
 }
 
 #[test]
 fn a_closed_pipe_ends_each_command_quietly_with_its_status() {
-    let old = scratch("pipe-old.jsonl", priced("A", "1.00").as_bytes());
-    let new = scratch("pipe-new.jsonl", priced("A", "2.00").as_bytes());
+    let old = book("pipe-old.jsonl", &[("A", "1.00")]);
+    let new = book("pipe-new.jsonl", &[("A", "2.00")]);
     let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
     for (args, status) in [
         (vec!["rates"], 0),
@@ -250,7 +224,7 @@ fn a_closed_pipe_ends_each_command_quietly_with_its_status() {
 
 #[test]
 fn diff_reads_old_from_stdin_when_named_dash() {
-    let new = scratch("stdin-new.jsonl", priced("A", "1.00").as_bytes());
+    let new = book("stdin-new.jsonl", &[("A", "1.00")]);
     ledgerly()
         .args(["diff", "-"])
         .arg(&new)
@@ -298,25 +272,12 @@ fn diff_of_empty_files_succeeds_but_says_no_record_was_read() {
 
 #[test]
 fn the_headline_counts_the_records_found_in_one_file_only() {
-    let old = scratch(
+    let old = book(
         "one-side-old.jsonl",
-        format!(
-            "{}{}{}",
-            priced("A", "1.00"),
-            priced("B", "1.00"),
-            priced("C", "1.00")
-        )
-        .as_bytes(),
+        &[("A", "1.00"), ("B", "1.00"), ("C", "1.00")],
     );
-    let new = scratch(
-        "one-side-new.jsonl",
-        format!("{}{}", priced("A", "1.00"), priced("D", "1.00")).as_bytes(),
-    );
-    ledgerly()
-        .arg("diff")
-        .arg(&old)
-        .arg(&new)
-        .assert()
+    let new = book("one-side-new.jsonl", &[("A", "1.00"), ("D", "1.00")]);
+    diff(&old, &new, &[])
         .code(1)
         .stdout(predicate::str::contains(
             "0 of 1 compared invoices change; total moved 0.00; \
@@ -334,12 +295,7 @@ fn a_top_of_any_size_shows_at_most_ten_thousand_changes() {
     let old = scratch("top-old.jsonl", old.as_bytes());
     let new = scratch("top-new.jsonl", new.as_bytes());
     for top in ["9223372036854775808", "18446744073709551615"] {
-        let output = ledgerly()
-            .arg("diff")
-            .arg(&old)
-            .arg(&new)
-            .args(["--top", top, "--format", "json"])
-            .assert()
+        let output = diff(&old, &new, &["--top", top, "--format", "json"])
             .code(1)
             .get_output()
             .stdout

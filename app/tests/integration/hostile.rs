@@ -13,20 +13,14 @@ use std::time::Duration;
 use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 
-use crate::util::{ledgerly, lines, on_ledger, scratch, stdout_of};
+use crate::util::{
+    bash_output, invoice_stdin, ledgerly, lines, on_ledger, run, scratch, stdout_of,
+};
 
 /// Prices JSON Lines given on stdin and returns (stdout, stderr, code).
 fn price_jsonl(input: &str, format: &str) -> (String, String, Option<i32>) {
     let output = ledgerly()
-        .args([
-            "invoice",
-            "--input",
-            "-",
-            "--input-format",
-            "jsonl",
-            "--format",
-            format,
-        ])
+        .args(invoice_stdin("jsonl", format))
         .write_stdin(input)
         .output()
         .unwrap();
@@ -39,15 +33,7 @@ fn price_jsonl(input: &str, format: &str) -> (String, String, Option<i32>) {
 
 fn price_csv(body: &str) -> (String, Option<i32>) {
     let output = ledgerly()
-        .args([
-            "invoice",
-            "--input",
-            "-",
-            "--input-format",
-            "csv",
-            "--format",
-            "csv",
-        ])
+        .args(invoice_stdin("csv", "csv"))
         .write_stdin(format!(
             "invoice_id,tier,loyalty_member,days_overdue,price,quantity\n{body}"
         ))
@@ -180,15 +166,7 @@ fn a_byte_order_mark_starts_json_lines_as_it_starts_csv() {
 fn csv_records_name_their_physical_line_with_crlf_and_blank_lines() {
     let input = "invoice_id,tier,loyalty_member,days_overdue,price,quantity\r\nA,,,,x,1\r\n\r\n\r\nB,,,,1,0\r\nC,,,,1,1\r\n";
     let output = ledgerly()
-        .args([
-            "invoice",
-            "--input",
-            "-",
-            "--input-format",
-            "csv",
-            "--format",
-            "csv",
-        ])
+        .args(invoice_stdin("csv", "csv"))
         .write_stdin(input)
         .output()
         .unwrap();
@@ -242,14 +220,7 @@ fn stdout_on_a_read_write_dev_null_or_closed_is_a_normal_run_for_every_command()
                 db.display()
             ),
         ] {
-            let output = StdCommand::new("bash")
-                .args([
-                    "-c",
-                    &format!(r#""$0" {args} {redirect}"#),
-                    cargo_bin!("ledgerly").to_str().unwrap(),
-                ])
-                .output()
-                .unwrap();
+            let output = bash_output(&format!(r#""$0" {args} {redirect}"#));
             assert_eq!(
                 output.status.code(),
                 Some(0),
@@ -263,19 +234,17 @@ fn stdout_on_a_read_write_dev_null_or_closed_is_a_normal_run_for_every_command()
 #[test]
 fn an_unreadable_input_prints_no_csv_header() {
     let dir = std::env::temp_dir();
-    ledgerly()
-        .args([
-            "invoice",
-            "--input",
-            dir.to_str().unwrap(),
-            "--input-format",
-            "csv",
-            "--format",
-            "csv",
-        ])
-        .assert()
-        .code(66)
-        .stdout("");
+    run(&[
+        "invoice",
+        "--input",
+        dir.to_str().unwrap(),
+        "--input-format",
+        "csv",
+        "--format",
+        "csv",
+    ])
+    .code(66)
+    .stdout("");
 }
 
 #[test]
@@ -563,14 +532,7 @@ fn help_reaches_the_new_flag() {
 
 #[test]
 fn stdout_sent_to_dev_null_by_a_shell_is_not_a_closed_stdout() {
-    let output = StdCommand::new("bash")
-        .args([
-            "-c",
-            r#""$0" invoice --item 40x3 > /dev/null"#,
-            cargo_bin!("ledgerly").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = bash_output(r#""$0" invoice --item 40x3 > /dev/null"#);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(output.stderr, b"");
 }

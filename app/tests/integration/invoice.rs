@@ -1,7 +1,6 @@
 //! The `ledgerly` binary as a user runs it: stdout, stderr and exit code.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command as StdCommand, Stdio};
 use std::thread;
@@ -9,7 +8,10 @@ use std::thread;
 use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 
-use crate::util::{WORKED_EXAMPLE, fixture, ledgerly, lines, refused, stdout_of};
+use crate::util::{
+    WORKED_EXAMPLE, assert_output_error, bash_output, fixture, ledgerly, lines, refused, run,
+    stdout_of,
+};
 
 #[test]
 fn the_worked_example_prints_an_aligned_breakdown_totalling_141_69() {
@@ -46,9 +48,7 @@ fn the_worked_example_as_json_is_one_object_of_two_decimal_strings() {
 
 #[test]
 fn flags_default_to_no_tier_no_membership_and_not_overdue() {
-    ledgerly()
-        .args(["invoice", "--item", "12.50x2", "--format", "json"])
-        .assert()
+    run(&["invoice", "--item", "12.50x2", "--format", "json"])
         .success()
         .stdout(
             "{\"subtotal\":\"25.00\",\"tier_discount\":\"0.00\",\"loyalty_discount\":\"0.00\",\
@@ -70,9 +70,7 @@ fn a_malformed_item_is_a_usage_error_naming_the_value() {
         2,
         "invalid value '40by3' for '--item <PRICExQTY>': expected PRICExQTY, such as 40x3 or 12.50x2",
     );
-    ledgerly()
-        .args(["invoice", "--item", "40x0"])
-        .assert()
+    run(&["invoice", "--item", "40x0"])
         .code(2)
         .stderr(predicate::str::contains(
             "quantity \"0\" is not a whole number from 1 to 1000000",
@@ -110,9 +108,7 @@ fn one_invoice_refused_by_pricing_exits_65() {
 
 #[test]
 fn help_shows_examples_and_exit_codes() {
-    ledgerly()
-        .args(["invoice", "--help"])
-        .assert()
+    run(&["invoice", "--help"])
         .success()
         .stdout(predicate::str::contains(
             "ledgerly invoice --item 40x3 --item 15x2 --tier gold --loyalty-member --days-overdue 45",
@@ -145,25 +141,21 @@ fn a_mixed_jsonl_batch_prices_the_good_and_names_the_bad_in_input_order() {
     // counted), 0.1 priced exactly, exponent numbers, numbers too large
     // refused, unknown fields refused, unknown tiers priced without discount
     // and warned about once per name, and exit 65.
-    ledgerly()
-        .args([
-            "invoice",
-            "--input",
-            &fixture("mixed.jsonl"),
-            "--format",
-            "jsonl",
-        ])
-        .assert()
-        .code(65)
-        .stdout(lines(&MIXED_JSONL_OUTPUT))
-        .stderr(UNKNOWN_TIER_WARNINGS);
+    run(&[
+        "invoice",
+        "--input",
+        &fixture("mixed.jsonl"),
+        "--format",
+        "jsonl",
+    ])
+    .code(65)
+    .stdout(lines(&MIXED_JSONL_OUTPUT))
+    .stderr(UNKNOWN_TIER_WARNINGS);
 }
 
 #[test]
 fn batch_output_defaults_to_json_lines() {
-    ledgerly()
-        .args(["invoice", "--input", &fixture("mixed.jsonl")])
-        .assert()
+    run(&["invoice", "--input", &fixture("mixed.jsonl")])
         .code(65)
         .stdout(lines(&MIXED_JSONL_OUTPUT));
 }
@@ -189,9 +181,7 @@ fn stdin_needs_an_input_format_and_then_reads_like_a_file() {
 
 #[test]
 fn a_batch_of_valid_invoices_exits_0() {
-    ledgerly()
-        .args(["invoice", "--input", &fixture("good.jsonl"), "--format", "jsonl"])
-        .assert()
+    run(&["invoice", "--input", &fixture("good.jsonl"), "--format", "jsonl"])
         .success()
         .stderr("")
         .stdout(lines(&[
@@ -220,9 +210,7 @@ fn an_invalid_utf8_line_yields_its_error_record_and_the_rest_is_priced() {
 
 #[test]
 fn a_mixed_csv_batch_groups_rows_and_names_the_row_at_fault() {
-    ledgerly()
-        .args(["invoice", "--input", &fixture("mixed.csv"), "--format", "jsonl"])
-        .assert()
+    run(&["invoice", "--input", &fixture("mixed.csv"), "--format", "jsonl"])
         .code(65)
         .stderr("warning: unknown tier \"platinum\" applies no discount\n")
         .stdout(lines(&[
@@ -237,9 +225,7 @@ fn a_mixed_csv_batch_groups_rows_and_names_the_row_at_fault() {
 
 #[test]
 fn csv_output_has_a_header_and_one_row_per_invoice() {
-    ledgerly()
-        .args(["invoice", "--input", &fixture("mixed.csv"), "--format", "csv"])
-        .assert()
+    run(&["invoice", "--input", &fixture("mixed.csv"), "--format", "csv"])
         .code(65)
         .stdout(
             "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
@@ -254,42 +240,38 @@ fn csv_output_has_a_header_and_one_row_per_invoice() {
 
 #[test]
 fn json_lines_can_be_priced_into_csv() {
-    ledgerly()
-        .args([
-            "invoice",
-            "--input",
-            &fixture("good.jsonl"),
-            "--format",
-            "csv",
-        ])
-        .assert()
-        .success()
-        .stdout(
-            "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
+    run(&[
+        "invoice",
+        "--input",
+        &fixture("good.jsonl"),
+        "--format",
+        "csv",
+    ])
+    .success()
+    .stdout(
+        "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
              1,INV-1,150.00,-22.50,-2.55,10.00,6.74,141.69,\n\
              2,INV-2,99.95,-9.99,0.00,7.19,0.00,97.15,\n\
              3,,0.01,0.00,0.00,0.00,0.00,0.01,\n",
-        );
+    );
 }
 
 #[test]
 fn a_valid_csv_batch_exits_0() {
-    ledgerly()
-        .args([
-            "invoice",
-            "--input",
-            &fixture("good.csv"),
-            "--format",
-            "csv",
-        ])
-        .assert()
-        .success()
-        .stderr("")
-        .stdout(
-            "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
+    run(&[
+        "invoice",
+        "--input",
+        &fixture("good.csv"),
+        "--format",
+        "csv",
+    ])
+    .success()
+    .stderr("")
+    .stdout(
+        "line,id,subtotal,tier_discount,loyalty_discount,tax,late_fee,total,error\n\
              2,INV-1,150.00,-22.50,-2.55,10.00,6.74,141.69,\n\
              4,INV-2,99.95,-9.99,0.00,7.19,0.00,97.15,\n",
-        );
+    );
 }
 
 #[test]
@@ -334,9 +316,7 @@ fn a_batch_cannot_print_as_one_json_object() {
 
 #[test]
 fn an_unknown_extension_without_input_format_is_a_usage_error() {
-    ledgerly()
-        .args(["invoice", "--input", "invoices.json"])
-        .assert()
+    run(&["invoice", "--input", "invoices.json"])
         .code(2)
         .stderr(predicate::str::contains(
             "cannot tell the format of invoices.json: name it .jsonl, .ndjson or .csv, or pass --input-format jsonl|csv",
@@ -345,9 +325,7 @@ fn an_unknown_extension_without_input_format_is_a_usage_error() {
 
 #[test]
 fn a_missing_input_file_exits_66_naming_the_path() {
-    ledgerly()
-        .args(["invoice", "--input", "no/such/invoices.jsonl"])
-        .assert()
+    run(&["invoice", "--input", "no/such/invoices.jsonl"])
         .code(66)
         .stdout("")
         .stderr(predicate::str::starts_with(
@@ -360,9 +338,7 @@ fn an_unreadable_input_exits_66() {
     // A directory opens on Linux but cannot be read as a file.
     let dir = std::env::temp_dir().join(format!("ledgerly-cli-test-{}.jsonl", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let assert = ledgerly()
-        .args(["invoice", "--input", &dir.display().to_string()])
-        .assert();
+    let assert = run(&["invoice", "--input", &dir.display().to_string()]);
     std::fs::remove_dir(&dir).unwrap();
     assert
         .code(66)
@@ -373,34 +349,10 @@ fn an_unreadable_input_exits_66() {
         )));
 }
 
-/// Runs `ledgerly` with stdout on `/dev/full`, where every write fails.
-fn exit_code_writing_to_dev_full(args: &[&str]) -> (Option<i32>, String) {
-    let output = StdCommand::new(cargo_bin!("ledgerly"))
-        .args(args)
-        .stdout(File::create("/dev/full").unwrap())
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
 #[test]
 fn failed_output_exits_74() {
-    let (code, stderr) = exit_code_writing_to_dev_full(&WORKED_EXAMPLE);
-    assert_eq!(code, Some(74));
-    assert!(
-        stderr.starts_with("error: cannot write output: "),
-        "{stderr}"
-    );
-    let good = fixture("good.jsonl");
-    let (code, stderr) = exit_code_writing_to_dev_full(&["invoice", "--input", &good]);
-    assert_eq!(code, Some(74));
-    assert!(
-        stderr.starts_with("error: cannot write output: "),
-        "{stderr}"
-    );
+    assert_output_error(&WORKED_EXAMPLE);
+    assert_output_error(&["invoice", "--input", &fixture("good.jsonl")]);
 }
 
 #[test]
@@ -488,14 +440,7 @@ fn an_empty_or_closed_input_succeeds_but_says_no_invoice_was_read() {
         }
     }
     // stdin closed outright (`<&-`): the runtime gives it /dev/null.
-    let output = StdCommand::new("bash")
-        .args([
-            "-c",
-            r#""$0" invoice --input - --input-format jsonl <&-"#,
-            cargo_bin!("ledgerly").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = bash_output(r#""$0" invoice --input - --input-format jsonl <&-"#);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(output.stderr).unwrap(),

@@ -2,27 +2,18 @@
 //! filtered by status and id, in every format, listed whole past their
 //! first page.
 
-use crate::charge::ledger::{records, write_invoices};
-use crate::util::{fixture, on_ledger, scratch, stdout_of};
+use crate::charge::ledger::{charged_fixture, listed, write_invoices};
+use crate::util::{on_ledger, scratch, stdout_of};
 
 #[test]
 fn invoices_filter_by_status_and_id() {
-    let dir = scratch();
-    on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
-        .assert()
-        .code(1);
-    let failed = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--status", "failed"],
-    )));
+    let dir = charged_fixture();
+    let failed = listed(&dir, &["invoices", "--status", "failed"]);
     let ids: Vec<&str> = failed.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["INV-5"]);
     assert_eq!(failed[0]["attempts"][0]["outcome"], "declined");
     assert_eq!(failed[0]["attempts"][0]["detail"], "insufficient_funds");
-    let one = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--id", "INV-1"],
-    )));
+    let one = listed(&dir, &["invoices", "--id", "INV-1"]);
     assert_eq!(one.len(), 1);
     assert_eq!(one[0]["total"], "141.69");
     assert_eq!(one[0]["tier_discount"], "-22.50");
@@ -60,14 +51,14 @@ fn invoices_and_captures_are_listed_whole_past_their_first_page() {
     )
     .assert()
     .success();
-    let captures = records(&stdout_of(&mut on_ledger(&dir, &["sandbox", "captures"])));
+    let captures = listed(&dir, &["sandbox", "captures"]);
     let numbers: Vec<u64> = captures
         .iter()
         .map(|capture| capture["number"].as_u64().unwrap())
         .collect();
     assert_eq!(numbers, (1..=1001).collect::<Vec<u64>>());
     assert_eq!(captures[1000]["reference"], "INV-01001");
-    let invoices = records(&stdout_of(&mut on_ledger(&dir, &["invoices"])));
+    let invoices = listed(&dir, &["invoices"]);
     let ids: Vec<&str> = invoices
         .iter()
         .map(|invoice| invoice["id"].as_str().unwrap())

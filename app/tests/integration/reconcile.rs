@@ -3,14 +3,13 @@
 
 use predicates::prelude::*;
 
-use crate::charge::ledger::{Place, compare, records};
-use crate::util::{fixture, on_ledger, scratch, stdout_of};
+use crate::charge::ledger::{Place, charged_fixture, compare, listed};
+use crate::util::{fixture, on_ledger, scratch};
 
 #[test]
 fn reconcile_settles_by_lookup_and_leaves_an_attempt_the_processor_never_saw_to_its_own_key() {
-    let dir = scratch();
+    let dir = charged_fixture();
     let charge = ["--quiet", "charge", "--input", &fixture("charge.jsonl")];
-    on_ledger(&dir, &charge).assert().code(1);
     // INV-8's retries ran out: its attempt is unknown, and the processor
     // has no record of it. However old, it is never given a new key (its
     // request may still be on its way): the next charge run resends it.
@@ -27,20 +26,14 @@ fn reconcile_settles_by_lookup_and_leaves_an_attempt_the_processor_never_saw_to_
         .stderr(predicate::str::starts_with(
             "warning: --grace is no longer used",
         ));
-    let open = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--status", "open"],
-    )));
+    let open = listed(&dir, &["invoices", "--status", "open"]);
     let ids: Vec<&str> = open.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["INV-6"]);
     // tok_transient_9 fails nine requests: two more runs, the same key
     // (each still exits 1 for INV-5's decline and INV-6's refusal).
     on_ledger(&dir, &charge).assert().code(1);
     on_ledger(&dir, &charge).assert().code(1);
-    let inv8 = records(&stdout_of(&mut on_ledger(
-        &dir,
-        &["invoices", "--id", "INV-8"],
-    )));
+    let inv8 = listed(&dir, &["invoices", "--id", "INV-8"]);
     assert_eq!(inv8[0]["status"], "paid");
     assert_eq!(inv8[0]["attempts"].as_array().unwrap().len(), 1);
     assert_eq!(

@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
+use std::process::Output;
+
 use assert_cmd::Command;
-use assert_cmd::cargo::cargo_bin_cmd;
+use assert_cmd::assert::Assert;
+use assert_cmd::cargo::{cargo_bin, cargo_bin_cmd};
 
 /// The worked example's flags: 40 × 3 and 15 × 2, gold, loyalty member,
 /// 45 days overdue (total 141.69).
@@ -33,6 +36,45 @@ pub(crate) fn ledgerly() -> Command {
     // minute is killed and fails its test, so no bug can hang the suite.
     command.timeout(std::time::Duration::from_secs(60));
     command
+}
+
+/// Runs `ledgerly` with `args` and no input: the outcome, to assert on.
+pub(crate) fn run(args: &[&str]) -> Assert {
+    ledgerly().args(args).assert()
+}
+
+/// `ledgerly invoice` reading `input_format` on stdin and writing `format`.
+pub(crate) fn invoice_stdin<'a>(input_format: &'a str, format: &'a str) -> [&'a str; 7] {
+    [
+        "invoice",
+        "--input",
+        "-",
+        "--input-format",
+        input_format,
+        "--format",
+        format,
+    ]
+}
+
+/// Runs `script` in bash with `$0` the `ledgerly` binary, for what only a
+/// shell sets up (a closed stdin or stdout, a redirect, a pipeline).
+pub(crate) fn bash_output(script: &str) -> Output {
+    std::process::Command::new("bash")
+        .args(["-c", script, cargo_bin!("ledgerly").to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// Runs `ledgerly` with `args` and its stdout on `/dev/full`, and checks
+/// it reports the output error every command gives when stdout cannot be
+/// written: exit 74 and `error: cannot write output: …` on stderr.
+pub(crate) fn assert_output_error(args: &[&str]) {
+    let (code, stderr) = run_unwritable(args, Unwritable::Full, false);
+    assert_eq!(code, Some(74), "{args:?}: {stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write output: "),
+        "{args:?}: {stderr}"
+    );
 }
 
 /// A fresh directory for one test's ledger and sandbox books, under the
@@ -76,9 +118,7 @@ pub(crate) fn stdout_of(command: &mut Command) -> String {
 /// Runs `ledgerly` with `args` and checks that it refused: exit `code`,
 /// nothing on stdout, and `message` on stderr.
 pub(crate) fn refused(args: &[&str], code: i32, message: &str) {
-    ledgerly()
-        .args(args)
-        .assert()
+    run(args)
         .code(code)
         .stdout("")
         .stderr(predicates::str::contains(message));

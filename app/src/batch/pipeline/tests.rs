@@ -34,6 +34,24 @@ fn quiet() -> Diagnostics<Vec<u8>> {
     Diagnostics::new(Vec::new(), false, std::time::Duration::ZERO)
 }
 
+/// Runs a batch of `chunks` through `echo` with two workers, quietly,
+/// writing `preamble` and the records to `out`.
+fn echo_into(
+    chunks: impl Iterator<Item = io::Result<Vec<u64>>> + Send,
+    preamble: &[u8],
+    out: &mut impl Write,
+) -> Result<Summary, BatchError> {
+    run(
+        chunks,
+        2,
+        preamble,
+        echo,
+        out,
+        &mut quiet(),
+        &BufferPool::default(),
+    )
+}
+
 /// Runs a batch without a preamble into memory, quietly: what it
 /// returned, and what it wrote.
 fn into_memory<T: Send>(
@@ -136,6 +154,12 @@ struct Full {
     kind: io::ErrorKind,
 }
 
+impl Full {
+    fn after(room: usize, kind: io::ErrorKind) -> Full {
+        Full { room, kind }
+    }
+}
+
 impl Write for Full {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.room == 0 {
@@ -153,20 +177,8 @@ impl Write for Full {
 
 #[test]
 fn a_closed_pipe_ends_the_batch_quietly() {
-    let mut out = Full {
-        room: 10,
-        kind: io::ErrorKind::BrokenPipe,
-    };
-    let summary = run(
-        numbers(100_000, 100),
-        2,
-        &[],
-        echo,
-        &mut out,
-        &mut quiet(),
-        &BufferPool::default(),
-    )
-    .unwrap();
+    let mut out = Full::after(10, io::ErrorKind::BrokenPipe);
+    let summary = echo_into(numbers(100_000, 100), &[], &mut out).unwrap();
     assert!(summary.closed);
     // The first chunk was cut off, but its first records may have been
     // read (`| head -1`): it counts for the status.
@@ -176,16 +188,7 @@ fn a_closed_pipe_ends_the_batch_quietly() {
 #[test]
 fn the_preamble_goes_out_with_the_first_records_or_alone_at_a_clean_end() {
     let mut out = Vec::new();
-    run(
-        numbers(4, 2),
-        2,
-        b"head\n",
-        echo,
-        &mut out,
-        &mut quiet(),
-        &BufferPool::default(),
-    )
-    .unwrap();
+    echo_into(numbers(4, 2), b"head\n", &mut out).unwrap();
     assert!(
         out.starts_with(b"head\n{"),
         "{}",
@@ -193,16 +196,7 @@ fn the_preamble_goes_out_with_the_first_records_or_alone_at_a_clean_end() {
     );
     assert_eq!(memchr::memchr_iter(b'\n', &out).count(), 5);
     let mut out = Vec::new();
-    run(
-        numbers(0, 2),
-        2,
-        b"head\n",
-        echo,
-        &mut out,
-        &mut quiet(),
-        &BufferPool::default(),
-    )
-    .unwrap();
+    echo_into(numbers(0, 2), b"head\n", &mut out).unwrap();
     assert_eq!(out, b"head\n");
 }
 
@@ -210,35 +204,14 @@ fn the_preamble_goes_out_with_the_first_records_or_alone_at_a_clean_end() {
 fn no_preamble_before_an_input_that_fails_at_once() {
     let mut out = Vec::new();
     let chunks = std::iter::once(Err::<Vec<u64>, _>(io::Error::other("unreadable")));
-    let error = run(
-        chunks,
-        2,
-        b"head\n",
-        echo,
-        &mut out,
-        &mut quiet(),
-        &BufferPool::default(),
-    )
-    .unwrap_err();
+    let error = echo_into(chunks, b"head\n", &mut out).unwrap_err();
     assert!(matches!(error, BatchError::Input(_)));
     assert!(out.is_empty());
 }
 
 #[test]
 fn other_output_errors_fail_the_batch() {
-    let mut out = Full {
-        room: 10,
-        kind: io::ErrorKind::StorageFull,
-    };
-    let error = run(
-        numbers(1000, 100),
-        2,
-        &[],
-        echo,
-        &mut out,
-        &mut quiet(),
-        &BufferPool::default(),
-    )
-    .unwrap_err();
+    let mut out = Full::after(10, io::ErrorKind::StorageFull);
+    let error = echo_into(numbers(1000, 100), &[], &mut out).unwrap_err();
     assert!(matches!(error, BatchError::Output(ref e) if e.kind() == io::ErrorKind::StorageFull));
 }

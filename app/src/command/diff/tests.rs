@@ -15,8 +15,35 @@ fn priced(id: &str, total: &str) -> String {
     )
 }
 
+/// The records of `ledgerly invoice`, one per `(id, total)`, each total
+/// its subtotal.
+fn book(records: &[(&str, &str)]) -> String {
+    records
+        .iter()
+        .map(|(id, total)| priced(id, total))
+        .collect()
+}
+
 fn diff(old: &str, new: &str, top: usize) -> Report {
     compare(records("old.jsonl", old), records("new.jsonl", new), top).unwrap()
+}
+
+/// A rendering of `report` for old file `o` and new file `n`.
+fn text_of(report: &Report) -> String {
+    render_text(report, Path::new("o"), Path::new("n"))
+}
+
+fn markdown_of(report: &Report) -> String {
+    render_markdown(report, Path::new("o"), Path::new("n"))
+}
+
+fn json_of(report: &Report) -> String {
+    render_json(report, Path::new("o"), Path::new("n"))
+}
+
+/// Checks that `text` contains `part`, showing the whole text if not.
+fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "{part:?} not in:\n{text}");
 }
 
 fn bad(old: &str) -> String {
@@ -83,18 +110,8 @@ fn identical_outputs_differ_nowhere() {
 
 #[test]
 fn a_changed_total_is_counted_summed_and_listed_by_id() {
-    let old = format!(
-        "{}{}{}",
-        priced("A", "1.00"),
-        priced("B", "2.00"),
-        priced("C", "3.00")
-    );
-    let new = format!(
-        "{}{}{}",
-        priced("A", "1.50"),
-        priced("B", "2.00"),
-        priced("C", "1.00")
-    );
+    let old = book(&[("A", "1.00"), ("B", "2.00"), ("C", "3.00")]);
+    let new = book(&[("A", "1.50"), ("B", "2.00"), ("C", "1.00")]);
     let report = diff(&old, &new, 10);
     assert!(report.differs());
     assert_eq!(
@@ -127,43 +144,23 @@ fn only_the_top_n_largest_changes_are_kept_largest_first_ties_in_file_order() {
 
 #[test]
 fn records_in_one_file_only_are_reported_by_id() {
-    let old = format!(
-        "{}{}{}",
-        priced("A", "1.00"),
-        priced("B", "2.00"),
-        priced("C", "3.00")
-    );
-    let new = format!(
-        "{}{}{}",
-        priced("A", "1.00"),
-        priced("C", "3.00"),
-        priced("D", "4.00")
-    );
+    let old = book(&[("A", "1.00"), ("B", "2.00"), ("C", "3.00")]);
+    let new = book(&[("A", "1.00"), ("C", "3.00"), ("D", "4.00")]);
     let report = diff(&old, &new, 10);
     assert!(report.differs());
     assert_eq!((report.compared, report.changed), (2, 0));
     assert_eq!((report.only_in_old, report.only_in_new), (1, 1));
     assert_eq!(report.only_old_labels, ["B"]);
     assert_eq!(report.only_new_labels, ["D"]);
-    let text = render_text(&report, Path::new("o"), Path::new("n"));
-    assert!(text.contains("only in old (1): B\n"), "{text}");
-    assert!(text.contains("only in new (1): D\n"), "{text}");
+    let text = text_of(&report);
+    assert_contains(&text, "only in old (1): B\n");
+    assert_contains(&text, "only in new (1): D\n");
 }
 
 #[test]
 fn out_of_order_records_still_pair_by_id() {
-    let old = format!(
-        "{}{}{}",
-        priced("A", "1.00"),
-        priced("B", "2.00"),
-        priced("C", "3.00")
-    );
-    let new = format!(
-        "{}{}{}",
-        priced("C", "3.00"),
-        priced("A", "1.00"),
-        priced("B", "2.01")
-    );
+    let old = book(&[("A", "1.00"), ("B", "2.00"), ("C", "3.00")]);
+    let new = book(&[("C", "3.00"), ("A", "1.00"), ("B", "2.01")]);
     let report = diff(&old, &new, 10);
     assert_eq!(
         (report.compared, report.changed, report.unchanged),
@@ -186,14 +183,14 @@ fn records_without_ids_pair_by_position() {
 
 #[test]
 fn duplicate_ids_pair_first_with_first() {
-    let old = format!("{}{}", priced("A", "1.00"), priced("A", "2.00"));
-    let new = format!("{}{}", priced("A", "1.00"), priced("A", "2.00"));
+    let old = book(&[("A", "1.00"), ("A", "2.00")]);
+    let new = book(&[("A", "1.00"), ("A", "2.00")]);
     assert!(!diff(&old, &new, 10).differs());
 }
 
 #[test]
 fn an_invoice_that_becomes_an_error_is_a_change() {
-    let old = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+    let old = book(&[("A", "1.00"), ("B", "2.00")]);
     let new = format!(
         "{}{}",
         "{\"line\":1,\"id\":\"A\",\"error\":\"line item 1: price -5 is negative\"}\n",
@@ -241,8 +238,8 @@ fn a_bad_record_names_the_file_and_line() {
 
 #[test]
 fn the_renderers_show_the_headline_money_and_largest_changes() {
-    let old = format!("{}{}", priced("REF-1", "141.69"), priced("REF-2", "5.00"));
-    let new = format!("{}{}", priced("REF-1", "146.69"), priced("REF-2", "5.00"));
+    let old = book(&[("REF-1", "141.69"), ("REF-2", "5.00")]);
+    let new = book(&[("REF-1", "146.69"), ("REF-2", "5.00")]);
     let report = diff(&old, &new, 10);
     let text = render_text(&report, Path::new("old.jsonl"), Path::new("new.jsonl"));
     assert!(
@@ -251,30 +248,23 @@ fn the_renderers_show_the_headline_money_and_largest_changes() {
         ),
         "{text}"
     );
-    assert!(
-        text.contains("  total                            +5.00\n"),
-        "{text}"
+    assert_contains(&text, "  total                            +5.00\n");
+    assert_contains(
+        &text,
+        "  REF-1                          141.69 ->               146.69                 +5.00\n",
     );
-    assert!(text.contains("  REF-1                          141.69 ->               146.69                 +5.00\n"), "{text}");
     let markdown = render_markdown(&report, Path::new("old.jsonl"), Path::new("new.jsonl"));
-    assert!(markdown.contains("| changed | 1 |"), "{markdown}");
-    assert!(markdown.contains("| total | +5.00 |"), "{markdown}");
-    assert!(
-        markdown.contains("| REF-1 | 141.69 | 146.69 | +5.00 |"),
-        "{markdown}"
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&render_json(&report, Path::new("o"), Path::new("n"))).unwrap();
+    assert_contains(&markdown, "| changed | 1 |");
+    assert_contains(&markdown, "| total | +5.00 |");
+    assert_contains(&markdown, "| REF-1 | 141.69 | 146.69 | +5.00 |");
+    let json: serde_json::Value = serde_json::from_str(&json_of(&report)).unwrap();
     assert_eq!(json["differs"], true);
     assert_eq!(json["changed"].to_string(), "1");
     assert_eq!(json["money_moved"]["total"], "+5.00");
     assert_eq!(json["largest_changes"][0]["id"], "REF-1");
     assert_eq!(json["largest_changes"][0]["change"], "+5.00");
     let same = diff(&old, &old, 10);
-    assert!(
-        render_text(&same, Path::new("o"), Path::new("n"))
-            .contains("no differences: 2 invoices compared")
-    );
+    assert!(text_of(&same).contains("no differences: 2 invoices compared"));
 }
 
 #[test]
@@ -297,18 +287,8 @@ fn a_change_of_the_lines_alone_counts_as_changed_but_moves_no_total() {
 
 #[test]
 fn duplicate_ids_out_of_step_still_pair_first_with_first() {
-    let old = format!(
-        "{}{}{}",
-        priced("A", "1.00"),
-        priced("A", "2.00"),
-        priced("B", "3.00")
-    );
-    let new = format!(
-        "{}{}{}",
-        priced("B", "3.00"),
-        priced("A", "1.00"),
-        priced("A", "2.00")
-    );
+    let old = book(&[("A", "1.00"), ("A", "2.00"), ("B", "3.00")]);
+    let new = book(&[("B", "3.00"), ("A", "1.00"), ("A", "2.00")]);
     let report = diff(&old, &new, 10);
     assert!(!report.differs(), "{report:?}");
     assert_eq!(report.compared, 3);
@@ -338,77 +318,49 @@ fn the_largest_changes_are_cut_back_to_top_only_when_twice_top_are_held() {
 
 #[test]
 fn lists_longer_than_top_say_how_many_more() {
-    let old = format!(
-        "{}{}{}",
-        priced("A", "1.00"),
-        priced("B", "2.00"),
-        priced("C", "3.00")
-    );
-    let new = format!(
-        "{}{}{}",
-        priced("X", "1.00"),
-        priced("Y", "2.00"),
-        priced("Z", "3.00")
-    );
+    let old = book(&[("A", "1.00"), ("B", "2.00"), ("C", "3.00")]);
+    let new = book(&[("X", "1.00"), ("Y", "2.00"), ("Z", "3.00")]);
     let report = diff(&old, &new, 2);
     assert_eq!((report.only_in_old, report.only_in_new), (3, 3));
-    let text = render_text(&report, Path::new("o"), Path::new("n"));
-    assert!(
-        text.contains("only in old (3): A, B and 1 more\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("only in new (3): X, Y and 1 more\n"),
-        "{text}"
-    );
-    let markdown = render_markdown(&report, Path::new("o"), Path::new("n"));
-    assert!(
-        markdown.contains("\n**Only in old** (3): `A`, `B` and 1 more\n"),
-        "{markdown}"
-    );
-    assert!(
-        markdown.contains("\n**Only in new** (3): `X`, `Y` and 1 more\n"),
-        "{markdown}"
-    );
+    let text = text_of(&report);
+    assert_contains(&text, "only in old (3): A, B and 1 more\n");
+    assert_contains(&text, "only in new (3): X, Y and 1 more\n");
+    let markdown = markdown_of(&report);
+    assert_contains(&markdown, "\n**Only in old** (3): `A`, `B` and 1 more\n");
+    assert_contains(&markdown, "\n**Only in new** (3): `X`, `Y` and 1 more\n");
     let all = diff(&old, &new, 3);
-    let markdown = render_markdown(&all, Path::new("o"), Path::new("n"));
-    assert!(
-        markdown.contains("\n**Only in old** (3): `A`, `B`, `C`\n"),
-        "{markdown}"
-    );
+    let markdown = markdown_of(&all);
+    assert_contains(&markdown, "\n**Only in old** (3): `A`, `B`, `C`\n");
 }
 
 #[test]
 fn error_changes_are_listed_in_every_format_and_absent_when_there_are_none() {
-    let old = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+    let old = book(&[("A", "1.00"), ("B", "2.00")]);
     let new = format!(
         "{}{}",
         "{\"line\":1,\"id\":\"A\",\"error\":\"price | bad\"}\n",
         priced("B", "2.00")
     );
     let report = diff(&old, &new, 10);
-    let text = render_text(&report, Path::new("o"), Path::new("n"));
+    let text = text_of(&report);
     assert!(
         text.ends_with(
             "errors changed on 1 invoices:\n  A: priced, total 1.00 -> error: price | bad\n"
         ),
         "{text}"
     );
-    let markdown = render_markdown(&report, Path::new("o"), Path::new("n"));
+    let markdown = markdown_of(&report);
     assert!(
         markdown.ends_with("| A | priced, total 1.00 | error: price \\| bad |\n"),
         "{markdown}"
     );
-    let json = render_json(&report, Path::new("o"), Path::new("n"));
-    assert!(
-            json.contains("\"error_changes\":[{\"id\":\"A\",\"old\":\"priced, total 1.00\",\"new\":\"error: price | bad\"}]"),
-            "{json}"
-        );
+    let json = json_of(&report);
+    assert_contains(
+        &json,
+        "\"error_changes\":[{\"id\":\"A\",\"old\":\"priced, total 1.00\",\"new\":\"error: price | bad\"}]",
+    );
     let same = diff(&old, &old, 10);
-    for rendered in [
-        render_text(&same, Path::new("o"), Path::new("n")),
-        render_markdown(&same, Path::new("o"), Path::new("n")),
-    ] {
+    for rendered in [text_of(&same), markdown_of(&same)] {
         assert!(
             !rendered.to_lowercase().contains("errors changed"),
             "{rendered}"
@@ -428,7 +380,7 @@ fn error_changes_are_listed_in_every_format_and_absent_when_there_are_none() {
 #[test]
 fn a_record_missing_from_either_file_alone_is_a_difference() {
     let one = priced("A", "1.00");
-    let two = format!("{}{}", priced("A", "1.00"), priced("B", "2.00"));
+    let two = book(&[("A", "1.00"), ("B", "2.00")]);
     let extra = diff(&one, &two, 10);
     assert_eq!(
         (extra.changed, extra.only_in_old, extra.only_in_new),

@@ -111,6 +111,22 @@ pub(crate) fn records(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The JSON Lines records `ledgerly <command>` prints for the scratch
+/// ledger in `dir`.
+pub(crate) fn listed(dir: &tempfile::TempDir, command: &[&str]) -> Vec<Value> {
+    records(&stdout_of(&mut on_ledger(dir, command)))
+}
+
+/// A scratch ledger on which `tests/fixtures/charge.jsonl` was charged
+/// (exit 1: some of its invoices are declined or fail).
+pub(crate) fn charged_fixture() -> tempfile::TempDir {
+    let dir = scratch();
+    on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
+        .assert()
+        .code(1);
+    dir
+}
+
 /// What the processor's books and the ledger say, compared.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Comparison {

@@ -5,7 +5,7 @@ mod restore;
 
 use predicates::prelude::*;
 
-use crate::util::{SANDBOX_NOTICE, fixture, ledgerly, lines, on_ledger, scratch};
+use crate::util::{SANDBOX_NOTICE, fixture, lines, on_ledger, run, scratch};
 
 #[test]
 fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
@@ -76,9 +76,7 @@ fn invalid_invoices_exit_65_and_the_others_are_still_collected() {
 
 #[test]
 fn charge_help_lists_the_sandbox_tokens_and_exit_codes() {
-    ledgerly()
-        .args(["charge", "--help"])
-        .assert()
+    run(&["charge", "--help"])
         .success()
         .stdout(predicate::str::contains("tok_transient_<N>"))
         .stdout(predicate::str::contains(
@@ -88,9 +86,7 @@ fn charge_help_lists_the_sandbox_tokens_and_exit_codes() {
 
 #[test]
 fn a_missing_charge_input_exits_66() {
-    ledgerly()
-        .args(["charge", "--input", "no/such/file.jsonl"])
-        .assert()
+    run(&["charge", "--input", "no/such/file.jsonl"])
         .code(66)
         .stderr(predicate::str::contains(
             "error: cannot read no/such/file.jsonl: ",
