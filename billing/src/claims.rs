@@ -15,35 +15,18 @@
 //! capture.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::invoice::validate_id;
-use crate::{IdKind, InMemoryLedger, InvalidId, InvoiceId, LedgerError};
+use crate::invoice::text_id;
+use crate::{IdKind, InMemoryLedger, InvoiceId, LedgerError};
 
-/// Who holds a claim: one worker process (by default `host:pid`). 1 to 128
-/// bytes, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WorkerId(String);
-
-impl WorkerId {
-    /// Validates a worker id.
-    pub fn new(id: impl Into<String>) -> Result<WorkerId, InvalidId> {
-        validate_id(IdKind::Worker, id.into()).map(WorkerId)
-    }
-
-    /// The id's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for WorkerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(
+    /// Who holds a claim: one worker process (by default `host:pid`). 1 to
+    /// 128 bytes, no control characters.
+    WorkerId,
+    IdKind::Worker
+);
 
 /// What [`Claims::claim`] found for one invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use payment_gateway::{Charge, Currency, DeclineCode, PaymentMethod};
 use pricing::{Breakdown, Decimal, Money, PricingError, PricingInput, RateTable};
+use unicode_normalization::{UnicodeNormalization, is_nfc};
 
 use crate::InvalidRecord;
 
@@ -64,7 +65,30 @@ pub enum InvalidId {
     },
 }
 
+/// The most characters of a refused id an error quotes: enough to find it
+/// in the input, and no error grows with the value (a 1 MiB id would make a
+/// 2 MiB error record).
+const QUOTED_CHARS: usize = 64;
+
+/// `value` as an error quotes it: whole when short, else its first
+/// [`QUOTED_CHARS`] characters and `…`.
+pub(crate) fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
+/// Checks an id and returns it in Unicode's composed form (NFC): ids that
+/// are the same text are the same id, however they were typed (`café` with
+/// its accent composed, or as `e` and a combining accent, as macOS writes
+/// file names). The limits apply to the text as stored.
 pub(crate) fn validate_id(kind: IdKind, value: String) -> Result<String, InvalidId> {
+    let value = if is_nfc(&value) {
+        value
+    } else {
+        value.nfc().collect()
+    };
     if value.is_empty() {
         return Err(InvalidId::Empty { kind });
     }
@@ -72,59 +96,60 @@ pub(crate) fn validate_id(kind: IdKind, value: String) -> Result<String, Invalid
         let length = value.len();
         return Err(InvalidId::TooLong {
             kind,
-            value,
+            value: excerpt(&value),
             length,
         });
     }
     if value.chars().any(char::is_control) {
-        return Err(InvalidId::ControlCharacter { kind, value });
+        return Err(InvalidId::ControlCharacter {
+            kind,
+            value: excerpt(&value),
+        });
     }
     Ok(value)
 }
 
-/// An invoice's id: 1 to 128 bytes, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct InvoiceId(String);
+/// Defines a validated id: a `String` that passed [`validate_id`] (so in
+/// NFC), shown as given. One definition for every id billing keeps.
+macro_rules! text_id {
+    ($(#[$meta:meta])* $name:ident, $kind:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
 
-impl InvoiceId {
-    /// Validates an invoice id.
-    pub fn new(id: impl Into<String>) -> Result<InvoiceId, InvalidId> {
-        validate_id(IdKind::Invoice, id.into()).map(InvoiceId)
-    }
+        impl $name {
+            /// Validates the id: 1 to 128 bytes, no control characters,
+            /// kept in Unicode's composed form (NFC).
+            pub fn new(id: impl Into<String>) -> Result<$name, $crate::InvalidId> {
+                $crate::invoice::validate_id($kind, id.into()).map($name)
+            }
 
-    /// The id's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            /// The id's text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
+pub(crate) use text_id;
 
-impl fmt::Display for InvoiceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(
+    /// An invoice's id: 1 to 128 bytes, no control characters.
+    InvoiceId,
+    IdKind::Invoice
+);
 
-/// A customer's id: 1 to 128 bytes, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CustomerId(String);
-
-impl CustomerId {
-    /// Validates a customer id.
-    pub fn new(id: impl Into<String>) -> Result<CustomerId, InvalidId> {
-        validate_id(IdKind::Customer, id.into()).map(CustomerId)
-    }
-
-    /// The id's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CustomerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(
+    /// A customer's id: 1 to 128 bytes, no control characters.
+    CustomerId,
+    IdKind::Customer
+);
 
 /// How a paid invoice was paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -504,7 +529,8 @@ impl IssuedInvoice {
                 payment_method: invoice.payment_method().clone(),
                 currency: invoice.currency(),
                 line_items: line_items_text(pricing),
-                tier: pricing.tier().name().to_owned(),
+                // Compared when the id is issued again: in NFC, as ids are.
+                tier: pricing.tier().name().nfc().collect(),
                 loyalty_member: pricing.loyalty_member(),
                 days_overdue: pricing.days_overdue().get(),
                 breakdown: IssuedBreakdown::from(breakdown),
@@ -655,18 +681,45 @@ mod tests {
             })
         );
         assert!(InvoiceId::new("i".repeat(128)).is_ok());
+        // The error quotes a bounded prefix, however long the id.
         assert_eq!(
             InvoiceId::new("i".repeat(129)).unwrap_err().to_string(),
             format!(
                 "invoice id {:?} is 129 bytes long, above the maximum of 128",
-                "i".repeat(129)
+                format!("{}…", "i".repeat(64))
             )
         );
+        let huge = InvoiceId::new("é".repeat(1 << 19)).unwrap_err().to_string();
+        assert!(huge.len() < 256, "{} bytes", huge.len());
         assert_eq!(
             CustomerId::new("cus\n1").unwrap_err().to_string(),
             "customer id \"cus\\n1\" contains a control character"
         );
         assert_eq!(InvoiceId::new("INV 1").unwrap().as_str(), "INV 1");
+    }
+
+    #[test]
+    fn ids_that_are_the_same_text_are_the_same_id_in_any_normalization_form() {
+        let composed = "INV-caf\u{e9}";
+        let decomposed = "INV-cafe\u{301}";
+        assert_ne!(composed, decomposed);
+        assert_eq!(
+            InvoiceId::new(decomposed).unwrap(),
+            InvoiceId::new(composed).unwrap()
+        );
+        assert_eq!(InvoiceId::new(decomposed).unwrap().as_str(), composed);
+        assert_eq!(
+            CustomerId::new("cus-\u{212b}").unwrap().as_str(),
+            "cus-\u{c5}",
+            "the angstrom sign is the letter \u{c5} in NFC"
+        );
+        assert_eq!(
+            crate::WorkerId::new("w-o\u{308}").unwrap(),
+            crate::WorkerId::new("w-\u{f6}").unwrap()
+        );
+        // The limit applies to the stored (composed) text: 64 composed
+        // characters of two bytes fit, though decomposed they take 192.
+        assert!(InvoiceId::new("e\u{301}".repeat(64)).is_ok());
     }
 
     #[test]

@@ -205,53 +205,40 @@ pub trait SandboxBooks {
     fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError>;
 }
 
-impl<B: SandboxBooks + ?Sized> SandboxBooks for &B {
-    fn transaction(
-        &self,
-        work: &mut dyn FnMut(&mut dyn BooksTransaction) -> Result<(), BooksError>,
-    ) -> Result<(), BooksError> {
-        (**self).transaction(work)
-    }
-    fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
-        (**self).key_record(key)
-    }
-    fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
-        (**self).capture_for_key(key)
-    }
-    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
-        (**self).captures_for_references(references)
-    }
-    fn capture_count(&self) -> Result<u64, BooksError> {
-        (**self).capture_count()
-    }
-    fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
-        (**self).captures_after(after, limit)
-    }
+/// Books behind a reference or an `Arc` are the same books: one forwarding
+/// impl per pointer type, written once.
+macro_rules! forward_books {
+    ($($wrapper:ty),*) => {$(
+        impl<B: SandboxBooks + ?Sized> SandboxBooks for $wrapper {
+            fn transaction(
+                &self,
+                work: &mut dyn FnMut(&mut dyn BooksTransaction) -> Result<(), BooksError>,
+            ) -> Result<(), BooksError> {
+                (**self).transaction(work)
+            }
+            fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
+                (**self).key_record(key)
+            }
+            fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
+                (**self).capture_for_key(key)
+            }
+            fn captures_for_references(
+                &self,
+                references: &[&str],
+            ) -> Result<Vec<Capture>, BooksError> {
+                (**self).captures_for_references(references)
+            }
+            fn capture_count(&self) -> Result<u64, BooksError> {
+                (**self).capture_count()
+            }
+            fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
+                (**self).captures_after(after, limit)
+            }
+        }
+    )*};
 }
 
-impl<B: SandboxBooks + ?Sized> SandboxBooks for std::sync::Arc<B> {
-    fn transaction(
-        &self,
-        work: &mut dyn FnMut(&mut dyn BooksTransaction) -> Result<(), BooksError>,
-    ) -> Result<(), BooksError> {
-        (**self).transaction(work)
-    }
-    fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, BooksError> {
-        (**self).key_record(key)
-    }
-    fn capture_for_key(&self, key: &IdempotencyKey) -> Result<Option<Capture>, BooksError> {
-        (**self).capture_for_key(key)
-    }
-    fn captures_for_references(&self, references: &[&str]) -> Result<Vec<Capture>, BooksError> {
-        (**self).captures_for_references(references)
-    }
-    fn capture_count(&self) -> Result<u64, BooksError> {
-        (**self).capture_count()
-    }
-    fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
-        (**self).captures_after(after, limit)
-    }
-}
+forward_books!(&B, std::sync::Arc<B>);
 
 /// Books kept in memory, for tests and a sandbox that forgets on exit. A
 /// transaction holds the lock from start to commit, so transactions are

@@ -127,44 +127,22 @@ pub trait PaymentGateway {
     fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError>;
 }
 
-impl<G: PaymentGateway + ?Sized> PaymentGateway for &G {
-    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
-        (**self).charge(request)
-    }
-
-    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
-        (**self).lookup(key)
-    }
-
-    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
-        (**self).find_captures(references)
-    }
+/// A gateway behind a reference or a smart pointer is the same gateway:
+/// one forwarding impl per pointer type, written once.
+macro_rules! forward_gateway {
+    ($($wrapper:ty),*) => {$(
+        impl<G: PaymentGateway + ?Sized> PaymentGateway for $wrapper {
+            fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
+                (**self).charge(request)
+            }
+            fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+                (**self).lookup(key)
+            }
+            fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+                (**self).find_captures(references)
+            }
+        }
+    )*};
 }
 
-impl<G: PaymentGateway + ?Sized> PaymentGateway for Arc<G> {
-    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
-        (**self).charge(request)
-    }
-
-    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
-        (**self).lookup(key)
-    }
-
-    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
-        (**self).find_captures(references)
-    }
-}
-
-impl<G: PaymentGateway + ?Sized> PaymentGateway for Box<G> {
-    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
-        (**self).charge(request)
-    }
-
-    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
-        (**self).lookup(key)
-    }
-
-    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
-        (**self).find_captures(references)
-    }
-}
+forward_gateway!(&G, Arc<G>, Box<G>);

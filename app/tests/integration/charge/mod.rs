@@ -1,7 +1,7 @@
 //! `ledgerly charge` as a user runs it: sandbox collection through billing.
 
+mod identity;
 pub(crate) mod ledger;
-mod restore;
 
 use predicates::prelude::*;
 

@@ -1,7 +1,9 @@
-//! A ledger that forgot, through the real binary: a ledger restored from a
-//! backup taken before the charge (here, a new ledger beside the kept
-//! books) collects the same input again, and what the processor captured
-//! is recorded as paid with its own charge id, never charged again.
+//! What makes an invoice the same invoice across runs, through the real
+//! binary: a ledger restored from a backup taken before the charge (here, a
+//! new ledger beside the kept books) collects the same input again, and
+//! what the processor captured is recorded as paid with its own charge id,
+//! never charged again; an id typed in another Unicode normalization form
+//! is the same invoice.
 
 use crate::charge::ledger::{records, write_invoices};
 use crate::util::{ledgerly, scratch, stdout_of};
@@ -53,4 +55,37 @@ fn a_restored_ledger_records_what_the_processor_captured_and_charges_only_the_re
         30,
         "one capture each"
     );
+}
+
+#[test]
+fn ids_that_are_the_same_text_in_another_normalization_form_are_one_invoice() {
+    let dir = scratch();
+    let line = |id: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"customer\":\"cus-caf\u{e9}\",\"payment_method\":\"tok_success\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}\n"
+        )
+    };
+    // Composed (NFC), then decomposed (NFD, as macOS writes it).
+    let input = dir.path().join("cafe.jsonl");
+    std::fs::write(&input, line("INV-caf\u{e9}") + &line("INV-cafe\u{301}")).unwrap();
+    let mut charge = ledgerly();
+    charge
+        .args(["--quiet", "charge", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(dir.path().join("ledgerly.db"));
+
+    let written = records(&stdout_of(&mut charge));
+
+    assert_eq!(written.len(), 2);
+    assert_eq!(written[0]["requests"], 1);
+    assert_eq!(written[1]["requests"], 0, "the same invoice, already paid");
+    assert_eq!(written[0]["charge_id"], written[1]["charge_id"]);
+    assert_eq!(written[1]["id"], "INV-caf\u{e9}", "shown in NFC");
+    let mut invoices = ledgerly();
+    invoices
+        .arg("invoices")
+        .arg("--db")
+        .arg(dir.path().join("ledgerly.db"));
+    assert_eq!(records(&stdout_of(&mut invoices)).len(), 1);
 }
