@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use payment_gateway::{Charge, Currency, DeclineCode, PaymentMethod};
+use payment_gateway::{Charge, Currency, DeclineCode, PaymentMethod, excerpt};
 use pricing::{Breakdown, Decimal, Money, PricingError, PricingInput, RateTable};
 use unicode_normalization::{UnicodeNormalization, is_nfc};
 
@@ -63,20 +63,6 @@ pub enum InvalidId {
         /// The refused id.
         value: String,
     },
-}
-
-/// The most characters of a refused id an error quotes: enough to find it
-/// in the input, and no error grows with the value (a 1 MiB id would make a
-/// 2 MiB error record).
-const QUOTED_CHARS: usize = 64;
-
-/// `value` as an error quotes it: whole when short, else its first
-/// [`QUOTED_CHARS`] characters and `…`.
-pub(crate) fn excerpt(value: &str) -> String {
-    match value.char_indices().nth(QUOTED_CHARS) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_owned(),
-    }
 }
 
 /// Checks an id and returns it in Unicode's composed form (NFC): ids that

@@ -501,11 +501,7 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             }
             Err(error) => {
                 for (index, attempt) in begins.drain(..) {
-                    results[index] = Some(Err(BillingError::LookupFailed {
-                        invoice: attempt.invoice().clone(),
-                        attempt: attempt.number(),
-                        error: error.clone(),
-                    }));
+                    results[index] = Some(Err(lookup_failed(&attempt, error.clone())));
                 }
                 HashMap::new()
             }
@@ -610,27 +606,9 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
                             return self.settle_charge(attempt, capture.charge().clone());
                         }
                     }
-                    Err(error) => {
-                        return (
-                            None,
-                            Err(BillingError::LookupFailed {
-                                invoice: id,
-                                attempt: attempt.number(),
-                                error,
-                            }),
-                        );
-                    }
+                    Err(error) => return (None, Err(lookup_failed(attempt, error))),
                 },
-                Err(error) => {
-                    return (
-                        None,
-                        Err(BillingError::LookupFailed {
-                            invoice: id,
-                            attempt: attempt.number(),
-                            error,
-                        }),
-                    );
-                }
+                Err(error) => return (None, Err(lookup_failed(attempt, error))),
             }
         }
         match self.charge_with_retries(&attempt.request()) {
@@ -715,5 +693,15 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
                 Err(error) => return Outcome::Refused(error),
             }
         }
+    }
+}
+
+/// `attempt` could not be settled or begun because the processor could not
+/// be asked: nothing was sent, and the next run asks again.
+fn lookup_failed(attempt: &Attempt, error: GatewayError) -> BillingError {
+    BillingError::LookupFailed {
+        invoice: attempt.invoice().clone(),
+        attempt: attempt.number(),
+        error,
     }
 }

@@ -71,6 +71,7 @@ pub use books::{
 pub use clock::{Clock, ManualClock, SystemClock, from_unix_millis, unix_millis};
 pub use error::{
     DeclineCode, GatewayError, InvalidChargeId, InvalidRequest, RequestField, UnknownDeclineCode,
+    excerpt,
 };
 pub use fake::{FakeGateway, Fault, KEY_LIFETIME, TestToken};
 pub use money::{Amount, Currency};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::InvalidRequest;
+use crate::{InvalidRequest, excerpt};
 
 /// A currency the gateway charges in.
 ///
@@ -47,7 +47,7 @@ impl FromStr for Currency {
             // Case-sensitive, as every text field is (`Gold` is not a tier):
             // `usd` is refused like ` USD`, never silently read as USD.
             .find(|currency| currency.code() == code)
-            .ok_or_else(|| InvalidRequest::UnsupportedCurrency(code.to_owned()))
+            .ok_or_else(|| InvalidRequest::UnsupportedCurrency(excerpt(code)))
     }
 }
 

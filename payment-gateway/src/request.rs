@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Amount, InvalidChargeId, InvalidRequest};
+use crate::{Amount, InvalidChargeId, InvalidRequest, excerpt};
 
 /// The longest idempotency key, payment-method token or charge id accepted,
 /// in bytes (the limit card processors commonly put on idempotency keys).
@@ -23,15 +23,12 @@ impl IdempotencyKey {
 
     /// A key: not empty, at most [`IdempotencyKey::MAX_LEN`] bytes.
     pub fn new(key: impl Into<String>) -> Result<IdempotencyKey, InvalidRequest> {
-        let key = key.into();
-        if key.is_empty() {
-            return Err(InvalidRequest::EmptyIdempotencyKey);
-        }
-        if key.len() > MAX_LEN {
-            let length = key.len();
-            return Err(InvalidRequest::IdempotencyKeyTooLong { key, length });
-        }
-        Ok(IdempotencyKey(key))
+        token(
+            key.into(),
+            InvalidRequest::EmptyIdempotencyKey,
+            |key, length| InvalidRequest::IdempotencyKeyTooLong { key, length },
+        )
+        .map(IdempotencyKey)
     }
 
     /// The key's text.
@@ -56,15 +53,12 @@ pub struct PaymentMethod(String);
 impl PaymentMethod {
     /// A token: not empty, at most 255 bytes.
     pub fn new(token: impl Into<String>) -> Result<PaymentMethod, InvalidRequest> {
-        let token = token.into();
-        if token.is_empty() {
-            return Err(InvalidRequest::EmptyPaymentMethod);
-        }
-        if token.len() > MAX_LEN {
-            let length = token.len();
-            return Err(InvalidRequest::PaymentMethodTooLong { token, length });
-        }
-        Ok(PaymentMethod(token))
+        self::token(
+            token.into(),
+            InvalidRequest::EmptyPaymentMethod,
+            |token, length| InvalidRequest::PaymentMethodTooLong { token, length },
+        )
+        .map(PaymentMethod)
     }
 
     /// The token's text.
@@ -77,6 +71,22 @@ impl fmt::Display for PaymentMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A processor's text (a key, a token): not empty, at most [`MAX_LEN`]
+/// bytes. A refusal quotes an [`excerpt`] of it, never the whole text.
+fn token(
+    text: String,
+    empty: InvalidRequest,
+    too_long: fn(String, usize) -> InvalidRequest,
+) -> Result<String, InvalidRequest> {
+    if text.is_empty() {
+        return Err(empty);
+    }
+    if text.len() > MAX_LEN {
+        return Err(too_long(excerpt(&text), text.len()));
+    }
+    Ok(text)
 }
 
 /// A request to charge `amount` to `payment_method`, made idempotent by
@@ -197,10 +207,25 @@ mod tests {
         assert_eq!(
             IdempotencyKey::new("k".repeat(256)),
             Err(InvalidRequest::IdempotencyKeyTooLong {
-                key: "k".repeat(256),
+                key: format!("{}…", "k".repeat(64)),
                 length: 256
             })
         );
+    }
+
+    #[test]
+    fn a_refusal_quotes_at_most_64_characters_of_what_it_refuses() {
+        let huge = "é".repeat(1 << 19);
+        for message in [
+            IdempotencyKey::new(huge.clone()).unwrap_err().to_string(),
+            PaymentMethod::new(huge.clone()).unwrap_err().to_string(),
+            huge.parse::<crate::Currency>().unwrap_err().to_string(),
+        ] {
+            assert!(message.len() < 256, "{} bytes", message.len());
+            assert!(message.contains(&format!("{}…", "é".repeat(64))), "{message}");
+        }
+        assert_eq!(excerpt("short"), "short");
+        assert_eq!(excerpt(&"x".repeat(64)), "x".repeat(64));
     }
 
     #[test]
