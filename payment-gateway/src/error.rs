@@ -207,6 +207,19 @@ impl GatewayError {
     }
 }
 
+/// The most characters of an offending value an error quotes.
+const QUOTED_CHARS: usize = 64;
+
+/// `value` as an error message quotes it: whole when short, else its first
+/// 64 characters and `…`. An error names the value it refuses, but never
+/// grows with it: a 1 MiB id must not make a 2 MiB error record.
+pub fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,18 +266,5 @@ mod tests {
             unknown.to_string(),
             "invalid charge request: no such payment method \"tok_x\""
         );
-    }
-}
-
-/// The most characters of an offending value an error quotes.
-const QUOTED_CHARS: usize = 64;
-
-/// `value` as an error message quotes it: whole when short, else its first
-/// 64 characters and `…`. An error names the value it refuses, but never
-/// grows with it: a 1 MiB id must not make a 2 MiB error record.
-pub fn excerpt(value: &str) -> String {
-    match value.char_indices().nth(QUOTED_CHARS) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_owned(),
     }
 }
