@@ -82,6 +82,24 @@ pub(crate) fn open_books(location: &Location, open: Open) -> Result<AnyBooks, Ap
     AnyBooks::open(location).map_err(AppError::Store)
 }
 
+/// The sandbox's books at `sandbox_db`, or beside the ledger at `db`.
+pub(crate) fn books_location(db: Option<&Path>, sandbox_db: Option<&Path>) -> Location {
+    sandbox_location(sandbox_db, &ledger_location(db))
+}
+
+/// The ledger at `db` and the sandbox's books beside it (or at
+/// `sandbox_db`), both opened as `open` says: what every command that
+/// talks to the sandbox processor starts with.
+pub(crate) fn open_ledger_and_books(
+    db: Option<&Path>,
+    sandbox_db: Option<&Path>,
+    open: Open,
+) -> Result<(AnyLedger, AnyBooks), AppError> {
+    let ledger = open_ledger(&ledger_location(db), open)?;
+    let books = open_books(&books_location(db, sandbox_db), open)?;
+    Ok((ledger, books))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -222,7 +222,10 @@ mod tests {
             huge.parse::<crate::Currency>().unwrap_err().to_string(),
         ] {
             assert!(message.len() < 256, "{} bytes", message.len());
-            assert!(message.contains(&format!("{}…", "é".repeat(64))), "{message}");
+            assert!(
+                message.contains(&format!("{}…", "é".repeat(64))),
+                "{message}"
+            );
         }
         assert_eq!(excerpt("short"), "short");
         assert_eq!(excerpt(&"x".repeat(64)), "x".repeat(64));

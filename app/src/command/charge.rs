@@ -311,10 +311,8 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let worker = WorkerId::new(args.worker.clone().unwrap_or_else(default_worker))
         .map_err(|error| AppError::usage(Cmd::Charge, format!("--worker: {error}")))?;
     let reader = open_input(&args.input)?;
-    let ledger_location = store::ledger_location(args.db.as_deref());
-    let sandbox_location = store::sandbox_location(args.sandbox_db.as_deref(), &ledger_location);
-    let ledger = store::open_ledger(&ledger_location, Open::Create)?;
-    let books = store::open_books(&sandbox_location, Open::Create)?;
+    let (ledger, books) =
+        store::open_ledger_and_books(args.db.as_deref(), args.sandbox_db.as_deref(), Open::Create)?;
     let gateway = FakeGateway::with_books(books)
         .with_clock(SystemClock)
         .with_latency(args.sandbox_latency)

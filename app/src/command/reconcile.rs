@@ -62,10 +62,11 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
              for the next charge run, which resends it under its own key",
         );
     }
-    let ledger_location = store::ledger_location(args.db.as_deref());
-    let sandbox_location = store::sandbox_location(args.sandbox_db.as_deref(), &ledger_location);
-    let ledger = store::open_ledger(&ledger_location, Open::Existing)?;
-    let books = store::open_books(&sandbox_location, Open::Existing)?;
+    let (ledger, books) = store::open_ledger_and_books(
+        args.db.as_deref(),
+        args.sandbox_db.as_deref(),
+        Open::Existing,
+    )?;
     let gateway = FakeGateway::with_books(books)
         .with_clock(SystemClock)
         .without_request_log();

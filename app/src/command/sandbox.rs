@@ -68,8 +68,7 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
 }
 
 fn captures(args: &CapturesArgs) -> Result<Status, AppError> {
-    let ledger = store::ledger_location(args.db.as_deref());
-    let location = store::sandbox_location(args.sandbox_db.as_deref(), &ledger);
+    let location = store::books_location(args.db.as_deref(), args.sandbox_db.as_deref());
     let books = store::open_books(&location, Open::Existing)?;
     let mut out = io::stdout().lock();
     let mut records = Vec::with_capacity(64 * 1024);

@@ -1,7 +1,7 @@
 //! The sandbox processor's books in a SQLite file of their own.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::path::Path;
+use std::sync::MutexGuard;
 
 use payment_gateway::{
     BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, SandboxBooks, StoredResult,
@@ -9,7 +9,8 @@ use payment_gateway::{
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-use super::schema::{self, FileKind};
+use super::SqliteFile;
+use super::schema::FileKind;
 use crate::StoreError;
 use crate::book_rows::{
     CAPTURE_COLUMNS, CaptureRow, KeyRow, eight_columns, into_capture, into_key_record, invalid,
@@ -74,8 +75,7 @@ const KIND: FileKind = FileKind {
 /// once, and transient counters persist with the rest.
 #[derive(Debug)]
 pub struct SqliteSandboxBooks {
-    path: PathBuf,
-    connection: Mutex<Connection>,
+    file: SqliteFile,
 }
 
 impl SqliteSandboxBooks {
@@ -85,25 +85,18 @@ impl SqliteSandboxBooks {
     /// Opens the books at `path`, creating and migrating them as needed;
     /// books written by a newer schema are refused and left untouched.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteSandboxBooks, StoreError> {
-        let path = path.as_ref();
-        let connection = schema::open(path, KIND)?;
         Ok(SqliteSandboxBooks {
-            path: path.to_owned(),
-            connection: Mutex::new(connection),
+            file: SqliteFile::open(path.as_ref(), KIND)?,
         })
     }
 
     /// The file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
-    /// The connection, even if a thread panicked while holding it: SQLite
-    /// rolls back what was not committed.
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.file.lock()
     }
 }
 

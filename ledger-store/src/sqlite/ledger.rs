@@ -1,7 +1,7 @@
 //! The SQLite ledger: issued invoices and their payment attempts.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::path::Path;
+use std::sync::MutexGuard;
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
@@ -14,6 +14,7 @@ use rusqlite::{
     params,
 };
 
+use super::SqliteFile;
 use super::schema::{self, FileKind};
 use crate::StoreError;
 use crate::paging::{self, LIST_CHUNK, sql_int};
@@ -111,8 +112,7 @@ const KIND: FileKind = FileKind {
 /// process for parallel work.
 #[derive(Debug)]
 pub struct SqliteLedger {
-    path: PathBuf,
-    connection: Mutex<Connection>,
+    file: SqliteFile,
 }
 
 impl SqliteLedger {
@@ -123,11 +123,8 @@ impl SqliteLedger {
     /// ledger written by a newer schema is refused with
     /// [`StoreError::NewerSchema`] and left untouched.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteLedger, StoreError> {
-        let path = path.as_ref();
-        let connection = schema::open(path, KIND)?;
         Ok(SqliteLedger {
-            path: path.to_owned(),
-            connection: Mutex::new(connection),
+            file: SqliteFile::open(path.as_ref(), KIND)?,
         })
     }
 
@@ -139,16 +136,11 @@ impl SqliteLedger {
 
     /// The file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
-    /// The connection, even if a thread panicked while holding it: SQLite
-    /// rolls back a transaction that was not committed, so nothing is half
-    /// written.
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.file.lock()
     }
 
     fn write<T>(

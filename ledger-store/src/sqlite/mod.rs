@@ -10,5 +10,41 @@ mod books;
 mod ledger;
 mod schema;
 
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// One open file of ours: its path and its one connection, behind a mutex.
+/// The ledger and the books each hold one.
+#[derive(Debug)]
+struct SqliteFile {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteFile {
+    /// Opens the file of `kind` at `path`, creating and migrating it as
+    /// needed ([`schema::open`]).
+    fn open(path: &Path, kind: schema::FileKind) -> Result<SqliteFile, StoreError> {
+        let connection = schema::open(path, kind)?;
+        Ok(SqliteFile {
+            path: path.to_owned(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The connection, even if a thread panicked while holding it: SQLite
+    /// rolls back a transaction that was not committed, so nothing is half
+    /// written.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 pub use books::SqliteSandboxBooks;
 pub use ledger::SqliteLedger;
