@@ -225,6 +225,18 @@ where
         }
     }
 
+    /// Whether any payment attempt in the ledger is still pending or
+    /// unknown: asked after the sweep, when no other worker holds a claim,
+    /// so that a worker's success means the whole run is settled (every
+    /// invoice paid or finally declined), whichever worker collected each.
+    pub fn unsettled_remain(&self) -> Result<bool, BillingError> {
+        Ok(!self
+            .service
+            .ledger()
+            .unsettled_attempts(None, 1)?
+            .is_empty())
+    }
+
     /// Claims and collects `ids` (invoices whose worker's claim ran out);
     /// the ones another worker claimed first are left to it.
     fn take_over(&self, ids: &[InvoiceId]) -> Result<Vec<TakenOver>, BillingError> {

@@ -100,8 +100,10 @@ of invoices is claimed before it is collected, so a worker collects only the
 invoices it claimed and reports the others as claimed by the worker that holds
 them. A claim lasts --claim-timeout; the claims of a worker that died are taken
 over after it. At the end of its input a worker takes over every claim that ran
-out and waits until no other worker holds one, so when any worker exits 0 the
-whole run is settled.
+out and waits until no other worker holds one; then, when any attempt in the
+ledger is still pending or unknown, it warns and exits 1. So when any worker
+exits 0 the whole run is settled: nothing unpaid but final declines, no money
+in doubt.
 
 Input: JSON Lines, one invoice per line, as for `ledgerly invoice` plus who pays:
   {\"id\": \"INV-1\", \"customer\": \"cus_1\", \"payment_method\": \"tok_success\",
@@ -387,6 +389,17 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     }
     if let Some(status) = run.sweep(console, &mut out, &mut records)? {
         return Ok(status);
+    }
+    // Every worker's exit code tells the truth about the whole run: after
+    // the sweep no other worker holds a claim, so an attempt still pending
+    // or unknown (another worker's lost reply, a run killed earlier) is
+    // money in doubt that this run did not settle.
+    if run.worker.unsettled_remain()? {
+        run.tally.unpaid = true;
+        console.warning(
+            "some payment attempts in the ledger stay pending or unknown: \
+             `ledgerly invoices --status unknown` lists them; charge again, or reconcile",
+        );
     }
     run.diagnostics.finish();
     Ok(run.tally.status())

@@ -27,6 +27,11 @@ pub(crate) const WORKED_EXAMPLE: [&str; 10] = [
 pub(crate) const SANDBOX_NOTICE: &str =
     "sandbox: charging through the fake test-mode gateway; no money moves\n";
 
+/// What `charge` warns at its end when the ledger still holds a pending or
+/// unknown attempt (the fixture's INV-8 runs out of retries).
+pub(crate) const UNSETTLED_WARNING: &str = "warning: some payment attempts in the ledger stay \
+    pending or unknown: `ledgerly invoices --status unknown` lists them; charge again, or reconcile\n";
+
 /// The `ledgerly` binary of this build, as a command to run, with no
 /// `LEDGERLY_DB` from the environment.
 pub(crate) fn ledgerly() -> Command {

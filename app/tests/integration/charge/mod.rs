@@ -5,7 +5,7 @@ pub(crate) mod ledger;
 
 use predicates::prelude::*;
 
-use crate::util::{SANDBOX_NOTICE, fixture, lines, on_ledger, run, scratch};
+use crate::util::{SANDBOX_NOTICE, UNSETTLED_WARNING, fixture, lines, on_ledger, run, scratch};
 
 #[test]
 fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
@@ -17,7 +17,7 @@ fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
     on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
         .assert()
         .code(1)
-        .stderr(SANDBOX_NOTICE)
+        .stderr(format!("{SANDBOX_NOTICE}{UNSETTLED_WARNING}"))
         .stdout(lines(&[
             r#"{"line":1,"id":"INV-1","outcome":"paid","total":"141.69","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
             r#"{"line":2,"id":"INV-2","outcome":"declined","total":"10.80","currency":"USD","requests":1,"decline_code":"card_declined"}"#,
@@ -138,4 +138,40 @@ fn an_empty_input_succeeds_but_says_no_invoice_was_read() {
             .stdout("")
             .stderr("warning: no invoice was read from stdin\n");
     }
+}
+
+#[test]
+fn a_run_exits_0_only_when_no_attempt_in_the_ledger_stays_in_doubt() {
+    // Another run (or worker) left INV-8 unknown: its retries ran out.
+    let dir = scratch();
+    on_ledger(
+        &dir,
+        &["--quiet", "charge", "--input", &fixture("charge.jsonl")],
+    )
+    .assert()
+    .code(1);
+    let paid = "{\"id\":\"NEW-1\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n";
+
+    // This run's own invoices are all paid, but the run is not settled.
+    on_ledger(&dir, &["--quiet", "charge", "--input", "-"])
+        .write_stdin(paid)
+        .assert()
+        .code(1)
+        .stderr(UNSETTLED_WARNING);
+
+    // Once INV-8 is settled (charged again under its own key, twice: nine
+    // outages), a run that pays its own invoices exits 0.
+    for _ in 0..2 {
+        on_ledger(
+            &dir,
+            &["--quiet", "charge", "--input", &fixture("charge.jsonl")],
+        )
+        .assert()
+        .code(1);
+    }
+    on_ledger(&dir, &["--quiet", "charge", "--input", "-"])
+        .write_stdin(paid)
+        .assert()
+        .success()
+        .stderr("");
 }
