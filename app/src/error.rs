@@ -22,7 +22,7 @@ pub(crate) const EXIT_NO_INPUT: u8 = 66;
 /// sandbox's books could not be read or written (`EX_IOERR`).
 pub(crate) const EXIT_OUTPUT: u8 = 74;
 /// Exit code: the ledger or the sandbox's books were written by a newer
-/// ledgerly (`EX_CONFIG`); the file is left untouched.
+/// ledgerly (`EX_CONFIG`); the file or database is left untouched.
 pub(crate) const EXIT_NEWER_SCHEMA: u8 = 78;
 
 /// The commands whose exit codes the table below documents.
@@ -185,7 +185,7 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     doc(
         EXIT_NEWER_SCHEMA,
         LEDGER_USERS,
-        "the ledger or the sandbox's books were written by a newer ledgerly: refused, the file is left untouched (use that ledgerly, or a backup)",
+        "the ledger or the sandbox's books were written by a newer ledgerly: refused and left untouched (use that ledgerly, or a backup)",
     ),
 ];
 

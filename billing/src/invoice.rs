@@ -55,6 +55,15 @@ pub enum InvalidId {
         /// Its length in bytes.
         length: usize,
     },
+    /// The id begins or ends with whitespace (or is nothing but whitespace:
+    /// a blank `--worker` name), which no listing would show.
+    #[error("{kind} {value:?} has leading or trailing whitespace")]
+    Whitespace {
+        /// Which id.
+        kind: IdKind,
+        /// The refused id.
+        value: String,
+    },
     /// The id contains a control character (a newline, a tab, …).
     #[error("{kind} {value:?} contains a control character")]
     ControlCharacter {
@@ -84,6 +93,12 @@ pub(crate) fn validate_id(kind: IdKind, value: String) -> Result<String, Invalid
             kind,
             value: excerpt(&value),
             length,
+        });
+    }
+    if value.trim() != value {
+        return Err(InvalidId::Whitespace {
+            kind,
+            value: excerpt(&value),
         });
     }
     if value.chars().any(char::is_control) {
@@ -682,6 +697,16 @@ mod tests {
             "customer id \"cus\\n1\" contains a control character"
         );
         assert_eq!(InvoiceId::new("INV 1").unwrap().as_str(), "INV 1");
+        for blank in [" ", "   ", " w", "w\u{a0}"] {
+            assert_eq!(
+                crate::WorkerId::new(blank),
+                Err(InvalidId::Whitespace {
+                    kind: IdKind::Worker,
+                    value: blank.to_owned()
+                }),
+                "{blank:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub enum StoreError {
     /// The file was written by a newer schema than this binary knows; it is
     /// left untouched. The command line maps this to its own exit code.
     #[error(
-        "{kind} {path} has schema version {found}, newer than the {supported} this ledgerly knows; use a newer ledgerly (the file was not changed)"
+        "{kind} {path} has schema version {found}, newer than the {supported} this ledgerly knows; use a newer ledgerly (it was not changed)"
     )]
     NewerSchema {
         /// The file.

@@ -106,7 +106,7 @@ fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
     assert_eq!(
         error.to_string(),
         format!(
-            "ledger {} has schema version 3, newer than the 2 this ledgerly knows; use a newer ledgerly (the file was not changed)",
+            "ledger {} has schema version 3, newer than the 2 this ledgerly knows; use a newer ledgerly (it was not changed)",
             path.display()
         )
     );

@@ -142,8 +142,8 @@ pub(crate) struct Args {
     pub(crate) sandbox_db: Option<PathBuf>,
 
     /// Real time each sandbox request takes, like a network round trip
-    /// (0, or a whole number with us, ms, s or m: 2ms)
-    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    /// (0, or a whole number with us, ms, s or m: 2ms; at most 1m)
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_latency)]
     pub(crate) sandbox_latency: Duration,
 
     /// The output format
@@ -189,6 +189,22 @@ type Service<'a> =
 /// takeovers and payment methods changed on a re-read.
 type RunWorker<'a> =
     Worker<'a, &'a Counting<&'a Sandbox>, &'a AnyLedger, ThreadSleeper, SystemClock>;
+
+/// The longest `--sandbox-latency`: a real processor that took longer would
+/// have timed out; a larger value (`9999999m`) is a slip, refused rather
+/// than a run that sleeps for years.
+const MAX_SANDBOX_LATENCY: Duration = Duration::from_secs(60);
+
+/// A sandbox latency: a duration of at most [`MAX_SANDBOX_LATENCY`].
+fn parse_latency(text: &str) -> Result<Duration, String> {
+    match parse_duration(text) {
+        Ok(latency) if latency > MAX_SANDBOX_LATENCY => {
+            Err(format!("{text} is above the longest sandbox latency, 1m"))
+        }
+        Ok(latency) => Ok(latency),
+        Err(error) => Err(error.to_string()),
+    }
+}
 
 /// A claim's lease: a duration, and not zero (a claim that runs out at
 /// once would let every worker collect every invoice).

@@ -42,6 +42,16 @@ pub(crate) struct FileKind {
 /// refused, so an older binary (a rollback) never writes to it.
 pub(crate) fn open(path: &Path, kind: FileKind) -> Result<Connection, StoreError> {
     let failed = |error: rusqlite::Error| StoreError::sqlite(path, &error);
+    // A device, a directory or a pipe is no ledger: refused before SQLite
+    // opens it, which would leave a journal beside `/dev/null`.
+    if let Ok(metadata) = std::fs::metadata(path)
+        && !metadata.is_file()
+    {
+        return Err(StoreError::Unsupported {
+            path: path.display().to_string(),
+            message: "not a regular file".to_owned(),
+        });
+    }
     let mut connection = Connection::open(path).map_err(failed)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
     // WAL lets readers and one writer work at once across processes; the

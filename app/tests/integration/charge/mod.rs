@@ -5,7 +5,9 @@ pub(crate) mod ledger;
 
 use predicates::prelude::*;
 
-use crate::util::{SANDBOX_NOTICE, UNSETTLED_WARNING, fixture, lines, on_ledger, run, scratch};
+use crate::util::{
+    SANDBOX_NOTICE, UNSETTLED_WARNING, fixture, ledgerly, lines, on_ledger, run, scratch,
+};
 
 #[test]
 fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
@@ -174,4 +176,45 @@ fn a_run_exits_0_only_when_no_attempt_in_the_ledger_stays_in_doubt() {
         .assert()
         .success()
         .stderr("");
+}
+
+#[test]
+fn small_promises_of_the_charge_command_hold() {
+    let dir = scratch();
+    // A currency is case-sensitive like every text field.
+    let lower = "{\"id\":\"L-1\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"currency\":\"usd\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n";
+    on_ledger(&dir, &["--quiet", "charge", "--input", "-"])
+        .write_stdin(lower)
+        .assert()
+        .code(65)
+        .stdout(predicate::str::contains(
+            "currency \\\"usd\\\" is not supported",
+        ));
+    // A blank worker name, or an absurd sandbox latency, is a usage error.
+    for args in [
+        &["charge", "--input", "-", "--worker", "  "][..],
+        &["charge", "--input", "-", "--sandbox-latency", "9999999m"][..],
+    ] {
+        on_ledger(&dir, args).write_stdin("").assert().code(2);
+    }
+    // A ledger that is not a regular file is refused, with no journal left
+    // beside it.
+    let not_a_file = dir.path().join("a-directory");
+    std::fs::create_dir(&not_a_file).unwrap();
+    ledgerly()
+        .env("LEDGERLY_DB", &not_a_file)
+        .args(["charge", "--input", "-"])
+        .write_stdin("")
+        .assert()
+        .code(74)
+        .stderr(predicate::str::contains("not a regular file"));
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert!(
+        left.iter().all(|name| !name.starts_with("a-directory-")),
+        "{left:?}"
+    );
 }
