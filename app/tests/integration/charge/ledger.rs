@@ -14,7 +14,7 @@ use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::util::{fixture, ledgerly, on_ledger, scratch, stdout_of};
+use crate::util::{fixture, ledgerly, on_ledger, refused, scratch, stdout_of};
 
 /// Where a test's ledger and sandbox books live: a scratch directory's
 /// files, or a schema of its own on the PostgreSQL test server.
@@ -692,11 +692,6 @@ fn a_claim_must_last_and_a_worker_needs_a_name() {
         ("--claim-timeout", "5", "is not a whole number with a unit"),
         ("--worker", "", "worker id is empty"),
     ] {
-        ledgerly()
-            .args(["charge", "--input", "-", flag, value])
-            .write_stdin("")
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains(message));
+        refused(&["charge", "--input", "-", flag, value], 2, message);
     }
 }
