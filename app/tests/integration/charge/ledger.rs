@@ -127,6 +127,18 @@ pub(crate) fn charged_fixture() -> tempfile::TempDir {
     dir
 }
 
+/// A scratch ledger that a charge of no invoices created: its directory
+/// and the ledger file's path.
+fn empty_ledger() -> (tempfile::TempDir, PathBuf) {
+    let dir = scratch();
+    on_ledger(&dir, &["charge", "--input", "-"])
+        .write_stdin("")
+        .assert()
+        .success();
+    let ledger = dir.path().join("ledgerly.db");
+    (dir, ledger)
+}
+
 /// What the processor's books and the ledger say, compared.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Comparison {
@@ -599,12 +611,7 @@ fn a_bad_duration_or_id_is_a_usage_error() {
 
 #[test]
 fn an_invoice_another_worker_holds_is_reported_claimed_then_taken_over_when_its_claim_runs_out() {
-    let dir = scratch();
-    let ledger = dir.path().join("ledgerly.db");
-    on_ledger(&dir, &["charge", "--input", "-"])
-        .write_stdin("")
-        .assert()
-        .success();
+    let (dir, ledger) = empty_ledger();
     // A worker that died holding INV-2: its claim runs out in 3 s.
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -654,12 +661,7 @@ fn every_claim_that_ran_out_is_taken_over_page_after_page() {
     // 2 100 claims that ran out, more than one page of the sweep (2 048),
     // on invoices the ledger does not have: taken over, found to hold
     // nothing, and released.
-    let dir = scratch();
-    let ledger = dir.path().join("ledgerly.db");
-    on_ledger(&dir, &["charge", "--input", "-"])
-        .write_stdin("")
-        .assert()
-        .success();
+    let (dir, ledger) = empty_ledger();
     let mut connection = rusqlite::Connection::open(&ledger).unwrap();
     let insert = connection.transaction().unwrap();
     for n in 0..2100 {
