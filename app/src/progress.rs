@@ -193,11 +193,20 @@ mod tests {
     }
 
     #[test]
-    fn no_progress_line_unless_asked() {
-        let mut diagnostics = Diagnostics::new(Vec::new(), false, Duration::ZERO);
-        diagnostics.progress(10);
-        diagnostics.clear();
-        assert!(diagnostics.into_inner().is_empty());
+    fn no_progress_line_unless_asked_or_for_a_batch_shorter_than_the_interval() {
+        for (case, asked, interval) in [
+            ("no_progress_line_unless_asked", false, Duration::ZERO),
+            (
+                "a_batch_shorter_than_the_interval_shows_no_progress",
+                true,
+                Duration::from_secs(3600),
+            ),
+        ] {
+            let mut diagnostics = Diagnostics::new(Vec::new(), asked, interval);
+            diagnostics.progress(10);
+            diagnostics.clear();
+            assert!(diagnostics.into_inner().is_empty(), "{case}");
+        }
     }
 
     #[test]
@@ -212,14 +221,6 @@ mod tests {
             "\rledgerly: 10 invoices priced\rledgerly: 20 invoices priced\r\x1b[2K\
              warning: unknown tier \"platinum\" applies no discount\n"
         );
-    }
-
-    #[test]
-    fn a_batch_shorter_than_the_interval_shows_no_progress() {
-        let mut diagnostics = Diagnostics::new(Vec::new(), true, Duration::from_secs(3600));
-        diagnostics.progress(10);
-        diagnostics.clear();
-        assert!(diagnostics.into_inner().is_empty());
     }
 
     #[test]

@@ -49,21 +49,24 @@ fn worker_id(name: &str) -> WorkerId {
     WorkerId::new(name).unwrap()
 }
 
-type Service<'a> =
-    BillingService<&'a FakeGateway, &'a InMemoryLedger, &'a RecordingSleeper, ManualClock>;
+/// A service that holds a fake gateway, an in-memory ledger, a recording
+/// sleeper and a clock that stands still: each test's whole setting, read
+/// back through the service's accessors.
+type Service = BillingService<FakeGateway, InMemoryLedger, RecordingSleeper, ManualClock>;
 
-fn service<'a>(
-    gateway: &'a FakeGateway,
-    ledger: &'a InMemoryLedger,
-    sleeper: &'a RecordingSleeper,
-) -> Service<'a> {
+fn service() -> Service {
     BillingService::new(
-        gateway,
-        ledger,
-        sleeper,
+        FakeGateway::new(),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
         ManualClock::default(),
         RetryPolicy::new(1, Duration::from_millis(1), Duration::from_millis(1)).unwrap(),
     )
+}
+
+/// Worker `w1` on `service`, its claims lasting an hour.
+fn w1(service: &Service) -> Worker<'_, FakeGateway, InMemoryLedger, RecordingSleeper, ManualClock> {
+    Worker::new(service, worker_id("w1"), HOUR)
 }
 
 fn paid(settled: &Settled) -> bool {
@@ -78,13 +81,8 @@ fn paid(settled: &Settled) -> bool {
 
 #[test]
 fn a_batch_is_issued_claimed_collected_in_order_and_its_claims_dropped() {
-    let (gateway, ledger, sleeper) = (
-        FakeGateway::new(),
-        InMemoryLedger::new(),
-        RecordingSleeper::new(),
-    );
-    let service = service(&gateway, &ledger, &sleeper);
-    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    let service = service();
+    let worker = w1(&service);
 
     let settled = worker
         .charge_batch(&[
@@ -104,12 +102,12 @@ fn a_batch_is_issued_claimed_collected_in_order_and_its_claims_dropped() {
         "{result:?}"
     );
     assert_eq!(
-        gateway.captured_total_for("INV-1", Currency::Usd),
+        service.gateway().captured_total_for("INV-1", Currency::Usd),
         i128::from(TOTAL)
     );
-    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(service.gateway().capture_count(), 1);
     assert_eq!(
-        ledger.claims(None, 10).unwrap(),
+        service.ledger().claims(None, 10).unwrap(),
         [],
         "claims dropped after collecting"
     );
@@ -118,13 +116,8 @@ fn a_batch_is_issued_claimed_collected_in_order_and_its_claims_dropped() {
 
 #[test]
 fn an_invoice_issued_before_with_other_content_is_refused_naming_the_field() {
-    let (gateway, ledger, sleeper) = (
-        FakeGateway::new(),
-        InMemoryLedger::new(),
-        RecordingSleeper::new(),
-    );
-    let service = service(&gateway, &ledger, &sleeper);
-    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    let service = service();
+    let worker = w1(&service);
     worker
         .charge_batch(&[worked("INV-1", "tok_card_declined")])
         .unwrap();
@@ -137,25 +130,20 @@ fn an_invoice_issued_before_with_other_content_is_refused_naming_the_field() {
         panic!("{settled:?}");
     };
     assert_eq!(*field, "line items");
-    assert_eq!(gateway.capture_count(), 0);
+    assert_eq!(service.gateway().capture_count(), 0);
 }
 
 #[test]
 fn an_invoice_another_worker_holds_is_left_to_it_and_not_charged() {
-    let (gateway, ledger, sleeper) = (
-        FakeGateway::new(),
-        InMemoryLedger::new(),
-        RecordingSleeper::new(),
-    );
-    let service = service(&gateway, &ledger, &sleeper);
+    let service = service();
     service.issue(&worked("INV-1", "tok_success")).unwrap();
     let other = worker_id("w2");
-    ledger
+    service
+        .ledger()
         .claim(&other, &[InvoiceId::new("INV-1").unwrap()], HOUR)
         .unwrap();
-    let worker = Worker::new(&service, worker_id("w1"), HOUR);
 
-    let settled = worker
+    let settled = w1(&service)
         .charge_batch(&[
             worked("INV-1", "tok_success"),
             worked("INV-2", "tok_success"),
@@ -173,21 +161,16 @@ fn an_invoice_another_worker_holds_is_left_to_it_and_not_charged() {
     assert_eq!((total.minor_units(), holder), (TOTAL, &other));
     assert!(paid(&settled[1]));
     assert!(
-        gateway.captures_for("INV-1").is_empty(),
+        service.gateway().captures_for("INV-1").is_empty(),
         "the other worker's to collect"
     );
-    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(service.gateway().capture_count(), 1);
 }
 
 #[test]
 fn a_new_payment_method_after_a_decline_is_charged_and_a_paid_invoice_keeps_its_own() {
-    let (gateway, ledger, sleeper) = (
-        FakeGateway::new(),
-        InMemoryLedger::new(),
-        RecordingSleeper::new(),
-    );
-    let service = service(&gateway, &ledger, &sleeper);
-    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    let service = service();
+    let worker = w1(&service);
     let declined = worker
         .charge_batch(&[worked("INV-1", "tok_card_declined")])
         .unwrap();
@@ -198,24 +181,19 @@ fn a_new_payment_method_after_a_decline_is_charged_and_a_paid_invoice_keeps_its_
         .unwrap();
     assert!(paid(&retried[0]), "{retried:?}");
     // Read again with yet another card: paid already, nothing is sent.
-    let requests = gateway.request_count();
+    let requests = service.gateway().request_count();
     let again = worker
         .charge_batch(&[worked("INV-1", "tok_insufficient_funds")])
         .unwrap();
 
     assert_eq!(again, retried, "the stored payment, returned");
-    assert_eq!(gateway.request_count(), requests);
-    assert_eq!(gateway.capture_count(), 1);
+    assert_eq!(service.gateway().request_count(), requests);
+    assert_eq!(service.gateway().capture_count(), 1);
 }
 
 #[test]
 fn the_sweep_takes_over_claims_that_ran_out_and_collects_them() {
-    let (gateway, ledger, sleeper) = (
-        FakeGateway::new(),
-        InMemoryLedger::new(),
-        RecordingSleeper::new(),
-    );
-    let service = service(&gateway, &ledger, &sleeper);
+    let service = service();
     let ids: Vec<InvoiceId> = (1..=5)
         .map(|n| InvoiceId::new(format!("INV-{n}")).unwrap())
         .collect();
@@ -223,10 +201,11 @@ fn the_sweep_takes_over_claims_that_ran_out_and_collects_them() {
         service.issue(&worked(id.as_str(), "tok_success")).unwrap();
     }
     // A worker that died: its claims ran out at once.
-    ledger
+    service
+        .ledger()
         .claim(&worker_id("dead"), &ids, Duration::ZERO)
         .unwrap();
-    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    let worker = w1(&service);
 
     let mut taken = Vec::new();
     worker
@@ -250,27 +229,22 @@ fn the_sweep_takes_over_claims_that_ran_out_and_collects_them() {
             .iter()
             .all(|t| t.result.is_ok() && t.total.minor_units() == TOTAL)
     );
-    assert_eq!(gateway.capture_count(), 5);
-    assert_eq!(ledger.claims(None, 10).unwrap(), []);
+    assert_eq!(service.gateway().capture_count(), 5);
+    assert_eq!(service.ledger().claims(None, 10).unwrap(), []);
     assert!(
-        sleeper.delays().is_empty(),
+        service.sleeper().delays().is_empty(),
         "no wait when no one else holds a claim"
     );
 }
 
 #[test]
 fn the_sweep_waits_while_another_worker_holds_a_live_claim() {
-    let (gateway, ledger, sleeper) = (
-        FakeGateway::new(),
-        InMemoryLedger::new(),
-        RecordingSleeper::new(),
-    );
-    let service = service(&gateway, &ledger, &sleeper);
+    let service = service();
     let held = [InvoiceId::new("INV-1").unwrap()];
     service.issue(&worked("INV-1", "tok_success")).unwrap();
     let other = worker_id("w2");
-    ledger.claim(&other, &held, HOUR).unwrap();
-    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    service.ledger().claim(&other, &held, HOUR).unwrap();
+    let worker = w1(&service);
 
     let mut waits = Vec::new();
     worker
@@ -278,16 +252,16 @@ fn the_sweep_waits_while_another_worker_holds_a_live_claim() {
             if let Sweep::Waiting { held_elsewhere } = event {
                 waits.push(held_elsewhere);
                 // The other worker finishes while this one waits.
-                ledger.release(&other, &held).unwrap();
+                service.ledger().release(&other, &held).unwrap();
             }
             Ok::<(), BillingError>(())
         })
         .unwrap();
 
     assert_eq!(waits, [1]);
-    assert_eq!(sleeper.delays(), [Duration::from_millis(100)]);
+    assert_eq!(service.sleeper().delays(), [Duration::from_millis(100)]);
     assert_eq!(
-        gateway.capture_count(),
+        service.gateway().capture_count(),
         0,
         "the other worker's invoice is not taken"
     );
@@ -295,17 +269,13 @@ fn the_sweep_waits_while_another_worker_holds_a_live_claim() {
 
 #[test]
 fn an_error_of_the_report_ends_the_sweep() {
-    let (gateway, ledger, sleeper) = (
-        FakeGateway::new(),
-        InMemoryLedger::new(),
-        RecordingSleeper::new(),
-    );
-    let service = service(&gateway, &ledger, &sleeper);
+    let service = service();
     service.issue(&worked("INV-1", "tok_success")).unwrap();
-    ledger
+    service
+        .ledger()
         .claim(&worker_id("w2"), &[InvoiceId::new("INV-1").unwrap()], HOUR)
         .unwrap();
-    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    let worker = w1(&service);
 
     let ended = worker.sweep(10, Duration::from_millis(100), |_| {
         Err(BillingError::NotFound(InvoiceId::new("stop").unwrap()))
@@ -315,5 +285,5 @@ fn an_error_of_the_report_ends_the_sweep() {
         ended,
         Err(BillingError::NotFound(InvoiceId::new("stop").unwrap()))
     );
-    assert!(sleeper.delays().is_empty());
+    assert!(service.sleeper().delays().is_empty());
 }

@@ -7,7 +7,7 @@
 // valid; a panic there is a broken test, reported as a failure.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -44,6 +44,26 @@ fn set_user_version(path: &Path, version: i64) {
         .unwrap();
 }
 
+/// A new ledger file in `dir` holding `INV-1` (paid with `tok_success`),
+/// issued at the standing clock's time: its path and the open ledger.
+fn holding_inv_1(dir: &TempDir) -> (PathBuf, SqliteLedger) {
+    let path = dir.path().join("ledger.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    service(FakeGateway::new(), &ledger, &ManualClock::default())
+        .issue(&invoice("INV-1", "tok_success"))
+        .unwrap();
+    (path, ledger)
+}
+
+/// Checks that the file at `path` is at the schema version this binary
+/// writes.
+fn assert_current_schema(path: &Path) {
+    assert_eq!(
+        SqliteLedger::schema_version(path).unwrap(),
+        SqliteLedger::SCHEMA_VERSION
+    );
+}
+
 fn service<G: PaymentGateway, L: Ledger>(
     gateway: G,
     ledger: L,
@@ -68,27 +88,17 @@ fn a_new_ledger_records_the_schema_version_this_binary_writes() {
     let ledger = SqliteLedger::open(&path).unwrap();
 
     assert_eq!(ledger.path(), path);
-    assert_eq!(
-        SqliteLedger::schema_version(&path).unwrap(),
-        SqliteLedger::SCHEMA_VERSION
-    );
+    assert_current_schema(&path);
     drop(ledger);
     // Opening again migrates nothing and keeps the version.
     SqliteLedger::open(&path).unwrap();
-    assert_eq!(
-        SqliteLedger::schema_version(&path).unwrap(),
-        SqliteLedger::SCHEMA_VERSION
-    );
+    assert_current_schema(&path);
 }
 
 #[test]
 fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
     let dir = TempDir::new().unwrap();
-    let path = dir.path().join("ledger.db");
-    let ledger = SqliteLedger::open(&path).unwrap();
-    service(FakeGateway::new(), &ledger, &ManualClock::default())
-        .issue(&invoice("INV-1", "tok_success"))
-        .unwrap();
+    let (path, ledger) = holding_inv_1(&dir);
     drop(ledger);
     set_user_version(&path, SqliteLedger::SCHEMA_VERSION + 1);
 
@@ -324,10 +334,7 @@ fn a_ledger_being_created_waits_for_another_connection_to_let_go_of_its_write_lo
     });
 
     assert_eq!(opened, Ok(()));
-    assert_eq!(
-        SqliteLedger::schema_version(&path).unwrap(),
-        SqliteLedger::SCHEMA_VERSION
-    );
+    assert_current_schema(&path);
 }
 
 #[test]
@@ -337,12 +344,7 @@ fn a_write_a_constraint_of_the_file_refuses_is_a_conflict_to_read_again() {
     // index would for another run's capture): here a trigger that refuses
     // every new attempt. Billing then reads again instead of failing.
     let dir = TempDir::new().unwrap();
-    let path = dir.path().join("ledger.db");
-    let ledger = SqliteLedger::open(&path).unwrap();
-    let clock = ManualClock::default();
-    service(FakeGateway::new(), &ledger, &clock)
-        .issue(&invoice("INV-1", "tok_success"))
-        .unwrap();
+    let (path, ledger) = holding_inv_1(&dir);
     Connection::open(&path)
         .unwrap()
         .execute_batch(

@@ -91,6 +91,34 @@ fn is_ambiguous(result: &Result<Charge, GatewayError>) -> bool {
     matches!(result, Err(GatewayError::Ambiguous { .. }))
 }
 
+/// Declines a request under key `declined` and loses the reply to one
+/// under `lost`, for a later handle on the same books to replay.
+fn decline_and_lose_a_reply(gateway: &impl PaymentGateway) {
+    let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
+    assert!(is_ambiguous(&gateway.charge(&request(
+        "lost",
+        "tok_reply_lost",
+        100
+    ))));
+}
+
+/// What [`decline_and_lose_a_reply`] wrote, as a later handle sees it: the
+/// decline replayed, another amount under its key a conflict, and the lost
+/// reply's charge replayed (returned).
+fn assert_decline_and_lost_reply_replayed(gateway: &impl PaymentGateway) -> Charge {
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
+        Err(GatewayError::Declined { .. })
+    ));
+    assert!(matches!(
+        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
+        Err(GatewayError::IdempotencyConflict { .. })
+    ));
+    gateway
+        .charge(&request("lost", "tok_reply_lost", 100))
+        .unwrap()
+}
+
 /// A transient token's failures are counted in the books, so a process
 /// that reopens them carries on where the last one stopped, and a replay
 /// finds the capture.
@@ -125,28 +153,11 @@ pub fn transient_counters_persist_across_reopening<B: SandboxBooks>(open: &(dyn 
 pub fn declines_lost_replies_and_conflicts_persist_across_reopening<B: SandboxBooks>(
     open: &(dyn Fn() -> B + Sync),
 ) {
-    {
-        let gateway = FakeGateway::with_books(open());
-        let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
-        assert!(is_ambiguous(&gateway.charge(&request(
-            "lost",
-            "tok_reply_lost",
-            100
-        ))));
-    }
+    // A handle dropped at the end of the statement, as a process that ended.
+    decline_and_lose_a_reply(&FakeGateway::with_books(open()));
     let gateway = FakeGateway::with_books(open());
 
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
-        Err(GatewayError::Declined { .. })
-    ));
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
-        Err(GatewayError::IdempotencyConflict { .. })
-    ));
-    let replayed = gateway
-        .charge(&request("lost", "tok_reply_lost", 100))
-        .unwrap();
+    let replayed = assert_decline_and_lost_reply_replayed(&gateway);
     assert_eq!(gateway.captures()[0].charge(), &replayed);
     assert_eq!(gateway.capture_count(), 1);
 }
@@ -160,12 +171,7 @@ pub fn transient_counters_declines_and_lost_replies_persist_together<B: SandboxB
     {
         let gateway = FakeGateway::with_books(open());
         assert!(is_transient(&gateway.charge(&charge)));
-        let _ = gateway.charge(&request("declined", "tok_insufficient_funds", 100));
-        assert!(is_ambiguous(&gateway.charge(&request(
-            "lost",
-            "tok_reply_lost",
-            100
-        ))));
+        decline_and_lose_a_reply(&gateway);
     }
     let books = open();
     let gateway = FakeGateway::with_books(&books);
@@ -182,17 +188,7 @@ pub fn transient_counters_declines_and_lost_replies_persist_together<B: SandboxB
             .requests(),
         3
     );
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 100)),
-        Err(GatewayError::Declined { .. })
-    ));
-    assert!(matches!(
-        gateway.charge(&request("declined", "tok_insufficient_funds", 200)),
-        Err(GatewayError::IdempotencyConflict { .. })
-    ));
-    let replayed = gateway
-        .charge(&request("lost", "tok_reply_lost", 100))
-        .unwrap();
+    let replayed = assert_decline_and_lost_reply_replayed(&gateway);
     assert_eq!(
         gateway.lookup(&key("lost")).unwrap(),
         Lookup::Captured(replayed)

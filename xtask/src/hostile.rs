@@ -89,15 +89,11 @@ pub(crate) fn build_release(root: &Path) -> Result<(), String> {
 /// on, each gold with one line item of 2 × 1.50 to 500.50: the input of
 /// the charge benchmarks.
 pub(crate) fn write_charge_input(path: &Path, prefix: &str, count: u64) -> Result<(), String> {
-    write_file(path, |out| {
-        for n in 0..count {
-            writeln!(
-                out,
-                "{{\"id\":\"{prefix}-{n:07}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"line_items\":[{{\"price\":\"{}.50\",\"quantity\":2}}]}}",
-                n % 500 + 1
-            )?;
-        }
-        Ok(())
+    write_lines(path, count, |n| {
+        format!(
+            "{{\"id\":\"{prefix}-{n:07}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"line_items\":[{{\"price\":\"{}.50\",\"quantity\":2}}]}}",
+            n % 500 + 1
+        )
     })
 }
 
@@ -137,6 +133,16 @@ pub(crate) fn write_file(
     write(&mut out)
         .and_then(|()| out.flush())
         .map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+/// Writes `count` lines, line `n` (from 0) being `line(n)`.
+fn write_lines(path: &Path, count: u64, line: impl Fn(u64) -> String) -> Result<(), String> {
+    write_file(path, |out| {
+        for n in 0..count {
+            writeln!(out, "{}", line(n))?;
+        }
+        Ok(())
+    })
 }
 
 const CSV_HEADER: &str = "invoice_id,tier,loyalty_member,days_overdue,price,quantity\n";
@@ -216,26 +222,14 @@ fn write_inputs(dir: &Path, scale: u64) -> Result<[PathBuf; 6], String> {
     })?;
 
     let tiers = dir.join("distinct-tiers.jsonl");
-    write_file(&tiers, |out| {
-        for n in 0..invoices {
-            writeln!(
-                out,
-                "{{\"tier\":\"tier-{n}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}"
-            )?;
-        }
-        Ok(())
+    write_lines(&tiers, invoices, |n| {
+        format!("{{\"tier\":\"tier-{n}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}")
     })?;
 
     let long_names = dir.join("long-tier-names.jsonl");
     let name = "x".repeat(1 << 20);
-    write_file(&long_names, |out| {
-        for n in 0..300 / scale {
-            writeln!(
-                out,
-                "{{\"tier\":\"{name}{n}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}"
-            )?;
-        }
-        Ok(())
+    write_lines(&long_names, 300 / scale, |n| {
+        format!("{{\"tier\":\"{name}{n}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}")
     })?;
 
     let field = dir.join("huge-field.csv");
@@ -248,14 +242,10 @@ fn write_inputs(dir: &Path, scale: u64) -> Result<[PathBuf; 6], String> {
     })?;
 
     let charge = dir.join("charge.jsonl");
-    write_file(&charge, |out| {
-        for n in 0..200_000 / scale {
-            writeln!(
-                out,
-                "{{\"id\":\"C-{n}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"line_items\":[{{\"price\":\"10\",\"quantity\":1}}]}}"
-            )?;
-        }
-        Ok(())
+    write_lines(&charge, 200_000 / scale, |n| {
+        format!(
+            "{{\"id\":\"C-{n}\",\"customer\":\"cus_{n}\",\"payment_method\":\"tok_success\",\"line_items\":[{{\"price\":\"10\",\"quantity\":1}}]}}"
+        )
     })?;
 
     Ok([stray, many, tiers, long_names, field, charge])

@@ -9,8 +9,8 @@ use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 
 use crate::util::{
-    WORKED_EXAMPLE, assert_output_error, bash_output, fixture, ledgerly, lines, refused, run,
-    stdout_of,
+    WORKED_EXAMPLE, assert_output_error, bash_output, fixture, help_says, ledgerly, lines, refused,
+    run, stdout_of,
 };
 
 #[test]
@@ -70,11 +70,11 @@ fn a_malformed_item_is_a_usage_error_naming_the_value() {
         2,
         "invalid value '40by3' for '--item <PRICExQTY>': expected PRICExQTY, such as 40x3 or 12.50x2",
     );
-    run(&["invoice", "--item", "40x0"])
-        .code(2)
-        .stderr(predicate::str::contains(
-            "quantity \"0\" is not a whole number from 1 to 1000000",
-        ));
+    refused(
+        &["invoice", "--item", "40x0"],
+        2,
+        "quantity \"0\" is not a whole number from 1 to 1000000",
+    );
 }
 
 #[test]
@@ -108,14 +108,15 @@ fn one_invoice_refused_by_pricing_exits_65() {
 
 #[test]
 fn help_shows_examples_and_exit_codes() {
-    run(&["invoice", "--help"])
-        .success()
-        .stdout(predicate::str::contains(
+    help_says(
+        &["invoice", "--help"],
+        &[
             "ledgerly invoice --item 40x3 --item 15x2 --tier gold --loyalty-member --days-overdue 45",
-        ))
-        .stdout(predicate::str::contains("ledgerly invoice --input invoices.jsonl --format jsonl"))
-        .stdout(predicate::str::contains("65  at least one invoice was invalid"))
-        .stdout(predicate::str::contains("74  the output could not be written"));
+            "ledgerly invoice --input invoices.jsonl --format jsonl",
+            "65  at least one invoice was invalid",
+            "74  the output could not be written",
+        ],
+    );
 }
 
 const MIXED_JSONL_OUTPUT: [&str; 11] = [
@@ -316,11 +317,11 @@ fn a_batch_cannot_print_as_one_json_object() {
 
 #[test]
 fn an_unknown_extension_without_input_format_is_a_usage_error() {
-    run(&["invoice", "--input", "invoices.json"])
-        .code(2)
-        .stderr(predicate::str::contains(
-            "cannot tell the format of invoices.json: name it .jsonl, .ndjson or .csv, or pass --input-format jsonl|csv",
-        ));
+    refused(
+        &["invoice", "--input", "invoices.json"],
+        2,
+        "cannot tell the format of invoices.json: name it .jsonl, .ndjson or .csv, or pass --input-format jsonl|csv",
+    );
 }
 
 #[test]

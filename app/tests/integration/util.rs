@@ -120,6 +120,15 @@ pub(crate) fn stdout_of(command: &mut Command) -> String {
     String::from_utf8(command.output().unwrap().stdout).unwrap()
 }
 
+/// Runs `ledgerly` with `args` (a `--help`) and checks that it succeeds,
+/// each of `wanted` on stdout.
+pub(crate) fn help_says(args: &[&str], wanted: &[&str]) {
+    let mut help = run(args).success();
+    for text in wanted {
+        help = help.stdout(predicates::str::contains(*text));
+    }
+}
+
 /// Runs `ledgerly` with `args` and checks that it refused: exit `code`,
 /// nothing on stdout, and `message` on stderr.
 pub(crate) fn refused(args: &[&str], code: i32, message: &str) {

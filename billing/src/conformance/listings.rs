@@ -4,8 +4,8 @@
 use payment_gateway::{Clock, FakeGateway, from_unix_millis, unix_millis};
 
 use crate::{
-    AttemptOutcome, Invoice, InvoiceFilter, InvoiceId, InvoiceStatus, IssuedInvoice, IssuedParts,
-    Ledger, Payment, StatusKind,
+    AttemptOutcome, Invoice, InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus, IssuedInvoice,
+    IssuedParts, Ledger, Payment, StatusKind,
 };
 
 use super::{
@@ -207,31 +207,24 @@ pub fn a_filtered_listing_reads_past_the_first_chunk_of_invoices<L: Ledger>(open
         .unwrap();
     let ledger = open();
 
-    let paid = ledger
-        .list(
-            &InvoiceFilter::all().with_status(StatusKind::Paid),
-            None,
-            10,
-        )
-        .unwrap();
-    let open_ones = ledger
-        .list(
-            &InvoiceFilter::all().with_status(StatusKind::Open),
-            None,
-            1000,
-        )
-        .unwrap();
-    let first_300 = ledger
-        .list(
-            &InvoiceFilter::all().with_status(StatusKind::Open),
-            None,
-            300,
-        )
-        .unwrap();
+    let paid = first_with_status(&ledger, StatusKind::Paid, 10);
+    let open_ones = first_with_status(&ledger, StatusKind::Open, 1000);
+    let first_300 = first_with_status(&ledger, StatusKind::Open, 300);
 
     assert_eq!(paid.len(), 1);
     assert_eq!(paid[0].invoice().id().as_str(), "MANY-599");
     assert_eq!(open_ones.len(), 599);
     assert_eq!(first_300.len(), 300);
     assert_eq!(first_300[299].invoice().id().as_str(), "MANY-299");
+}
+
+/// The first `limit` invoices in `ledger` with `status`, in id order.
+fn first_with_status<L: Ledger>(
+    ledger: &L,
+    status: StatusKind,
+    limit: usize,
+) -> Vec<InvoiceRecord> {
+    ledger
+        .list(&InvoiceFilter::all().with_status(status), None, limit)
+        .unwrap()
 }

@@ -1,6 +1,8 @@
 //! proptest strategies for [`crash_and_rerun`](super::crash_and_rerun), one copy for every
 //! backend's property test.
 
+use std::ops::Range;
+
 use payment_gateway::{DeclineCode, Fault, TestToken};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -32,13 +34,19 @@ pub fn run() -> impl Strategy<Value = Run> {
         })
 }
 
-/// The card the invoice is paid with.
+/// The card the invoice is paid with (a transient one failing up to twice).
 pub fn token() -> impl Strategy<Value = TestToken> {
+    token_failing(0..3)
+}
+
+/// The card the invoice is paid with, a transient one failing a number of
+/// times in `failures`: the one mix of cards for every property test.
+pub fn token_failing(failures: Range<u32>) -> impl Strategy<Value = TestToken> {
     prop_oneof![
         Just(TestToken::Success),
         Just(TestToken::ReplyLost),
         Just(TestToken::RequestLost),
-        (0_u32..3).prop_map(|failures| TestToken::Transient { failures }),
+        failures.prop_map(|failures| TestToken::Transient { failures }),
         select(DeclineCode::ALL.to_vec()).prop_map(TestToken::Decline),
     ]
 }

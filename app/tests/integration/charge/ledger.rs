@@ -14,7 +14,7 @@ use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::util::{fixture, ledgerly, on_ledger, scratch, stdout_of};
+use crate::util::{fixture, ledgerly, on_ledger, refused, scratch, stdout_of};
 
 /// Where a test's ledger and sandbox books live: a scratch directory's
 /// files, or a schema of its own on the PostgreSQL test server.
@@ -125,6 +125,18 @@ pub(crate) fn charged_fixture() -> tempfile::TempDir {
         .assert()
         .code(1);
     dir
+}
+
+/// A scratch ledger that a charge of no invoices created: its directory
+/// and the ledger file's path.
+fn empty_ledger() -> (tempfile::TempDir, PathBuf) {
+    let dir = scratch();
+    on_ledger(&dir, &["charge", "--input", "-"])
+        .write_stdin("")
+        .assert()
+        .success();
+    let ledger = dir.path().join("ledgerly.db");
+    (dir, ledger)
 }
 
 /// What the processor's books and the ledger say, compared.
@@ -599,12 +611,7 @@ fn a_bad_duration_or_id_is_a_usage_error() {
 
 #[test]
 fn an_invoice_another_worker_holds_is_reported_claimed_then_taken_over_when_its_claim_runs_out() {
-    let dir = scratch();
-    let ledger = dir.path().join("ledgerly.db");
-    on_ledger(&dir, &["charge", "--input", "-"])
-        .write_stdin("")
-        .assert()
-        .success();
+    let (dir, ledger) = empty_ledger();
     // A worker that died holding INV-2: its claim runs out in 3 s.
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -654,12 +661,7 @@ fn every_claim_that_ran_out_is_taken_over_page_after_page() {
     // 2 100 claims that ran out, more than one page of the sweep (2 048),
     // on invoices the ledger does not have: taken over, found to hold
     // nothing, and released.
-    let dir = scratch();
-    let ledger = dir.path().join("ledgerly.db");
-    on_ledger(&dir, &["charge", "--input", "-"])
-        .write_stdin("")
-        .assert()
-        .success();
+    let (dir, ledger) = empty_ledger();
     let mut connection = rusqlite::Connection::open(&ledger).unwrap();
     let insert = connection.transaction().unwrap();
     for n in 0..2100 {
@@ -692,11 +694,6 @@ fn a_claim_must_last_and_a_worker_needs_a_name() {
         ("--claim-timeout", "5", "is not a whole number with a unit"),
         ("--worker", "", "worker id is empty"),
     ] {
-        ledgerly()
-            .args(["charge", "--input", "-", flag, value])
-            .write_stdin("")
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains(message));
+        refused(&["charge", "--input", "-", flag, value], 2, message);
     }
 }

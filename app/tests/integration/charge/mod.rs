@@ -3,11 +3,21 @@
 mod identity;
 pub(crate) mod ledger;
 
+use assert_cmd::assert::Assert;
 use predicates::prelude::*;
 
 use crate::util::{
-    SANDBOX_NOTICE, UNSETTLED_WARNING, fixture, ledgerly, lines, on_ledger, run, scratch,
+    SANDBOX_NOTICE, UNSETTLED_WARNING, fixture, help_says, ledgerly, lines, on_ledger, refused,
+    scratch,
 };
+
+/// `ledgerly charge --input - <flags>` on a new scratch ledger, reading
+/// `stdin`: the outcome, to assert on.
+fn charge_stdin(flags: &[&str], stdin: &'static str) -> Assert {
+    let mut args = vec!["charge", "--input", "-"];
+    args.extend_from_slice(flags);
+    on_ledger(&scratch(), &args).write_stdin(stdin).assert()
+}
 
 #[test]
 fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
@@ -36,80 +46,81 @@ fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
 
 #[test]
 fn every_invoice_paid_exits_0() {
-    on_ledger(&scratch(), &["charge", "--input", "-", "--format", "text"])
-        .write_stdin(
-            "{\"id\":\"INV-1\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"loyalty_member\":true,\"days_overdue\":45,\"line_items\":[{\"price\":\"40.00\",\"quantity\":3},{\"price\":15,\"quantity\":2}]}\n",
-        )
-        .assert()
-        .success()
-        .stderr(SANDBOX_NOTICE)
-        .stdout("line 1  INV-1  paid      141.69 USD  charge ch_fake_000001  (1 request)\n");
+    charge_stdin(
+        &["--format", "text"],
+        "{\"id\":\"INV-1\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"loyalty_member\":true,\"days_overdue\":45,\"line_items\":[{\"price\":\"40.00\",\"quantity\":3},{\"price\":15,\"quantity\":2}]}\n",
+    )
+    .success()
+    .stderr(SANDBOX_NOTICE)
+    .stdout("line 1  INV-1  paid      141.69 USD  charge ch_fake_000001  (1 request)\n");
 }
 
 #[test]
 fn more_attempts_let_transient_failures_through() {
-    on_ledger(&scratch(), &["charge", "--input", "-", "--max-attempts", "3"])
-        .write_stdin(
-            "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_transient_2\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
-        )
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("\"requests\":3,\"charge_id\":\"ch_fake_000001\""));
+    charge_stdin(
+        &["--max-attempts", "3"],
+        "{\"id\":\"A\",\"customer\":\"c\",\"payment_method\":\"tok_transient_2\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
+    )
+    .success()
+    .stdout(predicate::str::contains("\"requests\":3,\"charge_id\":\"ch_fake_000001\""));
 }
 
 #[test]
 fn invalid_invoices_exit_65_and_the_others_are_still_collected() {
-    on_ledger(&scratch(), &["charge", "--input", "-"])
-        .write_stdin(concat!(
+    charge_stdin(
+        &[],
+        concat!(
             "{\"id\":\"A\",\"line_items\":[]}\n",
             "{\"id\":\"B\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"currency\":\"JPY\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
             "{\"id\":\"C\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
             "{\"id\":\"C\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"2\",\"quantity\":1}]}\n",
-        ))
-        .assert()
-        .code(65)
-        .stdout(lines(&[
-            r#"{"line":1,"id":"A","error":"invalid invoice JSON: missing field `customer` at column 26"}"#,
-            r#"{"line":2,"id":"B","error":"currency \"JPY\" is not supported (expected one of: USD, EUR, GBP)"}"#,
-            r#"{"line":3,"id":"C","outcome":"paid","total":"1.08","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
-            r#"{"line":4,"id":"C","error":"invoice C was already issued with a different line items: 1x1, now 2x1"}"#,
-        ]));
+        ),
+    )
+    .code(65)
+    .stdout(lines(&[
+        r#"{"line":1,"id":"A","error":"invalid invoice JSON: missing field `customer` at column 26"}"#,
+        r#"{"line":2,"id":"B","error":"currency \"JPY\" is not supported (expected one of: USD, EUR, GBP)"}"#,
+        r#"{"line":3,"id":"C","outcome":"paid","total":"1.08","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
+        r#"{"line":4,"id":"C","error":"invoice C was already issued with a different line items: 1x1, now 2x1"}"#,
+    ]));
 }
 
 #[test]
 fn charge_help_lists_the_sandbox_tokens_and_exit_codes() {
-    run(&["charge", "--help"])
-        .success()
-        .stdout(predicate::str::contains("tok_transient_<N>"))
-        .stdout(predicate::str::contains(
+    help_says(
+        &["charge", "--help"],
+        &[
+            "tok_transient_<N>",
             "1   every invoice was read, but at least one was not paid",
-        ));
+        ],
+    );
 }
 
 #[test]
 fn a_missing_charge_input_exits_66() {
-    run(&["charge", "--input", "no/such/file.jsonl"])
-        .code(66)
-        .stderr(predicate::str::contains(
-            "error: cannot read no/such/file.jsonl: ",
-        ));
+    refused(
+        &["charge", "--input", "no/such/file.jsonl"],
+        66,
+        "error: cannot read no/such/file.jsonl: ",
+    );
 }
 
 #[test]
 fn an_invoice_read_again_for_another_customer_or_currency_is_refused() {
     // Each second line differs from its first in one field only.
-    let output = on_ledger(&scratch(), &["charge", "--input", "-"])
-        .write_stdin(concat!(
+    let output = charge_stdin(
+        &[],
+        concat!(
             "{\"id\":\"D\",\"customer\":\"c1\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
             "{\"id\":\"D\",\"customer\":\"c2\",\"payment_method\":\"tok_success\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
             "{\"id\":\"E\",\"customer\":\"c1\",\"payment_method\":\"tok_success\",\"currency\":\"USD\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
             "{\"id\":\"E\",\"customer\":\"c1\",\"payment_method\":\"tok_success\",\"currency\":\"EUR\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n",
-        ))
-        .assert()
-        .code(65)
-        .get_output()
-        .stdout
-        .clone();
+        ),
+    )
+    .code(65)
+    .get_output()
+    .stdout
+    .clone();
     let lines: Vec<_> = String::from_utf8(output)
         .unwrap()
         .lines()
