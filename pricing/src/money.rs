@@ -142,36 +142,16 @@ mod tests {
 
     #[test]
     fn rounds_midpoints_away_from_zero_in_both_directions() {
-        assert_eq!(
-            Money::round_half_away_from_zero(dec("0.125"))
-                .unwrap()
-                .minor_units(),
-            13
-        );
-        assert_eq!(
-            Money::round_half_away_from_zero(dec("-0.125"))
-                .unwrap()
-                .minor_units(),
-            -13
-        );
-        assert_eq!(
-            Money::round_half_away_from_zero(dec("0.135"))
-                .unwrap()
-                .minor_units(),
-            14
-        );
-        assert_eq!(
-            Money::round_half_away_from_zero(dec("0.1249999"))
-                .unwrap()
-                .minor_units(),
-            12
-        );
-        assert_eq!(
-            Money::round_half_away_from_zero(dec("-0.1249999"))
-                .unwrap()
-                .minor_units(),
-            -12
-        );
+        for (amount, cents) in [
+            ("0.125", 13),
+            ("-0.125", -13),
+            ("0.135", 14),
+            ("0.1249999", 12),
+            ("-0.1249999", -12),
+        ] {
+            let rounded = Money::round_half_away_from_zero(dec(amount)).unwrap();
+            assert_eq!(rounded.minor_units(), cents, "{amount}");
+        }
     }
 
     #[test]

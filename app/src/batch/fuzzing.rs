@@ -40,10 +40,9 @@ use std::time::Duration;
 
 use pricing::{Breakdown, PricingInput};
 
-use crate::batch::pipeline;
 use crate::batch::pool::BufferPool;
-use crate::batch::pricer::{self, price_jsonl_block};
-use crate::batch::read::csv::{CsvChunks, CsvInputError, CsvInvoices};
+use crate::batch::pricer::{Job, PriceError, Source, price_all};
+use crate::batch::read::csv::{CsvInputError, CsvInvoices};
 use crate::batch::read::jsonl;
 use crate::batch::read::lines::{LineBlocks, LineTooLong, MAX_LINE, numbered_lines};
 use crate::batch::write::{CSV_HEADER, Format};
@@ -173,42 +172,34 @@ fn run_batch(
     format: Format,
     shape: Shape,
 ) -> Result<Vec<u8>, String> {
-    let pool = BufferPool::default();
-    let pool = &pool;
+    let source = match input_format {
+        InputFormat::Jsonl => Source::Jsonl {
+            block_size: shape.block_size,
+        },
+        // Chunks of a few bytes: every invoice boundary is a chunk's.
+        InputFormat::Csv => Source::Csv {
+            block_size: shape.block_size,
+            chunk_bytes: shape.csv_chunk,
+        },
+    };
     let mut out = Vec::new();
-    let preamble = if format == Format::Csv {
-        CSV_HEADER.as_bytes()
-    } else {
-        &[]
-    };
     let mut diagnostics = Diagnostics::new(io::sink(), false, Duration::ZERO);
-    let summary = match input_format {
-        InputFormat::Jsonl => pipeline::run(
-            LineBlocks::new(input, pool, shape.block_size, MAX_LINE),
-            shape.workers,
-            preamble,
-            |block| price_jsonl_block(block, format, pool),
-            &mut out,
-            &mut diagnostics,
-            pool,
-        ),
-        InputFormat::Csv => {
-            let blocks = LineBlocks::new(input, pool, shape.block_size, MAX_LINE);
-            // Chunks of a few bytes: every invoice boundary is a chunk's.
-            let chunks =
-                CsvChunks::new(blocks, pool, shape.csv_chunk).map_err(|error| error.to_string())?;
-            pipeline::run(
-                chunks,
-                shape.workers,
-                preamble,
-                |chunk| pricer::price_csv_rows(chunk, format, pool),
-                &mut out,
-                &mut diagnostics,
-                pool,
-            )
-        }
+    let job = Job {
+        source,
+        format,
+        workers: shape.workers,
     };
-    summary.map_err(|error| error.to_string())?;
+    price_all(
+        input,
+        job,
+        &mut out,
+        &mut diagnostics,
+        &BufferPool::default(),
+    )
+    .map_err(|error| match error {
+        PriceError::Csv(error) => error.to_string(),
+        PriceError::Batch(error) => error.to_string(),
+    })?;
     Ok(out)
 }
 

@@ -2,15 +2,114 @@
 //! batch worker does (read the invoices, price them, write their records).
 //! The `invoice` command and the fuzz targets share it.
 
-use std::io;
+use std::io::{self, Read, Write};
 
 use pricing::{LineItem, Terms};
+
+use crate::batch::pipeline::{self, BatchError, Summary};
+use crate::batch::read::csv::{CsvChunks, CsvInputError};
+use crate::batch::write::CSV_HEADER;
+use crate::progress::Diagnostics;
 
 use crate::batch::pool::BufferPool;
 use crate::batch::read::csv::CsvChunk;
 use crate::batch::read::jsonl;
-use crate::batch::read::lines::{Block, LineTooLong, MAX_LINE, is_blank, numbered_lines};
+use crate::batch::read::lines::{
+    Block, LineBlocks, LineTooLong, MAX_LINE, is_blank, numbered_lines,
+};
 use crate::batch::write::{Format, Records};
+
+/// How a batch's input is cut: JSON Lines in blocks of whole lines, or
+/// CSV in chunks of whole invoices (rows grouped by id), each worth about
+/// this many bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// JSON Lines, read in blocks of `block_size` bytes.
+    Jsonl {
+        /// Bytes per block.
+        block_size: usize,
+    },
+    /// CSV, read in blocks of `block_size` bytes, priced in chunks of
+    /// about `chunk_bytes`.
+    Csv {
+        /// Bytes per block.
+        block_size: usize,
+        /// Bytes per chunk of whole invoices.
+        chunk_bytes: usize,
+    },
+}
+
+/// One batch to run: how its input is cut, how its records are written,
+/// and how many workers price it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Job {
+    /// How the input is cut.
+    pub(crate) source: Source,
+    /// How the records are written.
+    pub(crate) format: Format,
+    /// How many threads price chunks.
+    pub(crate) workers: usize,
+}
+
+/// Why a batch stopped: a CSV input whose header is wrong or cannot be
+/// read, or the pipeline's input or output failing.
+#[derive(Debug)]
+pub(crate) enum PriceError {
+    /// The CSV header is not ours, or reading it failed.
+    Csv(CsvInputError),
+    /// The input or the output failed during the batch.
+    Batch(BatchError),
+}
+
+/// Prices every invoice of `input` as `job` says and writes the records,
+/// in input order, to `out` (CSV with its header): the one way a batch
+/// runs, for the `invoice` command and the fuzz oracle.
+pub(crate) fn price_all<R: Read + Send, W: Write, E: Write>(
+    input: R,
+    job: Job,
+    out: &mut W,
+    diagnostics: &mut Diagnostics<E>,
+    pool: &BufferPool,
+) -> Result<Summary, PriceError> {
+    let Job {
+        source,
+        format,
+        workers,
+    } = job;
+    let preamble = if format == Format::Csv {
+        CSV_HEADER.as_bytes()
+    } else {
+        &[]
+    };
+    let run = match source {
+        Source::Jsonl { block_size } => pipeline::run(
+            LineBlocks::new(input, pool, block_size, MAX_LINE),
+            workers,
+            preamble,
+            |block| price_jsonl_block(block, format, pool),
+            out,
+            diagnostics,
+            pool,
+        ),
+        Source::Csv {
+            block_size,
+            chunk_bytes,
+        } => {
+            let blocks = LineBlocks::new(input, pool, block_size, MAX_LINE);
+            let chunks = CsvChunks::new(blocks, pool, chunk_bytes).map_err(PriceError::Csv)?;
+            pipeline::run(
+                chunks,
+                workers,
+                preamble,
+                |chunk| price_csv_rows(chunk, format, pool),
+                out,
+                diagnostics,
+                pool,
+            )
+        }
+    };
+    run.map_err(PriceError::Batch)
+}
 
 /// Prices the invoices of one block of JSON Lines.
 pub(crate) fn price_jsonl_block(

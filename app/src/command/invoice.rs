@@ -12,12 +12,11 @@ use std::thread;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use pricing::{DaysOverdue, LineItem, PricingError, PricingInput, Tier};
 
-use crate::batch::pipeline::{self, BatchError};
+use crate::batch::pipeline::BatchError;
 use crate::batch::pool::BufferPool;
-use crate::batch::pricer::{price_csv_rows, price_jsonl_block};
-use crate::batch::read::csv::{CHUNK_BYTES, CsvChunks, CsvInputError};
-use crate::batch::read::lines::{LineBlocks, MAX_LINE};
-use crate::batch::write::{self, CSV_HEADER, Format};
+use crate::batch::pricer::{Job, PriceError, Source, price_all};
+use crate::batch::read::csv::{CHUNK_BYTES, CsvInputError};
+use crate::batch::write::{self, Format};
 use crate::console::Console;
 use crate::error::{AppError, Cmd, Status, closed_pipe_or, input_name};
 use crate::input::{InputFormat, format_of, open_input};
@@ -212,44 +211,27 @@ fn batch(
     let workers = thread::available_parallelism().map_or(1, NonZero::get);
     let mut out = io::stdout().lock();
     let mut diagnostics = Diagnostics::stderr(console);
+    let source = match input_format {
+        InputFormat::Jsonl => Source::Jsonl {
+            block_size: BLOCK_SIZE,
+        },
+        InputFormat::Csv => Source::Csv {
+            block_size: BLOCK_SIZE,
+            chunk_bytes: CHUNK_BYTES,
+        },
+    };
     let pool = BufferPool::default();
-    let pool = &pool;
-    let preamble = if format == Format::Csv {
-        CSV_HEADER.as_bytes()
-    } else {
-        &[]
+    let job = Job {
+        source,
+        format,
+        workers,
     };
-    let result = match input_format {
-        InputFormat::Jsonl => pipeline::run(
-            LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE),
-            workers,
-            preamble,
-            |block| price_jsonl_block(block, format, pool),
-            &mut out,
-            &mut diagnostics,
-            pool,
-        ),
-        InputFormat::Csv => {
-            let blocks = LineBlocks::new(reader, pool, BLOCK_SIZE, MAX_LINE);
-            let chunks =
-                CsvChunks::new(blocks, pool, CHUNK_BYTES).map_err(|error| match error {
-                    CsvInputError::Read(source) => input_error(source),
-                    header @ CsvInputError::Header { .. } => AppError::InvalidCsv(header),
-                })?;
-            pipeline::run(
-                chunks,
-                workers,
-                preamble,
-                |chunk| price_csv_rows(chunk, format, pool),
-                &mut out,
-                &mut diagnostics,
-                pool,
-            )
-        }
-    };
-    let summary = result.map_err(|error| match error {
-        BatchError::Input(source) => input_error(source),
-        BatchError::Output(error) => AppError::Output(error),
+    let priced = price_all(reader, job, &mut out, &mut diagnostics, &pool);
+    let summary = priced.map_err(|error| match error {
+        PriceError::Csv(CsvInputError::Read(source))
+        | PriceError::Batch(BatchError::Input(source)) => input_error(source),
+        PriceError::Csv(header @ CsvInputError::Header { .. }) => AppError::InvalidCsv(header),
+        PriceError::Batch(BatchError::Output(error)) => AppError::Output(error),
     })?;
     if summary.invoices == 0 && !summary.closed {
         // An empty or closed input is more often a mistake upstream (a

@@ -31,6 +31,14 @@ fn price_jsonl(input: &str, format: &str) -> (String, String, Option<i32>) {
     )
 }
 
+/// Prices the JSON Lines `input` (one invoice a line) and asserts the
+/// exit code and the records, one a line.
+fn assert_jsonl_prices(input: &[&str], code: i32, records: &[&str]) {
+    let (out, _, exit) = price_jsonl(&lines(input), "jsonl");
+    assert_eq!(exit, Some(code), "{out}");
+    assert_eq!(out, lines(records));
+}
+
 fn price_csv(body: &str) -> (String, Option<i32>) {
     let output = ledgerly()
         .args(invoice_stdin("csv", "csv"))
@@ -47,60 +55,48 @@ fn price_csv(body: &str) -> (String, Option<i32>) {
 
 #[test]
 fn exponent_spellings_are_checked_on_their_exact_value() {
-    let (out, _, code) = price_jsonl(
-        &lines(&[
+    assert_jsonl_prices(
+        &[
             r#"{"id":"A","line_items":[{"price":"0.99999999999999999999999999999999e0","quantity":1}]}"#,
             r#"{"id":"B","line_items":[{"price":"-0.00000000000000000000000000000001e0","quantity":1}]}"#,
             r#"{"id":"C","line_items":[{"price":"1","quantity":2.9999999999999999999999999999999e0}]}"#,
-        ]),
-        "jsonl",
-    );
-    assert_eq!(code, Some(65));
-    assert_eq!(
-        out,
-        lines(&[
+        ],
+        65,
+        &[
             r#"{"line":1,"id":"A","error":"line item 1: price 0.99999999999999999999999999999999e0 has more than 4 decimal places"}"#,
             r#"{"line":2,"id":"B","error":"line item 1: price -0.00000000000000000000000000000001e0 is negative"}"#,
             r#"{"line":3,"id":"C","error":"line item 1: quantity \"2.9999999999999999999999999999999e0\" is not a whole number from 1 to 1000000"}"#,
-        ])
+        ],
     );
 }
 
 #[test]
 fn exact_values_with_any_number_of_trailing_zeros_are_accepted_or_refused_for_what_they_are() {
-    let (out, _, code) = price_jsonl(
-        &lines(&[
+    assert_jsonl_prices(
+        &[
             r#"{"id":"A","line_items":[{"price":"1.00000000000000000000000000000","quantity":1}]}"#,
             r#"{"id":"B","line_items":[{"price":"1000000000.00000000000000000001","quantity":1}]}"#,
-        ]),
-        "jsonl",
-    );
-    assert_eq!(code, Some(65));
-    assert_eq!(
-        out,
-        lines(&[
+        ],
+        65,
+        &[
             r#"{"id":"A","subtotal":"1.00","tier_discount":"0.00","loyalty_discount":"0.00","tax":"0.08","late_fee":"0.00","total":"1.08"}"#,
             r#"{"line":2,"id":"B","error":"line item 1: price 1000000000.00000000000000000001 is above the maximum of 1000000000"}"#,
-        ])
+        ],
     );
 }
 
 #[test]
 fn arrays_are_not_invoices_or_line_items_and_no_internal_name_is_shown() {
-    let (out, _, code) = price_jsonl(
-        &lines(&[
+    assert_jsonl_prices(
+        &[
             r#"["INV-A","gold",true,45,[["40.00",3],[15,2]]]"#,
             r#"{"id":"B","line_items":[["40.00",3]]}"#,
-        ]),
-        "jsonl",
-    );
-    assert_eq!(code, Some(65));
-    assert_eq!(
-        out,
-        lines(&[
+        ],
+        65,
+        &[
             r#"{"line":1,"id":null,"error":"invalid invoice JSON: invalid type: sequence, expected an invoice object at column 0"}"#,
             r#"{"line":2,"id":"B","error":"invalid invoice JSON: invalid type: sequence, expected a line item object at column 24"}"#,
-        ])
+        ],
     );
     on_ledger(&scratch(), &["charge", "--input", "-"])
         .write_stdin("[\"INV-A\",\"cus\",\"tok_success\",null,\"gold\",true,45,[[\"40.00\",3]]]\n")
@@ -124,20 +120,16 @@ fn null_means_absent_and_whole_numbers_are_whole_in_any_spelling() {
 
 #[test]
 fn text_fields_follow_one_rule_in_both_formats() {
-    let (out, _, code) = price_jsonl(
-        &lines(&[
+    assert_jsonl_prices(
+        &[
             r#"{"id":"A","tier":" gold","line_items":[{"price":"10","quantity":1}]}"#,
             r#"{"id":"B\u001b[2J","line_items":[{"price":"10","quantity":1}]}"#,
-        ]),
-        "jsonl",
-    );
-    assert_eq!(code, Some(65));
-    assert_eq!(
-        out,
-        lines(&[
+        ],
+        65,
+        &[
             r#"{"line":1,"id":"A","error":"tier \" gold\" has leading or trailing whitespace"}"#,
             r#"{"line":2,"id":"B\u001b[2J","error":"id \"B\\u{1b}[2J\" contains a control character"}"#,
-        ])
+        ],
     );
     let (out, code) = price_csv("A, gold,,,10,1\nB,,,,+5,1\nC,,,,5,+1\n");
     assert_eq!(code, Some(65));

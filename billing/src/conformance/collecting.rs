@@ -9,13 +9,10 @@ use payment_gateway::{
     InMemoryBooks, KEY_LIFETIME, Lookup, PaymentGateway,
 };
 
-use crate::{
-    BillingError, BillingService, Invoice, InvoiceId, InvoiceStatus, Ledger, Payment,
-    RecordingSleeper,
-};
+use crate::{Attempt, BillingError, Invoice, InvoiceId, InvoiceStatus, Ledger, Payment};
 
 use super::{
-    WORKED_TOTAL, clock, free_invoice, id, issue_all, method, pending, policy, record, service,
+    Processor, WORKED_TOTAL, clock, free_invoice, id, issue_all, method, pending, record, service,
     worked_example,
 };
 
@@ -83,25 +80,17 @@ pub fn a_rerun_25_hours_later_charges_nothing_twice<L: Ledger>(open: &dyn Fn() -
             worked_example("NEVER-SENT", "tok_success"),
         ],
     );
-    let books = Arc::new(InMemoryBooks::new());
-    let clock = clock();
-    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
-    let once = BillingService::new(
-        gateway(),
-        open(),
-        RecordingSleeper::new(),
-        clock.clone(),
-        policy(1),
-    );
+    let processor = Processor::new();
+    let once = processor.once(open());
     assert!(once.collect(&id("LOST-REPLY")).unwrap_err().is_retryable());
     // A run that died right after writing its attempt.
     open()
-        .begin_attempts(&[pending("NEVER-SENT", 1, clock.now())])
+        .begin_attempts(&[pending("NEVER-SENT", 1, processor.clock.now())])
         .unwrap();
 
-    clock.advance(Duration::from_secs(25 * 3600));
-    let later = gateway();
-    let rerun = service(&later, open(), &clock);
+    processor.clock.advance(Duration::from_secs(25 * 3600));
+    let later = processor.gateway();
+    let rerun = service(&later, open(), &processor.clock);
     let results = rerun.collect_all(&[id("LOST-REPLY"), id("NEVER-SENT")]);
 
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -135,28 +124,22 @@ pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() 
             worked_example("PAID", "tok_success"),
         ],
     );
-    let books = Arc::new(InMemoryBooks::new());
-    let clock = clock();
-    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
-    let once = BillingService::new(
-        gateway(),
-        open(),
-        RecordingSleeper::new(),
-        clock.clone(),
-        policy(1),
-    );
+    let processor = Processor::new();
+    let once = processor.once(open());
     assert!(once.collect(&id("CAPTURED")).is_err());
     once.collect(&id("PAID")).unwrap();
     open()
-        .begin_attempts(&[pending("UNSENT", 1, clock.now())])
+        .begin_attempts(&[pending("UNSENT", 1, processor.clock.now())])
         .unwrap();
-    clock.advance(Duration::from_secs(120));
+    processor.clock.advance(Duration::from_secs(120));
     open()
-        .begin_attempts(&[pending("FRESH", 1, clock.now())])
+        .begin_attempts(&[pending("FRESH", 1, processor.clock.now())])
         .unwrap();
 
-    let reconciler = gateway();
-    let report = service(&reconciler, open(), &clock).reconcile().unwrap();
+    let reconciler = processor.gateway();
+    let report = service(&reconciler, open(), &processor.clock)
+        .reconcile()
+        .unwrap();
 
     assert_eq!(
         (report.settled(), report.captured(), report.still_unknown()),
@@ -171,11 +154,14 @@ pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() 
 
     // However long it waits, an attempt the processor never saw is left as
     // it is: only a charge run settles it, under its own key.
-    clock.advance(Duration::from_secs(30 * 86_400));
-    let again = service(&reconciler, open(), &clock).reconcile().unwrap();
+    processor.clock.advance(Duration::from_secs(30 * 86_400));
+    let again = service(&reconciler, open(), &processor.clock)
+        .reconcile()
+        .unwrap();
     assert_eq!((again.settled(), again.not_at_processor()), (0, 2));
-    let charger = gateway();
-    let resumed = service(&charger, open(), &clock).collect_all(&[id("UNSENT"), id("FRESH")]);
+    let charger = processor.gateway();
+    let resumed =
+        service(&charger, open(), &processor.clock).collect_all(&[id("UNSENT"), id("FRESH")]);
     assert!(resumed.iter().all(Result::is_ok), "{resumed:?}");
     for invoice in ["UNSENT", "FRESH"] {
         let attempts = record(&open(), invoice).attempts().to_vec();
@@ -185,8 +171,23 @@ pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() 
             format!("invoice:{invoice}:attempt:1")
         );
     }
-    let last = service(&reconciler, open(), &clock).reconcile().unwrap();
+    let last = service(&reconciler, open(), &processor.clock)
+        .reconcile()
+        .unwrap();
     assert_eq!(last, crate::Reconciliation::default());
+}
+
+/// The worked example issued as `invoice`, its first attempt written down
+/// pending (by a run that has not sent it yet, or died), and the processor
+/// that run talks to.
+fn left_pending<L: Ledger>(open: &dyn Fn() -> L, invoice: &str) -> (Processor, Attempt) {
+    issue_all(open, &[worked_example(invoice, "tok_success")]);
+    let processor = Processor::new();
+    let attempt = pending(invoice, 1, processor.clock.now());
+    open()
+        .begin_attempts(std::slice::from_ref(&attempt))
+        .unwrap();
+    (processor, attempt)
 }
 
 /// A run commits a batch's attempts pending, then sends them one after
@@ -195,21 +196,16 @@ pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() 
 /// key: when its request does arrive, the next run finds that capture under
 /// the same key, and the invoice is captured once.
 pub fn a_lookup_that_finds_nothing_never_opens_a_new_key<L: Ledger>(open: &dyn Fn() -> L) {
-    issue_all(open, &[worked_example("SLOW", "tok_success")]);
-    let books = Arc::new(InMemoryBooks::new());
-    let clock = clock();
-    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
-    let attempt = pending("SLOW", 1, clock.now());
-    open()
-        .begin_attempts(std::slice::from_ref(&attempt))
-        .unwrap();
-    clock.advance(Duration::from_secs(3600));
+    let (processor, attempt) = left_pending(open, "SLOW");
+    processor.clock.advance(Duration::from_secs(3600));
 
-    let report = service(&gateway(), open(), &clock).reconcile().unwrap();
+    let report = service(&processor.gateway(), open(), &processor.clock)
+        .reconcile()
+        .unwrap();
     // The first run's request, still on its way, arrives now.
-    gateway().charge(&attempt.request()).unwrap();
-    let rerun = gateway();
-    let payment = service(&rerun, open(), &clock)
+    processor.gateway().charge(&attempt.request()).unwrap();
+    let rerun = processor.gateway();
+    let payment = service(&rerun, open(), &processor.clock)
         .collect(&id("SLOW"))
         .unwrap();
 
@@ -220,7 +216,7 @@ pub fn a_lookup_that_finds_nothing_never_opens_a_new_key<L: Ledger>(open: &dyn F
         0,
         "found by lookup, not charged again"
     );
-    assert_eq!(gateway().captures_for("SLOW").len(), 1);
+    assert_eq!(processor.gateway().captures_for("SLOW").len(), 1);
     assert_eq!(record(&open(), "SLOW").attempts().len(), 1);
 }
 
@@ -231,9 +227,7 @@ pub fn a_lookup_that_finds_nothing_never_opens_a_new_key<L: Ledger>(open: &dyn F
 /// any new attempt, the invoice's captures at the processor are asked for,
 /// one request per batch; what it captured is recorded, never charged.
 pub fn a_ledger_that_forgot_is_held_to_the_processors_captures<L: Ledger>(open: &dyn Fn() -> L) {
-    let books = Arc::new(InMemoryBooks::new());
-    let clock = clock();
-    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
+    let processor = Processor::new();
     let invoices = [
         worked_example("PAID-1", "tok_success"),
         worked_example("PAID-2", "tok_success"),
@@ -241,16 +235,18 @@ pub fn a_ledger_that_forgot_is_held_to_the_processors_captures<L: Ledger>(open: 
     ];
     // What the ledger knew before it forgot: two invoices paid.
     let before = crate::InMemoryLedger::new();
-    let first = service(gateway(), &before, &clock);
+    let first = service(processor.gateway(), &before, &processor.clock);
     for invoice in &invoices[..2] {
         first.issue(invoice).unwrap();
     }
     let paid = first.collect_all(&[id("PAID-1"), id("PAID-2")]);
     assert!(paid.iter().all(Result::is_ok), "{paid:?}");
     // A day and more later, the forgetful ledger is asked to collect all.
-    clock.advance(KEY_LIFETIME + Duration::from_secs(3600));
-    let rerun = gateway();
-    let service = service(&rerun, open(), &clock);
+    processor
+        .clock
+        .advance(KEY_LIFETIME + Duration::from_secs(3600));
+    let rerun = processor.gateway();
+    let service = service(&rerun, open(), &processor.clock);
     for invoice in &invoices {
         service.issue(invoice).unwrap();
     }
@@ -280,33 +276,28 @@ pub fn a_ledger_that_forgot_is_held_to_the_processors_captures<L: Ledger>(open: 
 /// finds nothing once the decline's key expired, and the invoice's captures
 /// under any key are asked for before the key is sent again.
 pub fn a_resumed_attempt_is_held_to_captures_under_other_keys<L: Ledger>(open: &dyn Fn() -> L) {
-    issue_all(open, &[worked_example("INV-1", "tok_success")]);
-    let books = Arc::new(InMemoryBooks::new());
-    let clock = clock();
-    let gateway = || FakeGateway::with_books(Arc::clone(&books)).with_clock(clock.clone());
-    let attempt = pending("INV-1", 1, clock.now());
-    open()
-        .begin_attempts(std::slice::from_ref(&attempt))
-        .unwrap();
-    let processor = gateway();
+    let (processor, attempt) = left_pending(open, "INV-1");
+    let earlier = processor.gateway();
     let declined = ChargeRequest::new(
         attempt.key().clone(),
         method("tok_card_declined"),
         attempt.amount(),
         "INV-1",
     );
-    assert!(processor.charge(&declined).is_err());
+    assert!(earlier.charge(&declined).is_err());
     let second = ChargeRequest::new(
         crate::attempt_key(&id("INV-1"), 2).unwrap(),
         method("tok_success"),
         attempt.amount(),
         "INV-1",
     );
-    let captured = processor.charge(&second).unwrap();
-    clock.advance(KEY_LIFETIME + Duration::from_secs(1));
+    let captured = earlier.charge(&second).unwrap();
+    processor
+        .clock
+        .advance(KEY_LIFETIME + Duration::from_secs(1));
 
-    let rerun = gateway();
-    let payment = service(&rerun, open(), &clock)
+    let rerun = processor.gateway();
+    let payment = service(&rerun, open(), &processor.clock)
         .collect(&id("INV-1"))
         .unwrap();
 

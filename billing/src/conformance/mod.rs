@@ -36,11 +36,12 @@
     clippy::missing_panics_doc
 )]
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use payment_gateway::{
-    Amount, ChargeId, Currency, DeclineCode, FakeGateway, ManualClock, PaymentGateway,
-    PaymentMethod,
+    Amount, ChargeId, Currency, DeclineCode, FakeGateway, InMemoryBooks, ManualClock,
+    PaymentGateway, PaymentMethod,
 };
 use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 
@@ -156,6 +157,41 @@ fn free_invoice(invoice: &str) -> Invoice {
 
 /// A clock at 2025-12-01 10:00:00.123 UTC, shared by a check's services and
 /// gateways.
+/// One sandbox processor that every gateway of a check talks to (its books
+/// and its clock), as one real processor serves every run.
+struct Processor {
+    books: Arc<InMemoryBooks>,
+    clock: ManualClock,
+}
+
+impl Processor {
+    fn new() -> Processor {
+        Processor {
+            books: Arc::new(InMemoryBooks::new()),
+            clock: clock(),
+        }
+    }
+
+    /// A new gateway, as a new run opens one, on the processor's books.
+    fn gateway(&self) -> FakeGateway<Arc<InMemoryBooks>> {
+        FakeGateway::with_books(Arc::clone(&self.books)).with_clock(self.clock.clone())
+    }
+
+    /// A run on `ledger` that sends each charge once (no retries).
+    fn once<L: Ledger>(
+        &self,
+        ledger: L,
+    ) -> BillingService<FakeGateway<Arc<InMemoryBooks>>, L, RecordingSleeper, ManualClock> {
+        BillingService::new(
+            self.gateway(),
+            ledger,
+            RecordingSleeper::new(),
+            self.clock.clone(),
+            policy(1),
+        )
+    }
+}
+
 fn clock() -> ManualClock {
     ManualClock::at_unix_millis(1_764_583_200_123)
 }

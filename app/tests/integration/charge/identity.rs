@@ -5,24 +5,36 @@
 //! never charged again; an id typed in another Unicode normalization form
 //! is the same invoice.
 
+use std::path::Path;
+
+use serde_json::Value;
+
 use crate::charge::ledger::{records, write_invoices};
 use crate::util::{ledgerly, scratch, stdout_of};
+
+/// The records `ledgerly <args> --db <ledger>` writes, quietly, with the
+/// sandbox's books at `books` when given.
+fn records_of(args: &[&str], ledger: &Path, books: Option<&Path>) -> Vec<Value> {
+    let mut command = ledgerly();
+    command.arg("--quiet").args(args).arg("--db").arg(ledger);
+    if let Some(books) = books {
+        command.arg("--sandbox-db").arg(books);
+    }
+    records(&stdout_of(&mut command))
+}
 
 #[test]
 fn a_restored_ledger_records_what_the_processor_captured_and_charges_only_the_rest() {
     let dir = scratch();
     let input = write_invoices(dir.path(), 30);
     let books = dir.path().join("ledgerly-sandbox.db");
-    let charge = |ledger: &str, input: &std::path::Path| {
-        let mut command = ledgerly();
-        command
-            .args(["--quiet", "charge", "--input"])
-            .arg(input)
-            .arg("--db")
-            .arg(dir.path().join(ledger))
-            .arg("--sandbox-db")
-            .arg(&books);
-        records(&stdout_of(&mut command))
+    let charge = |ledger: &str, input: &Path| {
+        let input = input.to_str().unwrap();
+        records_of(
+            &["charge", "--input", input],
+            &dir.path().join(ledger),
+            Some(&books),
+        )
     };
     // The first 20 invoices were charged into a ledger since lost.
     let first_twenty = dir.path().join("first.jsonl");
@@ -44,17 +56,12 @@ fn a_restored_ledger_records_what_the_processor_captured_and_charges_only_the_re
             assert_eq!(record["requests"], 1, "{record}");
         }
     }
-    let mut captures = ledgerly();
-    captures
-        .args(["sandbox", "captures", "--sandbox-db"])
-        .arg(&books)
-        .arg("--db")
-        .arg(dir.path().join("restored.db"));
-    assert_eq!(
-        records(&stdout_of(&mut captures)).len(),
-        30,
-        "one capture each"
+    let captures = records_of(
+        &["sandbox", "captures"],
+        &dir.path().join("restored.db"),
+        Some(&books),
     );
+    assert_eq!(captures.len(), 30, "one capture each");
 }
 
 #[test]
@@ -68,24 +75,18 @@ fn ids_that_are_the_same_text_in_another_normalization_form_are_one_invoice() {
     // Composed (NFC), then decomposed (NFD, as macOS writes it).
     let input = dir.path().join("cafe.jsonl");
     std::fs::write(&input, line("INV-caf\u{e9}") + &line("INV-cafe\u{301}")).unwrap();
-    let mut charge = ledgerly();
-    charge
-        .args(["--quiet", "charge", "--input"])
-        .arg(&input)
-        .arg("--db")
-        .arg(dir.path().join("ledgerly.db"));
+    let ledger = dir.path().join("ledgerly.db");
 
-    let written = records(&stdout_of(&mut charge));
+    let written = records_of(
+        &["charge", "--input", input.to_str().unwrap()],
+        &ledger,
+        None,
+    );
 
     assert_eq!(written.len(), 2);
     assert_eq!(written[0]["requests"], 1);
     assert_eq!(written[1]["requests"], 0, "the same invoice, already paid");
     assert_eq!(written[0]["charge_id"], written[1]["charge_id"]);
     assert_eq!(written[1]["id"], "INV-caf\u{e9}", "shown in NFC");
-    let mut invoices = ledgerly();
-    invoices
-        .arg("invoices")
-        .arg("--db")
-        .arg(dir.path().join("ledgerly.db"));
-    assert_eq!(records(&stdout_of(&mut invoices)).len(), 1);
+    assert_eq!(records_of(&["invoices"], &ledger, None).len(), 1);
 }
