@@ -1,8 +1,6 @@
 //! Invoices, their identifiers and their payment status.
 
 use std::fmt;
-
-use std::str::FromStr;
 use std::time::SystemTime;
 
 use payment_gateway::{Charge, Currency, DeclineCode, PaymentMethod, excerpt};
@@ -234,27 +232,14 @@ impl StatusKind {
     }
 }
 
-impl fmt::Display for StatusKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A status name that is not one of [`StatusKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown invoice status {0:?} (expected one of: open, paid, failed, unknown)")]
 pub struct UnknownStatus(pub String);
 
-impl FromStr for StatusKind {
-    type Err = UnknownStatus;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        StatusKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
-            .ok_or_else(|| UnknownStatus(name.to_owned()))
-    }
-}
+payment_gateway::by_exact_name!(StatusKind, UnknownStatus, |name: &str| UnknownStatus(
+    excerpt(name)
+));
 
 /// An invoice to issue: who pays, with what, and what pricing needs. It is
 /// priced once, by [`BillingService::issue`](crate::BillingService::issue),

@@ -1,7 +1,6 @@
 //! Why a charge did not happen, and why a request or an identifier is refused.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::{Currency, IdempotencyKey};
 
@@ -51,23 +50,10 @@ impl DeclineCode {
     }
 }
 
-impl fmt::Display for DeclineCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Parses a processor's code exactly as [`DeclineCode::as_str`] writes it.
-impl FromStr for DeclineCode {
-    type Err = UnknownDeclineCode;
-
-    fn from_str(code: &str) -> Result<Self, Self::Err> {
-        DeclineCode::ALL
-            .into_iter()
-            .find(|known| known.as_str() == code)
-            .ok_or_else(|| UnknownDeclineCode(code.to_owned()))
-    }
-}
+// A processor's code is read exactly as [`DeclineCode::as_str`] writes it.
+crate::by_exact_name!(DeclineCode, UnknownDeclineCode, |code: &str| {
+    UnknownDeclineCode(excerpt(code))
+});
 
 /// A decline code that is not one of [`DeclineCode::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

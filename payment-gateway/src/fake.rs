@@ -10,7 +10,7 @@ use crate::books::{BooksTransaction, Capture, KeyRecord, StoredResult};
 use crate::{
     BooksError, Charge, ChargeId, ChargeRequest, Clock, Currency, DeclineCode, GatewayError,
     IdempotencyKey, InMemoryBooks, InvalidRequest, Lookup, ManualClock, PaymentGateway,
-    RequestField, SandboxBooks,
+    RequestField, SandboxBooks, excerpt,
 };
 
 /// The payment-method tokens [`FakeGateway`] knows, and what each does.
@@ -71,7 +71,7 @@ impl FromStr for TestToken {
     type Err = InvalidRequest;
 
     fn from_str(token: &str) -> Result<Self, Self::Err> {
-        let unknown = || InvalidRequest::UnknownPaymentMethod(token.to_owned());
+        let unknown = || InvalidRequest::UnknownPaymentMethod(excerpt(token));
         match token {
             TestToken::SUCCESS => return Ok(TestToken::Success),
             TestToken::REPLY_LOST => return Ok(TestToken::ReplyLost),

@@ -128,6 +128,33 @@ pub trait PaymentGateway {
     fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError>;
 }
 
+/// `Display` and `FromStr` for an enum of names: each value is written as
+/// its `as_str()` and read back only from exactly that text (one of its
+/// `ALL`), anything else being `$unknown(text)`. One definition for every
+/// such list (decline codes here, invoice statuses in billing).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! by_exact_name {
+    ($type:ty, $error:ty, $unknown:expr) => {
+        impl ::std::fmt::Display for $type {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $type {
+            type Err = $error;
+
+            fn from_str(name: &str) -> Result<Self, Self::Err> {
+                <$type>::ALL
+                    .into_iter()
+                    .find(|known| known.as_str() == name)
+                    .ok_or_else(|| $unknown(name))
+            }
+        }
+    };
+}
+
 /// A gateway behind a reference or a smart pointer is the same gateway:
 /// one forwarding impl per pointer type, written once.
 macro_rules! forward_gateway {

@@ -36,8 +36,8 @@ impl Currency {
     }
 }
 
-/// Parses an ISO 4217 code in either case (`USD` or `usd`, as processors
-/// write it); anything else is refused.
+/// Parses an ISO 4217 code in upper case, as processors write it; anything
+/// else (`usd` included) is refused.
 impl FromStr for Currency {
     type Err = InvalidRequest;
 
