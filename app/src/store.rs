@@ -16,14 +16,19 @@ pub(crate) const LEDGER_ENV: &str = "LEDGERLY_DB";
 /// The sandbox's books' file name, beside the ledger.
 pub(crate) const DEFAULT_SANDBOX: &str = "ledgerly-sandbox.db";
 
-/// Whether a command may create a missing file (`charge`) or needs it to
-/// exist already (the commands that only read or settle).
+/// Whether a command may create a missing file (`charge`), needs it to
+/// exist already (`reconcile`, which settles), or only reads it (the
+/// listings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Open {
     /// Create the file if it is missing.
     Create,
     /// Refuse a missing file (exit 66).
     Existing,
+    /// Refuse a missing file (exit 66), and open the others for reading
+    /// only: nothing is created, migrated or written, so a listing works on
+    /// a file the user may only read and never changes it.
+    ReadOnly,
 }
 
 /// The ledger's location: `--db`, else `LEDGERLY_DB` (when set and not
@@ -58,7 +63,7 @@ pub(crate) fn sandbox_location(sandbox_db: Option<&Path>, ledger: &Location) -> 
 
 fn check_exists(location: &Location, kind: &'static str, open: Open) -> Result<(), AppError> {
     if let Location::File(path) = location
-        && open == Open::Existing
+        && open != Open::Create
         && !path.exists()
     {
         return Err(AppError::NoStore {
@@ -72,14 +77,22 @@ fn check_exists(location: &Location, kind: &'static str, open: Open) -> Result<(
 /// Opens the ledger at `location`; a newer schema is refused (exit 78).
 pub(crate) fn open_ledger(location: &Location, open: Open) -> Result<AnyLedger, AppError> {
     check_exists(location, "ledger", open)?;
-    AnyLedger::open(location).map_err(AppError::Store)
+    match open {
+        Open::ReadOnly => AnyLedger::open_read_only(location),
+        Open::Create | Open::Existing => AnyLedger::open(location),
+    }
+    .map_err(AppError::Store)
 }
 
 /// Opens the sandbox's books at `location`; a newer schema is refused
 /// (exit 78).
 pub(crate) fn open_books(location: &Location, open: Open) -> Result<AnyBooks, AppError> {
     check_exists(location, "sandbox books", open)?;
-    AnyBooks::open(location).map_err(AppError::Store)
+    match open {
+        Open::ReadOnly => AnyBooks::open_read_only(location),
+        Open::Create | Open::Existing => AnyBooks::open(location),
+    }
+    .map_err(AppError::Store)
 }
 
 /// The sandbox's books at `sandbox_db`, or beside the ledger at `db`.

@@ -73,6 +73,15 @@ impl AnyLedger {
             Location::Postgres(url) => PgLedger::connect(url).map(AnyLedger::Postgres),
         }
     }
+
+    /// Opens the existing ledger at `location` for reading only: nothing is
+    /// created, migrated or written, whatever the backend.
+    pub fn open_read_only(location: &Location) -> Result<AnyLedger, StoreError> {
+        match location {
+            Location::File(path) => SqliteLedger::open_read_only(path).map(AnyLedger::Sqlite),
+            Location::Postgres(url) => PgLedger::connect_read_only(url).map(AnyLedger::Postgres),
+        }
+    }
 }
 
 macro_rules! each {
@@ -161,6 +170,16 @@ impl AnyBooks {
         match location {
             Location::File(path) => SqliteSandboxBooks::open(path).map(AnyBooks::Sqlite),
             Location::Postgres(url) => PgSandboxBooks::connect(url).map(AnyBooks::Postgres),
+        }
+    }
+
+    /// Opens the existing books at `location` for reading only.
+    pub fn open_read_only(location: &Location) -> Result<AnyBooks, StoreError> {
+        match location {
+            Location::File(path) => SqliteSandboxBooks::open_read_only(path).map(AnyBooks::Sqlite),
+            Location::Postgres(url) => {
+                PgSandboxBooks::connect_read_only(url).map(AnyBooks::Postgres)
+            }
         }
     }
 }

@@ -85,7 +85,7 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
             .map_err(|error| AppError::usage(Cmd::Invoices, format!("--id: {error}")))?;
         filter = filter.with_id(id);
     }
-    let ledger = store::open_ledger(&store::ledger_location(args.db.as_deref()), Open::Existing)?;
+    let ledger = store::open_ledger(&store::ledger_location(args.db.as_deref()), Open::ReadOnly)?;
     let mut out = io::stdout().lock();
     let mut records = Vec::with_capacity(64 * 1024);
     if args.format == ListFormat::Csv {

@@ -69,7 +69,7 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
 
 fn captures(args: &CapturesArgs) -> Result<Status, AppError> {
     let location = store::books_location(args.db.as_deref(), args.sandbox_db.as_deref());
-    let books = store::open_books(&location, Open::Existing)?;
+    let books = store::open_books(&location, Open::ReadOnly)?;
     let mut out = io::stdout().lock();
     let mut records = Vec::with_capacity(64 * 1024);
     if args.format == ListFormat::Csv {

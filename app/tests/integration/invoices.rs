@@ -1,9 +1,11 @@
 //! `ledgerly invoices` (and `sandbox captures`) through the real binary:
 //! filtered by status and id, in every format, listed whole past their
-//! first page.
+//! first page, never writing what they read.
+
+use predicates::prelude::*;
 
 use crate::charge::ledger::{charged_fixture, listed, write_invoices};
-use crate::util::{on_ledger, scratch, stdout_of};
+use crate::util::{fixture, on_ledger, scratch, stdout_of};
 
 #[test]
 fn invoices_filter_by_status_and_id() {
@@ -65,4 +67,76 @@ fn invoices_and_captures_are_listed_whole_past_their_first_page() {
         .collect();
     let expected: Vec<String> = (1..=INVOICES).map(|n| format!("INV-{n:05}")).collect();
     assert_eq!(ids, expected);
+}
+
+/// Every database file in `dir` with a hash of its bytes, to hold a
+/// read-only command to. SQLite's `-shm` index (and an empty `-wal`),
+/// which a reader of a WAL-mode file may create when they are missing,
+/// hold none of the data and are left out.
+fn snapshot(dir: &std::path::Path) -> Vec<(String, u64)> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let empty = entry.metadata().unwrap().len() == 0;
+            !(name.ends_with("-shm") || name.ends_with("-wal") && empty)
+        })
+        .map(|entry| {
+            let mut hasher = DefaultHasher::new();
+            std::fs::read(entry.path()).unwrap().hash(&mut hasher);
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                hasher.finish(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_listings_never_write_what_they_read() {
+    let dir = charged_fixture();
+    // A ledger of an older schema (before claims), as an older release
+    // left it: a newer listing must read it, not migrate it.
+    let ledger = dir.path().join("ledgerly.db");
+    rusqlite::Connection::open(&ledger)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE claims; PRAGMA user_version = 1; PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
+    let before = snapshot(dir.path());
+
+    let listed_invoices = listed(&dir, &["invoices"]);
+    let captures = listed(&dir, &["sandbox", "captures"]);
+
+    assert_eq!(listed_invoices.len(), 8);
+    assert_eq!(captures.len(), 4);
+    assert_eq!(snapshot(dir.path()), before, "the listings changed a file");
+}
+
+#[test]
+fn a_database_of_another_program_is_refused_untouched_by_every_command() {
+    let dir = scratch();
+    let other = dir.path().join("ledgerly.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    let before = snapshot(dir.path());
+
+    for command in [
+        &["invoices"][..],
+        &["reconcile"][..],
+        &["charge", "--input", &fixture("charge.jsonl")][..],
+    ] {
+        on_ledger(&dir, command)
+            .assert()
+            .code(74)
+            .stderr(predicate::str::contains("is not a ledgerly ledger file"));
+        assert_eq!(snapshot(dir.path()), before, "{command:?} changed a file");
+    }
 }

@@ -142,7 +142,16 @@ impl PgSandboxBooks {
     /// Connects to the database at `url`, creating and migrating the books'
     /// tables as needed; books written by a newer schema are refused.
     pub fn connect(url: &str) -> Result<PgSandboxBooks, StoreError> {
-        let mut client = super::connect(url, KIND)?;
+        PgSandboxBooks::with_client(url, super::connect(url, KIND)?)
+    }
+
+    /// Connects to the books at `url` for reading only (see
+    /// `postgres::connect_read_only`).
+    pub fn connect_read_only(url: &str) -> Result<PgSandboxBooks, StoreError> {
+        PgSandboxBooks::with_client(url, super::connect_read_only(url, KIND)?)
+    }
+
+    fn with_client(url: &str, mut client: Client) -> Result<PgSandboxBooks, StoreError> {
         let connection = client
             .batch_execute("SET synchronous_commit = off")
             .and_then(|()| Connection::prepare(client))

@@ -140,6 +140,16 @@ impl PgLedger {
         })
     }
 
+    /// Connects to the ledger at `url` for reading only (see
+    /// `postgres::connect_read_only`): a read-only role will do.
+    pub fn connect_read_only(url: &str) -> Result<PgLedger, StoreError> {
+        let client = super::connect_read_only(url, KIND)?;
+        Ok(PgLedger {
+            url: redact(url),
+            client: Mutex::new(client),
+        })
+    }
+
     /// The ledger's schema version in the database at `url`, without
     /// migrating it (0 when it has none).
     pub fn schema_version(url: &str) -> Result<i64, StoreError> {

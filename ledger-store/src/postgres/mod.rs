@@ -81,6 +81,54 @@ pub(crate) fn connect(url: &str, kind: Kind) -> Result<Client, StoreError> {
     Ok(client)
 }
 
+/// Connects to `url` for reading `kind`'s tables only: the session's
+/// transactions are read-only (a write fails, so a read-only role or a
+/// replica will do), nothing is migrated, and a database without `kind`'s
+/// tables, or with a newer schema, is refused.
+pub(crate) fn connect_read_only(url: &str, kind: Kind) -> Result<Client, StoreError> {
+    let failed = |error: postgres::Error| StoreError::Postgres {
+        url: redact(url),
+        message: describe(&error),
+    };
+    let mut client = Client::connect(url, NoTls).map_err(failed)?;
+    client
+        .batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        .map_err(failed)?;
+    let version = read_version(&mut client, kind.name).map_err(failed)?;
+    let supported = i64::try_from(kind.migrations.len()).unwrap_or(i64::MAX);
+    if version == 0 {
+        return Err(StoreError::WrongKind {
+            path: redact(url),
+            expected: kind.name,
+        });
+    }
+    if version > supported {
+        return Err(StoreError::NewerSchema {
+            path: redact(url),
+            kind: kind.name,
+            found: version,
+            supported,
+        });
+    }
+    Ok(client)
+}
+
+/// `kind`'s schema version in the database (0 when it has none).
+fn read_version(client: &mut Client, kind: &str) -> Result<i64, postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('ledgerly_schema') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if !exists {
+        return Ok(0);
+    }
+    client
+        .query_opt(
+            "SELECT version FROM ledgerly_schema WHERE kind = $1",
+            &[&kind],
+        )?
+        .map_or(Ok(0), |row| row.try_get(0))
+}
+
 fn migrate(url: &str, client: &mut Client, kind: Kind) -> Result<(), StoreError> {
     let failed = |error: postgres::Error| StoreError::Postgres {
         url: redact(url),
@@ -138,21 +186,7 @@ pub(crate) fn version_of(url: &str, kind: &str) -> Result<i64, StoreError> {
         message: describe(&error),
     };
     let mut client = Client::connect(url, NoTls).map_err(failed)?;
-    let exists: bool = client
-        .query_one("SELECT to_regclass('ledgerly_schema') IS NOT NULL", &[])
-        .and_then(|row| row.try_get(0))
-        .map_err(failed)?;
-    if !exists {
-        return Ok(0);
-    }
-    client
-        .query_opt(
-            "SELECT version FROM ledgerly_schema WHERE kind = $1",
-            &[&kind],
-        )
-        .map_err(failed)?
-        .map_or(Ok(0), |row| row.try_get(0))
-        .map_err(failed)
+    read_version(&mut client, kind).map_err(failed)
 }
 
 #[cfg(test)]

@@ -90,6 +90,15 @@ impl SqliteSandboxBooks {
         })
     }
 
+    /// Opens the existing books at `path` for reading only, as
+    /// [`SqliteLedger::open_read_only`](crate::SqliteLedger::open_read_only)
+    /// opens a ledger.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteSandboxBooks, StoreError> {
+        Ok(SqliteSandboxBooks {
+            file: SqliteFile::open_read_only(path.as_ref(), KIND)?,
+        })
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.file.path

@@ -134,6 +134,15 @@ impl SqliteLedger {
         schema::version_of(path.as_ref())
     }
 
+    /// Opens the existing ledger at `path` for reading only: nothing is
+    /// created or migrated, a file of another kind is refused untouched,
+    /// and a write through it fails. For the listings, which never write.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteLedger, StoreError> {
+        Ok(SqliteLedger {
+            file: SqliteFile::open_read_only(path.as_ref(), KIND)?,
+        })
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.file.path

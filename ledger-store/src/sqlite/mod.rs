@@ -36,6 +36,16 @@ impl SqliteFile {
         })
     }
 
+    /// Opens the existing file of `kind` at `path` for reading only
+    /// ([`schema::open_read_only`]).
+    fn open_read_only(path: &Path, kind: schema::FileKind) -> Result<SqliteFile, StoreError> {
+        let connection = schema::open_read_only(path, kind)?;
+        Ok(SqliteFile {
+            path: path.to_owned(),
+            connection: Mutex::new(connection),
+        })
+    }
+
     /// The connection, even if a thread panicked while holding it: SQLite
     /// rolls back a transaction that was not committed, so nothing is half
     /// written.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::StoreError;
 
@@ -42,18 +42,12 @@ pub(crate) struct FileKind {
 /// refused, so an older binary (a rollback) never writes to it.
 pub(crate) fn open(path: &Path, kind: FileKind) -> Result<Connection, StoreError> {
     let failed = |error: rusqlite::Error| StoreError::sqlite(path, &error);
-    // A device, a directory or a pipe is no ledger: refused before SQLite
-    // opens it, which would leave a journal beside `/dev/null`.
-    if let Ok(metadata) = std::fs::metadata(path)
-        && !metadata.is_file()
-    {
-        return Err(StoreError::Unsupported {
-            path: path.display().to_string(),
-            message: "not a regular file".to_owned(),
-        });
-    }
+    refuse_what_is_not_a_file(path)?;
     let mut connection = Connection::open(path).map_err(failed)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+    // What the file is, before anything is written to it: a database of
+    // another program is refused untouched (not even switched to WAL).
+    check_kind(path, &connection, kind, Access::ReadWrite)?;
     // WAL lets readers and one writer work at once across processes; the
     // synchronous level says whether a commit must survive a power cut.
     let mode = journal_mode_wal(&connection).map_err(failed)?;
@@ -71,6 +65,107 @@ pub(crate) fn open(path: &Path, kind: FileKind) -> Result<Connection, StoreError
         .map_err(failed)?;
     migrate(path, &mut connection, kind)?;
     Ok(connection)
+}
+
+/// Opens the existing file of `kind` at `path` for reading only: nothing
+/// is created, switched, stamped or migrated, so a listing works on a file
+/// the user may only read (an auditor, a backup on read-only media) and
+/// never changes what it reads. A file of another kind, or written by a
+/// newer schema, is refused untouched. An older schema is read as it is:
+/// every table a reader queries exists since version 1.
+///
+/// SQLite reads a WAL-mode file through its `-shm` index, which it creates
+/// beside the file when it is missing; where it cannot (read-only media, a
+/// directory the user may not write), nobody can be writing the file
+/// either, so it is opened as immutable instead.
+pub(crate) fn open_read_only(path: &Path, kind: FileKind) -> Result<Connection, StoreError> {
+    let failed = |error: rusqlite::Error| StoreError::sqlite(path, &error);
+    refuse_what_is_not_a_file(path)?;
+    let open = |connection: Connection| -> Result<Connection, StoreError> {
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        check_kind(path, &connection, kind, Access::ReadOnly)?;
+        Ok(connection)
+    };
+    let shared = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(failed)
+        .and_then(open);
+    match shared {
+        Err(StoreError::Sqlite { .. }) => {
+            // A URI's own characters in the path are escaped.
+            let escaped = path
+                .display()
+                .to_string()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23");
+            let uri = format!("file:{escaped}?immutable=1");
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+            Connection::open_with_flags(uri, flags)
+                .map_err(failed)
+                .and_then(open)
+        }
+        other => other,
+    }
+}
+
+/// Whether a command may write the file it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// A device, a directory or a pipe is no ledger: refused before SQLite
+/// opens it, which would leave a journal beside `/dev/null`.
+fn refuse_what_is_not_a_file(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => Err(StoreError::Unsupported {
+            path: path.display().to_string(),
+            message: "not a regular file".to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that the file at `path` is one of `kind`, written by a schema this
+/// binary knows. For a write, a file with no id and no tables at all is a
+/// new one (SQLite creates an empty file); for a read, only a file of
+/// `kind` will do. Reads only.
+fn check_kind(
+    path: &Path,
+    connection: &Connection,
+    kind: FileKind,
+    access: Access,
+) -> Result<(), StoreError> {
+    let failed = |error: rusqlite::Error| StoreError::sqlite(path, &error);
+    // One statement, so one snapshot: another process creating the file
+    // at the same moment is seen before its first commit or after it.
+    let (application_id, version, tables): (i64, i64, i64) = connection
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id), \
+                    (SELECT user_version FROM pragma_user_version), \
+                    (SELECT count(*) FROM sqlite_master)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .map_err(failed)?;
+    let new = application_id == 0 && version == 0 && tables == 0;
+    if application_id != i64::from(kind.application_id) && !(new && access == Access::ReadWrite) {
+        return Err(StoreError::WrongKind {
+            path: path.display().to_string(),
+            expected: kind.name,
+        });
+    }
+    let supported = i64::try_from(kind.migrations.len()).unwrap_or(i64::MAX);
+    if version > supported {
+        return Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            kind: kind.name,
+            found: version,
+            supported,
+        });
+    }
+    Ok(())
 }
 
 /// Switches to WAL. The switch needs a lock the busy timeout does not wait
