@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ledger_store::{AnyBooks, AnyLedger, Location};
+use ledger_store::{AnyBooks, AnyLedger, Location, StoreError};
 
 use crate::error::AppError;
 
@@ -74,25 +74,49 @@ fn check_exists(location: &Location, kind: &'static str, open: Open) -> Result<(
     Ok(())
 }
 
-/// Opens the ledger at `location`; a newer schema is refused (exit 78).
-pub(crate) fn open_ledger(location: &Location, open: Open) -> Result<AnyLedger, AppError> {
-    check_exists(location, "ledger", open)?;
-    match open {
-        Open::ReadOnly => AnyLedger::open_read_only(location),
-        Open::Create | Open::Existing => AnyLedger::open(location),
-    }
-    .map_err(AppError::Store)
+/// How one kind of store is opened, for reading and writing or for
+/// reading only.
+struct Openers<T> {
+    kind: &'static str,
+    read_write: fn(&Location) -> Result<T, StoreError>,
+    read_only: fn(&Location) -> Result<T, StoreError>,
 }
 
-/// Opens the sandbox's books at `location`; a newer schema is refused
-/// (exit 78).
-pub(crate) fn open_books(location: &Location, open: Open) -> Result<AnyBooks, AppError> {
-    check_exists(location, "sandbox books", open)?;
-    match open {
-        Open::ReadOnly => AnyBooks::open_read_only(location),
-        Open::Create | Open::Existing => AnyBooks::open(location),
+impl<T> Openers<T> {
+    /// Opens the store at `location` as `open` says; a missing file is
+    /// refused unless it may be created, a newer schema always (exit 78).
+    fn open(&self, location: &Location, open: Open) -> Result<T, AppError> {
+        check_exists(location, self.kind, open)?;
+        let opener = match open {
+            Open::ReadOnly => self.read_only,
+            Open::Create | Open::Existing => self.read_write,
+        };
+        opener(location).map_err(AppError::Store)
     }
-    .map_err(AppError::Store)
+}
+
+/// How the ledger is opened.
+const LEDGER: Openers<AnyLedger> = Openers {
+    kind: "ledger",
+    read_write: AnyLedger::open,
+    read_only: AnyLedger::open_read_only,
+};
+
+/// How the sandbox's books are opened.
+const BOOKS: Openers<AnyBooks> = Openers {
+    kind: "sandbox books",
+    read_write: AnyBooks::open,
+    read_only: AnyBooks::open_read_only,
+};
+
+/// Opens the ledger at `location`.
+pub(crate) fn open_ledger(location: &Location, open: Open) -> Result<AnyLedger, AppError> {
+    LEDGER.open(location, open)
+}
+
+/// Opens the sandbox's books at `location`.
+pub(crate) fn open_books(location: &Location, open: Open) -> Result<AnyBooks, AppError> {
+    BOOKS.open(location, open)
 }
 
 /// The sandbox's books at `sandbox_db`, or beside the ledger at `db`.

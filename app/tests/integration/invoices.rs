@@ -69,6 +69,24 @@ fn invoices_and_captures_are_listed_whole_past_their_first_page() {
     assert_eq!(ids, expected);
 }
 
+/// The ledger as schema 1 left it: before claims.
+const BACK_TO_SCHEMA_1: &str =
+    "DROP TABLE claims; PRAGMA user_version = 1; PRAGMA wal_checkpoint(TRUNCATE);";
+
+/// What makes a SQLite file another program's database.
+const ANOTHER_PROGRAMS_TABLE: &str =
+    "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine');";
+
+/// Runs `batch` on the ledger file in `dir`, as another program would,
+/// and returns the [`snapshot`] of `dir` after it.
+fn ledger_after_sql(dir: &tempfile::TempDir, batch: &str) -> Vec<(String, u64)> {
+    rusqlite::Connection::open(dir.path().join("ledgerly.db"))
+        .unwrap()
+        .execute_batch(batch)
+        .unwrap();
+    snapshot(dir.path())
+}
+
 /// Every database file in `dir` with a hash of its bytes, to hold a
 /// read-only command to. SQLite's `-shm` index (and an empty `-wal`),
 /// which a reader of a WAL-mode file may create when they are missing,
@@ -101,14 +119,7 @@ fn the_listings_never_write_what_they_read() {
     let dir = charged_fixture();
     // A ledger of an older schema (before claims), as an older release
     // left it: a newer listing must read it, not migrate it.
-    let ledger = dir.path().join("ledgerly.db");
-    rusqlite::Connection::open(&ledger)
-        .unwrap()
-        .execute_batch(
-            "DROP TABLE claims; PRAGMA user_version = 1; PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .unwrap();
-    let before = snapshot(dir.path());
+    let before = ledger_after_sql(&dir, BACK_TO_SCHEMA_1);
 
     let listed_invoices = listed(&dir, &["invoices"]);
     let captures = listed(&dir, &["sandbox", "captures"]);
@@ -121,12 +132,7 @@ fn the_listings_never_write_what_they_read() {
 #[test]
 fn a_database_of_another_program_is_refused_untouched_by_every_command() {
     let dir = scratch();
-    let other = dir.path().join("ledgerly.db");
-    rusqlite::Connection::open(&other)
-        .unwrap()
-        .execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine');")
-        .unwrap();
-    let before = snapshot(dir.path());
+    let before = ledger_after_sql(&dir, ANOTHER_PROGRAMS_TABLE);
 
     for command in [
         &["invoices"][..],

@@ -94,14 +94,18 @@ pub(crate) fn connect_read_only(url: &str, kind: Kind) -> Result<Client, StoreEr
     client
         .batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         .map_err(failed)?;
-    let version = read_version(&mut client, kind.name).map_err(failed)?;
-    let supported = i64::try_from(kind.migrations.len()).unwrap_or(i64::MAX);
-    if version == 0 {
-        return Err(StoreError::WrongKind {
+    match read_version(&mut client, kind.name).map_err(failed)? {
+        0 => Err(StoreError::WrongKind {
             path: redact(url),
             expected: kind.name,
-        });
+        }),
+        version => refuse_newer(url, kind, version).map(|()| client),
     }
+}
+
+/// Refuses `kind`'s tables at `url` when a newer ledgerly wrote them.
+fn refuse_newer(url: &str, kind: Kind, version: i64) -> Result<(), StoreError> {
+    let supported = i64::try_from(kind.migrations.len()).unwrap_or(i64::MAX);
     if version > supported {
         return Err(StoreError::NewerSchema {
             path: redact(url),
@@ -110,7 +114,7 @@ pub(crate) fn connect_read_only(url: &str, kind: Kind) -> Result<Client, StoreEr
             supported,
         });
     }
-    Ok(client)
+    Ok(())
 }
 
 /// `kind`'s schema version in the database (0 when it has none).
@@ -156,14 +160,7 @@ fn migrate(url: &str, client: &mut Client, kind: Kind) -> Result<(), StoreError>
         .map_err(failed)?
         .map_or(Ok(0), |row| row.try_get(0))
         .map_err(failed)?;
-    if version > supported {
-        return Err(StoreError::NewerSchema {
-            path: redact(url),
-            kind: kind.name,
-            found: version,
-            supported,
-        });
-    }
+    refuse_newer(url, kind, version)?;
     let start = usize::try_from(version).unwrap_or(0);
     for step in kind.migrations.iter().skip(start) {
         transaction.batch_execute(step).map_err(failed)?;

@@ -189,32 +189,15 @@ fn journal_mode_wal(connection: &Connection) -> Result<String, rusqlite::Error> 
 
 fn migrate(path: &Path, connection: &mut Connection, kind: FileKind) -> Result<(), StoreError> {
     let failed = |error: rusqlite::Error| StoreError::sqlite(path, &error);
-    let supported = i64::try_from(kind.migrations.len()).unwrap_or(i64::MAX);
     // One process migrates at a time: the immediate transaction takes the
     // write lock, and the version is read again under it.
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(failed)?;
-    let application_id: i32 = transaction
-        .query_row("PRAGMA application_id", [], |row| row.get(0))
-        .map_err(failed)?;
+    check_kind(path, &transaction, kind, Access::ReadWrite)?;
     let version: i64 = transaction
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(failed)?;
-    if application_id != kind.application_id && (application_id != 0 || version != 0) {
-        return Err(StoreError::WrongKind {
-            path: path.display().to_string(),
-            expected: kind.name,
-        });
-    }
-    if version > supported {
-        return Err(StoreError::NewerSchema {
-            path: path.display().to_string(),
-            kind: kind.name,
-            found: version,
-            supported,
-        });
-    }
     let start = usize::try_from(version).unwrap_or(0);
     for (index, step) in kind.migrations.iter().enumerate().skip(start) {
         transaction.execute_batch(step).map_err(failed)?;
