@@ -159,7 +159,7 @@ pub(crate) struct Args {
     )]
     pub(crate) max_attempts: u32,
 
-    /// Who this worker is in the claims it holds [default: hostname:pid]
+    /// Who this worker is in the claims it holds, with a nonce of this run added (name/1a2b3c4d), so two runs given one name never share claims [default: hostname:pid]
     #[arg(long, value_name = "NAME")]
     pub(crate) worker: Option<String>,
 
@@ -226,6 +226,27 @@ fn default_worker() -> String {
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{host}:{}", std::process::id())
+}
+
+/// A nonce of this run, eight hex digits: a worker's id in its claims is its
+/// name and this nonce, so two live workers given one name (a copied unit
+/// file, containers whose hostname and pid are the same) never take each
+/// other's claims for their own and send every request twice. The name
+/// still says whose a claim is; the nonce says which run.
+fn run_nonce() -> String {
+    use std::io::Read as _;
+    let mut bytes = [0_u8; 4];
+    let random =
+        std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut bytes));
+    if random.is_err() {
+        // No random device: the clock's nanoseconds and the process id,
+        // different for two processes started at the same second.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        bytes = (nanos ^ std::process::id().rotate_left(16)).to_le_bytes();
+    }
+    format!("{:08x}", u32::from_le_bytes(bytes))
 }
 
 /// A gateway that counts the charge requests each invoice (the request's
@@ -326,7 +347,9 @@ fn batch_size(latency: Duration) -> usize {
 pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let policy = RetryPolicy::new(args.max_attempts, BASE_DELAY, MAX_DELAY)
         .map_err(|error| AppError::usage(Cmd::Charge, format!("--max-attempts: {error}")))?;
-    let worker = WorkerId::new(args.worker.clone().unwrap_or_else(default_worker))
+    let name = args.worker.clone().unwrap_or_else(default_worker);
+    let worker = WorkerId::new(name)
+        .and_then(|name| WorkerId::new(format!("{name}/{}", run_nonce())))
         .map_err(|error| AppError::usage(Cmd::Charge, format!("--worker: {error}")))?;
     let reader = open_input(&args.input)?;
     let (ledger, books) =
@@ -736,6 +759,14 @@ mod tests {
             default_worker(),
             format!("{}:{}", host.trim(), std::process::id())
         );
+    }
+
+    #[test]
+    fn each_run_has_a_nonce_of_its_own() {
+        let (one, two) = (run_nonce(), run_nonce());
+        assert_eq!(one.len(), 8);
+        assert!(one.bytes().all(|byte| byte.is_ascii_hexdigit()), "{one}");
+        assert_ne!(one, two, "two runs share a name, never a nonce");
     }
 
     #[test]

@@ -448,13 +448,23 @@ fn three_workers_killed_and_restarted_at_random_moments_on_postgres_capture_each
 #[test]
 fn several_runs_at_once_on_one_ledger_divide_the_invoices_and_capture_each_once() {
     for place in Place::all() {
-        several_runs_at_once(&place);
+        several_runs_at_once(&place, &[]);
+    }
+}
+
+#[test]
+fn runs_given_one_worker_name_still_divide_the_invoices_and_send_each_request_once() {
+    // A copied unit file, or containers whose hostname and pid are equal:
+    // every run is `--worker billing`, and none may take another's claims
+    // for its own.
+    for place in Place::all() {
+        several_runs_at_once(&place, &["--worker", "billing"]);
     }
 }
 
 // The counts go to stderr (shown with --nocapture), as in the tests.
 #[allow(clippy::print_stderr)]
-fn several_runs_at_once(place: &Place) {
+fn several_runs_at_once(place: &Place, flags: &[&str]) {
     const INVOICES: usize = 300;
     const RUNS: usize = 3;
     let dir = scratch();
@@ -470,7 +480,7 @@ fn several_runs_at_once(place: &Place) {
     let children: Vec<Child> = (0..RUNS)
         .map(|n| {
             let out = std::fs::File::create(dir.path().join(format!("run-{n}.jsonl"))).unwrap();
-            place.spawn_charge_to(&input, "1ms", &[], out.into())
+            place.spawn_charge_to(&input, "1ms", flags, out.into())
         })
         .collect();
     let codes: Vec<Option<i32>> = children
