@@ -26,16 +26,30 @@ pub enum Location {
 }
 
 impl Location {
-    /// What `text` names: a PostgreSQL URL when it starts with
-    /// `postgres://` or `postgresql://`, else a file path.
+    /// What `text` names: a PostgreSQL database when it is a `postgres://`
+    /// or `postgresql://` URL (the scheme in any case, as URLs allow) or a
+    /// key=value connection string the driver reads (`host=db user=u
+    /// dbname=ledgerly`), else a file path. A connection string is never
+    /// taken for a file, which would be created under its name (secrets
+    /// included) and shown in messages.
     pub fn parse(text: impl AsRef<Path>) -> Location {
         let path = text.as_ref();
-        match path.to_str() {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Location::Postgres(url.to_owned())
+        let Some(text) = path.to_str() else {
+            return Location::File(path.to_path_buf());
+        };
+        for scheme in ["postgres://", "postgresql://"] {
+            if text.len() >= scheme.len()
+                && text.is_char_boundary(scheme.len())
+                && text[..scheme.len()].eq_ignore_ascii_case(scheme)
+            {
+                // The driver reads the scheme in lower case only.
+                return Location::Postgres(format!("{scheme}{}", &text[scheme.len()..]));
             }
-            _ => Location::File(path.to_path_buf()),
         }
+        if text.contains('=') && text.parse::<postgres::Config>().is_ok() {
+            return Location::Postgres(text.to_owned());
+        }
+        Location::File(path.to_path_buf())
     }
 
     /// Whether this is a PostgreSQL database.
@@ -247,5 +261,29 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(Location::parse("a/b.db").to_string(), "a/b.db");
+    }
+
+    #[test]
+    fn a_database_in_any_spelling_is_a_database_and_never_shows_its_password() {
+        assert_eq!(
+            Location::parse("POSTGRES://u:s3cret@h/db"),
+            Location::Postgres("postgres://u:s3cret@h/db".into())
+        );
+        assert!(Location::parse("PostgreSQL://h/db").is_postgres());
+        for text in [
+            "POSTGRES://u:s3cret@h/db",
+            "host=db user=u password=s3cret dbname=ledgerly",
+            "host=/run/postgresql user=u password=s3cret",
+            "postgres://u@h/db?password=s3cret",
+        ] {
+            let location = Location::parse(text);
+            assert!(location.is_postgres(), "{text}");
+            assert!(
+                !location.to_string().contains("s3cret"),
+                "{text}: {location}"
+            );
+        }
+        // Not a known parameter: a file whose name holds `=`.
+        assert!(!Location::parse("reports=2026.db").is_postgres());
     }
 }

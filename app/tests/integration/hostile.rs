@@ -565,3 +565,44 @@ fn under_an_address_space_limit_malloc_keeps_one_arena() {
     );
     assert!(!environment_under("true").contains("MALLOC_ARENA_MAX"));
 }
+
+#[test]
+fn no_password_reaches_any_output_whatever_the_urls_shape() {
+    // Nothing listens on port 1: every command fails to connect and says
+    // so, naming the database without its secret.
+    let secret = "s3cr/et?x";
+    let shapes = [
+        format!("postgres://billing:{secret}@127.0.0.1:1/ledgerly"),
+        format!("POSTGRES://billing:{secret}@127.0.0.1:1/ledgerly"),
+        format!("postgres://billing@127.0.0.1:1/ledgerly?password={secret}"),
+        "postgresql://billing:s3cr%2Fet%3Fx@127.0.0.1:1/ledgerly".to_owned(),
+        format!("host=127.0.0.1 port=1 user=billing password={secret} dbname=ledgerly"),
+    ];
+    let dir = scratch();
+    for url in &shapes {
+        for command in [
+            &["charge", "--input", "-"][..],
+            &["invoices"][..],
+            &["reconcile"][..],
+            &["sandbox", "captures"][..],
+        ] {
+            let output = ledgerly()
+                .current_dir(dir.path())
+                .args(command)
+                .arg("--db")
+                .arg(url)
+                .write_stdin("")
+                .output()
+                .unwrap();
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert_eq!(output.status.code(), Some(74), "{command:?} {url}: {said}");
+            assert!(!said.contains("s3cr"), "{command:?} {url}: {said}");
+        }
+    }
+    // No file was created under a connection string's name.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -34,27 +34,83 @@ pub(crate) struct Kind {
 }
 
 /// `url` with its password, if any, replaced by `***`: messages name the
-/// database, never its secret.
+/// database, never its secret, whatever the URL's shape.
+///
+/// Every place the driver could read a password from is masked: the user
+/// information of a URL (up to its last `@`, so an unencoded `/`, `?` or `@`
+/// in the password is masked too) and every `password=` parameter, in a URL
+/// or a key=value connection string. Then the password the driver's own
+/// parser finds is looked for in what is left, as a last net; a text the
+/// driver cannot parse is shown only as its scheme.
 pub fn redact(url: &str) -> String {
+    let mut shown = mask_user_info(url);
+    shown = mask_password_parameters(&shown);
+    match url.parse::<postgres::Config>() {
+        Ok(config) => {
+            // Both places the driver reads are masked above; this net is
+            // for a spelling they missed (an escape in a key=value string).
+            // A password of one or two characters left after them would be
+            // one the user's text does not hold, and replacing it would
+            // garble every other word.
+            if let Some(password) = config.get_password() {
+                let password = String::from_utf8_lossy(password);
+                if password.chars().count() >= 3 {
+                    shown = shown.replace(password.as_ref(), "***");
+                }
+            }
+            shown
+        }
+        Err(_) => match url.find("://") {
+            Some(end) => format!("{}://…", &url[..end]),
+            // Without `=` there is no parameter, so no password to hide.
+            None if !url.contains('=') => url.to_owned(),
+            None => "a connection string that does not parse".to_owned(),
+        },
+    }
+}
+
+/// A URL's `user:password@` with the password masked.
+fn mask_user_info(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
     let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
+    // The driver ends the user information at the first `@`; masking up to
+    // the last one covers that and any stranger reading.
+    let Some(at) = rest.rfind('@') else {
         return url.to_owned();
     };
-    let user_info = &authority[..at];
-    let Some(colon) = user_info.find(':') else {
-        return url.to_owned();
-    };
-    format!(
-        "{}{}:***{}",
-        &url[..scheme_end + 3],
-        &user_info[..colon],
-        &rest[at..]
-    )
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+/// Every `password=` parameter's value masked: up to the next `&` in a
+/// URL's query, up to the next space (or the closing quote) in a key=value
+/// string.
+fn mask_password_parameters(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("password=") {
+        let value_start = at + "password=".len();
+        shown.push_str(&rest[..value_start]);
+        let value = &rest[value_start..];
+        let end = if let Some(quoted) = value.strip_prefix('\'') {
+            quoted.find('\'').map_or(value.len(), |close| close + 2)
+        } else {
+            value.find(['&', ' ']).unwrap_or(value.len())
+        };
+        shown.push_str("***");
+        rest = &value[end..];
+    }
+    shown.push_str(rest);
+    shown
 }
 
 /// What PostgreSQL said, in one line: its message for a database error,
@@ -189,6 +245,32 @@ pub(crate) fn version_of(url: &str, kind: &str) -> Result<i64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_is_never_shown_whatever_the_urls_shape() {
+        let secret = "s3cr/et?x";
+        for url in [
+            "postgres://billing:s3cr/et?x@db/ledgerly".to_owned(),
+            "postgres://billing@db/ledgerly?password=s3cr/et?x".to_owned(),
+            "postgres://billing@db/ledgerly?sslmode=disable&password=s3cr/et?x&x=1".to_owned(),
+            "postgresql://billing:s3cr%2Fet%3Fx@db/ledgerly".to_owned(),
+            "host=db user=billing password=s3cr/et?x dbname=ledgerly".to_owned(),
+            "host=db user=billing password='s3cr/et?x' dbname=ledgerly".to_owned(),
+            format!("postgres://billing:{secret}@db:5432/ledgerly?host=/run/pg"),
+        ] {
+            let shown = redact(&url);
+            assert!(!shown.contains("s3cr"), "{url} -> {shown}");
+            assert!(
+                shown.contains("billing") || shown.ends_with("://…"),
+                "{url} -> {shown}"
+            );
+        }
+        // A text the driver cannot parse is shown as its scheme only.
+        assert_eq!(
+            redact("postgres://billing:s3cret@db:notaport/x"),
+            "postgres://…"
+        );
+    }
 
     #[test]
     fn a_password_in_a_url_is_never_shown() {
