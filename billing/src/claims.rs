@@ -147,6 +147,7 @@ impl Claims for InMemoryLedger {
         ids: &[InvoiceId],
         lease: Duration,
     ) -> Result<Vec<ClaimOutcome>, LedgerError> {
+        self.room_for_a_write()?;
         let mut claims = self
             .claims()
             .claims
@@ -170,6 +171,7 @@ impl Claims for InMemoryLedger {
     }
 
     fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError> {
+        self.room_for_a_write()?;
         let mut claims = self
             .claims()
             .claims

@@ -2,6 +2,7 @@
 //! implements, and [`InMemoryLedger`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use payment_gateway::{Charge, PaymentMethod};
@@ -410,17 +411,48 @@ pub fn apply_update(
     }
 }
 
-/// A ledger in memory, for tests and the sandbox. It never fails.
-#[derive(Debug, Default)]
+/// A ledger in memory, for tests and the sandbox. It never fails, unless a
+/// test fills its "disk" ([`InMemoryLedger::fill_disk_after`]).
+#[derive(Debug)]
 pub struct InMemoryLedger {
     records: Mutex<BTreeMap<InvoiceId, InvoiceRecord>>,
     claims: ClaimMap,
+    /// How many more writes succeed before every write fails.
+    writes_left: AtomicUsize,
+}
+
+impl Default for InMemoryLedger {
+    fn default() -> InMemoryLedger {
+        InMemoryLedger {
+            records: Mutex::default(),
+            claims: ClaimMap::default(),
+            writes_left: AtomicUsize::new(usize::MAX),
+        }
+    }
 }
 
 impl InMemoryLedger {
     /// An empty ledger.
     pub fn new() -> InMemoryLedger {
         InMemoryLedger::default()
+    }
+
+    /// Fills the ledger's disk after `writes` more writes: every write
+    /// after them fails as a storage failure does (`disk full`), reads
+    /// still work. For tests of what a full disk in the middle of a run
+    /// leaves behind.
+    pub fn fill_disk_after(&self, writes: usize) {
+        self.writes_left.store(writes, Ordering::SeqCst);
+    }
+
+    /// One write's room on the disk, or the failure of a full one.
+    pub(crate) fn room_for_a_write(&self) -> Result<(), LedgerError> {
+        self.writes_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .map(|_| ())
+            .map_err(|_| LedgerError::new("disk full"))
     }
 
     /// Who holds which invoice.
@@ -443,6 +475,7 @@ impl InMemoryLedger {
 
 impl Ledger for InMemoryLedger {
     fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
+        self.room_for_a_write()?;
         let mut records = self.lock();
         Ok(invoices
             .iter()
@@ -467,6 +500,7 @@ impl Ledger for InMemoryLedger {
     }
 
     fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
+        self.room_for_a_write()?;
         let mut records = self.lock();
         let mut changed: BTreeMap<InvoiceId, InvoiceRecord> = BTreeMap::new();
         for attempt in attempts {
@@ -483,6 +517,7 @@ impl Ledger for InMemoryLedger {
     }
 
     fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
+        self.room_for_a_write()?;
         let mut records = self.lock();
         let mut changed: BTreeMap<InvoiceId, InvoiceRecord> = BTreeMap::new();
         for update in updates {
@@ -502,6 +537,7 @@ impl Ledger for InMemoryLedger {
         id: &InvoiceId,
         payment_method: &PaymentMethod,
     ) -> Result<(), LedgerError> {
+        self.room_for_a_write()?;
         let mut records = self.lock();
         let record = records
             .get_mut(id)

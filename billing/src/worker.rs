@@ -163,7 +163,7 @@ where
             }
         }
         let mine_ids: Vec<InvoiceId> = mine.iter().map(|(_, issued)| issued.id().clone()).collect();
-        let payments = self.collect_claimed(&mine_ids)?;
+        let payments = self.collect_claimed(&mine_ids);
         for ((index, issued), result) in mine.into_iter().zip(payments) {
             settled[index] = Some(Settled::Collected {
                 total: issued.breakdown().total(),
@@ -250,7 +250,7 @@ where
             .map(|(id, _)| id.clone())
             .collect();
         let stored = self.service.ledger().get_all(&mine)?;
-        let payments = self.collect_claimed(&mine)?;
+        let payments = self.collect_claimed(&mine);
         Ok(mine
             .into_iter()
             .zip(stored)
@@ -277,13 +277,15 @@ where
     }
 
     /// Collects the invoices this worker claimed, then drops its claims.
-    fn collect_claimed(
-        &self,
-        mine: &[InvoiceId],
-    ) -> Result<Vec<Result<Payment, BillingError>>, BillingError> {
+    /// Once requests were sent their results are returned whatever comes
+    /// after: a ledger that fails to drop the claims (its disk filled up)
+    /// costs only the wait for their leases, never the records of money
+    /// that moved (a capture the ledger could not record is reported as
+    /// such, with its charge id).
+    fn collect_claimed(&self, mine: &[InvoiceId]) -> Vec<Result<Payment, BillingError>> {
         let payments = self.service.collect_all(mine);
-        self.service.ledger().release(&self.id, mine)?;
-        Ok(payments)
+        let _leases_run_out_instead = self.service.ledger().release(&self.id, mine);
+        payments
     }
 
     /// Gives the issued invoice the line's payment method when it names

@@ -287,3 +287,51 @@ fn an_error_of_the_report_ends_the_sweep() {
     );
     assert!(service.sleeper().delays().is_empty());
 }
+
+#[test]
+fn a_disk_that_fills_after_the_requests_loses_no_record_of_what_was_captured() {
+    let service = service();
+    let worker = w1(&service);
+    // Issue, claim and the pending attempts are written; the outcomes and
+    // the dropping of the claims find the disk full.
+    service.ledger().fill_disk_after(3);
+
+    let settled = worker
+        .charge_batch(&[
+            worked("INV-1", "tok_success"),
+            worked("INV-2", "tok_success"),
+        ])
+        .unwrap();
+
+    let captures = service.gateway().captures();
+    assert_eq!(captures.len(), 2);
+    for (settled, capture) in settled.iter().zip(&captures) {
+        let Settled::Collected {
+            result:
+                Err(BillingError::PaymentNotRecorded {
+                    charge_id, error, ..
+                }),
+            ..
+        } = settled
+        else {
+            panic!("{settled:?}");
+        };
+        assert_eq!(
+            charge_id,
+            capture.charge().id(),
+            "the record names the capture"
+        );
+        assert_eq!(error.message(), "disk full");
+    }
+    // The ledger kept what it wrote before: both attempts pending, to be
+    // settled by lookup (never charged again) once the disk has room.
+    service.ledger().fill_disk_after(usize::MAX);
+    let again = worker
+        .charge_batch(&[
+            worked("INV-1", "tok_success"),
+            worked("INV-2", "tok_success"),
+        ])
+        .unwrap();
+    assert!(again.iter().all(paid), "{again:?}");
+    assert_eq!(service.gateway().captures().len(), 2, "settled by lookup");
+}

@@ -5,8 +5,8 @@ use std::sync::MutexGuard;
 
 use billing::{
     Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, WorkerId, apply_update,
-    check_append,
+    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, LedgerErrorKind, WorkerId,
+    apply_update, check_append,
 };
 use payment_gateway::{PaymentMethod, unix_millis};
 use rusqlite::{
@@ -157,12 +157,29 @@ impl SqliteLedger {
         work: impl FnOnce(&Transaction<'_>) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
         let mut connection = self.lock();
-        let transaction = connection
+        let written = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(failed)?;
-        let value = work(&transaction)?;
-        transaction.commit().map_err(failed)?;
-        Ok(value)
+            .map_err(failed)
+            .and_then(|transaction| {
+                let value = work(&transaction)?;
+                transaction.commit().map_err(failed)?;
+                Ok(value)
+            });
+        written.map_err(|error| self.naming_the_file(error))
+    }
+
+    /// A storage failure names the file it happened to (`database or disk
+    /// is full` alone does not say which disk); a conflict or a missing
+    /// record is billing's to read, as it is.
+    fn naming_the_file(&self, error: LedgerError) -> LedgerError {
+        match error.kind() {
+            LedgerErrorKind::Other => LedgerError::new(format!(
+                "ledger {}: {}",
+                self.path().display(),
+                error.message()
+            )),
+            LedgerErrorKind::Conflict | LedgerErrorKind::NotFound => error,
+        }
     }
 
     fn read<T>(
@@ -171,10 +188,11 @@ impl SqliteLedger {
     ) -> Result<T, LedgerError> {
         let mut connection = self.lock();
         // One snapshot for the invoice and its attempts.
-        let transaction = connection
+        connection
             .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(failed)?;
-        work(&transaction)
+            .map_err(failed)
+            .and_then(|transaction| work(&transaction))
+            .map_err(|error| self.naming_the_file(error))
     }
 }
 
