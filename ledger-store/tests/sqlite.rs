@@ -109,18 +109,18 @@ fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
         StoreError::NewerSchema {
             path: path.display().to_string(),
             kind: "ledger",
-            found: 3,
-            supported: 2,
+            found: 4,
+            supported: 3,
         }
     );
     assert_eq!(
         error.to_string(),
         format!(
-            "ledger {} has schema version 3, newer than the 2 this ledgerly knows; use a newer ledgerly (it was not changed)",
+            "ledger {} has schema version 4, newer than the 3 this ledgerly knows; use a newer ledgerly (it was not changed)",
             path.display()
         )
     );
-    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 3);
+    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 4);
     set_user_version(&path, SqliteLedger::SCHEMA_VERSION);
     let reopened = SqliteLedger::open(&path).unwrap();
     assert!(
@@ -369,4 +369,95 @@ fn a_write_a_constraint_of_the_file_refuses_is_a_conflict_to_read_again() {
 
     assert_eq!(error.kind(), LedgerErrorKind::Conflict);
     assert_eq!(error.message(), "sqlite: attempt taken");
+}
+
+/// This host's boot id and milliseconds since boot, as the ledger reads
+/// them (Linux's `/proc`).
+fn host_boot_clock() -> (String, i64) {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap();
+    let (seconds, hundredths) = uptime
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .split_once('.')
+        .unwrap();
+    let ms = seconds.parse::<i64>().unwrap() * 1000 + hundredths.parse::<i64>().unwrap() * 10;
+    (boot_id.trim().to_owned(), ms)
+}
+
+#[test]
+fn claims_run_out_on_the_hosts_boot_clock_whatever_a_processs_wall_clock_said() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("ledger.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let (boot_id, uptime) = host_boot_clock();
+    let wall = unix_millis(std::time::SystemTime::now());
+    let hour: i64 = 3_600_000;
+    // A process an hour ahead, killed: its lease ends in an hour by its wall
+    // clock, but ran out on the boot clock every process shares.
+    // A process an hour behind, alive: its lease ended an hour ago by the
+    // wall clock, but lasts another minute on the boot clock.
+    // A claim of another boot: its process ended with the reboot.
+    let rows = [
+        (
+            "AHEAD",
+            wall + hour,
+            Some(boot_id.as_str()),
+            Some(uptime - 1),
+        ),
+        (
+            "BEHIND",
+            wall - hour,
+            Some(boot_id.as_str()),
+            Some(uptime + 60_000),
+        ),
+        (
+            "REBOOTED",
+            wall + hour,
+            Some("another-boot"),
+            Some(uptime + 60_000),
+        ),
+        ("OLD-SCHEMA", wall + hour, None, None),
+    ];
+    let connection = Connection::open(&path).unwrap();
+    for (invoice, expires, boot, expires_uptime) in rows {
+        connection
+            .execute(
+                "INSERT INTO claims (invoice_id, worker, expires_at_ms, boot_id, expires_uptime_ms) \
+                 VALUES (?1, 'dead:1', ?2, ?3, ?4)",
+                rusqlite::params![invoice, expires, boot, expires_uptime],
+            )
+            .unwrap();
+    }
+
+    let claims = billing::Claims::claims(&ledger, None, 10).unwrap();
+
+    let expired: Vec<(&str, bool)> = claims
+        .iter()
+        .map(|claim| (claim.invoice().as_str(), claim.expired()))
+        .collect();
+    assert_eq!(
+        expired,
+        [
+            ("AHEAD", true),
+            ("BEHIND", false),
+            ("OLD-SCHEMA", false),
+            ("REBOOTED", true)
+        ]
+    );
+    let me = billing::WorkerId::new("me").unwrap();
+    let ids: Vec<InvoiceId> = ["AHEAD", "BEHIND", "REBOOTED"]
+        .iter()
+        .map(|id| InvoiceId::new(*id).unwrap())
+        .collect();
+    let outcomes = billing::Claims::claim(&ledger, &me, &ids, Duration::from_secs(30)).unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            billing::ClaimOutcome::Claimed,
+            billing::ClaimOutcome::HeldBy(billing::WorkerId::new("dead:1").unwrap()),
+            billing::ClaimOutcome::Claimed
+        ]
+    );
 }

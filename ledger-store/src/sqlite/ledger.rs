@@ -84,6 +84,12 @@ const MIGRATIONS: &[&str] = &[
         worker TEXT NOT NULL,
         expires_at_ms INTEGER NOT NULL
     ) STRICT;",
+    // 3: claims timed on the clock every process of the host shares, its
+    // boot clock (`boot_id`, and the lease's end in milliseconds since
+    // boot): a process whose wall clock is wrong (an hour ahead, killed)
+    // no longer leaves a claim every later run waits on for that hour.
+    "ALTER TABLE claims ADD COLUMN boot_id TEXT;
+    ALTER TABLE claims ADD COLUMN expires_uptime_ms INTEGER;",
 ];
 
 const KIND: FileKind = FileKind {
@@ -117,7 +123,7 @@ pub struct SqliteLedger {
 
 impl SqliteLedger {
     /// The newest schema version this binary writes.
-    pub const SCHEMA_VERSION: i64 = 2;
+    pub const SCHEMA_VERSION: i64 = 3;
 
     /// Opens the ledger at `path`, creating and migrating it as needed. A
     /// ledger written by a newer schema is refused with
@@ -470,11 +476,37 @@ impl Ledger for SqliteLedger {
     }
 }
 
-/// The time as claims keep it: Unix milliseconds on this host's clock,
-/// which every process sharing the file reads.
+/// The time as claims keep it: Unix milliseconds on this process's wall
+/// clock, for a host without a boot clock ([`boot_clock`]).
 fn now_ms() -> i64 {
     unix_millis(std::time::SystemTime::now())
 }
+
+/// The clock every process of this host shares, whatever its wall clock
+/// says (a `faketime`, a clock set by hand): Linux's boot id and the
+/// milliseconds since boot, read from `/proc`. A claim made under another
+/// boot id is the claim of a process that a reboot ended. `None` where
+/// there is no such clock; then claims fall back on the wall clock.
+fn boot_clock() -> Option<(String, i64)> {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    // `12345.67 89.01`: seconds since boot, with hundredths.
+    let (seconds, hundredths) = uptime.split_whitespace().next()?.split_once('.')?;
+    let ms = seconds
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(hundredths.parse::<i64>().ok()?.checked_mul(10)?)?;
+    Some((boot_id.trim().to_owned(), ms))
+}
+
+/// Whether a claim has run out, in SQL: on the boot clock when the claim
+/// and this process both have one (a claim of another boot has run out),
+/// else on the wall clock. Parameters: `?4` the wall clock now, `?5` the
+/// boot id or NULL, `?6` the milliseconds since boot.
+const RAN_OUT: &str = "(CASE WHEN claims.boot_id IS NOT NULL AND ?5 IS NOT NULL \
+     THEN claims.boot_id <> ?5 OR claims.expires_uptime_ms <= ?6 \
+     ELSE claims.expires_at_ms <= ?4 END)";
 
 impl Claims for SqliteLedger {
     fn claim(
@@ -485,16 +517,21 @@ impl Claims for SqliteLedger {
     ) -> Result<Vec<ClaimOutcome>, LedgerError> {
         self.write(|transaction| {
             let now = now_ms();
-            let expires = now.saturating_add(lease_ms(lease));
+            let lease = lease_ms(lease);
+            let expires = now.saturating_add(lease);
+            let (boot_id, uptime) = boot_clock().unzip();
+            let expires_uptime = uptime.map(|uptime| uptime.saturating_add(lease));
             // Inserted, or taken over when the lease ran out, or renewed by
             // its holder: one changed row. Held by another: none.
             let mut take = transaction
-                .prepare(
-                    "INSERT INTO claims (invoice_id, worker, expires_at_ms) VALUES (?1, ?2, ?3) \
+                .prepare(&format!(
+                    "INSERT INTO claims (invoice_id, worker, expires_at_ms, boot_id, \
+                     expires_uptime_ms) VALUES (?1, ?2, ?3, ?5, ?7) \
                      ON CONFLICT (invoice_id) DO UPDATE \
-                     SET worker = excluded.worker, expires_at_ms = excluded.expires_at_ms \
-                     WHERE claims.expires_at_ms <= ?4 OR claims.worker = excluded.worker",
-                )
+                     SET worker = excluded.worker, expires_at_ms = excluded.expires_at_ms, \
+                     boot_id = excluded.boot_id, expires_uptime_ms = excluded.expires_uptime_ms \
+                     WHERE {RAN_OUT} OR claims.worker = excluded.worker",
+                ))
                 .map_err(failed)?;
             let mut holder = transaction
                 .prepare("SELECT worker FROM claims WHERE invoice_id = ?1")
@@ -502,7 +539,15 @@ impl Claims for SqliteLedger {
             let mut outcomes = Vec::with_capacity(ids.len());
             for id in ids {
                 let changed = take
-                    .execute(params![id.as_str(), worker.as_str(), expires, now])
+                    .execute(params![
+                        id.as_str(),
+                        worker.as_str(),
+                        expires,
+                        now,
+                        boot_id,
+                        uptime,
+                        expires_uptime
+                    ])
                     .map_err(failed)?;
                 if changed == 1 {
                     outcomes.push(ClaimOutcome::Claimed);
@@ -541,19 +586,23 @@ impl Claims for SqliteLedger {
         let limit = sql_int(limit);
         self.read(|transaction| {
             let mut statement = transaction
-                .prepare(
-                    "SELECT invoice_id, worker, expires_at_ms <= ?3 FROM claims \
+                .prepare(&format!(
+                    "SELECT invoice_id, worker, {RAN_OUT} FROM claims \
                      WHERE invoice_id > ?1 ORDER BY invoice_id LIMIT ?2",
-                )
+                ))
                 .map_err(failed)?;
+            let (boot_id, uptime) = boot_clock().unzip();
             let rows = statement
-                .query_map(params![after, limit, now_ms()], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get(2)?,
-                    ))
-                })
+                .query_map(
+                    params![after, limit, None::<i64>, now_ms(), boot_id, uptime],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get(2)?,
+                        ))
+                    },
+                )
                 .map_err(failed)?;
             rows.map(|row| {
                 let (invoice, worker, expired) = row.map_err(failed)?;
@@ -590,7 +639,10 @@ mod tests {
 
         let ledger = SqliteLedger::open(&path).unwrap();
 
-        assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 2);
+        assert_eq!(
+            SqliteLedger::schema_version(&path).unwrap(),
+            SqliteLedger::SCHEMA_VERSION
+        );
         let me = WorkerId::new("me").unwrap();
         let ids = [InvoiceId::new("INV-1").unwrap()];
         assert_eq!(
