@@ -45,12 +45,20 @@
 # The Markdown report (for a GitHub job summary) goes to stdout; messages and
 # the text diff go to stderr.
 #
-# Exit codes: 0 done; 2 usage or configuration error; 3 artifact rejected
-# (missing, checksum mismatch, malformed); 4 promotion refused; 5 smoke test
-# failed (the previous release stays live); 6 nothing to roll back to;
-# 7 another deploy holds the environment's lock; 8 repricing refused (totals
-# changed under the same rates version); 9 the repricing gate could not run
-# (a binary failed to price the book or to diff).
+# Exit codes: 0 done; 2 usage or configuration error (also an artifact whose
+# name starts with '-', like -rf.tar.gz); 3 artifact rejected (missing,
+# checksum mismatch, malformed, or unsafe: an entry that is not a regular
+# file or directory, a name outside its one top-level folder, which is the
+# artifact's name without .tar.gz, or more than 512 MiB or 10 000 entries
+# unpacked; checked before anything is unpacked); 4 promotion refused;
+# 5 smoke test failed (the previous release stays live); 6 nothing to roll
+# back to; 7 another deploy holds the environment's lock; 8 repricing refused
+# (totals changed under the same rates version); 9 the repricing gate could
+# not run (a binary failed to price the book or to diff); 10 the environment
+# (or, for production, staging) is in a state this script never leaves it
+# in: `current` a directory, a dangling symlink or one out of releases/,
+# `current.sha256` not the symlink current/artifact.sha256, or a symlinked
+# history, releases/ or .lock; nothing is changed, a person repairs it.
 set -euo pipefail
 
 readonly KEEP_RELEASES=5
@@ -105,6 +113,8 @@ read_checksum() {
 # Serializes deploys and rollbacks of one environment on this host.
 take_lock() {
     local env_dir=$1
+    # Opening the lock file for writing would follow a symlink.
+    [[ ! -L $env_dir/.lock ]] || die 10 "$env_dir/.lock is a symlink; check it and remove it by hand"
     exec 9>"$env_dir/.lock"
     if command -v flock >/dev/null; then
         flock -n 9 || die 7 "another deploy or rollback of $env_dir is running"
@@ -117,8 +127,41 @@ switch_current() {
     local env_dir=$1 target=$2
     ln -sfn "$target" "$env_dir/.current.tmp.$$"
     mv -T "$env_dir/.current.tmp.$$" "$env_dir/current"
-    # current.sha256 follows `current` by construction, so the two never disagree.
-    [[ -L $env_dir/current.sha256 ]] || ln -sfn current/artifact.sha256 "$env_dir/current.sha256"
+    # current.sha256 follows `current` by construction, so the two never
+    # disagree (check_env_state refused any other current.sha256).
+    if [[ ! -L $env_dir/current.sha256 ]]; then
+        ln -sfn current/artifact.sha256 "$env_dir/.current.sha256.tmp.$$"
+        mv -T "$env_dir/.current.sha256.tmp.$$" "$env_dir/current.sha256"
+    fi
+}
+
+# check_env_state ENV_DIR: exits 10 unless the environment is in a state this
+# script leaves it in, since an odd one would be read as "nothing live" or
+# written through: `current` absent or a symlink to an existing directory in
+# releases/, `current.sha256` absent or the symlink current/artifact.sha256,
+# the live checksum a regular file, `history` and `releases/` no symlinks.
+# What to do about an odd state is a person's call, so nothing is repaired.
+check_env_state() {
+    local env_dir=$1 link
+    if [[ -L $env_dir/current ]]; then
+        link="$(readlink "$env_dir/current")"
+        [[ $link == releases/?* && /$link/ != */../* ]] ||
+            die 10 "$env_dir/current points outside releases/ (-> $link); check it and remove it by hand"
+        [[ -d $env_dir/current ]] ||
+            die 10 "$env_dir/current is a dangling symlink (-> $link): its release is gone; remove the link, then deploy or roll back"
+        [[ -f $env_dir/current/artifact.sha256 && ! -L $env_dir/current/artifact.sha256 ]] ||
+            die 10 "$env_dir/current/artifact.sha256 is not a regular file; the live release is damaged"
+    elif [[ -e $env_dir/current ]]; then
+        die 10 "$env_dir/current is not a symlink but a $(stat -c %F -- "$env_dir/current"); this script never makes one: check what it holds and remove it by hand"
+    fi
+    if [[ -L $env_dir/current.sha256 || -e $env_dir/current.sha256 ]]; then
+        [[ -L $env_dir/current.sha256 && $(readlink "$env_dir/current.sha256") == current/artifact.sha256 ]] ||
+            die 10 "$env_dir/current.sha256 is not the symlink current/artifact.sha256; check it and remove it by hand"
+    fi
+    local name
+    for name in history releases; do
+        [[ ! -L $env_dir/$name ]] || die 10 "$env_dir/$name is a symlink; this script never makes one: check it and remove it by hand"
+    done
 }
 
 live_release() {
@@ -178,6 +221,121 @@ smoke_test() {
     say "smoke test passed: the worked example prices to $SMOKE_TOTAL"
 }
 
+# --- unpacking an artifact ------------------------------------------------
+
+# What one release may unpack to. A release is one binary (tens of MiB) with
+# its documents, completions and man page: a few dozen entries. 512 MiB and
+# 10 000 entries leave room for years of growth, yet refuse a decompression
+# bomb long before it fills the host, which keeps five releases per
+# environment on its disk (a 21 MB archive once unpacked to 4.1 GB).
+readonly MAX_UNPACKED_BYTES=$((512 * 1024 * 1024))
+readonly MAX_ENTRIES=10000
+
+# The one top-level folder ARTIFACT may hold: its name without .tar.gz.
+artifact_top() {
+    local artifact=$1 top
+    top="$(basename -- "$artifact")"
+    [[ $top == *.tar.gz ]] || die 3 "$artifact is not named *.tar.gz"
+    top=${top%.tar.gz}
+    [[ $top =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]] ||
+        die 3 "$artifact: the name '$top' is not a release name (letters, digits and ._+- only)"
+    printf '%s\n' "$top"
+}
+
+# check_listing ARTIFACT TOP LISTING: every entry of LISTING (tar -tv
+# --numeric-owner --quoting-style=escape, C locale) is a regular file or a
+# directory inside TOP/, and together they stay under the limits. Nothing is
+# unpacked before this passes.
+check_listing() {
+    local artifact=$1 top=$2 listing=$3
+    local line type size name part entries=0 bytes=0
+    local -a parts
+    while IFS= read -r line; do
+        entries=$((entries + 1))
+        ((entries <= MAX_ENTRIES)) ||
+            die 3 "$artifact is refused: more than $MAX_ENTRIES entries (a release has a few dozen)"
+        type=${line:0:1}
+        # Anything but a file or a directory could reach outside the release
+        # once unpacked (a link), or is no part of a release (a device, a fifo).
+        case $type in
+            - | d) ;;
+            l) die 3 "$artifact is refused: it holds a symlink: $line" ;;
+            h) die 3 "$artifact is refused: it holds a hard link: $line" ;;
+            c | b) die 3 "$artifact is refused: it holds a device node: $line" ;;
+            p) die 3 "$artifact is refused: it holds a fifo: $line" ;;
+            *) die 3 "$artifact is refused: it holds an entry that is neither a file nor a directory: $line" ;;
+        esac
+        # mode, owner/group, size, date, time, then the name (which may hold
+        # spaces; the escape quoting turned every other odd byte into \...).
+        [[ $line =~ ^[^\ ]+\ +[0-9]+/[0-9]+\ +([0-9]+)\ +[^\ ]+\ [^\ ]+\ (.*)$ ]] ||
+            die 3 "$artifact is refused: cannot read its listing line: $line"
+        size=${BASH_REMATCH[1]} name=${BASH_REMATCH[2]}
+        [[ $name != *\\* ]] ||
+            die 3 "$artifact is refused: a name with a control, non-ASCII or backslash character: $name"
+        [[ $name != /* ]] || die 3 "$artifact is refused: an absolute name: $name"
+        [[ $type == d ]] && name=${name%/}
+        IFS=/ read -r -a parts <<<"$name"
+        for part in "${parts[@]}"; do
+            [[ -n $part && $part != . && $part != .. ]] ||
+                die 3 "$artifact is refused: a name with an empty, . or .. component: $name"
+        done
+        [[ ${parts[0]} == "$top" && ($type == d || ${#parts[@]} -gt 1) ]] ||
+            die 3 "$artifact must hold exactly one top-level directory, $top/, but holds $name"
+        # A size no 64-bit sum can hold is over the limit anyway.
+        ((${#size} <= 15)) || die 3 "$artifact is refused: $name claims $size bytes"
+        bytes=$((bytes + 10#$size))
+        ((bytes <= MAX_UNPACKED_BYTES)) ||
+            die 3 "$artifact is refused: it unpacks to more than $((MAX_UNPACKED_BYTES / 1024 / 1024)) MiB (at $name)"
+    done <"$listing"
+    ((entries > 0)) || die 3 "$artifact is an empty archive"
+}
+
+# unpack_artifact ARTIFACT SHA256 WORK: unpacks ARTIFACT, whose checksum was
+# verified to be SHA256, into WORK/tree/TOP, WORK being a fresh private
+# directory. It unpacks a copy in WORK, checked again, so the bytes listed and
+# unpacked are the bytes verified (and, in production, promoted). Exits 3
+# unless the archive holds only regular files and directories under its one
+# top-level folder, within the limits above.
+unpack_artifact() {
+    local artifact=$1 sum=$2 work=$3 top copy
+    top="$(artifact_top "$artifact")" || exit $?
+    copy="$work/artifact.tar.gz"
+    cp -- "$artifact" "$copy" || die 3 "could not copy $artifact"
+    [[ $(sha256sum -- "$copy" | cut -d' ' -f1) == "$sum" ]] ||
+        die 3 "$artifact changed while it was being deployed (its sha256 is no longer $sum)"
+
+    local status=0
+    LC_ALL=C tar -tvz --numeric-owner --quoting-style=escape -f "$copy" >"$work/listing" 2>"$work/listing.err" || status=$?
+    if ((status != 0)); then
+        sed 's/^/  /' "$work/listing.err" >&2
+        die 3 "$artifact is not a readable tar.gz archive"
+    fi
+    check_listing "$artifact" "$top" "$work/listing"
+
+    mkdir "$work/tree"
+    LC_ALL=C tar -xz -f "$copy" -C "$work/tree" --no-same-owner --no-same-permissions --no-overwrite-dir ||
+        die 3 "could not unpack $artifact"
+    # Again on disk, in case tar and this script read a listing differently:
+    # only TOP, and below it only directories and files with one link each.
+    local odd
+    odd="$(find "$work/tree" -mindepth 1 -maxdepth 1 ! -name "$top" -print -quit)"
+    [[ -z $odd ]] || die 3 "$artifact is refused: after unpacking it holds ${odd#"$work/tree/"} beside $top/"
+    odd="$(find "$work/tree" -mindepth 1 \( \( ! -type f ! -type d \) -o \( -type f -links +1 \) \) -print -quit)"
+    [[ -z $odd ]] || die 3 "$artifact is refused: after unpacking it holds ${odd#"$work/tree/"}, neither a file nor a directory (or a file with two names)"
+    [[ -d $work/tree/$top && ! -L $work/tree/$top ]] || die 3 "$artifact has no top-level directory $top/"
+}
+
+# write_file FILE TEXT: FILE holds TEXT afterwards, written to a new file and
+# renamed over FILE, so a symlink at FILE is replaced, never followed.
+write_file() {
+    local file=$1 text=$2 tmp
+    tmp="$(mktemp "$(dirname -- "$file")/.write.XXXXXX")" || return 1
+    if ! { printf '%s\n' "$text" >"$tmp" && chmod 0644 "$tmp" && mv -fT -- "$tmp" "$file"; }; then
+        rm -f -- "$tmp"
+        return 1
+    fi
+}
+
 # --- deploy ---------------------------------------------------------------
 
 # Checks ARTIFACT against ARTIFACT.sha256 and prints its sha256.
@@ -187,7 +345,7 @@ verify_artifact() {
     sum_file="$artifact.sha256"
     [[ -f $sum_file ]] || die 3 "checksum file $sum_file does not exist"
     expected="$(read_checksum "$sum_file")" || die 3 "$sum_file does not hold a sha256 checksum"
-    actual="$(sha256sum "$artifact" | cut -d' ' -f1)"
+    actual="$(sha256sum -- "$artifact" | cut -d' ' -f1)"
     [[ $actual == "$expected" ]] ||
         die 3 "checksum mismatch: $artifact has sha256 $actual, $sum_file says $expected"
     say "checksum verified: $actual"
@@ -204,6 +362,9 @@ deploy_local() {
 
     if [[ $env == production ]]; then
         local staged_file="$root/staging/current.sha256" staged
+        # What staging's checksum says is only worth promoting from a staging
+        # in the state its own deploys leave it in.
+        check_env_state "$root/staging"
         [[ -e $staged_file ]] || die 4 "promotion refused: staging has no live release ($staged_file is missing)"
         staged="$(read_checksum "$staged_file")" || die 4 "promotion refused: $staged_file is unreadable"
         [[ $staged == "$actual" ]] ||
@@ -213,20 +374,17 @@ deploy_local() {
 
     mkdir -p "$env_dir/releases"
     take_lock "$env_dir"
+    check_env_state "$env_dir"
 
-    local incoming
+    # Unpacked in a fresh directory inside the environment (so the release
+    # is moved into place, not copied) and checked before it moves.
+    local incoming tops
     incoming="$(mktemp -d "$env_dir/releases/.incoming.XXXXXX")"
     # shellcheck disable=SC2064 # expand now: the path is fixed from here on.
     trap "rm -rf '$incoming'" EXIT
-
-    # The archive must hold exactly one top-level directory; GNU tar already
-    # refuses absolute names and `..` members.
-    local tops
-    tops="$(tar -tzf "$artifact" | cut -d/ -f1 | sort -u)" || die 3 "$artifact is not a readable tar.gz archive"
-    [[ $(wc -l <<<"$tops") -eq 1 && -n $tops ]] || die 3 "$artifact must hold exactly one top-level directory, found: $(tr '\n' ' ' <<<"$tops")"
-    tar -xzf "$artifact" -C "$incoming" --no-same-owner --no-same-permissions ||
-        die 3 "could not unpack $artifact"
-    local unpacked="$incoming/$tops"
+    tops="$(artifact_top "$artifact")" || exit $?
+    unpack_artifact "$artifact" "$actual" "$incoming"
+    local unpacked="$incoming/tree/$tops"
     [[ -f $unpacked/BUILD-INFO ]] || die 3 "$artifact has no BUILD-INFO"
     [[ -f $unpacked/ledgerly && -x $unpacked/ledgerly ]] || die 3 "$artifact has no executable ledgerly"
 
@@ -236,7 +394,10 @@ deploy_local() {
     id="$version-$commit"
     [[ -n $version && -n $commit && $id =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]] ||
         die 3 "BUILD-INFO of $artifact gives no usable version and commit (got '$id')"
-    printf '%s  %s\n' "$actual" "$(basename "$artifact")" >"$unpacked/artifact.sha256"
+    # Written by renaming a new file over the name: an artifact.sha256 of the
+    # archive is replaced, never written through.
+    write_file "$unpacked/artifact.sha256" "$actual  $(basename -- "$artifact")" ||
+        die 3 "could not write $unpacked/artifact.sha256 (the archive holds a directory of that name?)"
     say "unpacked release $id"
 
     local live
@@ -259,7 +420,7 @@ deploy_local() {
         # Same version and commit, different bytes (a rebuild): go live from
         # the incoming directory first, then copy it into place, so `current`
         # points at a complete release the whole time.
-        switch_current "$env_dir" "releases/$(basename "$incoming")/$tops"
+        switch_current "$env_dir" "releases/$(basename "$incoming")/tree/$tops"
         rm -rf "${env_dir:?}/releases/$id"
         cp -a "$unpacked" "$env_dir/releases/$id"
     else
@@ -298,18 +459,17 @@ diff_local() {
     local env=$1 artifact=$2 root env_dir
     root="$(deploy_root)"
     env_dir="$root/$env"
-    verify_artifact "$artifact" >/dev/null || exit $?
+    local actual
+    actual="$(verify_artifact "$artifact")" || exit $?
+    check_env_state "$env_dir"
 
-    local work
+    local work tops
     work="$(mktemp -d "${TMPDIR:-/tmp}/ledgerly-reprice.XXXXXX")"
     # shellcheck disable=SC2064 # expand now: the path is fixed from here on.
     trap "rm -rf '$work'" EXIT
-    local tops
-    tops="$(tar -tzf "$artifact" | cut -d/ -f1 | sort -u)" || die 3 "$artifact is not a readable tar.gz archive"
-    [[ $(wc -l <<<"$tops") -eq 1 && -n $tops ]] || die 3 "$artifact must hold exactly one top-level directory, found: $(tr '\n' ' ' <<<"$tops")"
-    mkdir "$work/candidate"
-    tar -xzf "$artifact" -C "$work/candidate" --no-same-owner --no-same-permissions ||
-        die 3 "could not unpack $artifact"
+    tops="$(artifact_top "$artifact")" || exit $?
+    unpack_artifact "$artifact" "$actual" "$work"
+    mv -T "$work/tree" "$work/candidate"
     local candidate="$work/candidate/$tops/ledgerly"
     [[ -f $candidate && -x $candidate ]] || die 3 "$artifact has no executable ledgerly"
     local candidate_id
@@ -383,6 +543,7 @@ rollback_local() {
     env_dir="$root/$env"
     [[ -d $env_dir ]] || die 6 "$env has never been deployed ($env_dir does not exist)"
     take_lock "$env_dir"
+    check_env_state "$env_dir"
 
     local live previous="" line lines=()
     live="$(live_release "$env_dir")"
@@ -412,6 +573,7 @@ rollback_local() {
 status_local() {
     local env=$1 env_dir
     env_dir="$(deploy_root)/$env"
+    check_env_state "$env_dir"
     local live
     live="$(live_release "$env_dir")"
     if [[ -z $live ]]; then
@@ -489,6 +651,12 @@ main() {
         artifact=$2
     fi
     check_env_name "$env"
+    # A name like -rf.tar.gz would be read as options by a command that is
+    # not given `--` (scp, on the SSH path, takes none); ./-rf.tar.gz too,
+    # since the copy on the host is named by its base name.
+    if [[ -n $artifact && ($artifact == -* || $(basename -- "$artifact") == -*) ]]; then
+        die 2 "refusing the artifact '$artifact': its name starts with '-', like an option; rename it"
+    fi
 
     if [[ -n ${LEDGERLY_DEPLOY_HOST:-} ]]; then
         remote "$action" "$env" "$artifact"
