@@ -3,7 +3,9 @@
 use rust_decimal::Decimal;
 
 /// Everything pricing can refuse. Each message is lowercase and names the
-/// offending value, so a caller can show it to a person unchanged.
+/// offending value, so a caller can show it to a person unchanged. A value
+/// held as text is an [`excerpt`] of the input, so an error never grows
+/// with what it refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PricingError {
@@ -40,4 +42,34 @@ pub enum PricingError {
     /// An amount does not fit in a signed 64-bit count of cents.
     #[error("amount {0} does not fit in a 64-bit count of cents")]
     AmountOutOfRange(Decimal),
+}
+
+/// The most characters of an offending value an error quotes.
+const QUOTED_CHARS: usize = 64;
+
+/// `value` as an error message quotes it: whole when short, else its first
+/// 64 characters and `…`. An error names the value it refuses but never
+/// grows with it: a 1 MiB price must not make a 1 MiB error record.
+///
+/// The same rule as `payment_gateway::excerpt` (neither crate depends on
+/// the other, and a crate for one function would cost more than these
+/// eight lines; the app's tests check the two agree). Callers that quote
+/// input in errors of their own use this one.
+pub fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_the_value_up_to_64_characters_then_a_mark() {
+        assert_eq!(excerpt("short"), "short");
+        assert_eq!(excerpt(&"é".repeat(64)), "é".repeat(64));
+        assert_eq!(excerpt(&"é".repeat(65)), format!("{}…", "é".repeat(64)));
+    }
 }
