@@ -2,6 +2,8 @@
 //! formula is inert in every CSV output, the amounts beside it stay
 //! numbers, and an error quotes at most an excerpt of a huge value.
 
+use std::fmt::Write as _;
+
 use crate::util::{invoice_stdin, ledgerly, on_ledger, scratch, stdout_of};
 
 /// Ids a spreadsheet would run as formulas.
@@ -22,6 +24,20 @@ fn cells(csv: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// One JSON Lines invoice per id of [`FORMULAS`], gold, 150.00, with
+/// `fields` after the id.
+fn formula_invoices(fields: &str) -> String {
+    let mut input = String::new();
+    for id in FORMULAS {
+        let id = serde_json::to_string(id).unwrap();
+        let _ = writeln!(
+            input,
+            "{{\"id\":{id}{fields},\"tier\":\"gold\",\"line_items\":[{{\"price\":\"150\",\"quantity\":1}}]}}"
+        );
+    }
+    input
+}
+
 /// `text` with the `'` a spreadsheet needs in front.
 fn inert(text: &str) -> String {
     format!("'{text}")
@@ -29,13 +45,7 @@ fn inert(text: &str) -> String {
 
 #[test]
 fn batch_csv_ids_are_never_formulas_and_amounts_stay_numbers() {
-    let mut input = String::new();
-    for id in FORMULAS {
-        let id = serde_json::to_string(id).unwrap();
-        input.push_str(&format!(
-            "{{\"id\":{id},\"tier\":\"gold\",\"line_items\":[{{\"price\":\"150\",\"quantity\":1}}]}}\n"
-        ));
-    }
+    let mut input = formula_invoices("");
     // The field rules refuse a tab-led id; the error record still names it.
     input.push_str("{\"id\":\"\\tA\",\"line_items\":[{\"price\":\"1\",\"quantity\":1}]}\n");
     let output = ledgerly()
@@ -56,13 +66,7 @@ fn batch_csv_ids_are_never_formulas_and_amounts_stay_numbers() {
 #[test]
 fn listing_csv_text_cells_are_never_formulas_and_amounts_stay_numbers() {
     let dir = scratch();
-    let mut input = String::new();
-    for id in FORMULAS {
-        let id = serde_json::to_string(id).unwrap();
-        input.push_str(&format!(
-            "{{\"id\":{id},\"customer\":\"@cus\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"line_items\":[{{\"price\":\"150\",\"quantity\":1}}]}}\n"
-        ));
-    }
+    let input = formula_invoices(",\"customer\":\"@cus\",\"payment_method\":\"tok_success\"");
     let path = dir.path().join("hostile.jsonl");
     std::fs::write(&path, input).unwrap();
     on_ledger(

@@ -251,7 +251,7 @@ pub(super) fn render_json(report: &Report, old: &Path, new: &Path) -> String {
 /// tables, and the files compared may hold any id: `![x](http://…)`,
 /// `<img …>` or a `|` must come out as those characters, not as a picture,
 /// markup or a new table column. So every ASCII punctuation character
-/// (which CommonMark lets a backslash escape, and from which every Markdown
+/// (which `CommonMark` lets a backslash escape, and from which every Markdown
 /// construct is made, GitHub's autolinks, emphasis and math included) gets
 /// a backslash, except `<`, `>` and `&`, written as HTML entities; a
 /// control character (a line break would end the table row) is shown as
