@@ -1,5 +1,7 @@
 //! Why pricing refuses an input.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 /// Everything pricing can refuse. Each message is lowercase and names the
@@ -45,21 +47,29 @@ pub enum PricingError {
 }
 
 /// The most characters of an offending value an error quotes.
-const QUOTED_CHARS: usize = 64;
+pub const QUOTED_CHARS: usize = 64;
 
 /// `value` as an error message quotes it: whole when short, else its first
-/// 64 characters and `…`. An error names the value it refuses but never
-/// grows with it: a 1 MiB price must not make a 1 MiB error record.
-///
-/// The same rule as `payment_gateway::excerpt` (neither crate depends on
-/// the other, and a crate for one function would cost more than these
-/// eight lines; the app's tests check the two agree). Callers that quote
-/// input in errors of their own use this one.
+/// [`QUOTED_CHARS`] characters and `…`. An error names the value it refuses
+/// but never grows with it: a 1 MiB price must not make a 1 MiB error
+/// record. Callers that quote input in errors of their own use this one
+/// (`payment_gateway::excerpt` keeps the same rule: neither crate may
+/// depend on the other, see ARCHITECTURE.md).
 pub fn excerpt(value: &str) -> String {
-    match value.char_indices().nth(QUOTED_CHARS) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_owned(),
-    }
+    prefix(value, QUOTED_CHARS).into_owned()
+}
+
+/// The first `chars` characters of `text` and `…`, or `text` itself when it
+/// is no longer: borrowed then, so a caller that bounds every message (most
+/// of them short) copies none of them.
+pub fn prefix(text: &str, chars: usize) -> Cow<'_, str> {
+    let Some((end, _)) = text.char_indices().nth(chars) else {
+        return Cow::Borrowed(text);
+    };
+    let mut cut = String::with_capacity(end + '…'.len_utf8());
+    cut.push_str(&text[..end]);
+    cut.push('…');
+    Cow::Owned(cut)
 }
 
 #[cfg(test)]
@@ -71,5 +81,8 @@ mod tests {
         assert_eq!(excerpt("short"), "short");
         assert_eq!(excerpt(&"é".repeat(64)), "é".repeat(64));
         assert_eq!(excerpt(&"é".repeat(65)), format!("{}…", "é".repeat(64)));
+        assert!(matches!(prefix("abc", 3), Cow::Borrowed("abc")));
+        assert_eq!(prefix("abcd", 3), "abc…");
+        assert_eq!(prefix("abc", 0), "…");
     }
 }

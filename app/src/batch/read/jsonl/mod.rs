@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use pricing::{DaysOverdue, LineItem, Price, PricingError, PricingInput, Quantity, Tier, excerpt};
+use pricing::{
+    DaysOverdue, LineItem, Price, PricingError, PricingInput, Quantity, Tier, excerpt, prefix,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -360,25 +362,20 @@ fn json_message(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());
     match message.strip_suffix(&position) {
-        Some(bare) => format!("{} at column {}", bounded(bare), error.column()),
-        None => bounded(&message).into_owned(),
+        Some(bare) => format!(
+            "{} at column {}",
+            prefix(bare, JSON_MESSAGE_CHARS),
+            error.column()
+        ),
+        None => prefix(&message, JSON_MESSAGE_CHARS).into_owned(),
     }
 }
 
-/// The most characters of serde's message an error record keeps.
+/// The most characters of serde's message an error record keeps: serde
+/// quotes a value of the wrong type whole (`invalid type: string "…"`),
+/// and an error must not grow with its input; serde's own words around a
+/// short value are longer than [`excerpt`]'s 64 characters.
 const JSON_MESSAGE_CHARS: usize = 256;
-
-/// serde's `message`, cut after 256 characters with `…`: it quotes a
-/// value of the wrong type whole (`invalid type: string "…"`), and an
-/// error must not grow with its input. serde's own words around a short
-/// value are longer than [`excerpt`]'s 64 characters, hence a bound of
-/// its own.
-fn bounded(message: &str) -> Cow<'_, str> {
-    match message.char_indices().nth(JSON_MESSAGE_CHARS) {
-        Some((end, _)) => Cow::Owned(format!("{}…", &message[..end])),
-        None => Cow::Borrowed(message),
-    }
-}
 
 fn validate(
     tier: Option<Text<'_>>,
