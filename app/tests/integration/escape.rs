@@ -143,3 +143,25 @@ fn an_error_record_of_a_huge_value_is_small() {
         }
     }
 }
+
+#[test]
+fn charge_refuses_a_huge_unknown_tier_in_a_small_record() {
+    let dir = scratch();
+    let tier = "g".repeat(1 << 20);
+    let path = dir.path().join("tier.jsonl");
+    std::fs::write(
+        &path,
+        format!(
+            "{{\"id\":\"T\",\"customer\":\"c\",\"payment_method\":\"tok_success\",\"tier\":\"{tier}\",\"line_items\":[{{\"price\":\"1\",\"quantity\":1}}]}}\n"
+        ),
+    )
+    .unwrap();
+    let output = on_ledger(&dir, &["charge", "--input", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(65), "{out:.400}");
+    assert!(out.len() < 400, "{} bytes: {out:.400}", out.len());
+    assert!(out.contains("unknown tier \\\"ggg"), "{out}");
+    assert!(out.contains('…'), "{out}");
+}
