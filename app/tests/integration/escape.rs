@@ -165,3 +165,18 @@ fn charge_refuses_a_huge_unknown_tier_in_a_small_record() {
     assert!(out.contains("unknown tier \\\"ggg"), "{out}");
     assert!(out.contains('…'), "{out}");
 }
+
+/// pricing and payment-gateway each have an `excerpt` (neither may depend
+/// on the other); every error of ledgerly quotes by one rule.
+#[test]
+fn the_two_excerpts_agree() {
+    for value in [
+        "",
+        "gold",
+        &"x".repeat(64),
+        &"é".repeat(65),
+        &"9".repeat(1 << 20),
+    ] {
+        assert_eq!(pricing::excerpt(value), payment_gateway::excerpt(value));
+    }
+}
