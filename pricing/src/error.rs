@@ -1,9 +1,13 @@
 //! Why pricing refuses an input.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 /// Everything pricing can refuse. Each message is lowercase and names the
-/// offending value, so a caller can show it to a person unchanged.
+/// offending value, so a caller can show it to a person unchanged. A value
+/// held as text is an [`excerpt`] of the input, so an error never grows
+/// with what it refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PricingError {
@@ -40,4 +44,45 @@ pub enum PricingError {
     /// An amount does not fit in a signed 64-bit count of cents.
     #[error("amount {0} does not fit in a 64-bit count of cents")]
     AmountOutOfRange(Decimal),
+}
+
+/// The most characters of an offending value an error quotes.
+pub const QUOTED_CHARS: usize = 64;
+
+/// `value` as an error message quotes it: whole when short, else its first
+/// [`QUOTED_CHARS`] characters and `…`. An error names the value it refuses
+/// but never grows with it: a 1 MiB price must not make a 1 MiB error
+/// record. Callers that quote input in errors of their own use this one
+/// (`payment_gateway::excerpt` keeps the same rule: neither crate may
+/// depend on the other, see ARCHITECTURE.md).
+pub fn excerpt(value: &str) -> String {
+    prefix(value, QUOTED_CHARS).into_owned()
+}
+
+/// The first `chars` characters of `text` and `…`, or `text` itself when it
+/// is no longer: borrowed then, so a caller that bounds every message (most
+/// of them short) copies none of them.
+pub fn prefix(text: &str, chars: usize) -> Cow<'_, str> {
+    let Some((end, _)) = text.char_indices().nth(chars) else {
+        return Cow::Borrowed(text);
+    };
+    let mut cut = String::with_capacity(end + '…'.len_utf8());
+    cut.push_str(&text[..end]);
+    cut.push('…');
+    Cow::Owned(cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_the_value_up_to_64_characters_then_a_mark() {
+        assert_eq!(excerpt("short"), "short");
+        assert_eq!(excerpt(&"é".repeat(64)), "é".repeat(64));
+        assert_eq!(excerpt(&"é".repeat(65)), format!("{}…", "é".repeat(64)));
+        assert!(matches!(prefix("abc", 3), Cow::Borrowed("abc")));
+        assert_eq!(prefix("abcd", 3), "abc…");
+        assert_eq!(prefix("abc", 0), "…");
+    }
 }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use crate::number::Exact;
-use crate::{PricingError, RATES};
+use crate::{PricingError, RATES, excerpt};
 
 /// A unit price: not negative, at most 4 significant decimal places, at most
 /// one billion.
@@ -104,27 +104,27 @@ fn short_price(text: &str) -> Option<Price> {
 /// trailing zeros of any length), checked on its exact value before it
 /// becomes a `Decimal`, so nothing is rounded into or out of range.
 fn general_price(text: &str) -> Result<Price, PricingError> {
-    let exact = Exact::parse(text).ok_or_else(|| PricingError::InvalidPrice(text.to_owned()))?;
+    let exact = Exact::parse(text).ok_or_else(|| PricingError::InvalidPrice(excerpt(text)))?;
     if exact.is_zero() {
         // `-0` is zero, not a negative price.
         return Ok(Price(Decimal::ZERO));
     }
     if exact.is_negative() {
-        return Err(PricingError::NegativePrice(text.to_owned()));
+        return Err(PricingError::NegativePrice(excerpt(text)));
     }
     // 10^9 is `Price::MAX`.
     if !exact.at_most_power_of_ten(9) {
-        return Err(PricingError::PriceTooLarge(text.to_owned()));
+        return Err(PricingError::PriceTooLarge(excerpt(text)));
     }
     if exact.decimal_places() > u64::from(Price::MAX_DECIMAL_PLACES) {
-        return Err(PricingError::TooManyDecimalPlaces(text.to_owned()));
+        return Err(PricingError::TooManyDecimalPlaces(excerpt(text)));
     }
     // At most 10 whole and 4 decimal digits now: exact in a Decimal.
     exact
         .mantissa_and_scale()
         .and_then(|(mantissa, scale)| Decimal::try_new(mantissa, scale).ok())
         .map(|amount| Price(amount.normalize()))
-        .ok_or_else(|| PricingError::InvalidPrice(text.to_owned()))
+        .ok_or_else(|| PricingError::InvalidPrice(excerpt(text)))
 }
 
 impl fmt::Display for Price {
@@ -207,7 +207,7 @@ impl FromStr for Quantity {
     type Err = PricingError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || PricingError::InvalidQuantity(text.to_owned());
+        let invalid = || PricingError::InvalidQuantity(excerpt(text));
         let count = whole_number(text).ok_or_else(invalid)?;
         Quantity::new(count).map_err(|_| invalid())
     }
@@ -338,7 +338,7 @@ impl FromStr for Tier {
             "bronze" => Ok(Tier::Bronze),
             "silver" => Ok(Tier::Silver),
             "gold" => Ok(Tier::Gold),
-            _ => Err(PricingError::UnknownTier(name.to_owned())),
+            _ => Err(PricingError::UnknownTier(excerpt(name))),
         }
     }
 }
@@ -385,14 +385,14 @@ impl FromStr for DaysOverdue {
     type Err = PricingError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || PricingError::InvalidDaysOverdue(text.to_owned());
+        let invalid = || PricingError::InvalidDaysOverdue(excerpt(text));
         // Plain digits are never negative: only other spellings need the
         // exact reading for the sign.
         if let Some(days) = short_whole_number(text) {
             return u32::try_from(days).map(DaysOverdue).map_err(|_| invalid());
         }
         if Exact::parse(text).is_some_and(Exact::is_negative) {
-            return Err(PricingError::NegativeDaysOverdue(text.to_owned()));
+            return Err(PricingError::NegativeDaysOverdue(excerpt(text)));
         }
         let days = whole_number(text).ok_or_else(invalid)?;
         u32::try_from(days).map(DaysOverdue).map_err(|_| invalid())

@@ -47,7 +47,7 @@ mod number;
 mod pipeline;
 mod rates;
 
-pub use error::PricingError;
+pub use error::{PricingError, QUOTED_CHARS, excerpt, prefix};
 pub use input::{DaysOverdue, LineItem, Price, PricingInput, Quantity, Terms, Tier};
 pub use money::Money;
 pub use pipeline::{

@@ -305,3 +305,48 @@ fn refusals_carry_lowercase_messages_naming_the_value() {
         assert_eq!(result.unwrap_err().to_string(), message);
     }
 }
+
+/// Every error that holds input text holds an excerpt: a 1 MiB price,
+/// quantity, days overdue or tier makes a message of about 200 bytes, not
+/// one of a mebibyte.
+#[test]
+fn errors_quote_a_bounded_prefix_of_a_huge_value() {
+    const MIB: usize = 1 << 20;
+    let digits = "9".repeat(MIB);
+    let cases = [
+        ("x".repeat(MIB).parse::<Price>().map(drop), "price \"xxx"),
+        (
+            format!("-{digits}").parse::<Price>().map(drop),
+            "price -999",
+        ),
+        (digits.parse::<Price>().map(drop), "price 999"),
+        (
+            format!("0.{digits}").parse::<Price>().map(drop),
+            "price 0.999",
+        ),
+        (digits.parse::<Quantity>().map(drop), "quantity \"999"),
+        (
+            digits.parse::<DaysOverdue>().map(drop),
+            "days overdue \"999",
+        ),
+        (
+            format!("-{digits}").parse::<DaysOverdue>().map(drop),
+            "days overdue -999",
+        ),
+        (
+            "g".repeat(MIB).parse::<Tier>().map(drop),
+            "unknown tier \"ggg",
+        ),
+    ];
+    for (result, start) in cases {
+        let message = result.unwrap_err().to_string();
+        assert!(message.starts_with(start), "{message:.80}");
+        assert!(
+            message.len() < 200,
+            "{} bytes: {message:.80}",
+            message.len()
+        );
+        assert!(message.contains('…'), "{message}");
+    }
+    assert_eq!(pricing::excerpt("gold"), "gold");
+}

@@ -378,7 +378,12 @@ fn read_csv_output(output: &[u8]) -> Result<Vec<Record>, String> {
     let mut records = Vec::new();
     for row in reader.records() {
         let row = row.map_err(|error| format!("unreadable CSV output: {error}"))?;
-        let field = |index: usize| row.get(index).unwrap_or_default().to_owned();
+        // A text cell that begins with `'` had one put in front to keep a
+        // spreadsheet from running it as a formula (`put_csv_field`).
+        let field = |index: usize| {
+            let cell = row.get(index).unwrap_or_default();
+            cell.strip_prefix('\'').unwrap_or(cell).to_owned()
+        };
         let line = field(0)
             .parse()
             .map_err(|_| format!("CSV output row {row:?} has no line number"))?;

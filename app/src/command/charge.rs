@@ -27,7 +27,7 @@ use payment_gateway::{
     Capture, Charge, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
     PaymentGateway, PaymentMethod, SystemClock,
 };
-use pricing::{Money, Tier};
+use pricing::{Money, Tier, excerpt};
 
 use crate::batch::pool::BufferPool;
 use crate::batch::read::jsonl::{self, ChargeInvoice};
@@ -462,8 +462,9 @@ impl Run<'_> {
         if let Tier::Unrecognized(name) = line.input.tier() {
             if !self.allow_unknown_tiers {
                 let error = format!(
-                    "unknown tier {name:?}: charge refuses a tier pricing does not know \
-                     (pass --allow-unknown-tiers to charge it without a tier discount)"
+                    "unknown tier {:?}: charge refuses a tier pricing does not know \
+                     (pass --allow-unknown-tiers to charge it without a tier discount)",
+                    excerpt(name)
                 );
                 return Entry::Refused {
                     id: Some(line.id.into_owned()),

@@ -11,7 +11,8 @@ use pricing::Money;
 use serde::Serialize;
 
 use crate::batch::read::fields::printable;
-use crate::batch::write::put_csv_field;
+use crate::batch::write::CsvCell::{Number, Text};
+use crate::batch::write::put_csv_row;
 use crate::time::timestamp;
 
 /// How `invoices` and `sandbox captures` write their records.
@@ -133,33 +134,27 @@ pub(crate) fn write_invoice(
                 .map(|attempt| attempt.outcome().to_string())
                 .unwrap_or_default();
             let fields = [
-                invoice.id().to_string(),
-                invoice.customer().to_string(),
-                status.to_owned(),
-                charge_id(record).unwrap_or_default(),
-                invoice.currency().code().to_owned(),
-                b.subtotal().to_string(),
-                b.tier_discount().to_string(),
-                b.loyalty_discount().to_string(),
-                b.tax().to_string(),
-                b.late_fee().to_string(),
-                b.total().to_string(),
-                invoice.payment_method().as_str().to_owned(),
-                invoice.tier().to_owned(),
-                invoice.loyalty_member().to_string(),
-                invoice.days_overdue().to_string(),
-                invoice.line_items().to_owned(),
-                timestamp(invoice.issued_at()),
-                record.attempts().len().to_string(),
-                last,
+                Text(invoice.id().to_string()),
+                Text(invoice.customer().to_string()),
+                Text(status.to_owned()),
+                Text(charge_id(record).unwrap_or_default()),
+                Text(invoice.currency().code().to_owned()),
+                Number(b.subtotal().to_string()),
+                Number(b.tier_discount().to_string()),
+                Number(b.loyalty_discount().to_string()),
+                Number(b.tax().to_string()),
+                Number(b.late_fee().to_string()),
+                Number(b.total().to_string()),
+                Text(invoice.payment_method().as_str().to_owned()),
+                Text(invoice.tier().to_owned()),
+                Text(invoice.loyalty_member().to_string()),
+                Number(invoice.days_overdue().to_string()),
+                Text(invoice.line_items().to_owned()),
+                Text(timestamp(invoice.issued_at())),
+                Number(record.attempts().len().to_string()),
+                Text(last),
             ];
-            for (index, field) in fields.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                put_csv_field(out, field);
-            }
-            out.push(b'\n');
+            put_csv_row(out, &fields);
         }
         ListFormat::Text => {
             let paid_by = match record.payment() {
@@ -232,21 +227,15 @@ pub(crate) fn write_capture(
         }
         ListFormat::Csv => {
             let fields = [
-                json.number.to_string(),
-                json.charge_id.to_owned(),
-                json.idempotency_key.to_owned(),
-                json.reference.to_owned(),
-                json.amount.to_string(),
-                json.currency.to_owned(),
-                json.captured_at.clone(),
+                Number(json.number.to_string()),
+                Text(json.charge_id.to_owned()),
+                Text(json.idempotency_key.to_owned()),
+                Text(json.reference.to_owned()),
+                Number(json.amount.to_string()),
+                Text(json.currency.to_owned()),
+                Text(json.captured_at.clone()),
             ];
-            for (index, field) in fields.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                put_csv_field(out, field);
-            }
-            out.push(b'\n');
+            put_csv_row(out, &fields);
         }
         ListFormat::Text => writeln!(
             out,

@@ -8,6 +8,7 @@
 mod charge;
 mod conventions;
 mod diff;
+mod escape;
 mod fuzz_regressions;
 mod hostile;
 mod invoice;

@@ -8,7 +8,10 @@
 //!   lines of text output; an escape sequence would reach a terminal).
 //!
 //! A value that breaks either rule is refused with a message naming the
-//! field and showing the value with its control characters escaped.
+//! field and showing an excerpt of the value (`pricing::excerpt`: a 1 MiB
+//! id makes a short error) with its control characters escaped.
+
+use pricing::excerpt;
 
 /// Why a text field is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,7 +21,7 @@ pub(crate) enum FieldError {
     Whitespace {
         /// The field's name.
         field: &'static str,
-        /// The value as read.
+        /// An excerpt of the value as read.
         value: String,
     },
     /// The value holds a control character.
@@ -26,7 +29,7 @@ pub(crate) enum FieldError {
     Control {
         /// The field's name.
         field: &'static str,
-        /// The value as read.
+        /// An excerpt of the value as read.
         value: String,
     },
 }
@@ -48,13 +51,13 @@ pub(crate) fn check(field: &'static str, value: &str) -> Result<(), FieldError> 
     if value.chars().any(char::is_control) {
         return Err(FieldError::Control {
             field,
-            value: value.to_owned(),
+            value: excerpt(value),
         });
     }
     if value.trim() != value {
         return Err(FieldError::Whitespace {
             field,
-            value: value.to_owned(),
+            value: excerpt(value),
         });
     }
     Ok(())
@@ -69,14 +72,14 @@ fn ascii_verdict(field: &'static str, value: &str, control: bool) -> Result<(), 
     if control {
         return Err(FieldError::Control {
             field,
-            value: value.to_owned(),
+            value: excerpt(value),
         });
     }
     let bytes = value.as_bytes();
     if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return Err(FieldError::Whitespace {
             field,
-            value: value.to_owned(),
+            value: excerpt(value),
         });
     }
     Ok(())

@@ -280,22 +280,44 @@ pub(crate) fn write_text_error(
     out.write_all(b"\n")
 }
 
-/// Appends `text` as one CSV field, quoted the way the `csv` crate quotes
-/// when it must (a comma, a quote, `\r` or `\n` inside; quotes doubled), so
-/// the rows are what a CSV reader expects, byte for byte what the `csv`
-/// crate's writer gave before (a unit test compares the two). Writing the
-/// row in place instead of through a `csv::Writer` per row (which
-/// allocates and zeroes an 8 KiB buffer each time) is what makes CSV output
-/// as cheap as JSON Lines.
+/// Appends `text` as one CSV text field: every CSV output of ledgerly
+/// writes its text through here (the batch records, `invoices` and
+/// `sandbox captures`), so one function answers what a cell can hold.
+///
+/// It is quoted the way the `csv` crate quotes when it must (a comma, a
+/// quote, `\r` or `\n` inside; quotes doubled), so the rows are what a CSV
+/// reader expects (a unit test compares the two). Writing the row in place
+/// instead of through a `csv::Writer` per row (which allocates and zeroes
+/// an 8 KiB buffer each time) is what makes CSV output as cheap as JSON
+/// Lines.
+///
+/// Text that begins with `=`, `+`, `-`, `@`, a tab or `\r` would be run as
+/// a formula by a spreadsheet that opens the file (OWASP's "CSV
+/// injection": an id `=HYPERLINK(…)` in an export is a link that leaks
+/// the sheet), so it gets a leading `'`, as OWASP recommends. Text that
+/// begins with `'` gets one too, so the rule is reversible: a reader drops
+/// one leading `'` from a cell that has one and has the text back. Numbers
+/// ledgerly formats itself (an amount such as `-22.50`, a count) are not
+/// text and do not come here: they stay numbers.
 pub(crate) fn put_csv_field(out: &mut Vec<u8>, text: &str) {
+    let formula = matches!(
+        text.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'')
+    );
     if !text
         .bytes()
         .any(|byte| matches!(byte, b',' | b'"' | b'\r' | b'\n'))
     {
+        if formula {
+            out.push(b'\'');
+        }
         out.extend_from_slice(text.as_bytes());
         return;
     }
     out.push(b'"');
+    if formula {
+        out.push(b'\'');
+    }
     for (index, part) in text.split('"').enumerate() {
         if index > 0 {
             out.extend_from_slice(b"\"\"");
@@ -303,6 +325,31 @@ pub(crate) fn put_csv_field(out: &mut Vec<u8>, text: &str) {
         out.extend_from_slice(part.as_bytes());
     }
     out.push(b'"');
+}
+
+/// A cell of a CSV row.
+pub(crate) enum CsvCell {
+    /// Text from an input or the books (an id, a name, a message), written
+    /// by [`put_csv_field`].
+    Text(String),
+    /// A number ledgerly formatted itself (an amount, a count): digits, a
+    /// sign and a point, which need no quotes, written as they are so a
+    /// negative amount stays a number.
+    Number(String),
+}
+
+/// Appends one CSV row of `cells` and its line end.
+pub(crate) fn put_csv_row(out: &mut Vec<u8>, cells: &[CsvCell]) {
+    for (index, cell) in cells.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        match cell {
+            CsvCell::Text(text) => put_csv_field(out, text),
+            CsvCell::Number(number) => out.extend_from_slice(number.as_bytes()),
+        }
+    }
+    out.push(b'\n');
 }
 
 /// Room for the row's end (`,` for the empty error field, then `\n`) and

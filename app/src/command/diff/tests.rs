@@ -256,7 +256,8 @@ fn the_renderers_show_the_headline_money_and_largest_changes() {
     let markdown = render_markdown(&report, Path::new("old.jsonl"), Path::new("new.jsonl"));
     assert_contains(&markdown, "| changed | 1 |");
     assert_contains(&markdown, "| total | +5.00 |");
-    assert_contains(&markdown, "| REF-1 | 141.69 | 146.69 | +5.00 |");
+    // Ids are escaped (issue 20, item 10): `-` is punctuation.
+    assert_contains(&markdown, "| REF\\-1 | 141.69 | 146.69 | +5.00 |");
     let json: serde_json::Value = serde_json::from_str(&json_of(&report)).unwrap();
     assert_eq!(json["differs"], true);
     assert_eq!(json["changed"].to_string(), "1");
@@ -267,9 +268,97 @@ fn the_renderers_show_the_headline_money_and_largest_changes() {
     assert!(text_of(&same).contains("no differences: 2 invoices compared"));
 }
 
+// A line break in a cell is now shown as `\n` rather than as a space (issue
+// 20, item 10: every input text is escaped by `markdown`).
 #[test]
 fn markdown_cells_cannot_break_the_table() {
-    assert_eq!(cell("a|b\nc"), "a\\|b c");
+    assert_eq!(markdown("a|b\nc"), "a\\|b\\\\nc");
+}
+
+/// Ids that would be markup if copied raw.
+const HOSTILE: [&str; 6] = [
+    "![x](http://evil.example/p.png)",
+    "<img src=x onerror=alert(1)>",
+    "[click](javascript:alert(1))",
+    "A|B",
+    "**bold** _em_ `code` # ~~s~~",
+    "A\nB\u{1b}[2J\rC",
+];
+
+#[test]
+fn markdown_shows_hostile_text_literally() {
+    assert_eq!(
+        markdown("![x](http://e.example/p.png)"),
+        "\\!\\[x\\]\\(http\\:\\/\\/e\\.example\\/p\\.png\\)"
+    );
+    assert_eq!(
+        markdown("<img src=x>&amp;"),
+        "&lt;img src\\=x&gt;&amp;amp\\;"
+    );
+    assert_eq!(markdown("A\u{1b}[2J"), "A\\\\u\\{1b\\}\\[2J");
+    assert_eq!(markdown("INV 1 é"), "INV 1 é");
+    for id in HOSTILE {
+        let shown = markdown(id);
+        // Nothing Markdown acts on is left unescaped, and the row stays one line.
+        let mut chars = shown.chars();
+        while let Some(c) = chars.next() {
+            assert!(!c.is_control() && c != '<' && c != '>', "{shown}");
+            if c == '\\' {
+                assert!(
+                    chars.next().is_some_and(|next| next.is_ascii_punctuation()),
+                    "{shown}"
+                );
+            } else {
+                assert!(!c.is_ascii_punctuation() || c == '&' || c == ';', "{shown}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_report_escapes_the_ids_it_copies() {
+    // `priced` copies an id raw into JSON: these need JSON's escapes.
+    let json = |id: &str| {
+        serde_json::to_string(id)
+            .unwrap()
+            .trim_matches('"')
+            .to_owned()
+    };
+    let old: String = HOSTILE.iter().map(|id| priced(&json(id), "1.00")).collect();
+    let new = HOSTILE
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            if index == 0 {
+                format!(
+                    "{{\"line\":1,\"id\":{},\"error\":\"<b>bad</b>\"}}\n",
+                    serde_json::to_string(id).unwrap()
+                )
+            } else {
+                priced(&json(id), "2.00")
+            }
+        })
+        .collect::<String>()
+        + &priced("![new](http://e.example)", "1.00");
+    let report = diff(&old, &new, 10);
+    let md = markdown_of(&report);
+    for id in HOSTILE {
+        assert_contains(&md, &format!("| {} |", markdown(id)));
+    }
+    assert_contains(&md, "error\\: &lt;b&gt;bad&lt;\\/b&gt;");
+    assert_contains(&md, "(1): \\!\\[new\\]");
+    for raw in ["<img", "![", "](", "\u{1b}", "<b>"] {
+        assert!(!md.contains(raw), "{raw:?} in {md}");
+    }
+    // Every table row is one line of the right number of cells.
+    for row in md.lines().filter(|line| line.starts_with('|')) {
+        let cells = row.replace("\\|", "").matches('|').count();
+        assert!(cells == 3 || cells == 4 || cells == 5, "{row}");
+    }
+    let text = text_of(&report);
+    assert_contains(&text, "A\\nB\\u{1b}[2J\\rC");
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text}");
+    assert_contains(&text, "only in new (1): ![new](http://e.example)\n");
 }
 
 #[test]
@@ -326,11 +415,13 @@ fn lists_longer_than_top_say_how_many_more() {
     assert_contains(&text, "only in old (3): A, B and 1 more\n");
     assert_contains(&text, "only in new (3): X, Y and 1 more\n");
     let markdown = markdown_of(&report);
-    assert_contains(&markdown, "\n**Only in old** (3): `A`, `B` and 1 more\n");
-    assert_contains(&markdown, "\n**Only in new** (3): `X`, `Y` and 1 more\n");
+    // Ids are escaped text now, not code spans (issue 20, item 10): inside
+    // backticks a backslash escape would show.
+    assert_contains(&markdown, "\n**Only in old** (3): A, B and 1 more\n");
+    assert_contains(&markdown, "\n**Only in new** (3): X, Y and 1 more\n");
     let all = diff(&old, &new, 3);
     let markdown = markdown_of(&all);
-    assert_contains(&markdown, "\n**Only in old** (3): `A`, `B`, `C`\n");
+    assert_contains(&markdown, "\n**Only in old** (3): A, B, C\n");
 }
 
 #[test]
@@ -351,7 +442,8 @@ fn error_changes_are_listed_in_every_format_and_absent_when_there_are_none() {
     );
     let markdown = markdown_of(&report);
     assert!(
-        markdown.ends_with("| A | priced, total 1.00 | error: price \\| bad |\n"),
+        // Input text is escaped, punctuation and all (issue 20, item 10).
+        markdown.ends_with("| A | priced\\, total 1\\.00 | error\\: price \\| bad |\n"),
         "{markdown}"
     );
     let json = json_of(&report);

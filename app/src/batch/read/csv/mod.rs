@@ -26,7 +26,7 @@ use std::str;
 
 #[cfg(any(test, feature = "fuzzing"))]
 use pricing::PricingInput;
-use pricing::{DaysOverdue, LineItem, PricingError, Terms, Tier};
+use pricing::{DaysOverdue, LineItem, PricingError, Terms, Tier, excerpt};
 
 use crate::batch::pool::BufferPool;
 use crate::batch::read::fields::{self, FieldError};
@@ -97,7 +97,9 @@ pub(crate) enum RowError {
     /// [`MAX_INVOICE_BYTES`].
     #[error("invoice has more than {MAX_ROWS} rows or more than 64 MiB of them")]
     TooManyRows,
-    /// `loyalty_member` is neither `true`, `false` nor empty.
+    /// `loyalty_member` is neither `true`, `false` nor empty. Like every
+    /// value quoted here, an [`excerpt`] of the field: an error never grows
+    /// with the input it refuses.
     #[error("loyalty_member {0:?} is not true or false")]
     LoyaltyMember(String),
     /// An invoice-level field differs from the invoice's first row.
@@ -416,7 +418,7 @@ impl<'p, R: Read> CsvChunks<'p, R> {
             Some((_, Some(_))) => {
                 return Err(CsvInputError::Header {
                     expected,
-                    found: String::from_utf8_lossy(&header).into_owned(),
+                    found: excerpt(&String::from_utf8_lossy(&header)),
                 });
             }
             Some((_, None)) => {
@@ -748,7 +750,7 @@ fn check_row<'d>(
             loyalty_member: match &*texts[1] {
                 "true" => true,
                 "false" | "" => false,
-                other => return Err(RowError::LoyaltyMember(other.to_owned())),
+                other => return Err(RowError::LoyaltyMember(excerpt(other))),
             },
             days_overdue: if texts[2].is_empty() {
                 DaysOverdue::default()
@@ -772,10 +774,10 @@ fn check_row<'d>(
                 };
                 return Err(RowError::Disagrees {
                     field: HEADER[index + 1],
-                    found: texts[index].to_string(),
-                    first: pending.first_texts[index].to_string(),
+                    found: excerpt(&texts[index]),
+                    first: excerpt(&pending.first_texts[index]),
                     first_line: pending.line,
-                    id: id.into_owned(),
+                    id: excerpt(&id),
                 });
             }
         }

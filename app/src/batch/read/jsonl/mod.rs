@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use pricing::{DaysOverdue, LineItem, Price, PricingError, PricingInput, Quantity, Tier};
+use pricing::{
+    DaysOverdue, LineItem, Price, PricingError, PricingInput, Quantity, Tier, excerpt, prefix,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -52,7 +54,7 @@ pub(crate) enum LineError {
     PriceType {
         /// The 1-based position of the line item.
         item: usize,
-        /// The JSON text found instead.
+        /// An excerpt of the JSON text found instead.
         found: String,
     },
     /// A quantity is not a JSON number.
@@ -60,7 +62,7 @@ pub(crate) enum LineError {
     QuantityType {
         /// The 1-based position of the line item.
         item: usize,
-        /// The JSON text found instead.
+        /// An excerpt of the JSON text found instead.
         found: String,
     },
     /// `days_overdue` is not a JSON number.
@@ -360,10 +362,20 @@ fn json_message(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());
     match message.strip_suffix(&position) {
-        Some(bare) => format!("{bare} at column {}", error.column()),
-        None => message,
+        Some(bare) => format!(
+            "{} at column {}",
+            prefix(bare, JSON_MESSAGE_CHARS),
+            error.column()
+        ),
+        None => prefix(&message, JSON_MESSAGE_CHARS).into_owned(),
     }
 }
+
+/// The most characters of serde's message an error record keeps: serde
+/// quotes a value of the wrong type whole (`invalid type: string "…"`),
+/// and an error must not grow with its input; serde's own words around a
+/// short value are longer than [`excerpt`]'s 64 characters.
+const JSON_MESSAGE_CHARS: usize = 256;
 
 fn validate(
     tier: Option<Text<'_>>,
@@ -375,7 +387,7 @@ fn validate(
     let days_overdue = match days_overdue {
         None => DaysOverdue::default(),
         Some(raw) => number_text(raw)
-            .ok_or_else(|| LineError::DaysOverdueType(raw.get().to_owned()))?
+            .ok_or_else(|| LineError::DaysOverdueType(excerpt(raw.get())))?
             .parse()?,
     };
     // A tier name pricing does not know applies no discount (the domain
@@ -398,7 +410,7 @@ fn validate(
 fn line_item(item: usize, raw: &RawLineItem<'_>) -> Result<LineItem, LineError> {
     let price_text = price_text(raw.price).ok_or_else(|| LineError::PriceType {
         item,
-        found: raw.price.get().to_owned(),
+        found: excerpt(raw.price.get()),
     })?;
     let price: Price = price_text
         .parse()
@@ -406,7 +418,7 @@ fn line_item(item: usize, raw: &RawLineItem<'_>) -> Result<LineItem, LineError> 
     let quantity: Quantity = number_text(raw.quantity)
         .ok_or_else(|| LineError::QuantityType {
             item,
-            found: raw.quantity.get().to_owned(),
+            found: excerpt(raw.quantity.get()),
         })?
         .parse()
         .map_err(|source| LineError::LineItem { item, source })?;
