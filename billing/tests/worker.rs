@@ -335,3 +335,26 @@ fn a_disk_that_fills_after_the_requests_loses_no_record_of_what_was_captured() {
     assert!(again.iter().all(paid), "{again:?}");
     assert_eq!(service.gateway().captures().len(), 2, "settled by lookup");
 }
+
+#[test]
+fn a_worker_knows_when_an_attempt_in_the_ledger_stays_in_doubt() {
+    let service = service();
+    let worker = w1(&service);
+    worker
+        .charge_batch(&[worked("INV-1", "tok_success")])
+        .unwrap();
+    assert!(!worker.unsettled_remain().unwrap(), "all settled");
+
+    // One request per charge here: the transient failure leaves INV-2's
+    // attempt unknown, money in doubt until it is settled.
+    worker
+        .charge_batch(&[worked("INV-2", "tok_transient_1")])
+        .unwrap();
+    assert!(worker.unsettled_remain().unwrap(), "INV-2 in doubt");
+
+    let settled = worker
+        .charge_batch(&[worked("INV-2", "tok_transient_1")])
+        .unwrap();
+    assert!(paid(&settled[0]), "{settled:?}");
+    assert!(!worker.unsettled_remain().unwrap(), "settled again");
+}
