@@ -277,9 +277,10 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         let mut finished = Vec::new();
         for (index, attempt, resume) in work {
             let (update, result) = match found.get(attempt.invoice().as_str()) {
-                // The ledger forgot this capture: recorded, never charged again.
-                Some(charge) if !resume => self.settle_charge(&attempt, charge.clone()),
-                _ => self.execute(&attempt, resume),
+                // The processor holds a capture of this invoice the ledger
+                // does not know: recorded, never charged again.
+                Some(charge) => self.settle_charge(&attempt, charge.clone()),
+                None => self.execute(&attempt, resume),
             };
             if let Some(update) = update {
                 updates.push(update);

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use billing::{
-    Attempt, AttemptUpdate, BillingError, BillingService, CustomerId, InMemoryLedger, Invoice,
-    InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus, IssueOutcome, IssuedInvoice, Ledger,
-    LedgerError, Payment, RecordingSleeper, RetryPolicy,
+    Attempt, AttemptOutcome, AttemptUpdate, BillingError, BillingService, CustomerId,
+    InMemoryLedger, Invoice, InvoiceFilter, InvoiceId, InvoiceRecord, InvoiceStatus, IssueOutcome,
+    IssuedInvoice, Ledger, LedgerError, Payment, RecordingSleeper, RetryPolicy,
 };
 use payment_gateway::{
     Amount, Capture, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,
@@ -1048,7 +1048,7 @@ fn pending_attempt(invoice: &InvoiceId) -> Attempt {
         unknown.key().as_str(),
         unknown.payment_method().clone(),
         unknown.amount(),
-        billing::AttemptOutcome::Pending,
+        AttemptOutcome::Pending,
         unknown.created_at(),
         unknown.updated_at(),
     )
@@ -1098,4 +1098,103 @@ fn reconcile_leaves_an_attempt_unknown_when_the_processor_captured_another_amoun
         service.invoice(&id("INV-1")).unwrap().status(),
         InvoiceStatus::Unknown
     );
+}
+
+/// A processor that, while `reconcile` looks INV-1 up, sees another run
+/// record INV-1's capture under another charge id first.
+struct RacedLookups<'a> {
+    ledger: &'a InMemoryLedger,
+}
+
+impl PaymentGateway for RacedLookups<'_> {
+    fn charge(&self, _request: &ChargeRequest) -> Result<Charge, GatewayError> {
+        Err(GatewayError::Transient {
+            reason: "not used".to_owned(),
+        })
+    }
+
+    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
+        let charge = |id: &str| {
+            Charge::new(
+                ChargeId::new(id).unwrap(),
+                Amount::new(TOTAL, Currency::Usd).unwrap(),
+            )
+        };
+        if key.as_str().starts_with("invoice:INV-1:") {
+            let other_run = AttemptUpdate::new(
+                id("INV-1"),
+                1,
+                AttemptOutcome::Captured(ChargeId::new("ch_other_run").unwrap()),
+                std::time::UNIX_EPOCH,
+            );
+            self.ledger.finish_attempts(&[other_run]).unwrap();
+            return Ok(Lookup::Captured(charge("ch_seen_here")));
+        }
+        Ok(Lookup::Captured(charge("ch_inv_2")))
+    }
+
+    fn find_captures(&self, _references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
+        Ok(Vec::new())
+    }
+}
+
+#[test]
+fn an_outcome_another_run_records_meanwhile_stands_and_the_others_are_still_settled() {
+    let ledger = issued([
+        invoice_with("INV-1", "tok_success", worked_example()),
+        invoice_with("INV-2", "tok_success", worked_example()),
+    ]);
+    ledger
+        .begin_attempts(&[pending_attempt(&id("INV-1")), pending_attempt(&id("INV-2"))])
+        .unwrap();
+    let service = BillingService::new(
+        RacedLookups { ledger: &ledger },
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(1),
+    );
+
+    let report = service.reconcile().unwrap();
+
+    assert_eq!(
+        (
+            report.settled(),
+            report.captured(),
+            report.changed_meanwhile()
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(report.still_unknown(), 0);
+    let paid_with = |invoice: &str| match service.invoice(&id(invoice)).unwrap().payment() {
+        Some(Payment::Charged(charge)) => charge.id().as_str().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        paid_with("INV-1"),
+        "ch_other_run",
+        "the first capture stands"
+    );
+    assert_eq!(paid_with("INV-2"), "ch_inv_2");
+}
+
+#[test]
+fn a_ledger_that_cannot_record_what_reconcile_learned_is_an_error_not_a_race() {
+    let ledger = issued([invoice_with("INV-1", "tok_success", worked_example())]);
+    ledger
+        .begin_attempts(&[pending_attempt(&id("INV-1"))])
+        .unwrap();
+    let service = BillingService::new(
+        RacedLookups { ledger: &ledger },
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(1),
+    );
+    // The other run's write is the last the disk has room for.
+    ledger.fill_disk_after(1);
+
+    let error = service.reconcile().unwrap_err();
+
+    assert!(error.to_string().contains("disk full"), "{error}");
 }

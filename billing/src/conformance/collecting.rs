@@ -146,6 +146,7 @@ pub fn reconcile_settles_by_lookup_never_by_charging<L: Ledger>(open: &dyn Fn() 
         (1, 1, 2)
     );
     assert_eq!(report.not_at_processor(), 2);
+    assert_eq!(report.changed_meanwhile(), 0);
     assert_eq!(reconciler.request_count(), 0, "reconcile charged");
     assert_eq!(reconciler.capture_count(), 2);
     assert!(record(&open(), "CAPTURED").status().is_paid());

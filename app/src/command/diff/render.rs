@@ -253,7 +253,9 @@ pub(super) fn render_json(report: &Report, old: &Path, new: &Path) -> String {
 /// markup or a new table column. So every ASCII punctuation character
 /// (which `CommonMark` lets a backslash escape, and from which every Markdown
 /// construct is made, GitHub's autolinks, emphasis and math included) gets
-/// a backslash, except `<`, `>` and `&`, written as HTML entities; a
+/// a backslash, except `<`, `>` and `&`, written as HTML entities, and `-`,
+/// left as it is: inside a table cell or a list item it starts nothing, and
+/// ids such as `REF-000001` stay what a reviewer (or a script) searches; a
 /// control character (a line break would end the table row) is shown as
 /// Rust escapes it, `\n`, its backslash escaped in turn.
 pub(super) fn markdown(text: &str) -> String {
@@ -277,6 +279,7 @@ fn push_markdown(out: &mut String, c: char) {
         '<' => out.push_str("&lt;"),
         '>' => out.push_str("&gt;"),
         '&' => out.push_str("&amp;"),
+        '-' => out.push('-'),
         _ if c.is_ascii_punctuation() => {
             out.push('\\');
             out.push(c);
