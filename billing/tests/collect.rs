@@ -1138,6 +1138,20 @@ impl PaymentGateway for RacedLookups<'_> {
     }
 }
 
+/// A service on `ledger` whose processor races another run (see
+/// [`RacedLookups`]).
+fn raced(
+    ledger: &InMemoryLedger,
+) -> BillingService<RacedLookups<'_>, &InMemoryLedger, RecordingSleeper, ManualClock> {
+    BillingService::new(
+        RacedLookups { ledger },
+        ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy(1),
+    )
+}
+
 #[test]
 fn an_outcome_another_run_records_meanwhile_stands_and_the_others_are_still_settled() {
     let ledger = issued([
@@ -1147,13 +1161,7 @@ fn an_outcome_another_run_records_meanwhile_stands_and_the_others_are_still_sett
     ledger
         .begin_attempts(&[pending_attempt(&id("INV-1")), pending_attempt(&id("INV-2"))])
         .unwrap();
-    let service = BillingService::new(
-        RacedLookups { ledger: &ledger },
-        &ledger,
-        RecordingSleeper::new(),
-        ManualClock::default(),
-        policy(1),
-    );
+    let service = raced(&ledger);
 
     let report = service.reconcile().unwrap();
 
@@ -1184,13 +1192,7 @@ fn a_ledger_that_cannot_record_what_reconcile_learned_is_an_error_not_a_race() {
     ledger
         .begin_attempts(&[pending_attempt(&id("INV-1"))])
         .unwrap();
-    let service = BillingService::new(
-        RacedLookups { ledger: &ledger },
-        &ledger,
-        RecordingSleeper::new(),
-        ManualClock::default(),
-        policy(1),
-    );
+    let service = raced(&ledger);
     // The other run's write is the last the disk has room for.
     ledger.fill_disk_after(1);
 

@@ -340,9 +340,8 @@ fn a_disk_that_fills_after_the_requests_loses_no_record_of_what_was_captured() {
 fn a_worker_knows_when_an_attempt_in_the_ledger_stays_in_doubt() {
     let service = service();
     let worker = w1(&service);
-    worker
-        .charge_batch(&[worked("INV-1", "tok_success")])
-        .unwrap();
+    let first = worker.charge_batch(&[worked("INV-1", "tok_success")]);
+    assert!(paid(&first.unwrap()[0]));
     assert!(!worker.unsettled_remain().unwrap(), "all settled");
 
     // One request per charge here: the transient failure leaves INV-2's

@@ -122,12 +122,11 @@ fn an_error_record_of_a_huge_value_is_small() {
          Y,,,,{huge},1\n"
     );
     for (format, input, count) in [("jsonl", jsonl, 5), ("csv", csv, 3)] {
-        let output = ledgerly()
-            .args(invoice_stdin(format, "jsonl"))
-            .write_stdin(input)
-            .output()
-            .unwrap();
-        let out = String::from_utf8(output.stdout).unwrap();
+        let out = stdout_of(
+            ledgerly()
+                .args(invoice_stdin(format, "jsonl"))
+                .write_stdin(input),
+        );
         let errors: Vec<&str> = out
             .lines()
             .filter(|line| line.contains("\"error\""))
