@@ -8,15 +8,18 @@
 //! workspace and the replay test enable). The modules stay private: this is
 //! not an API for other crates.
 //!
-//! The layers, each depending only on those below it:
-//! - `cli` parses the command line; `command/<name>.rs` is one subcommand
-//!   each, a thin layer over the rest;
-//! - `input` opens a file or stdin; `lines` cuts it into blocks of whole
-//!   lines; `jsonl` and `csv_input` read invoices; `pricer` prices a chunk
-//!   into records; `batch` runs chunks through worker threads in input
-//!   order; `output` writes records;
-//! - `console` and `progress` speak on stderr; `error` maps every outcome to
-//!   its exit code, from one table.
+//! The layers, each depending only on those below it (ARCHITECTURE.md
+//! draws them; `app/tests/integration/layers.rs` holds the imports to it):
+//! - this file and `cli/` own clap: they parse, render usage errors and
+//!   dispatch; `command/<name>.rs` is one subcommand each, flags in and
+//!   records out, never importing the command line or another command;
+//! - the services: `input` opens a file or stdin, `store` and `time` the
+//!   ledger's files and values, `output` the ledger commands' records,
+//!   `console`, `progress` and `signals` stderr and stops, `error` every
+//!   outcome's exit code, from one table;
+//! - `batch/`, the engine: readers (`read/`), the chunk pricer, the writers
+//!   of priced invoices, the in-order pipeline and the buffer pool; it
+//!   imports only itself, `pricing`, std, `progress` and `signals`.
 //!
 //! Only this crate does I/O; pricing is the `pricing` crate, charging the
 //! `billing` crate.
