@@ -179,6 +179,11 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     ),
     doc(
         EXIT_OUTPUT,
+        &[Cmd::Diff],
+        "files out of step could not be compared in temporary files (TMPDIR full or unwritable)",
+    ),
+    doc(
+        EXIT_OUTPUT,
         LEDGER_USERS,
         "the ledger or the sandbox's books cannot be opened, read or written (the message names the file)",
     ),
@@ -297,6 +302,10 @@ pub(crate) enum AppError {
     /// The output could not be written.
     #[error("cannot write output: {0}")]
     Output(io::Error),
+    /// A temporary file could not be written or read (`diff` of files
+    /// that do not line up).
+    #[error("cannot use a temporary file (TMPDIR): {0}")]
+    Scratch(io::Error),
     /// A record of an input file is not what the command reads (`diff`).
     #[error("{} line {line}: {message}", path.display())]
     BadRecord {
@@ -355,6 +364,7 @@ impl AppError {
             AppError::Input { .. } | AppError::NoStore { .. } => EXIT_NO_INPUT,
             AppError::Store(ledger_store::StoreError::NewerSchema { .. }) => EXIT_NEWER_SCHEMA,
             AppError::Output(_)
+            | AppError::Scratch(_)
             | AppError::Store(_)
             | AppError::Billing(_)
             | AppError::Books(_) => EXIT_OUTPUT,

@@ -1,6 +1,7 @@
 //! Comparing the two files in lockstep: each record with its partner,
 //! by id or position, money in integer cents; the report it makes.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
@@ -10,6 +11,7 @@ use crate::error::AppError;
 use super::TOTAL;
 use super::read::{Key, Outcome, Record, Records};
 use super::render::money;
+use super::spill::{self, Side, WAITING_LIMIT};
 
 /// One invoice whose amounts changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,9 @@ impl Change {
 /// both for different reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(super) struct ErrorChange {
+    /// OLD's position of the record, which orders the list.
+    #[serde(skip)]
+    pub(super) position: u64,
     pub(super) id: String,
     pub(super) old: String,
     pub(super) new: String,
@@ -56,6 +61,28 @@ pub(super) struct Report {
     pub(super) only_old_labels: Vec<String>,
     pub(super) only_new_labels: Vec<String>,
     pub(super) top: usize,
+    /// Records in one file only, first by position, before their labels
+    /// are taken: the comparison meets them in key order when it spilled.
+    pub(super) only_old: Vec<(u64, String)>,
+    pub(super) only_new: Vec<(u64, String)>,
+}
+
+/// Keeps the `top` items of smallest position pushed into `list`, in
+/// bounded memory: the list is cut back to `top` whenever it doubles.
+fn keep_first<T>(list: &mut Vec<T>, top: usize, item: T, position: impl Fn(&T) -> u64) {
+    if top == 0 {
+        return;
+    }
+    list.push(item);
+    if list.len() >= top.saturating_mul(2) {
+        cut_first(list, top, position);
+    }
+}
+
+/// Sorts `list` by position and keeps the first `top`.
+fn cut_first<T>(list: &mut Vec<T>, top: usize, position: impl Fn(&T) -> u64) {
+    list.sort_by_key(position);
+    list.truncate(top);
 }
 
 impl Report {
@@ -97,14 +124,41 @@ impl Report {
             _ => {
                 self.changed += 1;
                 self.error_changes_count += 1;
-                if self.error_changes.len() < self.top {
-                    self.error_changes.push(ErrorChange {
-                        id: old.label(),
-                        old: describe(&old.outcome),
-                        new: describe(&new.outcome),
-                    });
-                }
+                let change = ErrorChange {
+                    position: old.position,
+                    id: old.label(),
+                    old: describe(&old.outcome),
+                    new: describe(&new.outcome),
+                };
+                keep_first(&mut self.error_changes, self.top, change, |c| c.position);
             }
+        }
+    }
+
+    /// A record of OLD with no partner in NEW.
+    fn only_old(&mut self, record: &Record) {
+        self.only_in_old += 1;
+        let item = (record.position, record.label());
+        keep_first(&mut self.only_old, self.top, item, |item| item.0);
+    }
+
+    /// A record of NEW with no partner in OLD.
+    fn only_new(&mut self, record: &Record) {
+        self.only_in_new += 1;
+        let item = (record.position, record.label());
+        keep_first(&mut self.only_new, self.top, item, |item| item.0);
+    }
+
+    /// Cuts every list to its `top` items, in the order the report shows.
+    fn finish(&mut self) {
+        self.cut_largest();
+        cut_first(&mut self.error_changes, self.top, |c| c.position);
+        for (list, labels) in [
+            (&mut self.only_old, &mut self.only_old_labels),
+            (&mut self.only_new, &mut self.only_new_labels),
+        ] {
+            cut_first(list, self.top, |item| item.0);
+            *labels = list.drain(..).map(|(_, label)| label).collect();
         }
     }
 
@@ -144,32 +198,71 @@ pub(super) fn describe(outcome: &Outcome) -> String {
 
 /// Records waiting for their partner, by key, first come first served.
 #[derive(Default)]
-pub(super) struct Pending(pub(super) HashMap<Key, VecDeque<Record>>);
+pub(super) struct Pending {
+    by_key: HashMap<Key, VecDeque<Record>>,
+    count: usize,
+}
 
 impl Pending {
     pub(super) fn take(&mut self, key: &Key) -> Option<Record> {
-        let queue = self.0.get_mut(key)?;
-        let record = queue.pop_front();
+        let queue = self.by_key.get_mut(key)?;
+        let record = queue.pop_front()?;
         if queue.is_empty() {
-            self.0.remove(key);
+            self.by_key.remove(key);
         }
-        record
+        self.count -= 1;
+        Some(record)
     }
 
     pub(super) fn put(&mut self, record: Record) {
-        self.0.entry(record.key()).or_default().push_back(record);
+        self.by_key
+            .entry(record.key())
+            .or_default()
+            .push_back(record);
+        self.count += 1;
     }
 
-    /// What is left, in file order.
-    pub(super) fn into_sorted(self) -> Vec<Record> {
-        let mut left: Vec<Record> = self.0.into_values().flatten().collect();
-        left.sort_by_key(|record| record.position);
-        left
+    /// How many records wait.
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// What is left, in no particular order.
+    pub(super) fn into_records(self) -> impl Iterator<Item = Record> {
+        self.by_key.into_values().flatten()
     }
 }
 
+/// How many records may wait before the comparison spills to disk: the
+/// product's limit, or a small one in tests.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) waiting: usize,
+    pub(super) run: usize,
+    pub(super) fan_in: usize,
+}
+
+impl Limits {
+    pub(super) const PRODUCT: Limits = Limits {
+        waiting: WAITING_LIMIT,
+        run: spill::RUN,
+        fan_in: spill::FAN_IN,
+    };
+}
+
 /// Reads both files in lockstep and compares each record with its partner.
-pub(super) fn compare(mut old: Records, mut new: Records, top: usize) -> Result<Report, AppError> {
+pub(super) fn compare(old: Records, new: Records, top: usize) -> Result<Report, AppError> {
+    compare_within(old, new, top, Limits::PRODUCT)
+}
+
+/// [`compare`], spilling to disk once more than `limits.waiting` records
+/// wait for their partner (spill.rs says why and how).
+pub(super) fn compare_within(
+    mut old: Records,
+    mut new: Records,
+    top: usize,
+    limits: Limits,
+) -> Result<Report, AppError> {
     let mut report = Report {
         top,
         ..Report::default()
@@ -177,6 +270,9 @@ pub(super) fn compare(mut old: Records, mut new: Records, top: usize) -> Result<
     let mut waiting_old = Pending::default();
     let mut waiting_new = Pending::default();
     loop {
+        if waiting_old.len() + waiting_new.len() > limits.waiting {
+            return spill_and_join(old, new, report, [waiting_old, waiting_new], limits);
+        }
         let before = old.next_record()?;
         let after = new.next_record()?;
         if before.is_none() && after.is_none() {
@@ -197,18 +293,75 @@ pub(super) fn compare(mut old: Records, mut new: Records, top: usize) -> Result<
             }
         }
     }
-    for record in waiting_old.into_sorted() {
-        report.only_in_old += 1;
-        if report.only_old_labels.len() < top {
-            report.only_old_labels.push(record.label());
+    for record in waiting_old.into_records() {
+        report.only_old(&record);
+    }
+    for record in waiting_new.into_records() {
+        report.only_new(&record);
+    }
+    report.finish();
+    Ok(report)
+}
+
+/// The rest of the comparison once too many records wait: the waiting
+/// records and the rest of both files go into sorted runs on disk, which
+/// are then joined by key.
+fn spill_and_join(
+    mut old: Records,
+    mut new: Records,
+    mut report: Report,
+    [waiting_old, waiting_new]: [Pending; 2],
+    limits: Limits,
+) -> Result<Report, AppError> {
+    let side = || Side::new(limits.run, limits.fan_in);
+    let (mut spilled_old, mut spilled_new) = (side(), side());
+    for record in waiting_old.into_records() {
+        spilled_old.push(record).map_err(AppError::Scratch)?;
+    }
+    for record in waiting_new.into_records() {
+        spilled_new.push(record).map_err(AppError::Scratch)?;
+    }
+    while let Some(record) = old.next_record()? {
+        report.errors_old += u64::from(matches!(record.outcome, Outcome::Error(_)));
+        spilled_old.push(record).map_err(AppError::Scratch)?;
+    }
+    while let Some(record) = new.next_record()? {
+        report.errors_new += u64::from(matches!(record.outcome, Outcome::Error(_)));
+        spilled_new.push(record).map_err(AppError::Scratch)?;
+    }
+    let mut old = spilled_old.into_sorted().map_err(AppError::Scratch)?;
+    let mut new = spilled_new.into_sorted().map_err(AppError::Scratch)?;
+    let mut before = old.next_record().map_err(AppError::Scratch)?;
+    let mut after = new.next_record().map_err(AppError::Scratch)?;
+    loop {
+        let ordering = match (&before, &after) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(a), Some(b)) => spill::key_order(a, b),
+        };
+        match ordering {
+            Ordering::Less => {
+                if let Some(record) = &before {
+                    report.only_old(record);
+                }
+                before = old.next_record().map_err(AppError::Scratch)?;
+            }
+            Ordering::Greater => {
+                if let Some(record) = &after {
+                    report.only_new(record);
+                }
+                after = new.next_record().map_err(AppError::Scratch)?;
+            }
+            Ordering::Equal => {
+                if let (Some(a), Some(b)) = (&before, &after) {
+                    report.pair(a, b);
+                }
+                before = old.next_record().map_err(AppError::Scratch)?;
+                after = new.next_record().map_err(AppError::Scratch)?;
+            }
         }
     }
-    for record in waiting_new.into_sorted() {
-        report.only_in_new += 1;
-        if report.only_new_labels.len() < top {
-            report.only_new_labels.push(record.label());
-        }
-    }
-    report.cut_largest();
+    report.finish();
     Ok(report)
 }

@@ -8,8 +8,10 @@
 //! each pair is compared and forgotten at once; memory stays flat. A record
 //! whose partner has not turned up yet waits in a table keyed by id until it
 //! does (or is reported as present in one file only), so inputs that do not
-//! line up still compare correctly, at the cost of holding the records that
-//! are out of step.
+//! line up still compare correctly. When too many records wait (files in
+//! different orders, or with disjoint ids), the rest of the comparison is
+//! done on disk, in sorted runs joined by key (spill.rs), so memory stays
+//! bounded whatever the files.
 //!
 //! Amounts are compared as whole cents in integers (`i64` per record, sums
 //! in `i128`), parsed from their two-decimal text: never a float.
@@ -23,6 +25,7 @@ use crate::error::{AppError, Cmd, Status, input_name};
 mod compare;
 mod read;
 mod render;
+mod spill;
 #[cfg(test)]
 mod tests;
 
@@ -36,8 +39,10 @@ OLD and NEW are JSON Lines outputs of `ledgerly invoice --format jsonl` for
 the same input (for example the live release's and a candidate's pricing of
 the reference book from `ledgerly sample`). Records are matched by id, or by
 position when they have none. Both files are read in lockstep, so memory
-stays flat when they line up (the same input gives the same order); records
-that are out of step wait in memory until their partner turns up.
+stays flat when they line up (the same input gives the same order). Records
+that are out of step wait in memory until their partner turns up; past
+50 000 of them, the comparison continues in temporary files (TMPDIR), so
+memory stays bounded for files in any order.
 
 Reports how many invoices were compared, changed and unchanged, the money
 moved in each field and in the total (new minus old, exact cents), the

@@ -486,3 +486,152 @@ fn a_record_missing_from_either_file_alone_is_a_difference() {
     );
     assert!(missing.differs());
 }
+
+/// One record of a random file: an id from a few (so that ids repeat) or
+/// none, and a total or an error.
+fn random_line(id: Option<u8>, outcome: Result<u16, u8>, line: usize) -> String {
+    let id = id.map_or(String::new(), |id| format!("\"id\":\"I{id}\","));
+    match outcome {
+        Ok(cents) => format!(
+            "{{{id}\"subtotal\":\"0.00\",\"tier_discount\":\"0.00\",\"loyalty_discount\":\"0.00\",\"tax\":\"0.00\",\"late_fee\":\"0.00\",\"total\":\"{}.{:02}\"}}\n",
+            cents / 100,
+            cents % 100
+        ),
+        Err(reason) => format!("{{\"line\":{line},{id}\"error\":\"reason {reason}\"}}\n"),
+    }
+}
+
+fn random_file() -> impl Strategy<Value = String> {
+    let record = (
+        proptest::option::weighted(0.8, 0_u8..40),
+        prop_oneof![4 => (0_u16..300).prop_map(Ok), 1 => (0_u8..3).prop_map(Err)],
+    );
+    proptest::collection::vec(record, 0..60).prop_map(|records| {
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(line, (id, outcome))| random_line(id, outcome, line + 1))
+            .collect()
+    })
+}
+
+fn within(old: &str, new: &str, top: usize, limits: Limits) -> String {
+    let report = compare_within(records("o", old), records("n", new), top, limits).unwrap();
+    json_of(&report)
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    /// The spilled comparison (sorted runs on disk, joined by key) reports
+    /// exactly what the lockstep one does, whatever the files' orders,
+    /// repeated ids, records without ids and error records, and whatever
+    /// the sizes of the runs and the number merged at once.
+    #[test]
+    fn files_compared_on_disk_give_the_report_of_files_compared_in_memory(
+        old in random_file(),
+        new in random_file(),
+        top in 0_usize..6,
+        waiting in 0_usize..4,
+        run in 1_usize..5,
+        fan_in in 2_usize..4,
+    ) {
+        let in_memory = Limits { waiting: usize::MAX, run: 1, fan_in: 2 };
+        let on_disk = Limits { waiting, run, fan_in };
+        prop_assert_eq!(within(&old, &new, top, on_disk), within(&old, &new, top, in_memory));
+    }
+
+    /// What the report lists (largest changes, error changes, records in
+    /// one file only) does not depend on NEW's order: each list is the
+    /// first `top` by OLD's (or NEW's) position, not the first met.
+    #[test]
+    fn a_report_does_not_depend_on_the_order_of_new(
+        old in random_file(),
+        seed in any::<u64>(),
+        top in 1_usize..4,
+    ) {
+        // NEW: OLD's records with ids (unique ones), some totals changed,
+        // in a shuffled order. Only records with ids pair across orders.
+        let mut seen = std::collections::HashSet::new();
+        let lines: Vec<&str> = old
+            .lines()
+            .filter(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                value.get("id").is_some_and(|id| seen.insert(id.to_string()))
+            })
+            .collect();
+        let join = |lines: &[&str]| lines.iter().flat_map(|line| [*line, "\n"]).collect::<String>();
+        let old = join(&lines);
+        let changed: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| if i % 3 == 0 { line.replace("\"total\":\"", "\"total\":\"9") } else { (*line).to_owned() })
+            .collect();
+        let mut shuffled = changed.clone();
+        let mut state = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let j = usize::try_from(state % (i as u64 + 1)).unwrap();
+            shuffled.swap(i, j);
+        }
+        let limits = Limits::PRODUCT;
+        prop_assert_eq!(
+            within(&old, &join(&shuffled.iter().map(String::as_str).collect::<Vec<_>>()), top, limits),
+            within(&old, &join(&changed.iter().map(String::as_str).collect::<Vec<_>>()), top, limits)
+        );
+    }
+}
+
+#[test]
+fn a_run_file_reads_back_what_was_written_and_a_changed_one_is_an_error_not_a_panic() {
+    let records = [
+        Record {
+            position: 7,
+            id: Some("A é".to_owned()),
+            outcome: Outcome::Error("bad".to_owned()),
+        },
+        Record {
+            position: u64::MAX,
+            id: None,
+            outcome: Outcome::Priced([i64::MIN, -1, 0, 1, 2, i64::MAX]),
+        },
+    ];
+    let mut bytes = Vec::new();
+    for record in &records {
+        spill::write_record(&mut bytes, record).unwrap();
+    }
+    let mut input = bytes.as_slice();
+    for record in &records {
+        assert_eq!(
+            spill::read_record(&mut input).unwrap().as_ref(),
+            Some(record)
+        );
+    }
+    assert_eq!(spill::read_record(&mut input).unwrap(), None);
+    // Cut anywhere inside the first record: an error, never a record.
+    let first = bytes.len() - 8 - 1 - 1 - 48;
+    for cut in 9..first {
+        assert!(
+            spill::read_record(&mut &bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // An unknown tag, and a text longer than the file.
+    let mut tag = bytes.clone();
+    tag[8] = 9;
+    assert!(spill::read_record(&mut tag.as_slice()).is_err());
+    let mut long = bytes.clone();
+    long[9..17].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(spill::read_record(&mut long.as_slice()).is_err());
+    // Sides spill, merge and read back in key order.
+    let mut side = spill::Side::new(1, 2);
+    for record in records.iter().rev() {
+        side.push(record.clone()).unwrap();
+    }
+    let mut merged = side.into_sorted().unwrap();
+    assert_eq!(merged.next_record().unwrap().as_ref(), Some(&records[0]));
+    assert_eq!(merged.next_record().unwrap().as_ref(), Some(&records[1]));
+    assert_eq!(merged.next_record().unwrap(), None);
+}
