@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 /// One shape: its name, the input file (or device), and the arguments.
 struct Shape {
     name: &'static str,
-    input: PathBuf,
+    /// Given as `--input`; `None` when the arguments name the files.
+    input: Option<PathBuf>,
     args: Vec<String>,
     /// Stop it after this many seconds (an endless input).
     limit: Option<u32>,
@@ -23,7 +24,7 @@ impl Shape {
     fn invoice(name: &'static str, input: PathBuf) -> Shape {
         Shape {
             name,
-            input,
+            input: Some(input),
             args: vec!["invoice".to_owned()],
             limit: None,
         }
@@ -149,6 +150,7 @@ const CSV_HEADER: &str = "invoice_id,tier,loyalty_member,days_overdue,price,quan
 
 fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
     let [stray, many, tiers, long_names, field, charge] = write_inputs(dir, scale)?;
+    let [priced, disjoint, reversed] = write_pricings(dir, scale)?;
     // A fresh ledger and sandbox books (beside it) for each run: on an old
     // one every invoice would already be paid.
     let ledger = dir.join("ledger.db");
@@ -166,7 +168,7 @@ fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
     Ok(vec![
         Shape {
             name: "/dev/zero as CSV (5 s, then SIGTERM)",
-            input: PathBuf::from("/dev/zero"),
+            input: Some(PathBuf::from("/dev/zero")),
             args: args(&["invoice", "--input-format", "csv"]),
             limit: Some(5),
         },
@@ -177,7 +179,7 @@ fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
         Shape::invoice("one 200 MiB CSV field", field),
         Shape {
             name: "charge, 200 k invoices, durable ledger",
-            input: charge,
+            input: Some(charge),
             args: vec![
                 "--quiet".to_owned(),
                 "charge".to_owned(),
@@ -186,7 +188,46 @@ fn make_shapes(dir: &Path, scale: u64) -> Result<Vec<Shape>, String> {
             ],
             limit: None,
         },
+        diff(
+            "diff, two 1 M pricings with disjoint ids",
+            &priced,
+            &disjoint,
+        ),
+        diff("diff, a 1 M pricing and its reverse", &priced, &reversed),
     ])
+}
+
+/// `ledgerly diff OLD NEW`: files that never line up, so that every record
+/// waits for its partner (the spill to disk is what keeps memory bounded).
+fn diff(name: &'static str, old: &Path, new: &Path) -> Shape {
+    Shape {
+        name,
+        input: None,
+        args: vec![
+            "diff".to_owned(),
+            old.display().to_string(),
+            new.display().to_string(),
+        ],
+        limit: None,
+    }
+}
+
+/// Two pricings as `ledgerly invoice` writes them, and one with the same
+/// records under other ids, and one in reverse order.
+fn write_pricings(dir: &Path, scale: u64) -> Result<[PathBuf; 3], String> {
+    let invoices = 1_000_000 / scale;
+    let record = |prefix: &str, n: u64| {
+        format!(
+            "{{\"id\":\"{prefix}-{n:07}\",\"subtotal\":\"10.00\",\"tier_discount\":\"0.00\",\"loyalty_discount\":\"0.00\",\"tax\":\"0.80\",\"late_fee\":\"0.00\",\"total\":\"10.80\"}}"
+        )
+    };
+    let priced = dir.join("priced.jsonl");
+    write_lines(&priced, invoices, |n| record("P", n))?;
+    let disjoint = dir.join("priced-disjoint.jsonl");
+    write_lines(&disjoint, invoices, |n| record("Q", n))?;
+    let reversed = dir.join("priced-reversed.jsonl");
+    write_lines(&reversed, invoices, |n| record("P", invoices - 1 - n))?;
+    Ok([priced, disjoint, reversed])
 }
 
 /// Writes the input files of the shapes (a tenth of each with `scale` 10).
@@ -267,11 +308,10 @@ fn measure(binary: &Path, shape: &Shape, dir: &Path) -> Result<Measured, String>
             &limit.to_string(),
         ]);
     }
-    command
-        .arg(binary)
-        .args(&shape.args)
-        .arg("--input")
-        .arg(&shape.input);
+    command.arg(binary).args(&shape.args);
+    if let Some(input) = &shape.input {
+        command.arg("--input").arg(input);
+    }
     let status = command
         .stdout(File::create(&out_path).map_err(|error| error.to_string())?)
         .stderr(File::create(&err_path).map_err(|error| error.to_string())?)
