@@ -41,6 +41,15 @@ pub enum PricingError {
     /// The subtotal is too large to price exactly.
     #[error("subtotal {0} is above the largest amount ledgerly prices exactly (10000000000000000)")]
     SubtotalTooLarge(Decimal),
+    /// A rate of a rate table is not a fraction from 0 to 1 with at most
+    /// [`RateTable::MAX_RATE_PLACES`](crate::RateTable::MAX_RATE_PLACES) decimal places.
+    #[error("rate {name} {value} is not a fraction from 0 to 1 with at most 6 decimal places")]
+    InvalidRate {
+        /// The rate's name (`gold_discount`, ...).
+        name: &'static str,
+        /// The value refused.
+        value: Decimal,
+    },
     /// An amount does not fit in a signed 64-bit count of cents.
     #[error("amount {0} does not fit in a 64-bit count of cents")]
     AmountOutOfRange(Decimal),

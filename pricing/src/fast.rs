@@ -22,12 +22,12 @@
 //! the invoice (or words its refusal), whenever the subtotal is over
 //! [`MAX_SUBTOTAL`](crate::MAX_SUBTOTAL), an amount would not fit a `u128`
 //! or its cents an `i64`, or a rate or price is not the plain non-negative
-//! decimal assumed here. The tests below check both paths against each
+//! decimal assumed here (a rate table of a file may hold any rate). The tests below check both paths against each
 //! other on random invoices, at the limit and past it.
 
 use rust_decimal::Decimal;
 
-use crate::{LineItem, Money, RATES, Terms};
+use crate::{LineItem, Money, RateTable, Terms};
 
 /// Prices are whole numbers of these (10^-4): [`crate::Price`] keeps at
 /// most four decimal places.
@@ -45,19 +45,23 @@ const MAX_PLACES: u32 = 38;
 /// away from zero: subtotal, after tier, after loyalty, after tax, after
 /// late fee; `None` when this path does not price the invoice (see the
 /// module documentation).
-pub(crate) fn rounded_steps(line_items: &[LineItem], terms: &Terms) -> Option<[Money; 5]> {
+pub(crate) fn rounded_steps(
+    rates: &RateTable,
+    line_items: &[LineItem],
+    terms: &Terms,
+) -> Option<[Money; 5]> {
     let mut amount = Amount {
         value: subtotal_units(line_items)?,
         places: PRICE_PLACES,
     };
     let mut rounded = [Money::ZERO; 5];
     rounded[0] = amount.round_to_cents()?;
-    let after_days = terms.days_overdue().get() > RATES.late_fee_after_days;
+    let after_days = terms.days_overdue().get() > rates.late_fee_after_days;
     let steps = [
-        (terms.tier().discount_rate(), false, true),
-        (RATES.loyalty_discount, false, terms.loyalty_member()),
-        (RATES.sales_tax, true, true),
-        (RATES.late_fee, true, after_days),
+        (terms.tier().discount_rate_in(rates), false, true),
+        (rates.loyalty_discount, false, terms.loyalty_member()),
+        (rates.sales_tax, true, true),
+        (rates.late_fee, true, after_days),
     ];
     for (slot, (rate, adds, applies)) in (1..).zip(steps) {
         // A step that does not apply (or a zero rate) leaves the amount
@@ -146,7 +150,7 @@ const POW10: [u128; 39] = {
 mod tests {
     use super::*;
     use crate::pipeline::{exact_rounded_steps, price_line_items};
-    use crate::{DaysOverdue, Price, Quantity, Tier};
+    use crate::{DaysOverdue, Price, Quantity, RATES, Tier};
 
     fn item(units: i64, scale: u32, quantity: u64) -> LineItem {
         LineItem::new(
@@ -168,6 +172,7 @@ mod tests {
     #[test]
     fn the_worked_example_rounds_each_running_amount() {
         let steps = rounded_steps(
+            &RATES,
             &[item(4000, 2, 3), item(15, 0, 2)],
             &Terms::new(Tier::Gold, true, DaysOverdue::from(45)),
         )
@@ -181,7 +186,7 @@ mod tests {
     #[test]
     fn half_a_cent_rounds_up_and_just_under_it_down() {
         let total = |units| {
-            rounded_steps(&[item(units, 4, 1)], &Terms::default()).unwrap()[0].minor_units()
+            rounded_steps(&RATES, &[item(units, 4, 1)], &Terms::default()).unwrap()[0].minor_units()
         };
         assert_eq!(total(50), 1);
         assert_eq!(total(49), 0);
@@ -195,26 +200,26 @@ mod tests {
         let at_limit = vec![item(1_000_000_000, 0, 1_000_000); 10];
         let terms = Terms::new(Tier::Bronze, true, DaysOverdue::from(31));
         assert_eq!(
-            rounded_steps(&at_limit, &terms),
-            exact_rounded_steps(&at_limit, &terms).ok()
+            rounded_steps(&RATES, &at_limit, &terms),
+            exact_rounded_steps(&RATES, &at_limit, &terms).ok()
         );
-        assert!(rounded_steps(&at_limit, &terms).is_some());
+        assert!(rounded_steps(&RATES, &at_limit, &terms).is_some());
         let mut over = at_limit.clone();
         over.push(item(1, 4, 1));
-        assert_eq!(rounded_steps(&over, &terms), None);
+        assert_eq!(rounded_steps(&RATES, &over, &terms), None);
         assert!(price_line_items(&over, &terms).is_err());
     }
 
     #[test]
     fn a_step_that_does_not_apply_keeps_the_amount_before_it() {
-        let steps = rounded_steps(&[item(12345, 2, 1)], &Terms::default()).unwrap();
+        let steps = rounded_steps(&RATES, &[item(12345, 2, 1)], &Terms::default()).unwrap();
         assert_eq!(
             steps.map(Money::minor_units),
             [12345, 12345, 12345, 13333, 13333]
         );
         let at_threshold = Terms::new(Tier::None, false, DaysOverdue::from(30));
         assert_eq!(
-            rounded_steps(&[item(12345, 2, 1)], &at_threshold),
+            rounded_steps(&RATES, &[item(12345, 2, 1)], &at_threshold),
             Some(steps)
         );
     }
@@ -251,10 +256,10 @@ mod tests {
                 })
                 .collect();
             let terms = Terms::new(tier, member, DaysOverdue::from(days));
-            let exact = exact_rounded_steps(&items, &terms);
+            let exact = exact_rounded_steps(&RATES, &items, &terms);
             // In range the fast path prices every invoice, and alike; out of
             // range it leaves the refusal to the general path.
-            proptest::prop_assert_eq!(rounded_steps(&items, &terms), exact.clone().ok());
+            proptest::prop_assert_eq!(rounded_steps(&RATES, &items, &terms), exact.clone().ok());
         }
 
         #[test]
@@ -268,7 +273,66 @@ mod tests {
             let mut items = vec![item(10_000_000_000_000 - extra, 4, 1_000_000); lines];
             items.push(item(extra, 4, 1));
             let terms = Terms::new(tier, member, DaysOverdue::from(days));
-            proptest::prop_assert_eq!(rounded_steps(&items, &terms), exact_rounded_steps(&items, &terms).ok());
+            proptest::prop_assert_eq!(rounded_steps(&RATES, &items, &terms), exact_rounded_steps(&RATES, &items, &terms).ok());
+        }
+
+        /// Any rate table a correction may use (every rate a fraction with
+        /// at most six places, `RateTable::checked`): the fast path prices
+        /// every invoice the exact pipeline prices, alike. Beyond that
+        /// domain (a rate above 1 or with more places) it may only fall back.
+        #[test]
+        fn the_fast_path_agrees_with_the_exact_pipeline_for_any_rate_table(
+            lines in proptest::collection::vec(
+                (0_i64..=10_000_000_000_000, 0_u32..=4, 1_u64..=1_000_000), 1..6),
+            rates in proptest::collection::vec((0_i64..=1_000_000, 0_u32..=6), 6),
+            outside in proptest::option::of((0_usize..6, 1_000_001_i64..=3_000_000, 0_u32..=8)),
+            threshold in 0_u32..=60,
+            tier in proptest::sample::select(all_tiers()),
+            member: bool,
+            days in 0_u32..=61,
+        ) {
+            let rate = |(mantissa, scale): (i64, u32)| {
+                // At most 1: a mantissa over 10^scale is cut back to 10^scale.
+                Decimal::new(mantissa.min(10_i64.pow(scale)), scale)
+            };
+            let mut table = RateTable {
+                gold_discount: rate(rates[0]),
+                silver_discount: rate(rates[1]),
+                bronze_discount: rate(rates[2]),
+                loyalty_discount: rate(rates[3]),
+                sales_tax: rate(rates[4]),
+                late_fee: rate(rates[5]),
+                late_fee_after_days: threshold,
+            };
+            proptest::prop_assert!(table.checked().is_ok());
+            if let Some((which, mantissa, scale)) = outside {
+                let value = Decimal::new(mantissa, scale);
+                match which {
+                    0 => table.gold_discount = value,
+                    1 => table.silver_discount = value,
+                    2 => table.bronze_discount = value,
+                    3 => table.loyalty_discount = value,
+                    4 => table.sales_tax = value,
+                    _ => table.late_fee = value,
+                }
+            }
+            let items: Vec<LineItem> = lines
+                .iter()
+                .filter_map(|&(units, scale, quantity)| {
+                    Some(LineItem::new(
+                        Price::new(Decimal::new(units, scale)).ok()?,
+                        Quantity::new(quantity).ok()?,
+                    ))
+                })
+                .collect();
+            let terms = Terms::new(tier, member, DaysOverdue::from(days));
+            let fast = rounded_steps(&table, &items, &terms);
+            let exact = exact_rounded_steps(&table, &items, &terms);
+            if table.checked().is_ok() {
+                proptest::prop_assert_eq!(fast, exact.ok());
+            } else if let Some(fast) = fast {
+                proptest::prop_assert_eq!(Ok(fast), exact);
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use crate::number::Exact;
-use crate::{PricingError, RATES, excerpt};
+use crate::{PricingError, RATES, RateTable, excerpt};
 
 /// A unit price: not negative, at most 4 significant decimal places, at most
 /// one billion.
@@ -319,10 +319,15 @@ impl Tier {
 
     /// The fraction this tier takes off the subtotal, from [`RATES`].
     pub fn discount_rate(&self) -> Decimal {
+        self.discount_rate_in(&RATES)
+    }
+
+    /// The fraction this tier takes off the subtotal in `rates`.
+    pub fn discount_rate_in(&self, rates: &RateTable) -> Decimal {
         match self {
-            Tier::Gold => RATES.gold_discount,
-            Tier::Silver => RATES.silver_discount,
-            Tier::Bronze => RATES.bronze_discount,
+            Tier::Gold => rates.gold_discount,
+            Tier::Silver => rates.silver_discount,
+            Tier::Bronze => rates.bronze_discount,
             Tier::None | Tier::Unrecognized(_) => Decimal::ZERO,
         }
     }

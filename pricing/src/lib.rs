@@ -52,7 +52,8 @@ pub use input::{DaysOverdue, LineItem, Price, PricingInput, Quantity, Terms, Tie
 pub use money::Money;
 pub use pipeline::{
     Breakdown, MAX_SUBTOTAL, add_late_fee, add_tax, apply_loyalty_discount, apply_tier_discount,
-    calculate_invoice_total, calculate_subtotal, price, price_line_items,
+    calculate_invoice_total, calculate_subtotal, price, price_line_items, price_line_items_with,
+    price_with,
 };
 pub use rates::{RATES, RATES_VERSION, RateTable};
 pub use rust_decimal::Decimal;

@@ -5,7 +5,9 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::Serialize;
 
-use crate::{DaysOverdue, LineItem, Money, PricingError, PricingInput, RATES, Terms, Tier, fast};
+use crate::{
+    DaysOverdue, LineItem, Money, PricingError, PricingInput, RATES, RateTable, Terms, Tier, fast,
+};
 
 /// The largest subtotal pricing accepts.
 ///
@@ -43,7 +45,11 @@ pub fn calculate_subtotal(line_items: &[LineItem]) -> Result<Decimal, PricingErr
 
 /// Takes the tier's discount off `amount`; an unrecognized tier takes nothing.
 pub fn apply_tier_discount(amount: Decimal, tier: &Tier) -> Result<Decimal, PricingError> {
-    let rate = tier.discount_rate();
+    taken_off(amount, tier.discount_rate())
+}
+
+/// `amount` with the fraction `rate` taken off.
+fn taken_off(amount: Decimal, rate: Decimal) -> Result<Decimal, PricingError> {
     if rate.is_zero() {
         // Taking nothing off leaves the amount as it is; multiplying by one
         // would only cost time.
@@ -85,7 +91,7 @@ pub fn calculate_invoice_total(
 ) -> Result<Money, PricingError> {
     // The lesson's signature, kept by name; the terms are one value inside.
     let terms = Terms::new(tier.clone(), is_member, days_overdue);
-    let steps = exact_steps(line_items, &terms)?;
+    let steps = exact_steps(&RATES, line_items, &terms)?;
     Money::round_half_away_from_zero(steps[4])
 }
 
@@ -108,6 +114,28 @@ pub fn price(input: &PricingInput) -> Result<Breakdown, PricingError> {
     price_line_items(input.line_items(), input.terms())
 }
 
+/// Prices an invoice with another rate table than [`RATES`]: what a
+/// correction needs to re-price an issued invoice with the right table, or
+/// to find what a wrong one charged. The same pipeline, rounding and
+/// breakdown rule as [`price`], which is `price_with(&RATES, input)`.
+///
+/// ```
+/// use pricing::{DaysOverdue, LineItem, PricingInput, RATES, Tier, price_with};
+///
+/// let items = vec![
+///     LineItem::new("40".parse()?, "3".parse()?),
+///     LineItem::new("15".parse()?, "2".parse()?),
+/// ];
+/// let input = PricingInput::new(items, Tier::Gold, true, DaysOverdue::from(45))?;
+/// let mut typo = RATES;
+/// typo.gold_discount = "0.12".parse()?;
+/// assert_eq!(price_with(&typo, &input)?.total().to_string(), "146.69");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn price_with(rates: &RateTable, input: &PricingInput) -> Result<Breakdown, PricingError> {
+    price_line_items_with(rates, input.line_items(), input.terms())
+}
+
 /// Prices line items without building a [`PricingInput`] first: the same
 /// result as [`price`] on the same parts, for callers that price millions
 /// of invoices and keep their line items in a reused buffer.
@@ -128,20 +156,34 @@ pub fn price(input: &PricingInput) -> Result<Breakdown, PricingError> {
 /// # Ok::<(), pricing::PricingError>(())
 /// ```
 pub fn price_line_items(line_items: &[LineItem], terms: &Terms) -> Result<Breakdown, PricingError> {
+    price_line_items_with(&RATES, line_items, terms)
+}
+
+/// [`price_line_items`] with another rate table than [`RATES`] (see
+/// [`price_with`]).
+pub fn price_line_items_with(
+    rates: &RateTable,
+    line_items: &[LineItem],
+    terms: &Terms,
+) -> Result<Breakdown, PricingError> {
     if line_items.is_empty() {
         return Err(PricingError::NoLineItems);
     }
     // Nearly every invoice takes the integer path (`fast.rs`); the rest are
     // priced, or refused, on exact decimals.
-    if let Some(rounded) = fast::rounded_steps(line_items, terms) {
-        return Breakdown::from_rounded(rounded, || exact_steps(line_items, terms));
+    if let Some(rounded) = fast::rounded_steps(rates, line_items, terms) {
+        return Breakdown::from_rounded(rounded, || exact_steps(rates, line_items, terms));
     }
-    exact_breakdown(line_items, terms)
+    exact_breakdown(rates, line_items, terms)
 }
 
 /// The general path: the breakdown on exact decimals alone.
-fn exact_breakdown(line_items: &[LineItem], terms: &Terms) -> Result<Breakdown, PricingError> {
-    let steps = exact_steps(line_items, terms)?;
+fn exact_breakdown(
+    rates: &RateTable,
+    line_items: &[LineItem],
+    terms: &Terms,
+) -> Result<Breakdown, PricingError> {
+    let steps = exact_steps(rates, line_items, terms)?;
     Breakdown::from_rounded(round_steps(steps)?, || Ok(steps))
 }
 
@@ -149,10 +191,11 @@ fn exact_breakdown(line_items: &[LineItem], terms: &Terms) -> Result<Breakdown, 
 /// the integer path must give.
 #[cfg(test)]
 pub(crate) fn exact_rounded_steps(
+    rates: &RateTable,
     line_items: &[LineItem],
     terms: &Terms,
 ) -> Result<[Money; 5], PricingError> {
-    round_steps(exact_steps(line_items, terms)?)
+    round_steps(exact_steps(rates, line_items, terms)?)
 }
 
 /// Each exact running amount rounded to cents, half away from zero.
@@ -176,12 +219,24 @@ fn round_steps(steps: [Decimal; 5]) -> Result<[Money; 5], PricingError> {
 
 /// The exact running amounts a0 … a4: subtotal, after tier, after loyalty,
 /// after tax, after late fee. Nothing is rounded here.
-fn exact_steps(line_items: &[LineItem], terms: &Terms) -> Result<[Decimal; 5], PricingError> {
+fn exact_steps(
+    rates: &RateTable,
+    line_items: &[LineItem],
+    terms: &Terms,
+) -> Result<[Decimal; 5], PricingError> {
     let subtotal = calculate_subtotal(line_items)?;
-    let after_tier = apply_tier_discount(subtotal, terms.tier())?;
-    let after_loyalty = apply_loyalty_discount(after_tier, terms.loyalty_member())?;
-    let after_tax = add_tax(after_loyalty)?;
-    let after_late_fee = add_late_fee(after_tax, terms.days_overdue())?;
+    let after_tier = taken_off(subtotal, terms.tier().discount_rate_in(rates))?;
+    let after_loyalty = if terms.loyalty_member() {
+        taken_off(after_tier, rates.loyalty_discount)?
+    } else {
+        after_tier
+    };
+    let after_tax = scale_by(after_loyalty, Decimal::ONE + rates.sales_tax)?;
+    let after_late_fee = if terms.days_overdue().get() > rates.late_fee_after_days {
+        scale_by(after_tax, Decimal::ONE + rates.late_fee)?
+    } else {
+        after_tax
+    };
     Ok([
         subtotal,
         after_tier,
@@ -370,7 +425,7 @@ mod tests {
             let items: Vec<LineItem> = lines.iter().map(|&(units, quantity)| item(units, 4, quantity)).collect();
             let terms = Terms::new(tier.clone(), member, DaysOverdue::from(days));
             let input = PricingInput::new(items.clone(), tier, member, DaysOverdue::from(days)).unwrap();
-            let exact = exact_breakdown(&items, &terms);
+            let exact = exact_breakdown(&RATES, &items, &terms);
             proptest::prop_assert_eq!(&price_line_items(&items, &terms), &exact);
             proptest::prop_assert_eq!(&price(&input), &exact);
         }

@@ -3,6 +3,8 @@
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use crate::PricingError;
+
 /// Every rate and threshold that pricing applies.
 ///
 /// This is deliberately the only place a rate is written down: a typo in
@@ -55,6 +57,29 @@ const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 impl RateTable {
+    /// The most decimal places a rate may have: a table read from a file
+    /// (another release's `ledgerly rates --format json`) is checked
+    /// against it. Six places are a ten-thousandth of a percent.
+    pub const MAX_RATE_PLACES: u32 = 6;
+
+    /// Checks a table that did not come from this build: every rate a
+    /// fraction from 0 to 1 (a discount of more than the whole, or a tax of
+    /// more than the amount, is a typo) with at most
+    /// [`MAX_RATE_PLACES`](Self::MAX_RATE_PLACES) decimal places.
+    ///
+    /// # Errors
+    ///
+    /// [`PricingError::InvalidRate`] naming the first rate out of range.
+    pub fn checked(self) -> Result<RateTable, PricingError> {
+        for (name, value) in self.rates() {
+            let fraction = value >= Decimal::ZERO && value <= Decimal::ONE;
+            if !fraction || value.normalize().scale() > Self::MAX_RATE_PLACES {
+                return Err(PricingError::InvalidRate { name, value });
+            }
+        }
+        Ok(self)
+    }
+
     /// The rates by name, in the order pricing applies them.
     pub fn rates(&self) -> [(&'static str, Decimal); 6] {
         [
@@ -93,6 +118,41 @@ impl RateTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_from_elsewhere_holds_fractions_from_zero_to_one_with_six_places_at_most() {
+        assert_eq!(RATES.checked(), Ok(RATES));
+        let mut edge = RATES;
+        edge.gold_discount = Decimal::ONE;
+        edge.silver_discount = Decimal::ZERO;
+        edge.late_fee = dec!(0.000001);
+        edge.late_fee_after_days = u32::MAX;
+        assert_eq!(edge.checked(), Ok(edge));
+        // Trailing zeros are not places: 0.1500000 is 0.15.
+        edge.sales_tax = dec!(0.0800000);
+        assert_eq!(edge.checked(), Ok(edge));
+        let refusals: [(fn(&mut RateTable), &str); 4] = [
+            (
+                |t| t.gold_discount = dec!(1.01),
+                "rate gold_discount 1.01 is not",
+            ),
+            (
+                |t| t.loyalty_discount = dec!(-0.02),
+                "rate loyalty_discount -0.02 is not",
+            ),
+            (
+                |t| t.sales_tax = dec!(0.0800001),
+                "rate sales_tax 0.0800001 is not",
+            ),
+            (|t| t.late_fee = dec!(5), "rate late_fee 5 is not"),
+        ];
+        for (change, message) in refusals {
+            let mut table = RATES;
+            change(&mut table);
+            let error = table.checked().unwrap_err().to_string();
+            assert!(error.starts_with(message), "{error}");
+        }
+    }
 
     #[test]
     fn the_fingerprint_ignores_how_a_rate_is_written() {
