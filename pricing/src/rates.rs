@@ -131,7 +131,8 @@ mod tests {
         // Trailing zeros are not places: 0.1500000 is 0.15.
         edge.sales_tax = dec!(0.0800000);
         assert_eq!(edge.checked(), Ok(edge));
-        let refusals: [(fn(&mut RateTable), &str); 4] = [
+        type Change = fn(&mut RateTable);
+        let refusals: [(Change, &str); 4] = [
             (
                 |t| t.gold_discount = dec!(1.01),
                 "rate gold_discount 1.01 is not",
