@@ -119,6 +119,9 @@ impl RateTable {
 mod tests {
     use super::*;
 
+    /// A change made to a copy of [`RATES`].
+    type Change = fn(&mut RateTable);
+
     #[test]
     fn a_table_from_elsewhere_holds_fractions_from_zero_to_one_with_six_places_at_most() {
         assert_eq!(RATES.checked(), Ok(RATES));
@@ -131,7 +134,6 @@ mod tests {
         // Trailing zeros are not places: 0.1500000 is 0.15.
         edge.sales_tax = dec!(0.0800000);
         assert_eq!(edge.checked(), Ok(edge));
-        type Change = fn(&mut RateTable);
         let refusals: [(Change, &str); 4] = [
             (
                 |t| t.gold_discount = dec!(1.01),
