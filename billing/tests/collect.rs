@@ -18,7 +18,7 @@ use billing::{
 use payment_gateway::{
     Amount, Capture, Charge, ChargeId, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault,
     GatewayError, IdempotencyKey, InvalidRequest, Lookup, ManualClock, PaymentGateway,
-    PaymentMethod,
+    PaymentMethod, Refund, RefundRequest,
 };
 use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 
@@ -696,6 +696,16 @@ impl PaymentGateway for ShortChangingGateway {
     fn find_captures(&self, _references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
         Ok(Vec::new())
     }
+
+    fn refund(&self, _request: &RefundRequest) -> Result<Refund, GatewayError> {
+        Err(GatewayError::Transient {
+            reason: "not used".to_owned(),
+        })
+    }
+
+    fn lookup_refund(&self, _key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+        Ok(None)
+    }
 }
 
 #[test]
@@ -1075,6 +1085,16 @@ impl PaymentGateway for ShortLookups {
     fn find_captures(&self, _references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
         Ok(Vec::new())
     }
+
+    fn refund(&self, _request: &RefundRequest) -> Result<Refund, GatewayError> {
+        Err(GatewayError::Transient {
+            reason: "not used".to_owned(),
+        })
+    }
+
+    fn lookup_refund(&self, _key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+        Ok(None)
+    }
 }
 
 #[test]
@@ -1135,6 +1155,16 @@ impl PaymentGateway for RacedLookups<'_> {
 
     fn find_captures(&self, _references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
         Ok(Vec::new())
+    }
+
+    fn refund(&self, _request: &RefundRequest) -> Result<Refund, GatewayError> {
+        Err(GatewayError::Transient {
+            reason: "not used".to_owned(),
+        })
+    }
+
+    fn lookup_refund(&self, _key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+        Ok(None)
     }
 }
 

@@ -11,7 +11,8 @@ use billing::{
     InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, WorkerId,
 };
 use payment_gateway::{
-    BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, PaymentMethod, SandboxBooks,
+    BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, PaymentMethod, RefundRecord,
+    SandboxBooks,
 };
 
 use crate::{PgLedger, PgSandboxBooks, SqliteLedger, SqliteSandboxBooks, StoreError, redact};
@@ -228,6 +229,9 @@ impl SandboxBooks for AnyBooks {
     }
     fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
         each_books!(self, books => books.captures_after(after, limit))
+    }
+    fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
+        each_books!(self, books => books.refunds_after(after, limit))
     }
 }
 

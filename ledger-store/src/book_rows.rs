@@ -4,12 +4,76 @@
 
 use payment_gateway::{
     Amount, BooksError, Capture, Charge, ChargeId, ChargeRequest, Currency, DeclineCode,
-    IdempotencyKey, KeyRecord, PaymentMethod, StoredResult, from_unix_millis,
+    IdempotencyKey, KeyRecord, PaymentMethod, Refund, RefundId, RefundRecord, RefundRequest,
+    StoredResult, from_unix_millis,
 };
 
 /// The capture columns, in the order both backends select them.
 pub(crate) const CAPTURE_COLUMNS: &str = "number, charge_id, idempotency_key, payment_method, amount, \
      currency, reference, captured_at_ms";
+
+/// The refund columns, in the order both backends select and insert them.
+pub(crate) const REFUND_COLUMNS: &str = "number, refund_id, idempotency_key, charge_id, amount, \
+     currency, reference, status, payment_method, created_at_ms, lookups";
+
+/// The columns of one refund row, as read.
+pub(crate) type RefundRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+pub(crate) fn into_refund(row: RefundRow) -> Result<RefundRecord, BooksError> {
+    let (number, id, key, charge, amount, currency, reference, status, method, at, lookups) = row;
+    let currency: Currency = currency.parse().map_err(invalid)?;
+    let request = RefundRequest::new(
+        IdempotencyKey::new(key).map_err(invalid)?,
+        ChargeId::new(charge).map_err(invalid)?,
+        Amount::new(amount, currency).map_err(invalid)?,
+        reference,
+    );
+    let refund = Refund::new(
+        RefundId::new(id).map_err(invalid)?,
+        request,
+        status.parse().map_err(invalid)?,
+    );
+    Ok(RefundRecord::new(
+        u64::try_from(number).map_err(invalid)?,
+        refund,
+        PaymentMethod::new(method).map_err(invalid)?,
+        from_unix_millis(at),
+        u32::try_from(lookups).map_err(invalid)?,
+    ))
+}
+
+/// The eleven columns of a refund row, read with the backend's getter.
+macro_rules! refund_columns {
+    ($row:expr, $get:ident) => {
+        (
+            $row.$get(0)?,
+            $row.$get(1)?,
+            $row.$get(2)?,
+            $row.$get(3)?,
+            $row.$get(4)?,
+            $row.$get(5)?,
+            $row.$get(6)?,
+            $row.$get(7)?,
+            $row.$get(8)?,
+            $row.$get(9)?,
+            $row.$get(10)?,
+        )
+    };
+}
+
+pub(crate) use refund_columns;
 
 pub(crate) fn invalid(error: impl std::fmt::Display) -> BooksError {
     BooksError::new(format!("unreadable sandbox record: {error}"))

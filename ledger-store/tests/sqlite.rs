@@ -144,8 +144,8 @@ fn sandbox_books_written_by_a_newer_schema_are_refused_too() {
         SqliteSandboxBooks::open(&path),
         Err(StoreError::NewerSchema {
             kind: "sandbox books",
-            found: 7,
-            supported: 2,
+            found: 8,
+            supported: 3,
             ..
         })
     ));

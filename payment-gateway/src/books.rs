@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use crate::{Charge, ChargeRequest, DeclineCode, IdempotencyKey};
+use crate::{Charge, ChargeId, ChargeRequest, DeclineCode, IdempotencyKey, RefundRecord};
 
 /// Why the sandbox's books could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,6 +165,24 @@ pub trait BooksTransaction {
 
     /// Adds `capture`, whose number is one above [`capture_count`](Self::capture_count).
     fn insert_capture(&mut self, capture: &Capture) -> Result<(), BooksError>;
+
+    /// The capture whose charge has id `charge`.
+    fn capture_for_charge(&mut self, charge: &ChargeId) -> Result<Option<Capture>, BooksError>;
+
+    /// Every refund of `charge`, in refund order.
+    fn refunds_for_charge(&mut self, charge: &ChargeId) -> Result<Vec<RefundRecord>, BooksError>;
+
+    /// The latest refund made under `key`, expired or not (the gateway
+    /// decides), this transaction's included.
+    fn refund_for_key(&mut self, key: &IdempotencyKey) -> Result<Option<RefundRecord>, BooksError>;
+
+    /// How many refunds there are, this transaction's included.
+    fn refund_count(&mut self) -> Result<u64, BooksError>;
+
+    /// Stores `refund`: a new one (its number one above
+    /// [`refund_count`](Self::refund_count)), or the next state of a stored
+    /// one (the same number: only its status and lookup count change).
+    fn put_refund(&mut self, refund: &RefundRecord) -> Result<(), BooksError>;
 }
 
 /// Where the sandbox processor keeps its books.
@@ -203,6 +221,10 @@ pub trait SandboxBooks {
     /// At most `limit` captures numbered above `after`, in order: a page, so
     /// that listing every capture needs memory for one page only.
     fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError>;
+
+    /// At most `limit` refunds numbered above `after`, in order, as they
+    /// stand now.
+    fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError>;
 }
 
 /// Books behind a reference or an `Arc` are the same books: one forwarding
@@ -234,6 +256,13 @@ macro_rules! forward_books {
             fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
                 (**self).captures_after(after, limit)
             }
+            fn refunds_after(
+                &self,
+                after: u64,
+                limit: usize,
+            ) -> Result<Vec<RefundRecord>, BooksError> {
+                (**self).refunds_after(after, limit)
+            }
         }
     )*};
 }
@@ -252,6 +281,8 @@ pub struct InMemoryBooks {
 struct MemoryState {
     keys: HashMap<IdempotencyKey, KeyRecord>,
     captures: Vec<Capture>,
+    /// In refund order: a refund's number is its index plus one.
+    refunds: Vec<RefundRecord>,
 }
 
 impl InMemoryBooks {
@@ -273,6 +304,29 @@ struct Staged<'a> {
     state: &'a MemoryState,
     keys: HashMap<IdempotencyKey, KeyRecord>,
     captures: Vec<Capture>,
+    /// New refunds and new states of stored ones, by number.
+    refunds: HashMap<u64, RefundRecord>,
+}
+
+impl Staged<'_> {
+    /// Every refund as this transaction sees it, in refund order.
+    fn all_refunds(&self) -> Vec<RefundRecord> {
+        let stored = self.state.refunds.len();
+        let mut all: Vec<RefundRecord> = self
+            .state
+            .refunds
+            .iter()
+            .map(|refund| self.refunds.get(&refund.number()).unwrap_or(refund).clone())
+            .collect();
+        let mut added: Vec<&RefundRecord> = self
+            .refunds
+            .values()
+            .filter(|refund| usize::try_from(refund.number()).map_or(true, |n| n > stored))
+            .collect();
+        added.sort_by_key(|refund| refund.number());
+        all.extend(added.into_iter().cloned());
+        all
+    }
 }
 
 impl BooksTransaction for Staged<'_> {
@@ -302,6 +356,40 @@ impl BooksTransaction for Staged<'_> {
         self.captures.push(capture.clone());
         Ok(())
     }
+
+    fn capture_for_charge(&mut self, charge: &ChargeId) -> Result<Option<Capture>, BooksError> {
+        Ok(self
+            .state
+            .captures
+            .iter()
+            .chain(&self.captures)
+            .find(|capture| capture.charge().id() == charge)
+            .cloned())
+    }
+
+    fn refunds_for_charge(&mut self, charge: &ChargeId) -> Result<Vec<RefundRecord>, BooksError> {
+        let mut all = self.all_refunds();
+        all.retain(|refund| refund.refund().request().charge() == charge);
+        Ok(all)
+    }
+
+    fn refund_for_key(&mut self, key: &IdempotencyKey) -> Result<Option<RefundRecord>, BooksError> {
+        Ok(self
+            .all_refunds()
+            .into_iter()
+            .rev()
+            .find(|refund| refund.refund().request().idempotency_key() == key))
+    }
+
+    fn refund_count(&mut self) -> Result<u64, BooksError> {
+        let count = self.all_refunds().len();
+        u64::try_from(count).map_err(|_| BooksError::new(format!("{count} refunds overflow")))
+    }
+
+    fn put_refund(&mut self, refund: &RefundRecord) -> Result<(), BooksError> {
+        self.refunds.insert(refund.number(), refund.clone());
+        Ok(())
+    }
 }
 
 impl SandboxBooks for InMemoryBooks {
@@ -314,11 +402,27 @@ impl SandboxBooks for InMemoryBooks {
             state: &state,
             keys: HashMap::new(),
             captures: Vec::new(),
+            refunds: HashMap::new(),
         };
         work(&mut staged)?;
-        let Staged { keys, captures, .. } = staged;
+        let Staged {
+            keys,
+            captures,
+            refunds,
+            ..
+        } = staged;
         state.keys.extend(keys);
         state.captures.extend(captures);
+        // New states of stored refunds in place, then the new ones in order.
+        let mut refunds: Vec<RefundRecord> = refunds.into_values().collect();
+        refunds.sort_by_key(RefundRecord::number);
+        for refund in refunds {
+            let index = usize::try_from(refund.number().saturating_sub(1)).unwrap_or(usize::MAX);
+            match state.refunds.get_mut(index) {
+                Some(stored) => *stored = refund,
+                None => state.refunds.push(refund),
+            }
+        }
         Ok(())
     }
 
@@ -356,6 +460,17 @@ impl SandboxBooks for InMemoryBooks {
             .captures
             .iter()
             .filter(|capture| capture.number() > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
+        Ok(self
+            .lock()
+            .refunds
+            .iter()
+            .filter(|refund| refund.number() > after)
             .take(limit)
             .cloned()
             .collect())

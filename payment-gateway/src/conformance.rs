@@ -34,9 +34,10 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::missing_panics_doc)]
 
 use crate::{
-    Amount, BooksError, Capture, Charge, ChargeId, ChargeRequest, Currency, FakeGateway,
+    Amount, BooksError, Capture, Charge, ChargeId, ChargeRequest, Currency, FakeGateway, Fault,
     GatewayError, IdempotencyKey, KEY_LIFETIME, KeyRecord, Lookup, ManualClock, PaymentGateway,
-    PaymentMethod, SandboxBooks, unix_millis,
+    PaymentMethod, Refund, RefundRecord, RefundRefusal, RefundRequest, RefundStatus, SandboxBooks,
+    unix_millis,
 };
 
 /// Generates one `#[test]` per conformance check, each on fresh books from
@@ -56,6 +57,10 @@ macro_rules! conformance_tests {
             captures_are_read_back_a_page_at_a_time,
             captures_are_found_by_their_references_for_good,
             a_transaction_counts_its_own_captures_with_the_committed_ones,
+            refunds_are_idempotent_capped_by_their_capture_and_kept_for_good,
+            refunds_evolve_as_the_charged_payment_method_says,
+            refund_keys_expire_after_24_hours_but_refunds_stay_findable,
+            concurrent_refunds_of_one_charge_never_give_back_more_than_it_captured,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -476,4 +481,230 @@ pub fn a_transaction_counts_its_own_captures_with_the_committed_ones<B: SandboxB
     });
     assert_eq!(failed, Err(BooksError::new("changed my mind")));
     assert_eq!(books.key_record(&key("k9")).unwrap(), None);
+}
+
+/// A refund of `cents` US cents against `charge` under `key`, for credit
+/// note `INV-1-CN01`.
+fn refund_request(key: &str, charge: &Charge, cents: i64) -> RefundRequest {
+    RefundRequest::new(
+        IdempotencyKey::new(key).unwrap(),
+        charge.id().clone(),
+        Amount::new(cents, Currency::Usd).unwrap(),
+        "INV-1-CN01",
+    )
+}
+
+/// A charge of `cents` US cents paid with `token`, under key `charge`.
+fn charged(gateway: &impl PaymentGateway, token: &str, cents: i64) -> Charge {
+    gateway.charge(&request("charge", token, cents)).unwrap()
+}
+
+fn refused(result: Result<Refund, GatewayError>) -> RefundRefusal {
+    match result {
+        Err(GatewayError::RefundRefused(refusal)) => refusal,
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+/// A refund is stored once per key (the same request replays it, another
+/// is a conflict), the refunds of a charge never give back more than it
+/// captured, a refund names a charge of the processor in its currency, and
+/// every refund is read back, in order, by another handle.
+pub fn refunds_are_idempotent_capped_by_their_capture_and_kept_for_good<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let gateway = FakeGateway::with_books(open());
+    let charge = charged(&gateway, "tok_success", 500);
+
+    let first = gateway.refund(&refund_request("r1", &charge, 300)).unwrap();
+    assert_eq!(first.status(), RefundStatus::Succeeded);
+    assert_eq!(first.id().as_str(), "re_fake_000001");
+    let again = FakeGateway::with_books(open());
+    assert_eq!(
+        again.refund(&refund_request("r1", &charge, 300)),
+        Ok(first.clone())
+    );
+    assert!(matches!(
+        again.refund(&refund_request("r1", &charge, 200)),
+        Err(GatewayError::IdempotencyConflict { .. })
+    ));
+    let above = refused(again.refund(&refund_request("r2", &charge, 201)));
+    assert!(
+        matches!(above, RefundRefusal::AboveCapture { refunded: 300, .. }),
+        "{above:?}"
+    );
+    let rest = again.refund(&refund_request("r3", &charge, 200)).unwrap();
+    assert_eq!(rest.id().as_str(), "re_fake_000002");
+    assert!(matches!(
+        refused(again.refund(&refund_request("r4", &charge, 1))),
+        RefundRefusal::AboveCapture { refunded: 500, .. }
+    ));
+
+    let unknown = Charge::new(ChargeId::new("ch_other").unwrap(), charge.amount());
+    assert!(matches!(
+        refused(again.refund(&refund_request("r5", &unknown, 1))),
+        RefundRefusal::UnknownCharge(_)
+    ));
+    let euros = RefundRequest::new(
+        key("r6"),
+        charge.id().clone(),
+        Amount::new(1, Currency::Eur).unwrap(),
+        "INV-1-CN01",
+    );
+    assert!(matches!(
+        refused(again.refund(&euros)),
+        RefundRefusal::OtherCurrency { .. }
+    ));
+
+    let reopened = FakeGateway::with_books(open());
+    let refunds: Vec<(u64, Refund)> = reopened
+        .refunds()
+        .into_iter()
+        .map(|record| (record.number(), record.refund().clone()))
+        .collect();
+    assert_eq!(refunds, [(1, first), (2, rest)]);
+    assert_eq!(reopened.refunded_total_for(charge.id()), 500);
+    assert_eq!(
+        reopened.lookup_refund(&key("r2")).unwrap(),
+        None,
+        "a refusal stores nothing"
+    );
+}
+
+/// The charged payment method's test token decides how a refund of it
+/// evolves, lookup after lookup, whichever handle asks: pending for N
+/// lookups then succeeded; succeeded then failed (which gives the amount
+/// back to the capture's room); refused for a disputed charge.
+pub fn refunds_evolve_as_the_charged_payment_method_says<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let gateway = FakeGateway::with_books(open());
+    let pending = gateway
+        .charge(&request("c-pending", "tok_refund_pending_2", 400))
+        .unwrap();
+    let late = gateway
+        .charge(&request("c-late", "tok_refund_fails_late", 400))
+        .unwrap();
+    let disputed = gateway
+        .charge(&request("c-disputed", "tok_disputed", 400))
+        .unwrap();
+
+    let refund = gateway.refund(&refund_request("p", &pending, 400)).unwrap();
+    assert_eq!(refund.status(), RefundStatus::Pending);
+    let statuses: Vec<RefundStatus> = (0..4)
+        .map(|_| {
+            FakeGateway::with_books(open())
+                .lookup_refund(&key("p"))
+                .unwrap()
+                .unwrap()
+                .status()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            RefundStatus::Pending,
+            RefundStatus::Pending,
+            RefundStatus::Succeeded,
+            RefundStatus::Succeeded
+        ]
+    );
+    assert!(matches!(
+        refused(gateway.refund(&refund_request("p2", &pending, 1))),
+        RefundRefusal::AboveCapture { .. }
+    ));
+
+    let refund = gateway.refund(&refund_request("l", &late, 400)).unwrap();
+    assert_eq!(refund.status(), RefundStatus::Succeeded);
+    let looked = FakeGateway::with_books(open()).lookup_refund(&key("l"));
+    assert_eq!(
+        looked.unwrap().map(|r| r.status()),
+        Some(RefundStatus::Failed)
+    );
+    assert_eq!(gateway.refunded_total_for(late.id()), 0);
+    // The failed refund no longer counts against the capture.
+    assert!(gateway.refund(&refund_request("l2", &late, 400)).is_ok());
+
+    assert!(matches!(
+        refused(gateway.refund(&refund_request("d", &disputed, 1))),
+        RefundRefusal::Disputed(_)
+    ));
+    let lookups: Vec<u32> = gateway
+        .refunds()
+        .iter()
+        .map(RefundRecord::lookups)
+        .collect();
+    assert_eq!(lookups, [4, 1, 0]);
+}
+
+/// A refund whose reply was lost is found by its key after the key expired
+/// (where sending it again would be a new refund, which only the cap
+/// stops), and stays in the books.
+pub fn refund_keys_expire_after_24_hours_but_refunds_stay_findable<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let gateway = FakeGateway::with_books(open()).with_clock(clock.clone());
+    let charge = charged(&gateway, "tok_success", 500);
+    gateway.push_faults([Fault::ReplyLost]);
+    let lost = gateway.refund(&refund_request("r1", &charge, 200));
+    assert!(
+        matches!(lost, Err(GatewayError::Ambiguous { .. })),
+        "{lost:?}"
+    );
+
+    clock.advance(KEY_LIFETIME);
+    let later = FakeGateway::with_books(open()).with_clock(clock.clone());
+    let found = later.lookup_refund(&key("r1")).unwrap().unwrap();
+    assert_eq!(found.id().as_str(), "re_fake_000001");
+    assert_eq!(found.amount().minor_units(), 200);
+
+    let resent = later.refund(&refund_request("r1", &charge, 200)).unwrap();
+    assert_eq!(
+        resent.id().as_str(),
+        "re_fake_000002",
+        "an expired key is a new refund"
+    );
+    // The key is fresh again with the new refund: the same request replays it.
+    assert_eq!(
+        later.refund(&refund_request("r1", &charge, 200)),
+        Ok(resent)
+    );
+    assert_eq!(later.refunded_total_for(charge.id()), 400);
+    let times: Vec<i64> = later
+        .refunds()
+        .iter()
+        .map(|record| unix_millis(record.created_at()))
+        .collect();
+    assert_eq!(times, [1_764_583_200_000, 1_764_669_600_000]);
+}
+
+/// Six handles refunding one charge of 300 at once, 100 under a key of
+/// their own each: exactly three refunds are accepted, and together they
+/// give back exactly the capture.
+pub fn concurrent_refunds_of_one_charge_never_give_back_more_than_it_captured<B: SandboxBooks>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let charge = charged(&FakeGateway::with_books(open()), "tok_success", 300);
+    let accepted: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|n| {
+                let charge = &charge;
+                scope.spawn(move || {
+                    FakeGateway::with_books(open())
+                        .refund(&refund_request(&format!("r{n}"), charge, 100))
+                        .is_ok()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| usize::from(handle.join().unwrap()))
+            .sum()
+    });
+    let gateway = FakeGateway::with_books(open());
+    assert_eq!(accepted, 3);
+    assert_eq!(gateway.refunded_total_for(charge.id()), 300);
+    let numbers: Vec<u64> = gateway.refunds().iter().map(RefundRecord::number).collect();
+    assert_eq!(numbers, [1, 2, 3]);
 }

@@ -74,8 +74,11 @@ pub enum RequestField {
     Currency,
     /// The payment-method token.
     PaymentMethod,
-    /// The caller's reference (for Ledgerly, the invoice id).
+    /// The caller's reference (for Ledgerly, the invoice id; for a refund,
+    /// the credit note id).
     Reference,
+    /// The charge a refund gives money back against.
+    Charge,
 }
 
 impl fmt::Display for RequestField {
@@ -85,6 +88,7 @@ impl fmt::Display for RequestField {
             RequestField::Currency => "currency",
             RequestField::PaymentMethod => "payment method",
             RequestField::Reference => "reference",
+            RequestField::Charge => "charge",
         })
     }
 }
@@ -167,6 +171,9 @@ pub enum GatewayError {
     /// or stored.
     #[error("invalid charge request: {0}")]
     InvalidRequest(#[from] InvalidRequest),
+    /// The processor refused a refund: final, and nothing was given back.
+    #[error("refund refused: {0}")]
+    RefundRefused(#[from] crate::RefundRefusal),
     /// The idempotency key was already used for a request that differs in
     /// `field`; nothing was processed. The first request's result stands.
     #[error("idempotency key {key} was first used with {field} {first}, not {now}")]

@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 use crate::books::{BooksTransaction, Capture, KeyRecord, StoredResult};
 use crate::{
     BooksError, Charge, ChargeId, ChargeRequest, Clock, Currency, DeclineCode, GatewayError,
-    IdempotencyKey, InMemoryBooks, InvalidRequest, Lookup, ManualClock, PaymentGateway,
-    RequestField, SandboxBooks, excerpt,
+    IdempotencyKey, InMemoryBooks, InvalidRequest, Lookup, ManualClock, PaymentGateway, Refund,
+    RefundId, RefundRecord, RefundRefusal, RefundRequest, RefundStatus, RequestField, SandboxBooks,
+    excerpt,
 };
 
 /// The payment-method tokens [`FakeGateway`] knows, and what each does.
@@ -24,6 +25,13 @@ use crate::{
 /// | `tok_transient_<N>`, e.g. `tok_transient_2` | the first `N` requests with a given idempotency key fail transiently, then the charge succeeds |
 /// | `tok_reply_lost` | the first request with a given key captures the money but its reply is lost (ambiguous); a retry with the same key returns the stored charge |
 /// | `tok_request_lost` | the first request with a given key is lost before it reaches the processor (ambiguous, nothing captured); a retry succeeds |
+/// | `tok_refund_pending_<N>`, e.g. `tok_refund_pending_2` | the charge succeeds; a refund of it is accepted as pending, stays pending for `N` lookups and succeeds at the next |
+/// | `tok_refund_fails_late` | the charge succeeds; a refund of it succeeds, then fails (the first lookup after it says failed: the money stayed with the merchant) |
+/// | `tok_disputed` | the charge succeeds, then is disputed: a refund of it is refused |
+///
+/// The last three decide what happens to refunds of the charge, as a
+/// processor's test cards do: a refund is decided by the charged payment
+/// method.
 ///
 /// Any other token is refused as [`InvalidRequest::UnknownPaymentMethod`],
 /// the way a processor refuses a payment method it has no record of; nothing
@@ -55,13 +63,26 @@ pub enum TestToken {
     /// `tok_request_lost`: the first request with a key never reaches the
     /// processor, and the caller cannot tell.
     RequestLost,
+    /// `tok_refund_pending_<N>`: charged; a refund stays pending for
+    /// `lookups` lookups, then succeeds.
+    RefundPending {
+        /// How many lookups see the refund pending.
+        lookups: u32,
+    },
+    /// `tok_refund_fails_late`: charged; a refund succeeds, then fails.
+    RefundFailsLate,
+    /// `tok_disputed`: charged, then disputed; a refund is refused.
+    Disputed,
 }
 
 impl TestToken {
     const SUCCESS: &'static str = "tok_success";
     const REPLY_LOST: &'static str = "tok_reply_lost";
     const REQUEST_LOST: &'static str = "tok_request_lost";
+    const REFUND_FAILS_LATE: &'static str = "tok_refund_fails_late";
+    const DISPUTED: &'static str = "tok_disputed";
     const TRANSIENT_PREFIX: &'static str = "tok_transient_";
+    const REFUND_PENDING_PREFIX: &'static str = "tok_refund_pending_";
     const PREFIX: &'static str = "tok_";
 }
 
@@ -76,17 +97,28 @@ impl FromStr for TestToken {
             TestToken::SUCCESS => return Ok(TestToken::Success),
             TestToken::REPLY_LOST => return Ok(TestToken::ReplyLost),
             TestToken::REQUEST_LOST => return Ok(TestToken::RequestLost),
+            TestToken::REFUND_FAILS_LATE => return Ok(TestToken::RefundFailsLate),
+            TestToken::DISPUTED => return Ok(TestToken::Disputed),
             _ => {}
         }
-        if let Some(count) = token.strip_prefix(TestToken::TRANSIENT_PREFIX) {
-            let canonical = !count.is_empty()
-                && count.bytes().all(|b| b.is_ascii_digit())
-                && (count == "0" || !count.starts_with('0'));
+        let count = |text: &str| {
+            let canonical = !text.is_empty()
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && (text == "0" || !text.starts_with('0'));
             if !canonical {
                 return Err(unknown());
             }
-            let failures = count.parse().map_err(|_| unknown())?;
-            return Ok(TestToken::Transient { failures });
+            text.parse::<u32>().map_err(|_| unknown())
+        };
+        if let Some(text) = token.strip_prefix(TestToken::TRANSIENT_PREFIX) {
+            return Ok(TestToken::Transient {
+                failures: count(text)?,
+            });
+        }
+        if let Some(text) = token.strip_prefix(TestToken::REFUND_PENDING_PREFIX) {
+            return Ok(TestToken::RefundPending {
+                lookups: count(text)?,
+            });
         }
         token
             .strip_prefix(TestToken::PREFIX)
@@ -106,13 +138,20 @@ impl fmt::Display for TestToken {
             }
             TestToken::ReplyLost => f.write_str(TestToken::REPLY_LOST),
             TestToken::RequestLost => f.write_str(TestToken::REQUEST_LOST),
+            TestToken::RefundPending { lookups } => {
+                write!(f, "{}{lookups}", TestToken::REFUND_PENDING_PREFIX)
+            }
+            TestToken::RefundFailsLate => f.write_str(TestToken::REFUND_FAILS_LATE),
+            TestToken::Disputed => f.write_str(TestToken::DISPUTED),
         }
     }
 }
 
 /// A scripted fault: [`FakeGateway::with_faults`] queues these, and each
-/// charge request takes the next one before the token has its say. Once the
-/// queue is empty, the token alone decides.
+/// charge or refund request takes the next one before the token has its
+/// say. Once the queue is empty, the token alone decides. (A refund meets
+/// `Unavailable`, `RequestLost` and `ReplyLost` as a charge does; a
+/// `Decline` fault means nothing to a refund, which is then processed.)
 ///
 /// The processor's idempotency still holds under a fault: a request whose key
 /// already has a stored result gets that result (or a conflict) whenever it
@@ -198,6 +237,7 @@ struct Local {
     request_count: usize,
     lookups: usize,
     searches: usize,
+    refund_requests: usize,
 }
 
 impl Default for Local {
@@ -208,6 +248,7 @@ impl Default for Local {
             request_count: 0,
             lookups: 0,
             searches: 0,
+            refund_requests: 0,
         }
     }
 }
@@ -365,9 +406,50 @@ impl<B: SandboxBooks> FakeGateway<B> {
         self.local().searches
     }
 
-    /// How many lookups this gateway answered.
+    /// How many lookups (of charges and of refunds) this gateway answered.
     pub fn lookup_count(&self) -> usize {
         self.local().lookups
+    }
+
+    /// How many refund requests this gateway received, whatever their
+    /// outcome.
+    pub fn refund_request_count(&self) -> usize {
+        self.local().refund_requests
+    }
+
+    /// Calls `visit` with every refund in the books, in order, as it stands
+    /// now, holding one page of them in memory at a time.
+    pub fn for_each_refund(&self, mut visit: impl FnMut(RefundRecord)) -> Result<(), BooksError> {
+        const PAGE: usize = 1000;
+        let mut after = 0;
+        loop {
+            let page = self.books.refunds_after(after, PAGE)?;
+            let Some(last) = page.last().map(RefundRecord::number) else {
+                return Ok(());
+            };
+            page.into_iter().for_each(&mut visit);
+            after = last;
+        }
+    }
+
+    /// Every refund in the books, in order; an empty list if the books
+    /// cannot be read. For tests.
+    pub fn refunds(&self) -> Vec<RefundRecord> {
+        let mut all = Vec::new();
+        let _unreadable = self.for_each_refund(|refund| all.push(refund));
+        all
+    }
+
+    /// What the refunds of `charge` gave back (succeeded) or will (pending),
+    /// in minor units: what tests hold to the capture.
+    pub fn refunded_total_for(&self, charge: &ChargeId) -> i128 {
+        self.refunds()
+            .iter()
+            .map(RefundRecord::refund)
+            .filter(|refund| refund.request().charge() == charge)
+            .filter(|refund| refund.status() != RefundStatus::Failed)
+            .map(|refund| i128::from(refund.amount().minor_units()))
+            .sum()
     }
 
     /// The local state, even if a thread panicked while holding the lock:
@@ -440,6 +522,182 @@ impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
             .captures_for_references(references)
             .map_err(|error| books_failed(&error))
     }
+
+    fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError> {
+        self.wait_latency();
+        let fault = {
+            let mut local = self.local();
+            local.refund_requests = local.refund_requests.saturating_add(1);
+            local.faults.pop_front()
+        };
+        match fault {
+            Some(Fault::Unavailable) => {
+                return Err(transient("scripted fault: gateway unavailable"));
+            }
+            Some(Fault::RequestLost) => {
+                return Err(ambiguous(
+                    "scripted fault: request lost before it reached the processor",
+                ));
+            }
+            Some(Fault::ReplyLost | Fault::Decline(_)) | None => {}
+        }
+        let now = self.clock.now();
+        let mut reply = None;
+        self.books
+            .transaction(&mut |books| {
+                reply = Some(handle_refund(books, request, now)?);
+                Ok(())
+            })
+            .map_err(|error| books_failed(&error))?;
+        if fault == Some(Fault::ReplyLost) {
+            return Err(ambiguous("scripted fault: reply lost after processing"));
+        }
+        reply.unwrap_or_else(|| Err(ambiguous("sandbox books kept no reply")))
+    }
+
+    fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+        self.wait_latency();
+        self.local().lookups += 1;
+        let mut found = None;
+        self.books
+            .transaction(&mut |books| {
+                found = None;
+                let Some(mut record) = books.refund_for_key(key)? else {
+                    return Ok(());
+                };
+                record.count_lookup();
+                let status = next_status(&record);
+                record.refund_mut().set_status(status);
+                books.put_refund(&record)?;
+                found = Some(record.refund().clone());
+                Ok(())
+            })
+            .map_err(|error| books_failed(&error))?;
+        Ok(found)
+    }
+}
+
+/// Where a refund stands at the lookup that was just counted: the charged
+/// payment method's test token decides.
+fn next_status(record: &RefundRecord) -> RefundStatus {
+    let status = record.refund().status();
+    match (record.payment_method().as_str().parse(), status) {
+        (Ok(TestToken::RefundPending { lookups }), RefundStatus::Pending)
+            if record.lookups() > lookups =>
+        {
+            RefundStatus::Succeeded
+        }
+        (Ok(TestToken::RefundFailsLate), RefundStatus::Succeeded) => RefundStatus::Failed,
+        _ => status,
+    }
+}
+
+/// One refund request, inside one transaction of the books. A refusal
+/// stores nothing (as an invalid charge request): the same request gets the
+/// same answer while nothing else changes.
+fn handle_refund(
+    books: &mut dyn BooksTransaction,
+    request: &RefundRequest,
+    now: SystemTime,
+) -> Result<Result<Refund, GatewayError>, BooksError> {
+    let key = request.idempotency_key();
+    if let Some(stored) = books.refund_for_key(key)?
+        && !expired_since(stored.created_at(), now)
+    {
+        let first = stored.refund().request();
+        return Ok(match refund_conflict(key, first, request) {
+            Some(conflict) => Err(conflict),
+            None => Ok(stored.refund().clone()),
+        });
+    }
+    let charge = request.charge();
+    let refused = |refusal: RefundRefusal| Ok(Err(GatewayError::RefundRefused(refusal)));
+    let Some(capture) = books.capture_for_charge(charge)? else {
+        return refused(RefundRefusal::UnknownCharge(charge.clone()));
+    };
+    let (captured, requested) = (capture.charge().amount(), request.amount());
+    if captured.currency() != requested.currency() {
+        return refused(RefundRefusal::OtherCurrency {
+            charge: charge.clone(),
+            captured: captured.currency().code(),
+            requested: requested.currency().code(),
+        });
+    }
+    let payment_method = capture.request().payment_method().clone();
+    let token = payment_method.as_str().parse::<TestToken>().ok();
+    if token == Some(TestToken::Disputed) {
+        return refused(RefundRefusal::Disputed(charge.clone()));
+    }
+    // What the charge's refunds give back, a failed one excepted: in i128,
+    // so that no number of refunds can overflow the sum.
+    let refunded: i128 = books
+        .refunds_for_charge(charge)?
+        .iter()
+        .map(RefundRecord::refund)
+        .filter(|refund| refund.status() != RefundStatus::Failed)
+        .map(|refund| i128::from(refund.amount().minor_units()))
+        .sum();
+    if refunded + i128::from(requested.minor_units()) > i128::from(captured.minor_units()) {
+        return refused(RefundRefusal::AboveCapture {
+            charge: charge.clone(),
+            captured,
+            refunded: i64::try_from(refunded).unwrap_or(i64::MAX),
+            requested,
+        });
+    }
+    let number = books.refund_count()?.saturating_add(1);
+    let status = match token {
+        Some(TestToken::RefundPending { lookups }) if lookups > 0 => RefundStatus::Pending,
+        _ => RefundStatus::Succeeded,
+    };
+    let refund = Refund::new(RefundId::fake(number), request.clone(), status);
+    books.put_refund(&RefundRecord::new(
+        number,
+        refund.clone(),
+        payment_method,
+        now,
+        0,
+    ))?;
+    Ok(Ok(refund))
+}
+
+/// The idempotency conflict between the first refund request for `key` and
+/// `now`, if they differ in any field.
+fn refund_conflict(
+    key: &IdempotencyKey,
+    first: &RefundRequest,
+    now: &RefundRequest,
+) -> Option<GatewayError> {
+    let (a, b) = (first.amount(), now.amount());
+    let (field, first, now) = if a.currency() != b.currency() {
+        (
+            RequestField::Currency,
+            a.currency().to_string(),
+            b.currency().to_string(),
+        )
+    } else if a.minor_units() != b.minor_units() {
+        (RequestField::Amount, a.to_string(), b.to_string())
+    } else if first.charge() != now.charge() {
+        (
+            RequestField::Charge,
+            format!("{:?}", first.charge().as_str()),
+            format!("{:?}", now.charge().as_str()),
+        )
+    } else if first.reference() != now.reference() {
+        (
+            RequestField::Reference,
+            format!("{:?}", first.reference()),
+            format!("{:?}", now.reference()),
+        )
+    } else {
+        return None;
+    };
+    Some(GatewayError::IdempotencyConflict {
+        key: key.clone(),
+        field,
+        first,
+        now,
+    })
 }
 
 /// A failure of the books: whether the transaction committed is not known to
@@ -453,7 +711,12 @@ fn books_failed(error: &BooksError) -> GatewayError {
 /// Whether `record` is older than [`KEY_LIFETIME`] at `now`. A clock that
 /// went backwards expires nothing.
 fn expired(record: &KeyRecord, now: SystemTime) -> bool {
-    now.duration_since(record.first_seen())
+    expired_since(record.first_seen(), now)
+}
+
+/// Whether a key first used at `first_seen` is forgotten at `now`.
+fn expired_since(first_seen: SystemTime, now: SystemTime) -> bool {
+    now.duration_since(first_seen)
         .is_ok_and(|age| age >= KEY_LIFETIME)
 }
 
@@ -614,6 +877,10 @@ mod tests {
             TestToken::Transient { failures: 0 },
             TestToken::Transient { failures: 3 },
             TestToken::Transient { failures: u32::MAX },
+            TestToken::RefundPending { lookups: 0 },
+            TestToken::RefundPending { lookups: 7 },
+            TestToken::RefundFailsLate,
+            TestToken::Disputed,
         ];
         tokens.extend(DeclineCode::ALL.map(TestToken::Decline));
         for token in tokens {
@@ -629,6 +896,10 @@ mod tests {
             "tok_transient_03",
             "tok_transient_-1",
             "tok_transient_4294967296",
+            "tok_refund_pending_",
+            "tok_refund_pending_01",
+            "tok_refund_fails_late ",
+            "tok_Disputed",
             "tok_",
             "tok_Success",
             "tok_success ",

@@ -63,6 +63,7 @@ pub mod conformance;
 mod error;
 mod fake;
 mod money;
+mod refund;
 mod request;
 
 pub use books::{
@@ -75,6 +76,9 @@ pub use error::{
 };
 pub use fake::{FakeGateway, Fault, KEY_LIFETIME, TestToken};
 pub use money::{Amount, Currency};
+pub use refund::{
+    Refund, RefundId, RefundRecord, RefundRefusal, RefundRequest, RefundStatus, UnknownRefundStatus,
+};
 pub use request::{Charge, ChargeId, ChargeRequest, IdempotencyKey, PaymentMethod};
 
 /// What the processor knows about an idempotency key, as
@@ -126,6 +130,24 @@ pub trait PaymentGateway {
     /// keep their charges, with the metadata naming the invoice, for good
     /// (Stripe: the search API on a charge's metadata).
     fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError>;
+
+    /// Gives `request.amount()` back against `request.charge()`.
+    ///
+    /// The same idempotency rules as [`charge`](Self::charge): the first
+    /// result for a key is returned for every later request with it, and a
+    /// request that differs from the first is an
+    /// [`GatewayError::IdempotencyConflict`]. The processor refuses
+    /// ([`GatewayError::RefundRefused`]) a refund that would take the
+    /// charge's refunds above its capture. A refund may be accepted as
+    /// [`RefundStatus::Pending`]; [`lookup_refund`](Self::lookup_refund)
+    /// tells how it ends.
+    fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError>;
+
+    /// The refund made under `key`, as it stands now, or `None` when no
+    /// refund was made under it (nothing was given back). Found for good,
+    /// after the key's idempotency record expired: this is how a refund
+    /// whose outcome is unknown is settled, never by refunding again.
+    fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError>;
 }
 
 /// `Display` and `FromStr` for an enum of names: each value is written as
@@ -168,6 +190,12 @@ macro_rules! forward_gateway {
             }
             fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
                 (**self).find_captures(references)
+            }
+            fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError> {
+                (**self).refund(request)
+            }
+            fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+                (**self).lookup_refund(key)
             }
         }
     )*};

@@ -375,7 +375,7 @@ proptest! {
 
 use payment_gateway::{
     BooksError, BooksTransaction, Capture, Clock, InMemoryBooks, KEY_LIFETIME, KeyRecord, Lookup,
-    ManualClock, SandboxBooks, unix_millis,
+    ManualClock, RefundRecord, SandboxBooks, unix_millis,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -555,6 +555,9 @@ impl SandboxBooks for FailingBooks {
     }
     fn captures_after(&self, after: u64, limit: usize) -> Result<Vec<Capture>, BooksError> {
         self.inner.captures_after(after, limit)
+    }
+    fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
+        self.inner.refunds_after(after, limit)
     }
 }
 

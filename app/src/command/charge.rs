@@ -25,7 +25,7 @@ use billing::{
 use ledger_store::{AnyBooks, AnyLedger};
 use payment_gateway::{
     Capture, Charge, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
-    PaymentGateway, PaymentMethod, SystemClock,
+    PaymentGateway, PaymentMethod, Refund, RefundRequest, SystemClock,
 };
 use pricing::{Money, Tier, excerpt};
 
@@ -292,6 +292,13 @@ impl<G: PaymentGateway> PaymentGateway for Counting<G> {
 
     fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
         self.inner.find_captures(references)
+    }
+
+    fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError> {
+        self.inner.refund(request)
+    }
+    fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+        self.inner.lookup_refund(key)
     }
 }
 

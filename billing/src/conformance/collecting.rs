@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use payment_gateway::{
     Capture, Charge, ChargeRequest, Clock, Currency, FakeGateway, GatewayError, IdempotencyKey,
-    InMemoryBooks, KEY_LIFETIME, Lookup, PaymentGateway,
+    InMemoryBooks, KEY_LIFETIME, Lookup, PaymentGateway, Refund, RefundRequest,
 };
 
 use crate::{Attempt, BillingError, Invoice, InvoiceId, InvoiceStatus, Ledger, Payment};
@@ -339,6 +339,13 @@ impl PaymentGateway for Unsearchable {
         Err(GatewayError::Transient {
             reason: "search unavailable".to_owned(),
         })
+    }
+
+    fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError> {
+        self.0.refund(request)
+    }
+    fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+        self.0.lookup_refund(key)
     }
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use payment_gateway::{
     Capture, Charge, ChargeRequest, Currency, DeclineCode, FakeGateway, Fault, GatewayError,
-    IdempotencyKey, InMemoryBooks, Lookup, PaymentGateway, PaymentMethod, TestToken,
+    IdempotencyKey, InMemoryBooks, Lookup, PaymentGateway, PaymentMethod, Refund, RefundRequest,
+    TestToken,
 };
 
 use crate::{
@@ -128,6 +129,13 @@ impl<G: PaymentGateway> PaymentGateway for CrashingGateway<G> {
     }
     fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
         self.inner.find_captures(references)
+    }
+
+    fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError> {
+        self.inner.refund(request)
+    }
+    fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
+        self.inner.lookup_refund(key)
     }
 }
 

@@ -4,16 +4,16 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use payment_gateway::{
-    BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, SandboxBooks, StoredResult,
-    unix_millis,
+    BooksError, BooksTransaction, Capture, ChargeId, IdempotencyKey, KeyRecord, RefundRecord,
+    SandboxBooks, StoredResult, unix_millis,
 };
 use postgres::{Client, Row, Statement};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
 use crate::book_rows::{
-    CAPTURE_COLUMNS, CaptureRow, KeyRow, eight_columns, into_capture, into_key_record,
-    outcome_columns,
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, REFUND_COLUMNS, RefundRow, eight_columns, into_capture,
+    into_key_record, into_refund, outcome_columns, refund_columns,
 };
 use crate::paging::sql_int;
 
@@ -47,6 +47,23 @@ const MIGRATIONS: &[&str] = &[
     // ledger that forgot is held to the processor's captures in one query
     // per batch.
     "CREATE INDEX captures_by_reference ON captures (reference, number);",
+    // 3: refunds, kept for good, found by key (a lookup) and by charge
+    // (the cap on what a charge's refunds give back).
+    "CREATE TABLE refunds (
+        number BIGINT PRIMARY KEY CHECK (number >= 1),
+        refund_id TEXT NOT NULL UNIQUE,
+        idempotency_key TEXT NOT NULL,
+        charge_id TEXT NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+        payment_method TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        lookups BIGINT NOT NULL CHECK (lookups >= 0)
+    );
+    CREATE INDEX refunds_by_key ON refunds (idempotency_key, number);
+    CREATE INDEX refunds_by_charge ON refunds (charge_id, number);",
 ];
 
 const KIND: Kind = Kind {
@@ -86,6 +103,12 @@ struct Connection {
     capture_for_key: Statement,
     captures_for_references: Statement,
     captures_after: Statement,
+    capture_for_charge: Statement,
+    refunds_for_charge: Statement,
+    refund_for_key: Statement,
+    refund_count: Statement,
+    put_refund: Statement,
+    refunds_after: Statement,
 }
 
 impl Connection {
@@ -121,6 +144,26 @@ impl Connection {
             captures_after: client.prepare(&format!(
                 "SELECT {CAPTURE_COLUMNS} FROM captures WHERE number > $1 ORDER BY number LIMIT $2"
             ))?,
+            capture_for_charge: client.prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE charge_id = $1"
+            ))?,
+            refunds_for_charge: client.prepare(&format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE charge_id = $1 ORDER BY number"
+            ))?,
+            refund_for_key: client.prepare(&format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE idempotency_key = $1 \
+                 ORDER BY number DESC LIMIT 1"
+            ))?,
+            refund_count: client.prepare("SELECT coalesce(max(number), 0) FROM refunds")?,
+            put_refund: client.prepare(&format!(
+                "INSERT INTO refunds ({REFUND_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (number) DO UPDATE SET status = excluded.status, \
+                 lookups = excluded.lookups"
+            ))?,
+            refunds_after: client.prepare(&format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE number > $1 ORDER BY number LIMIT $2"
+            ))?,
             client,
             in_transaction: false,
         })
@@ -137,7 +180,7 @@ impl std::fmt::Debug for PgSandboxBooks {
 
 impl PgSandboxBooks {
     /// The newest schema version this binary writes (the SQLite books').
-    pub const SCHEMA_VERSION: i64 = 2;
+    pub const SCHEMA_VERSION: i64 = 3;
 
     /// Connects to the database at `url`, creating and migrating the books'
     /// tables as needed; books written by a newer schema are refused.
@@ -185,6 +228,16 @@ fn failed(error: postgres::Error) -> BooksError {
 
 fn read_capture(row: &Row) -> Result<CaptureRow, postgres::Error> {
     Ok(eight_columns!(row, try_get))
+}
+
+fn read_refunds(rows: &[Row]) -> Result<Vec<RefundRecord>, BooksError> {
+    rows.iter()
+        .map(|row| {
+            let values: RefundRow =
+                (|| Ok::<_, postgres::Error>(refund_columns!(row, try_get)))().map_err(failed)?;
+            into_refund(values)
+        })
+        .collect()
 }
 
 fn read_key(
@@ -275,6 +328,71 @@ impl BooksTransaction for PgTransaction<'_> {
             .map_err(failed)?;
         Ok(())
     }
+
+    fn capture_for_charge(&mut self, charge: &ChargeId) -> Result<Option<Capture>, BooksError> {
+        let connection = &mut *self.connection;
+        let row = connection
+            .client
+            .query_opt(&connection.capture_for_charge, &[&charge.as_str()])
+            .map_err(failed)?;
+        row.map(|row| read_capture(&row).map_err(failed).and_then(into_capture))
+            .transpose()
+    }
+
+    fn refunds_for_charge(&mut self, charge: &ChargeId) -> Result<Vec<RefundRecord>, BooksError> {
+        let connection = &mut *self.connection;
+        let rows = connection
+            .client
+            .query(&connection.refunds_for_charge, &[&charge.as_str()])
+            .map_err(failed)?;
+        read_refunds(&rows)
+    }
+
+    fn refund_for_key(&mut self, key: &IdempotencyKey) -> Result<Option<RefundRecord>, BooksError> {
+        let connection = &mut *self.connection;
+        let rows = connection
+            .client
+            .query(&connection.refund_for_key, &[&key.as_str()])
+            .map_err(failed)?;
+        Ok(read_refunds(&rows)?.into_iter().next())
+    }
+
+    fn refund_count(&mut self) -> Result<u64, BooksError> {
+        let connection = &mut *self.connection;
+        let count: i64 = connection
+            .client
+            .query_one(&connection.refund_count, &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(failed)?;
+        u64::try_from(count)
+            .map_err(|error| BooksError::new(format!("unreadable refund count: {error}")))
+    }
+
+    fn put_refund(&mut self, record: &RefundRecord) -> Result<(), BooksError> {
+        let refund = record.refund();
+        let request = refund.request();
+        let connection = &mut *self.connection;
+        connection
+            .client
+            .execute(
+                &connection.put_refund,
+                &[
+                    &sql_int(record.number()),
+                    &refund.id().as_str(),
+                    &request.idempotency_key().as_str(),
+                    &request.charge().as_str(),
+                    &request.amount().minor_units(),
+                    &request.amount().currency().code(),
+                    &request.reference(),
+                    &refund.status().as_str(),
+                    &record.payment_method().as_str(),
+                    &unix_millis(record.created_at()),
+                    &i64::from(record.lookups()),
+                ],
+            )
+            .map_err(failed)?;
+        Ok(())
+    }
 }
 
 impl SandboxBooks for PgSandboxBooks {
@@ -353,6 +471,19 @@ impl SandboxBooks for PgSandboxBooks {
         rows.iter()
             .map(|row| read_capture(row).map_err(failed).and_then(into_capture))
             .collect()
+    }
+
+    fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
+        let mut connection = self.lock();
+        let connection = &mut *connection;
+        let rows = connection
+            .client
+            .query(
+                &connection.refunds_after,
+                &[&sql_int(after), &sql_int(limit)],
+            )
+            .map_err(failed)?;
+        read_refunds(&rows)
     }
 }
 

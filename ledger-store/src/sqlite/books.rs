@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::MutexGuard;
 
 use payment_gateway::{
-    BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, SandboxBooks, StoredResult,
-    unix_millis,
+    BooksError, BooksTransaction, Capture, ChargeId, IdempotencyKey, KeyRecord, RefundRecord,
+    SandboxBooks, StoredResult, unix_millis,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
@@ -13,8 +13,8 @@ use super::SqliteFile;
 use super::schema::FileKind;
 use crate::StoreError;
 use crate::book_rows::{
-    CAPTURE_COLUMNS, CaptureRow, KeyRow, eight_columns, into_capture, into_key_record, invalid,
-    outcome_columns,
+    CAPTURE_COLUMNS, CaptureRow, KeyRow, REFUND_COLUMNS, RefundRow, eight_columns, into_capture,
+    into_key_record, into_refund, invalid, outcome_columns, refund_columns,
 };
 use crate::paging::sql_int;
 
@@ -51,6 +51,23 @@ const MIGRATIONS: &[&str] = &[
     // ledger that forgot is held to the processor's captures in one query
     // per batch.
     "CREATE INDEX captures_by_reference ON captures (reference, number);",
+    // 3: refunds, kept for good, found by key (a lookup) and by charge
+    // (the cap on what a charge's refunds give back).
+    "CREATE TABLE refunds (
+        number INTEGER PRIMARY KEY CHECK (number >= 1),
+        refund_id TEXT NOT NULL UNIQUE,
+        idempotency_key TEXT NOT NULL,
+        charge_id TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+        payment_method TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        lookups INTEGER NOT NULL CHECK (lookups >= 0)
+    ) STRICT;
+    CREATE INDEX refunds_by_key ON refunds (idempotency_key, number);
+    CREATE INDEX refunds_by_charge ON refunds (charge_id, number);",
 ];
 
 const KIND: FileKind = FileKind {
@@ -80,7 +97,7 @@ pub struct SqliteSandboxBooks {
 
 impl SqliteSandboxBooks {
     /// The newest schema version this binary writes.
-    pub const SCHEMA_VERSION: i64 = 2;
+    pub const SCHEMA_VERSION: i64 = 3;
 
     /// Opens the books at `path`, creating and migrating them as needed;
     /// books written by a newer schema are refused and left untouched.
@@ -115,6 +132,24 @@ fn failed(error: &rusqlite::Error) -> BooksError {
 
 fn read_capture(row: &Row<'_>) -> rusqlite::Result<CaptureRow> {
     Ok(eight_columns!(row, get))
+}
+
+fn read_refund(row: &Row<'_>) -> rusqlite::Result<RefundRow> {
+    Ok(refund_columns!(row, get))
+}
+
+/// The refunds `sql` selects (a `SELECT {REFUND_COLUMNS} ...` with `params`).
+fn query_refunds(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RefundRecord>, BooksError> {
+    let mut statement = connection.prepare(sql).map_err(|e| failed(&e))?;
+    let rows = statement
+        .query_map(params, read_refund)
+        .map_err(|e| failed(&e))?;
+    rows.map(|row| row.map_err(|e| failed(&e)).and_then(into_refund))
+        .collect()
 }
 
 fn read_key(
@@ -194,6 +229,80 @@ impl BooksTransaction for SqliteTransaction<'_> {
                     capture.charge().amount().currency().code(),
                     request.reference(),
                     unix_millis(capture.captured_at()),
+                ])
+            })
+            .map_err(|e| failed(&e))?;
+        Ok(())
+    }
+
+    fn capture_for_charge(&mut self, charge: &ChargeId) -> Result<Option<Capture>, BooksError> {
+        let mut statement = self
+            .transaction
+            .prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE charge_id = ?1"
+            ))
+            .map_err(|e| failed(&e))?;
+        let row = statement
+            .query_row([charge.as_str()], read_capture)
+            .optional()
+            .map_err(|e| failed(&e))?;
+        row.map(into_capture).transpose()
+    }
+
+    fn refunds_for_charge(&mut self, charge: &ChargeId) -> Result<Vec<RefundRecord>, BooksError> {
+        query_refunds(
+            self.transaction,
+            &format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE charge_id = ?1 ORDER BY number"),
+            [charge.as_str()],
+        )
+    }
+
+    fn refund_for_key(&mut self, key: &IdempotencyKey) -> Result<Option<RefundRecord>, BooksError> {
+        let found = query_refunds(
+            self.transaction,
+            &format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE idempotency_key = ?1 \
+                 ORDER BY number DESC LIMIT 1"
+            ),
+            [key.as_str()],
+        )?;
+        Ok(found.into_iter().next())
+    }
+
+    fn refund_count(&mut self) -> Result<u64, BooksError> {
+        // Numbered without gaps, as captures are.
+        let count: i64 = self
+            .transaction
+            .query_row("SELECT coalesce(max(number), 0) FROM refunds", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| failed(&e))?;
+        u64::try_from(count).map_err(invalid)
+    }
+
+    fn put_refund(&mut self, record: &RefundRecord) -> Result<(), BooksError> {
+        let refund = record.refund();
+        let request = refund.request();
+        self.transaction
+            .prepare(&format!(
+                "INSERT INTO refunds ({REFUND_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 ON CONFLICT (number) DO UPDATE SET status = excluded.status, \
+                 lookups = excluded.lookups"
+            ))
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    sql_int(record.number()),
+                    refund.id().as_str(),
+                    request.idempotency_key().as_str(),
+                    request.charge().as_str(),
+                    request.amount().minor_units(),
+                    request.amount().currency().code(),
+                    request.reference(),
+                    refund.status().as_str(),
+                    record.payment_method().as_str(),
+                    unix_millis(record.created_at()),
+                    record.lookups(),
                 ])
             })
             .map_err(|e| failed(&e))?;
@@ -285,6 +394,16 @@ impl SandboxBooks for SqliteSandboxBooks {
             .map_err(|e| failed(&e))?;
         rows.map(|row| row.map_err(|e| failed(&e)).and_then(into_capture))
             .collect()
+    }
+
+    fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
+        query_refunds(
+            &self.lock(),
+            &format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE number > ?1 ORDER BY number LIMIT ?2"
+            ),
+            params![sql_int(after), sql_int(limit)],
+        )
     }
 }
 
