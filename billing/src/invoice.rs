@@ -499,14 +499,13 @@ pub struct IssuedInvoice {
 }
 
 impl IssuedInvoice {
-    /// Prices `invoice` with `rates`' table (the current one: pricing only
-    /// knows [`pricing::RATES`]) at `issued_at`.
+    /// Prices `invoice` with `rates`' table at `issued_at`.
     pub(crate) fn price(
         invoice: &Invoice,
         rates: Rates,
         issued_at: SystemTime,
     ) -> Result<IssuedInvoice, PricingError> {
-        let breakdown = invoice.price()?;
+        let breakdown = pricing::price_with(&rates.table(), invoice.pricing())?;
         let pricing = invoice.pricing();
         Ok(IssuedInvoice {
             parts: IssuedParts {

@@ -86,6 +86,7 @@ mod attempt;
 mod claims;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod correction;
 mod error;
 mod invoice;
 mod ledger;
@@ -95,6 +96,10 @@ mod worker;
 
 pub use attempt::{Attempt, AttemptOutcome, AttemptUpdate, InvalidRecord, UpdateRule, attempt_key};
 pub use claims::{ClaimOutcome, Claims, HeldClaim, MAX_LEASE, WorkerId};
+pub use correction::{
+    Action, Blocked, Correction, CorrectionError, Lines, Undercharge, correct, pricing_input,
+    reprice,
+};
 pub use error::BillingError;
 pub use invoice::{
     CustomerId, IdKind, InvalidId, Invoice, InvoiceId, InvoiceStatus, IssuedBreakdown,
