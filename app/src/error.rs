@@ -44,6 +44,8 @@ pub(crate) enum Cmd {
     Reconcile,
     /// `ledgerly sandbox captures`.
     SandboxCaptures,
+    /// `ledgerly sandbox refunds`.
+    SandboxRefunds,
 }
 
 impl Cmd {
@@ -58,6 +60,7 @@ impl Cmd {
             Cmd::Invoices => "invoices",
             Cmd::Reconcile => "reconcile",
             Cmd::SandboxCaptures => "sandbox captures",
+            Cmd::SandboxRefunds => "sandbox refunds",
         }
     }
 }
@@ -82,6 +85,7 @@ const ALL: &[Cmd] = &[
     Cmd::Invoices,
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
+    Cmd::SandboxRefunds,
 ];
 /// The commands that read an input file.
 const READERS: &[Cmd] = &[Cmd::Invoice, Cmd::Charge, Cmd::Diff];
@@ -91,9 +95,15 @@ const LEDGER_USERS: &[Cmd] = &[
     Cmd::Invoices,
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
+    Cmd::SandboxRefunds,
 ];
 /// The commands that read the ledger or the books without creating them.
-const LEDGER_READERS: &[Cmd] = &[Cmd::Invoices, Cmd::Reconcile, Cmd::SandboxCaptures];
+const LEDGER_READERS: &[Cmd] = &[
+    Cmd::Invoices,
+    Cmd::Reconcile,
+    Cmd::SandboxCaptures,
+    Cmd::SandboxRefunds,
+];
 
 /// One row of [`EXIT_CODES`], so the table reads one line per meaning.
 const fn doc(code: u8, commands: &'static [Cmd], meaning: &'static str) -> ExitCodeDoc {
@@ -119,7 +129,7 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     doc(EXIT_OK, &[Cmd::Diff], "no record differs"),
     doc(
         EXIT_OK,
-        &[Cmd::Invoices, Cmd::SandboxCaptures],
+        &[Cmd::Invoices, Cmd::SandboxCaptures, Cmd::SandboxRefunds],
         "the listing was written (it may be empty)",
     ),
     doc(

@@ -126,6 +126,7 @@ const HELP_TEXTS: &[(Cmd, &str)] = &[
     (Cmd::Invoices, invoices::HELP),
     (Cmd::Reconcile, reconcile::HELP),
     (Cmd::SandboxCaptures, sandbox::HELP),
+    (Cmd::SandboxRefunds, sandbox::REFUNDS_HELP),
 ];
 
 /// The whole command line, help screens included: every command's help
@@ -303,7 +304,7 @@ mod tests {
         for (args, code) in [
             (
                 &["ledgerly", "--help"][..],
-                "  78  charge, invoices, reconcile, sandbox captures: the ledger",
+                "  78  charge, invoices, reconcile, sandbox captures, sandbox refunds: the ledger",
             ),
             (
                 &["ledgerly", "invoice", "--help"][..],
@@ -324,6 +325,10 @@ mod tests {
             (
                 &["ledgerly", "sandbox", "captures", "--help"][..],
                 "  78  the ledger or the sandbox's books were written by a newer ledgerly",
+            ),
+            (
+                &["ledgerly", "sandbox", "refunds", "--help"][..],
+                "  66  the ledger or the sandbox's books do not exist",
             ),
         ] {
             let help = parsed(args).unwrap_err().to_string();

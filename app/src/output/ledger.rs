@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use billing::{Attempt, InvoiceRecord, Payment};
-use payment_gateway::Capture;
+use payment_gateway::{Capture, RefundRecord};
 use pricing::Money;
 use serde::Serialize;
 
@@ -246,6 +246,79 @@ pub(crate) fn write_capture(
             json.currency,
             printable(json.idempotency_key),
             json.captured_at
+        )?,
+    }
+    Ok(())
+}
+
+/// A refund's JSON object.
+#[derive(Serialize)]
+struct RefundJson<'a> {
+    number: u64,
+    refund_id: &'a str,
+    charge_id: &'a str,
+    idempotency_key: &'a str,
+    reference: &'a str,
+    amount: Money,
+    currency: &'static str,
+    status: &'static str,
+    created_at: String,
+}
+
+/// The CSV header of `sandbox refunds`.
+pub(crate) const REFUNDS_CSV_HEADER: &str =
+    "number,refund_id,charge_id,idempotency_key,reference,amount,currency,status,created_at\n";
+
+/// Appends one refund's record, as it stands now.
+pub(crate) fn write_refund(
+    out: &mut Vec<u8>,
+    format: ListFormat,
+    record: &RefundRecord,
+) -> io::Result<()> {
+    let refund = record.refund();
+    let request = refund.request();
+    let amount = refund.amount();
+    let json = RefundJson {
+        number: record.number(),
+        refund_id: refund.id().as_str(),
+        charge_id: request.charge().as_str(),
+        idempotency_key: request.idempotency_key().as_str(),
+        reference: request.reference(),
+        amount: Money::from_minor_units(amount.minor_units()),
+        currency: amount.currency().code(),
+        status: refund.status().as_str(),
+        created_at: timestamp(record.created_at()),
+    };
+    match format {
+        ListFormat::Jsonl => {
+            serde_json::to_writer(&mut *out, &json)?;
+            out.push(b'\n');
+        }
+        ListFormat::Csv => {
+            let fields = [
+                Number(json.number.to_string()),
+                Text(json.refund_id.to_owned()),
+                Text(json.charge_id.to_owned()),
+                Text(json.idempotency_key.to_owned()),
+                Text(json.reference.to_owned()),
+                Number(json.amount.to_string()),
+                Text(json.currency.to_owned()),
+                Text(json.status.to_owned()),
+                Text(json.created_at.clone()),
+            ];
+            put_csv_row(out, &fields);
+        }
+        ListFormat::Text => writeln!(
+            out,
+            "{}  {}  {}  {} {}  {}  {}  {}",
+            json.refund_id,
+            json.charge_id,
+            printable(json.reference),
+            json.amount,
+            json.currency,
+            json.status,
+            printable(json.idempotency_key),
+            json.created_at
         )?,
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `ledgerly invoices` (and `sandbox captures`) through the real binary:
+//! `ledgerly invoices` (and `sandbox captures`, `sandbox refunds`) through the real binary:
 //! filtered by status and id, in every format, listed whole past their
 //! first page, never writing what they read.
 
@@ -117,16 +117,73 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, u64)> {
 #[test]
 fn the_listings_never_write_what_they_read() {
     let dir = charged_fixture();
-    // A ledger of an older schema (before claims), as an older release
-    // left it: a newer listing must read it, not migrate it.
+    // A ledger of an older schema (before claims) and books of an older
+    // schema (before refunds), as an older release left them: a newer
+    // listing must read them, not migrate them.
+    rusqlite::Connection::open(dir.path().join("ledgerly-sandbox.db"))
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE refunds; PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
     let before = ledger_after_sql(&dir, BACK_TO_SCHEMA_1);
 
     let listed_invoices = listed(&dir, &["invoices"]);
     let captures = listed(&dir, &["sandbox", "captures"]);
+    let refunds = listed(&dir, &["sandbox", "refunds"]);
 
     assert_eq!(listed_invoices.len(), 8);
     assert_eq!(captures.len(), 4);
+    assert!(refunds.is_empty(), "{refunds:?}");
     assert_eq!(snapshot(dir.path()), before, "the listings changed a file");
+}
+
+#[test]
+fn refunds_are_listed_from_the_books_as_they_stand_in_every_format() {
+    use payment_gateway::{
+        Amount, ChargeId, Currency, FakeGateway, IdempotencyKey, PaymentGateway, RefundRequest,
+    };
+    let dir = charged_fixture();
+    let books = ledger_store::SqliteSandboxBooks::open(dir.path().join("ledgerly-sandbox.db"));
+    let gateway = FakeGateway::with_books(books.unwrap());
+    let request = RefundRequest::new(
+        IdempotencyKey::new("refund:INV-1-CN01:attempt:1").unwrap(),
+        ChargeId::new("ch_fake_000001").unwrap(),
+        Amount::new(500, Currency::Usd).unwrap(),
+        "INV-1-CN01",
+    );
+    gateway.refund(&request).unwrap();
+    drop(gateway);
+
+    let refunds = listed(&dir, &["sandbox", "refunds"]);
+    assert_eq!(refunds.len(), 1);
+    let refund = &refunds[0];
+    assert_eq!(refund["number"], 1);
+    assert_eq!(refund["refund_id"], "re_fake_000001");
+    assert_eq!(refund["charge_id"], "ch_fake_000001");
+    assert_eq!(refund["idempotency_key"], "refund:INV-1-CN01:attempt:1");
+    assert_eq!(refund["reference"], "INV-1-CN01");
+    assert_eq!(refund["amount"], "5.00");
+    assert_eq!(refund["currency"], "USD");
+    assert_eq!(refund["status"], "succeeded");
+    assert_eq!(refund["created_at"], "1970-01-01T00:00:00.000Z");
+    let csv = stdout_of(&mut on_ledger(
+        &dir,
+        &["sandbox", "refunds", "--format", "csv"],
+    ));
+    assert_eq!(
+        csv,
+        "number,refund_id,charge_id,idempotency_key,reference,amount,currency,status,created_at\n\
+         1,re_fake_000001,ch_fake_000001,refund:INV-1-CN01:attempt:1,INV-1-CN01,5.00,USD,succeeded,1970-01-01T00:00:00.000Z\n"
+    );
+    let text = stdout_of(&mut on_ledger(
+        &dir,
+        &["sandbox", "refunds", "--format", "text"],
+    ));
+    assert_eq!(
+        text,
+        "re_fake_000001  ch_fake_000001  INV-1-CN01  5.00 USD  succeeded  refund:INV-1-CN01:attempt:1  1970-01-01T00:00:00.000Z\n"
+    );
 }
 
 #[test]

@@ -103,12 +103,46 @@ struct Connection {
     capture_for_key: Statement,
     captures_for_references: Statement,
     captures_after: Statement,
+    /// Prepared at first use: books of an older schema, opened read-only,
+    /// have no refunds table, and listing their captures must still work.
+    refunds: Option<RefundStatements>,
+}
+
+/// The statements of refunds (books schema 3).
+struct RefundStatements {
     capture_for_charge: Statement,
     refunds_for_charge: Statement,
     refund_for_key: Statement,
     refund_count: Statement,
     put_refund: Statement,
     refunds_after: Statement,
+}
+
+impl RefundStatements {
+    fn prepare(client: &mut Client) -> Result<RefundStatements, postgres::Error> {
+        Ok(RefundStatements {
+            capture_for_charge: client.prepare(&format!(
+                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE charge_id = $1"
+            ))?,
+            refunds_for_charge: client.prepare(&format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE charge_id = $1 ORDER BY number"
+            ))?,
+            refund_for_key: client.prepare(&format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE idempotency_key = $1 \
+                 ORDER BY number DESC LIMIT 1"
+            ))?,
+            refund_count: client.prepare("SELECT coalesce(max(number), 0) FROM refunds")?,
+            put_refund: client.prepare(&format!(
+                "INSERT INTO refunds ({REFUND_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (number) DO UPDATE SET status = excluded.status, \
+                 lookups = excluded.lookups"
+            ))?,
+            refunds_after: client.prepare(&format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE number > $1 ORDER BY number LIMIT $2"
+            ))?,
+        })
+    }
 }
 
 impl Connection {
@@ -144,29 +178,23 @@ impl Connection {
             captures_after: client.prepare(&format!(
                 "SELECT {CAPTURE_COLUMNS} FROM captures WHERE number > $1 ORDER BY number LIMIT $2"
             ))?,
-            capture_for_charge: client.prepare(&format!(
-                "SELECT {CAPTURE_COLUMNS} FROM captures WHERE charge_id = $1"
-            ))?,
-            refunds_for_charge: client.prepare(&format!(
-                "SELECT {REFUND_COLUMNS} FROM refunds WHERE charge_id = $1 ORDER BY number"
-            ))?,
-            refund_for_key: client.prepare(&format!(
-                "SELECT {REFUND_COLUMNS} FROM refunds WHERE idempotency_key = $1 \
-                 ORDER BY number DESC LIMIT 1"
-            ))?,
-            refund_count: client.prepare("SELECT coalesce(max(number), 0) FROM refunds")?,
-            put_refund: client.prepare(&format!(
-                "INSERT INTO refunds ({REFUND_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (number) DO UPDATE SET status = excluded.status, \
-                 lookups = excluded.lookups"
-            ))?,
-            refunds_after: client.prepare(&format!(
-                "SELECT {REFUND_COLUMNS} FROM refunds WHERE number > $1 ORDER BY number LIMIT $2"
-            ))?,
+            refunds: None,
             client,
             in_transaction: false,
         })
+    }
+}
+
+impl Connection {
+    /// The client and the refunds' statements, prepared at first use.
+    fn refunds(&mut self) -> Result<(&mut Client, &RefundStatements), BooksError> {
+        if self.refunds.is_none() {
+            self.refunds = Some(RefundStatements::prepare(&mut self.client).map_err(failed)?);
+        }
+        match &self.refunds {
+            Some(statements) => Ok((&mut self.client, statements)),
+            None => Err(BooksError::new("refund statements were not prepared")),
+        }
     }
 }
 
@@ -330,38 +358,34 @@ impl BooksTransaction for PgTransaction<'_> {
     }
 
     fn capture_for_charge(&mut self, charge: &ChargeId) -> Result<Option<Capture>, BooksError> {
-        let connection = &mut *self.connection;
-        let row = connection
-            .client
-            .query_opt(&connection.capture_for_charge, &[&charge.as_str()])
+        let (client, statements) = self.connection.refunds()?;
+        let row = client
+            .query_opt(&statements.capture_for_charge, &[&charge.as_str()])
             .map_err(failed)?;
         row.map(|row| read_capture(&row).map_err(failed).and_then(into_capture))
             .transpose()
     }
 
     fn refunds_for_charge(&mut self, charge: &ChargeId) -> Result<Vec<RefundRecord>, BooksError> {
-        let connection = &mut *self.connection;
-        let rows = connection
-            .client
-            .query(&connection.refunds_for_charge, &[&charge.as_str()])
+        let (client, statements) = self.connection.refunds()?;
+        let rows = client
+            .query(&statements.refunds_for_charge, &[&charge.as_str()])
             .map_err(failed)?;
         read_refunds(&rows)
     }
 
     fn refund_for_key(&mut self, key: &IdempotencyKey) -> Result<Option<RefundRecord>, BooksError> {
-        let connection = &mut *self.connection;
-        let rows = connection
-            .client
-            .query(&connection.refund_for_key, &[&key.as_str()])
+        let (client, statements) = self.connection.refunds()?;
+        let rows = client
+            .query(&statements.refund_for_key, &[&key.as_str()])
             .map_err(failed)?;
         Ok(read_refunds(&rows)?.into_iter().next())
     }
 
     fn refund_count(&mut self) -> Result<u64, BooksError> {
-        let connection = &mut *self.connection;
-        let count: i64 = connection
-            .client
-            .query_one(&connection.refund_count, &[])
+        let (client, statements) = self.connection.refunds()?;
+        let count: i64 = client
+            .query_one(&statements.refund_count, &[])
             .and_then(|row| row.try_get(0))
             .map_err(failed)?;
         u64::try_from(count)
@@ -371,11 +395,10 @@ impl BooksTransaction for PgTransaction<'_> {
     fn put_refund(&mut self, record: &RefundRecord) -> Result<(), BooksError> {
         let refund = record.refund();
         let request = refund.request();
-        let connection = &mut *self.connection;
-        connection
-            .client
+        let (client, statements) = self.connection.refunds()?;
+        client
             .execute(
-                &connection.put_refund,
+                &statements.put_refund,
                 &[
                     &sql_int(record.number()),
                     &refund.id().as_str(),
@@ -475,11 +498,20 @@ impl SandboxBooks for PgSandboxBooks {
 
     fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
         let mut connection = self.lock();
-        let connection = &mut *connection;
-        let rows = connection
+        // Books of an older schema (opened read-only, so not migrated)
+        // have no refunds table: no refund was ever made in them.
+        let exists: bool = connection
             .client
+            .query_one("SELECT to_regclass('refunds') IS NOT NULL", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(failed)?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let (client, statements) = connection.refunds()?;
+        let rows = client
             .query(
-                &connection.refunds_after,
+                &statements.refunds_after,
                 &[&sql_int(after), &sql_int(limit)],
             )
             .map_err(failed)?;

@@ -397,8 +397,21 @@ impl SandboxBooks for SqliteSandboxBooks {
     }
 
     fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
+        let connection = self.lock();
+        // Books of an older schema (opened read-only, so not migrated)
+        // have no refunds table: no refund was ever made in them.
+        let exists: bool = connection
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'refunds'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| failed(&e))?;
+        if !exists {
+            return Ok(Vec::new());
+        }
         query_refunds(
-            &self.lock(),
+            &connection,
             &format!(
                 "SELECT {REFUND_COLUMNS} FROM refunds WHERE number > ?1 ORDER BY number LIMIT ?2"
             ),
