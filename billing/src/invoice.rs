@@ -22,6 +22,8 @@ pub enum IdKind {
     Customer,
     /// A [`WorkerId`](crate::WorkerId).
     Worker,
+    /// A [`CorrectionId`](crate::CorrectionId).
+    Correction,
 }
 
 impl fmt::Display for IdKind {
@@ -30,6 +32,7 @@ impl fmt::Display for IdKind {
             IdKind::Invoice => "invoice id",
             IdKind::Customer => "customer id",
             IdKind::Worker => "worker id",
+            IdKind::Correction => "correction id",
         })
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use payment_gateway::{Charge, PaymentMethod};
 
 use crate::claims::ClaimMap;
+use crate::documents::Documents;
 use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, InvoiceId, InvoiceStatus, IssuedInvoice, Payment,
     StatusKind, UpdateRule,
@@ -275,6 +276,11 @@ pub trait Ledger {
         after: Option<(&InvoiceId, u32)>,
         limit: usize,
     ) -> Result<Vec<Attempt>, LedgerError>;
+
+    /// What the pre-payment credit notes of each of `ids` took off its
+    /// total, in cents, in order (0 for none): an unpaid invoice's amount
+    /// due is its total less this, and that is what a new attempt charges.
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError>;
 }
 
 macro_rules! forward_ledger {
@@ -319,6 +325,9 @@ macro_rules! forward_ledger {
                 limit: usize,
             ) -> Result<Vec<Attempt>, LedgerError> {
                 (**self).unsettled_attempts(after, limit)
+            }
+            fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+                (**self).credited_before_payment(ids)
             }
         }
     };
@@ -417,6 +426,7 @@ pub fn apply_update(
 pub struct InMemoryLedger {
     records: Mutex<BTreeMap<InvoiceId, InvoiceRecord>>,
     claims: ClaimMap,
+    documents: Mutex<Documents>,
     /// How many more writes succeed before every write fails.
     writes_left: AtomicUsize,
 }
@@ -426,6 +436,7 @@ impl Default for InMemoryLedger {
         InMemoryLedger {
             records: Mutex::default(),
             claims: ClaimMap::default(),
+            documents: Mutex::default(),
             writes_left: AtomicUsize::new(usize::MAX),
         }
     }
@@ -458,6 +469,14 @@ impl InMemoryLedger {
     /// Who holds which invoice.
     pub(crate) fn claims(&self) -> &ClaimMap {
         &self.claims
+    }
+
+    /// The corrections' documents, even if a thread panicked while
+    /// holding the lock (each write is one insert).
+    pub(crate) fn documents(&self) -> MutexGuard<'_, Documents> {
+        self.documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every invoice, in id order.
@@ -581,6 +600,14 @@ impl Ledger for InMemoryLedger {
             .filter(|attempt| attempt.outcome().is_unsettled())
             .take(limit)
             .cloned()
+            .collect())
+    }
+
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        let documents = self.documents();
+        Ok(ids
+            .iter()
+            .map(|id| documents.credited_before_payment(id))
             .collect())
     }
 }

@@ -87,6 +87,7 @@ mod claims;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod correction;
+mod documents;
 mod error;
 mod invoice;
 mod ledger;
@@ -99,6 +100,11 @@ pub use claims::{ClaimOutcome, Claims, HeldClaim, MAX_LEASE, WorkerId};
 pub use correction::{
     Action, Blocked, Correction, CorrectionError, Lines, Undercharge, correct, pricing_input,
     reprice,
+};
+pub use documents::{
+    CorrectionId, CorrectionRecord, Corrections, CreditNote, CreditNoteId, CreditNoteIssued,
+    CreditNoteKind, RefundAttempt, RefundOutcome, UnknownCreditNoteKind, refund_key,
+    refund_update_allowed,
 };
 pub use error::BillingError;
 pub use invoice::{

@@ -263,8 +263,17 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
                 Ok(records) if records.len() == ids.len() => records.into_iter().map(Ok).collect(),
                 _ => ids.iter().map(|id| self.ledger.get(id)).collect(),
             };
+        // What pre-payment credit notes took off each total: the amount due
+        // is what a new attempt charges. One read for the batch.
+        let credited = self.ledger.credited_before_payment(ids);
         for (index, (id, record)) in ids.iter().zip(records).enumerate() {
-            match self.plan_record(id, record) {
+            let credited = match &credited {
+                Ok(all) => all.get(index).copied().ok_or_else(|| {
+                    LedgerError::new(format!("no credited amount read for invoice {id}"))
+                }),
+                Err(error) => Err(error.clone()),
+            };
+            match self.plan_record(id, record, credited) {
                 Plan::Done(result) => results[index] = Some(result),
                 Plan::Resume(attempt) => work.push((index, attempt, true)),
                 Plan::Begin(attempt) => begins.push((index, attempt)),
@@ -414,7 +423,15 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
 
     /// Reads the invoice and decides what collecting it needs.
     fn plan(&self, id: &InvoiceId) -> Plan {
-        self.plan_record(id, self.ledger.get(id))
+        let credited = self
+            .ledger
+            .credited_before_payment(std::slice::from_ref(id))
+            .and_then(|all| {
+                all.first().copied().ok_or_else(|| {
+                    LedgerError::new(format!("no credited amount read for invoice {id}"))
+                })
+            });
+        self.plan_record(id, self.ledger.get(id), credited)
     }
 
     /// Decides what collecting the invoice `id`, read as `record`, needs.
@@ -422,6 +439,7 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         &self,
         id: &InvoiceId,
         record: Result<Option<InvoiceRecord>, LedgerError>,
+        credited: Result<i64, LedgerError>,
     ) -> Plan {
         let record = match record {
             Ok(Some(record)) => record,
@@ -433,20 +451,34 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         }
         let invoice = record.invoice();
         let total = invoice.breakdown().total();
-        // A stored total is never negative and a zero one is paid above,
-        // so this refusal only guards a backend that broke the rules.
-        let Ok(amount) = Amount::new(total.minor_units(), invoice.currency()) else {
-            return Plan::Done(Err(BillingError::NegativeTotal {
-                invoice: id.clone(),
-                total,
-            }));
-        };
         let latest = record.latest_attempt();
+        // An attempt in doubt is resumed with its own amount, never
+        // re-amounted, whatever was credited since.
         if let Some(attempt) = latest
             && attempt.outcome().is_unsettled()
         {
             return Plan::Resume(attempt.clone());
         }
+        // The amount due: the total less what pre-payment credit notes took
+        // off. Unknown (the read failed) is never guessed as nothing.
+        let credited = match credited {
+            Ok(credited) => credited,
+            Err(error) => return Plan::Done(Err(error.into())),
+        };
+        let due = total.minor_units().saturating_sub(credited);
+        if due == 0 && credited > 0 {
+            // Credited in full before payment: nothing is left to charge.
+            return Plan::Done(Ok(Payment::NothingDue));
+        }
+        // A stored total is never negative and a zero one is paid above,
+        // and a credit note never takes more than the total, so this
+        // refusal only guards a backend that broke the rules.
+        let Ok(amount) = Amount::new(due, invoice.currency()) else {
+            return Plan::Done(Err(BillingError::NegativeTotal {
+                invoice: id.clone(),
+                total,
+            }));
+        };
         let Some(number) = latest.map_or(Some(1), |latest| latest.number().checked_add(1)) else {
             return Plan::Done(Err(BillingError::NoAttemptsLeft {
                 invoice: id.clone(),

@@ -634,6 +634,9 @@ impl Ledger for FlakyLedger {
     ) -> Result<Vec<Attempt>, LedgerError> {
         self.inner.unsettled_attempts(after, limit)
     }
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        self.inner.credited_before_payment(ids)
+    }
 }
 
 #[test]
@@ -784,6 +787,9 @@ impl Ledger for BatchReads {
     ) -> Result<Vec<Attempt>, LedgerError> {
         self.inner.unsettled_attempts(after, limit)
     }
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        self.inner.credited_before_payment(ids)
+    }
 }
 
 fn collect_two_through(ledger: &BatchReads) -> Vec<Result<Payment, BillingError>> {
@@ -892,6 +898,9 @@ impl Ledger for Instrumented {
     ) -> Result<Vec<Attempt>, LedgerError> {
         self.unsettled_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.unsettled_attempts(after, limit)
+    }
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        self.inner.credited_before_payment(ids)
     }
 }
 

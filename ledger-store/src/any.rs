@@ -4,11 +4,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use billing::{
-    Attempt, AttemptUpdate, ClaimOutcome, Claims, HeldClaim, InvoiceFilter, InvoiceId,
-    InvoiceRecord, IssueOutcome, IssuedInvoice, Ledger, LedgerError, WorkerId,
+    Attempt, AttemptUpdate, ClaimOutcome, Claims, CorrectionId, CorrectionRecord, Corrections,
+    CreditNote, CreditNoteId, CreditNoteIssued, HeldClaim, InvoiceFilter, InvoiceId, InvoiceRecord,
+    IssueOutcome, IssuedInvoice, Ledger, LedgerError, RefundAttempt, RefundOutcome, WorkerId,
 };
 use payment_gateway::{
     BooksError, BooksTransaction, Capture, IdempotencyKey, KeyRecord, PaymentMethod, RefundRecord,
@@ -146,6 +147,9 @@ impl Ledger for AnyLedger {
     ) -> Result<Vec<Attempt>, LedgerError> {
         each!(self, ledger => ledger.unsettled_attempts(after, limit))
     }
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        each!(self, ledger => ledger.credited_before_payment(ids))
+    }
 }
 
 impl Claims for AnyLedger {
@@ -196,6 +200,58 @@ impl AnyBooks {
                 PgSandboxBooks::connect_read_only(url).map(AnyBooks::Postgres)
             }
         }
+    }
+}
+
+impl Corrections for AnyLedger {
+    fn record_correction(
+        &self,
+        correction: &CorrectionRecord,
+    ) -> Result<CorrectionRecord, LedgerError> {
+        each!(self, ledger => ledger.record_correction(correction))
+    }
+    fn correction(&self, id: &CorrectionId) -> Result<Option<CorrectionRecord>, LedgerError> {
+        each!(self, ledger => ledger.correction(id))
+    }
+    fn issue_credit_note(
+        &self,
+        note: &CreditNote,
+        refund: Option<&RefundAttempt>,
+    ) -> Result<CreditNoteIssued, LedgerError> {
+        each!(self, ledger => ledger.issue_credit_note(note, refund))
+    }
+    fn credit_notes_of(&self, invoice: &InvoiceId) -> Result<Vec<CreditNote>, LedgerError> {
+        each!(self, ledger => ledger.credit_notes_of(invoice))
+    }
+    fn credit_notes(
+        &self,
+        correction: Option<&CorrectionId>,
+        after: Option<&CreditNoteId>,
+        limit: usize,
+    ) -> Result<Vec<CreditNote>, LedgerError> {
+        each!(self, ledger => ledger.credit_notes(correction, after, limit))
+    }
+    fn refund_attempts(
+        &self,
+        credit_note: &CreditNoteId,
+    ) -> Result<Vec<RefundAttempt>, LedgerError> {
+        each!(self, ledger => ledger.refund_attempts(credit_note))
+    }
+    fn finish_refund(
+        &self,
+        credit_note: &CreditNoteId,
+        number: u32,
+        outcome: &RefundOutcome,
+        at: SystemTime,
+    ) -> Result<(), LedgerError> {
+        each!(self, ledger => ledger.finish_refund(credit_note, number, outcome, at))
+    }
+    fn unsettled_refunds(
+        &self,
+        after: Option<(&CreditNoteId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<RefundAttempt>, LedgerError> {
+        each!(self, ledger => ledger.unsettled_refunds(after, limit))
     }
 }
 

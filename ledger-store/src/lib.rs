@@ -57,6 +57,7 @@
 
 mod any;
 mod book_rows;
+mod document_rows;
 mod error;
 mod paging;
 mod postgres;

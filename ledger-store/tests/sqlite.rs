@@ -109,18 +109,18 @@ fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
         StoreError::NewerSchema {
             path: path.display().to_string(),
             kind: "ledger",
-            found: 4,
-            supported: 3,
+            found: SqliteLedger::SCHEMA_VERSION + 1,
+            supported: SqliteLedger::SCHEMA_VERSION,
         }
     );
     assert_eq!(
         error.to_string(),
         format!(
-            "ledger {} has schema version 4, newer than the 3 this ledgerly knows; use a newer ledgerly (it was not changed)",
+            "ledger {} has schema version 5, newer than the 4 this ledgerly knows; use a newer ledgerly (it was not changed)",
             path.display()
         )
     );
-    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 4);
+    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 5);
     set_user_version(&path, SqliteLedger::SCHEMA_VERSION);
     let reopened = SqliteLedger::open(&path).unwrap();
     assert!(

@@ -108,6 +108,9 @@ impl<L: Ledger> Ledger for CrashingLedger<L> {
     ) -> Result<Vec<Attempt>, LedgerError> {
         self.inner.unsettled_attempts(after, limit)
     }
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        self.inner.credited_before_payment(ids)
+    }
 }
 
 /// A gateway that dies right after the processor captured.

@@ -54,6 +54,7 @@ use crate::{
 mod attempts;
 mod claims;
 mod collecting;
+mod corrections;
 mod crash;
 mod issuing;
 mod listings;
@@ -62,6 +63,7 @@ pub mod strategies;
 pub use attempts::*;
 pub use claims::*;
 pub use collecting::*;
+pub use corrections::*;
 pub use crash::*;
 pub use issuing::*;
 pub use listings::*;
@@ -106,6 +108,10 @@ macro_rules! conformance_tests {
             workers_claiming_at_once_get_each_invoice_once,
             claims_are_listed_in_pages_saying_whose_and_whether_expired,
             a_filtered_listing_reads_past_the_first_chunk_of_invoices,
+            a_credit_note_is_written_once_per_invoice_and_correction,
+            refund_outcomes_move_forward_only_and_unsettled_ones_are_listed,
+            the_next_charge_collects_the_amount_due_after_pre_payment_credit_notes,
+            credit_notes_page_in_order_and_filter_by_correction,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {

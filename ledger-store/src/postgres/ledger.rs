@@ -15,6 +15,7 @@ use postgres::{Client, IsolationLevel, Row, Transaction};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
+use crate::document_rows::documents_migration;
 use crate::paging::{self, LIST_CHUNK, sql_int};
 use crate::rows::{
     ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invalid, invoice_row,
@@ -84,6 +85,8 @@ const MIGRATIONS: &[&str] = &[
     // boot clock from this version on; PostgreSQL's are on the server's
     // clock already. The versions stay equal, one number per schema.
     "SELECT 1;",
+    // 4: the documents of corrections (the SQLite ledger's, in BIGINTs).
+    documents_migration!("BIGINT", ""),
 ];
 
 const KIND: Kind = Kind {
@@ -130,7 +133,7 @@ impl std::fmt::Debug for PgLedger {
 
 impl PgLedger {
     /// The newest schema version this binary writes (the SQLite ledger's).
-    pub const SCHEMA_VERSION: i64 = 3;
+    pub const SCHEMA_VERSION: i64 = 4;
 
     /// Connects to the database at `url` (`postgres://user@host/db`),
     /// creating and migrating the ledger's tables as needed. A ledger
@@ -171,7 +174,7 @@ impl PgLedger {
         self.client.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write<T>(
+    pub(super) fn write<T>(
         &self,
         mut work: impl FnMut(&mut Transaction<'_>) -> Result<T, postgres::Error>,
     ) -> Result<T, LedgerError> {
@@ -181,7 +184,7 @@ impl PgLedger {
     /// A write whose work may refuse it by billing's rules: `Ok(Err(_))`
     /// rolls back with that refusal. A deadlock or serialization failure
     /// runs the work again, up to [`WRITE_TRIES`] times in all.
-    fn write_checked<T>(
+    pub(super) fn write_checked<T>(
         &self,
         mut work: impl FnMut(&mut Transaction<'_>) -> Result<Result<T, LedgerError>, postgres::Error>,
     ) -> Result<T, LedgerError> {
@@ -203,7 +206,7 @@ impl PgLedger {
         }
     }
 
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         work: impl FnOnce(&mut Transaction<'_>) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
@@ -229,7 +232,7 @@ fn is_retryable(error: &postgres::Error) -> bool {
 /// A PostgreSQL failure as billing sees it: an integrity violation (class
 /// 23) is another run's write that got there first, anything else a
 /// storage failure.
-fn failed(error: &postgres::Error) -> LedgerError {
+pub(super) fn failed(error: &postgres::Error) -> LedgerError {
     let message = format!("postgres: {}", describe(error));
     match error.code() {
         Some(code) if code.code().starts_with("23") => LedgerError::conflict(message),
@@ -587,6 +590,30 @@ impl Ledger for PgLedger {
                         .and_then(AttemptRow::into_attempt)
                 })
                 .collect()
+        })
+    }
+
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        let texts: Vec<&str> = ids.iter().map(InvoiceId::as_str).collect();
+        self.read(|transaction| {
+            // One round trip for the batch.
+            let rows = transaction
+                .query(
+                    "SELECT invoice_id, sum(total)::BIGINT FROM credit_notes \
+                     WHERE invoice_id = ANY($1) AND kind = 'pre_payment' GROUP BY invoice_id",
+                    &[&texts],
+                )
+                .map_err(|error| failed(&error))?;
+            let mut credited = HashMap::new();
+            for row in &rows {
+                let id: &str = row.try_get(0).map_err(|error| failed(&error))?;
+                let total: i64 = row.try_get(1).map_err(|error| failed(&error))?;
+                credited.insert(id.to_owned(), total);
+            }
+            Ok(texts
+                .iter()
+                .map(|id| credited.get(*id).copied().unwrap_or(0))
+                .collect())
         })
     }
 }

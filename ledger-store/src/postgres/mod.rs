@@ -9,6 +9,7 @@
 //! refused and left untouched.
 
 mod books;
+mod corrections;
 mod ledger;
 
 use std::error::Error as _;

@@ -17,6 +17,7 @@ use rusqlite::{
 use super::SqliteFile;
 use super::schema::{self, FileKind};
 use crate::StoreError;
+use crate::document_rows::documents_migration;
 use crate::paging::{self, LIST_CHUNK, sql_int};
 use crate::rows::{
     ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invoice_row, lease_ms,
@@ -90,6 +91,9 @@ const MIGRATIONS: &[&str] = &[
     // no longer leaves a claim every later run waits on for that hour.
     "ALTER TABLE claims ADD COLUMN boot_id TEXT;
     ALTER TABLE claims ADD COLUMN expires_uptime_ms INTEGER;",
+    // 4: the documents of corrections: corrections, credit notes (one per
+    // invoice and correction), refund attempts (one live per credit note).
+    documents_migration!("INTEGER", " STRICT"),
 ];
 
 const KIND: FileKind = FileKind {
@@ -123,7 +127,7 @@ pub struct SqliteLedger {
 
 impl SqliteLedger {
     /// The newest schema version this binary writes.
-    pub const SCHEMA_VERSION: i64 = 3;
+    pub const SCHEMA_VERSION: i64 = 4;
 
     /// Opens the ledger at `path`, creating and migrating it as needed. A
     /// ledger written by a newer schema is refused with
@@ -158,7 +162,7 @@ impl SqliteLedger {
         self.file.lock()
     }
 
-    fn write<T>(
+    pub(super) fn write<T>(
         &self,
         work: impl FnOnce(&Transaction<'_>) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
@@ -188,7 +192,7 @@ impl SqliteLedger {
         }
     }
 
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         work: impl FnOnce(&Transaction<'_>) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
@@ -206,7 +210,7 @@ impl SqliteLedger {
 /// that got there first, anything else a storage failure.
 // By value so that it reads `map_err(failed)`, as `map_err` hands it over.
 #[allow(clippy::needless_pass_by_value)]
-fn failed(error: rusqlite::Error) -> LedgerError {
+pub(super) fn failed(error: rusqlite::Error) -> LedgerError {
     match error.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => LedgerError::conflict(format!("sqlite: {error}")),
         _ => LedgerError::new(format!("sqlite: {error}")),
@@ -471,6 +475,24 @@ impl Ledger for SqliteLedger {
                 .query_map(params![id, number, limit], read_attempt)
                 .map_err(failed)?;
             rows.map(|row| row.map_err(failed).and_then(AttemptRow::into_attempt))
+                .collect()
+        })
+    }
+
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        self.read(|transaction| {
+            let mut statement = transaction
+                .prepare(
+                    "SELECT coalesce(sum(total), 0) FROM credit_notes \
+                     WHERE invoice_id = ?1 AND kind = 'pre_payment'",
+                )
+                .map_err(failed)?;
+            ids.iter()
+                .map(|id| {
+                    statement
+                        .query_row([id.as_str()], |row| row.get(0))
+                        .map_err(failed)
+                })
                 .collect()
         })
     }

@@ -7,6 +7,7 @@
 //! (`user_version`), and migrates forward on open ([`schema`]).
 
 mod books;
+mod corrections;
 mod ledger;
 mod schema;
 
