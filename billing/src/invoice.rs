@@ -314,10 +314,17 @@ pub struct Rates {
 }
 
 impl Rates {
-    /// The rates pricing applies now ([`pricing::RATES`]), with no version
-    /// name.
+    /// The rates pricing applies now ([`pricing::RATES`]), named by their
+    /// version ([`pricing::RATES_VERSION`]), as every issued invoice records
+    /// them.
     pub fn current() -> Rates {
-        Rates::new(pricing::RATES, None)
+        Rates::new(pricing::RATES, Some(pricing::RATES_VERSION.to_string()))
+    }
+
+    /// The table's fingerprint (`fnv1a64:…`), from its values: what names
+    /// a wrong table in a correction.
+    pub fn fingerprint(&self) -> String {
+        self.table.fingerprint()
     }
 
     /// `table`, optionally named by `version`.

@@ -87,6 +87,7 @@ mod claims;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod correction;
+mod corrector;
 mod documents;
 mod error;
 mod invoice;
@@ -100,6 +101,9 @@ pub use claims::{ClaimOutcome, Claims, HeldClaim, MAX_LEASE, WorkerId};
 pub use correction::{
     Action, Blocked, Correction, CorrectionError, Lines, Undercharge, correct, pricing_input,
     reprice,
+};
+pub use corrector::{
+    Applied, Corrector, Finding, PlanEntry, RefundsReconciled, Settlement, Verification,
 };
 pub use documents::{
     CorrectionId, CorrectionRecord, Corrections, CreditNote, CreditNoteId, CreditNoteIssued,

@@ -44,6 +44,7 @@ pub struct BillingService<G, L, S, C> {
     sleeper: S,
     clock: C,
     policy: RetryPolicy,
+    rates: Rates,
 }
 
 /// How the requests of one attempt ended.
@@ -131,7 +132,16 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             sleeper,
             clock,
             policy,
+            rates: Rates::current(),
         }
+    }
+
+    /// The same service, issuing invoices priced with `rates` instead of
+    /// this build's ([`Rates::current`]): a release whose table differs.
+    #[must_use]
+    pub fn with_rates(mut self, rates: Rates) -> Self {
+        self.rates = rates;
+        self
     }
 
     /// The gateway.
@@ -189,7 +199,7 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         let priced: Vec<Result<IssuedInvoice, BillingError>> = invoices
             .iter()
             .map(|invoice| {
-                IssuedInvoice::price(invoice, Rates::current(), now).map_err(|error| {
+                IssuedInvoice::price(invoice, self.rates.clone(), now).map_err(|error| {
                     BillingError::Pricing {
                         invoice: invoice.id().clone(),
                         error,

@@ -1,0 +1,335 @@
+//! Applying a correction through the fake gateway and the in-memory
+//! ledger: the lesson's typo charged, corrected and refunded exactly once,
+//! whatever fails on the way. Every assertion about money is made on the
+//! fake's books, not on what the corrector believes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use billing::{
+    BillingService, CorrectionId, CorrectionRecord, Corrections, Corrector, CustomerId,
+    InMemoryLedger, Invoice, InvoiceId, Lines, Payment, PlanEntry, Rates, RecordingSleeper,
+    RefundOutcome, RetryPolicy, Settlement, WorkerId,
+};
+use payment_gateway::{Currency, FakeGateway, Fault, ManualClock, PaymentMethod, RefundStatus};
+use pricing::{DaysOverdue, LineItem, PricingInput, RATES, RateTable, Tier};
+
+type Service<'a> =
+    BillingService<&'a FakeGateway, &'a InMemoryLedger, RecordingSleeper, ManualClock>;
+
+/// The lesson's typo: gold at 0.12.
+fn typo() -> Rates {
+    let mut table: RateTable = RATES;
+    table.gold_discount = "0.12".parse().unwrap();
+    Rates::new(table, Some("1".to_owned()))
+}
+
+fn worked_example(id: &str, token: &str) -> Invoice {
+    let items = vec![
+        LineItem::new("40.00".parse().unwrap(), "3".parse().unwrap()),
+        LineItem::new("15".parse().unwrap(), "2".parse().unwrap()),
+    ];
+    Invoice::new(
+        InvoiceId::new(id).unwrap(),
+        CustomerId::new("cus_1").unwrap(),
+        PaymentMethod::new(token).unwrap(),
+        Currency::Usd,
+        PricingInput::new(items, Tier::Gold, true, DaysOverdue::from(45)).unwrap(),
+    )
+}
+
+fn service<'a>(gateway: &'a FakeGateway, ledger: &'a InMemoryLedger) -> Service<'a> {
+    let policy = RetryPolicy::new(3, Duration::from_millis(1), Duration::from_millis(4)).unwrap();
+    BillingService::new(
+        gateway,
+        ledger,
+        RecordingSleeper::new(),
+        ManualClock::at_unix_millis(1_764_583_200_000),
+        policy,
+    )
+}
+
+/// The typo release issues `invoices` (and charges those in `paid`).
+fn typo_release(
+    gateway: &FakeGateway,
+    ledger: &InMemoryLedger,
+    invoices: &[Invoice],
+    paid: &[&str],
+) {
+    let release = service(gateway, ledger).with_rates(typo());
+    for result in release.issue_all(invoices).unwrap() {
+        assert_eq!(result.unwrap().breakdown().total().minor_units(), 14669);
+    }
+    for id in paid {
+        release.collect(&InvoiceId::new(*id).unwrap()).unwrap();
+    }
+}
+
+fn correction() -> CorrectionRecord {
+    CorrectionRecord::new(
+        CorrectionId::new("2026-12-gold").unwrap(),
+        "gold was 0.12",
+        typo().fingerprint(),
+        Rates::current(),
+        "sha256:plan",
+        "ledgerly test",
+        std::time::UNIX_EPOCH,
+    )
+}
+
+fn corrector<'s, 'a>(
+    service: &'s Service<'a>,
+    worker: &str,
+) -> Corrector<'s, &'a FakeGateway, &'a InMemoryLedger, RecordingSleeper, ManualClock> {
+    Corrector::new(
+        service,
+        &correction(),
+        WorkerId::new(worker).unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap()
+}
+
+/// The lesson's credit: 5.00 (tier 4.50, loyalty -0.09, tax 0.35, late fee 0.24).
+fn entry(id: &str) -> PlanEntry {
+    PlanEntry {
+        invoice: InvoiceId::new(id).unwrap(),
+        credit: Lines::new([0, 450, -9, 35, 24, 500]).unwrap(),
+    }
+}
+
+#[test]
+fn the_lessons_typo_paid_at_146_69_is_refunded_5_00_once_and_verified() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &["INV-1"],
+    );
+    assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14669);
+    let service = service(&gateway, &ledger);
+    let corrector = corrector(&service, "w1");
+
+    let applied = corrector.apply(&entry("INV-1")).unwrap();
+    assert_eq!(applied.settlement, Settlement::Refunded);
+    let note = applied.credit_note.unwrap();
+    assert_eq!(note.id().to_string(), "INV-1-CN01");
+    assert_eq!(note.credited().cents(), [0, 450, -9, 35, 24, 500]);
+    assert_eq!(applied.refund_id.unwrap().as_str(), "re_fake_000001");
+    let charge = gateway.captures()[0].charge().id().clone();
+    assert_eq!(gateway.refunded_total_for(&charge), 500);
+
+    // Again, and from another worker: settled, nothing sent, nothing written.
+    let again = corrector.apply(&entry("INV-1")).unwrap();
+    assert_eq!(
+        (again.settlement, again.requests),
+        (Settlement::Refunded, 0)
+    );
+    let other = corrector_again(&service).apply(&entry("INV-1")).unwrap();
+    assert_eq!(other.settlement, Settlement::Refunded);
+    assert_eq!(gateway.refunds().len(), 1);
+    assert_eq!(
+        ledger
+            .credit_notes_of(&InvoiceId::new("INV-1").unwrap())
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let verification = corrector.verify().unwrap();
+    assert_eq!(verification.findings, []);
+    assert_eq!((verification.credit_notes, verification.refunded), (1, 500));
+}
+
+fn corrector_again<'s, 'a>(
+    service: &'s Service<'a>,
+) -> Corrector<'s, &'a FakeGateway, &'a InMemoryLedger, RecordingSleeper, ManualClock> {
+    corrector(service, "w2")
+}
+
+#[test]
+fn an_unpaid_invoice_has_its_amount_due_lowered_and_the_next_charge_collects_141_69() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &[],
+    );
+    let service = service(&gateway, &ledger);
+
+    let applied = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
+    assert_eq!(applied.settlement, Settlement::DueLowered);
+    let Payment::Charged(charge) = service.collect(&InvoiceId::new("INV-1").unwrap()).unwrap()
+    else {
+        panic!("not charged");
+    };
+    assert_eq!(charge.amount().minor_units(), 14169);
+    assert!(gateway.refunds().is_empty());
+    assert_eq!(corrector(&service, "w1").verify().unwrap().findings, []);
+}
+
+#[test]
+fn a_refund_whose_outcome_is_lost_is_settled_by_lookup_never_sent_under_a_new_key() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &["INV-1"],
+    );
+    let service = service(&gateway, &ledger);
+    // The refund is made, its reply lost, and the processor is then down
+    // for every retry.
+    gateway.push_faults([Fault::ReplyLost, Fault::Unavailable, Fault::Unavailable]);
+
+    let applied = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
+    assert!(
+        matches!(applied.settlement, Settlement::RefundUnknown(_)),
+        "{applied:?}"
+    );
+    let note = applied.credit_note.unwrap();
+    let attempt = &ledger.refund_attempts(note.id()).unwrap()[0];
+    assert!(matches!(attempt.outcome(), RefundOutcome::Unknown(_)));
+
+    let reconciled = Corrector::reconcile_refunds(&service).unwrap();
+    assert_eq!((reconciled.settled, reconciled.still_unknown), (1, 0));
+    let again = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
+    assert_eq!(
+        (again.settlement, again.requests),
+        (Settlement::Refunded, 0)
+    );
+    assert_eq!(gateway.refunds().len(), 1);
+    let keys: Vec<String> = gateway
+        .refunds()
+        .iter()
+        .map(|record| {
+            record
+                .refund()
+                .request()
+                .idempotency_key()
+                .as_str()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(keys, ["refund:INV-1-CN01:attempt:1"]);
+}
+
+#[test]
+fn a_refund_that_fails_late_or_is_refused_is_never_refunded_again_and_verify_says_so() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[
+            worked_example("LATE", "tok_refund_fails_late"),
+            worked_example("DISPUTED", "tok_disputed"),
+        ],
+        &["LATE", "DISPUTED"],
+    );
+    let service = service(&gateway, &ledger);
+    let corrector = corrector(&service, "w1");
+
+    assert_eq!(
+        corrector.apply(&entry("LATE")).unwrap().settlement,
+        Settlement::Refunded
+    );
+    let disputed = corrector.apply(&entry("DISPUTED")).unwrap();
+    assert!(
+        matches!(&disputed.settlement, Settlement::RefundFailed(reason) if reason.contains("disputed")),
+        "{disputed:?}"
+    );
+    let sent = gateway.refund_request_count();
+    for id in ["LATE", "DISPUTED"] {
+        assert_eq!(corrector.apply(&entry(id)).unwrap().requests, 0);
+    }
+    assert_eq!(
+        gateway.refund_request_count(),
+        sent,
+        "nothing refunds again"
+    );
+
+    let findings = corrector.verify().unwrap().findings;
+    let subjects: Vec<&str> = findings.iter().map(|f| f.subject.as_str()).collect();
+    assert_eq!(subjects, ["DISPUTED-CN01", "LATE-CN01"], "{findings:?}");
+    assert!(findings[1].problem.contains("failed"), "{findings:?}");
+    assert_eq!(gateway.refunds()[0].refund().status(), RefundStatus::Failed);
+}
+
+#[test]
+fn an_entry_the_ledger_no_longer_gives_has_drifted_and_an_invoice_in_doubt_is_blocked() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[
+            worked_example("INV-1", "tok_success"),
+            worked_example("INV-2", "tok_reply_lost"),
+        ],
+        &["INV-1"],
+    );
+    // INV-2's charge: captured, the reply lost and every retry too.
+    gateway.push_faults([Fault::ReplyLost, Fault::Unavailable, Fault::Unavailable]);
+    let release = service(&gateway, &ledger).with_rates(typo());
+    assert!(release.collect(&InvoiceId::new("INV-2").unwrap()).is_err());
+    let service = service(&gateway, &ledger);
+    let corrector = corrector(&service, "w1");
+
+    let mut wrong = entry("INV-1");
+    wrong.credit = Lines::new([0, 450, 0, 0, 0, 450]).unwrap();
+    let drifted = corrector.apply(&wrong).unwrap();
+    assert!(
+        matches!(drifted.settlement, Settlement::Drifted(_)),
+        "{drifted:?}"
+    );
+    assert!(ledger.credit_notes_of(&wrong.invoice).unwrap().is_empty());
+    let blocked = corrector.apply(&entry("INV-2")).unwrap();
+    assert_eq!(blocked.settlement.name(), "blocked");
+    assert!(gateway.refunds().is_empty());
+    let missing = corrector.apply(&entry("INV-9")).unwrap();
+    assert!(matches!(missing.settlement, Settlement::Drifted(_)));
+}
+
+#[test]
+fn three_appliers_of_one_plan_at_once_refund_each_invoice_once() {
+    let gateway = FakeGateway::new();
+    let ledger = Arc::new(InMemoryLedger::new());
+    let invoices: Vec<Invoice> = (1..=30)
+        .map(|n| worked_example(&format!("INV-{n:02}"), "tok_success"))
+        .collect();
+    let ids: Vec<String> = (1..=30).map(|n| format!("INV-{n:02}")).collect();
+    let paid: Vec<&str> = ids.iter().map(String::as_str).collect();
+    typo_release(&gateway, &ledger, &invoices, &paid);
+
+    std::thread::scope(|scope| {
+        for worker in ["w1", "w2", "w3"] {
+            let (gateway, ledger, ids) = (&gateway, &ledger, &ids);
+            scope.spawn(move || {
+                let service = service(gateway, ledger);
+                let corrector = corrector(&service, worker);
+                for id in ids {
+                    corrector.apply(&entry(id)).unwrap();
+                }
+            });
+        }
+    });
+
+    // Whatever held what, a last pass settles the rest.
+    let service = service(&gateway, &ledger);
+    for id in &ids {
+        assert_eq!(
+            corrector(&service, "w4")
+                .apply(&entry(id))
+                .unwrap()
+                .settlement,
+            Settlement::Refunded
+        );
+    }
+    assert_eq!(gateway.refunds().len(), 30);
+    for capture in gateway.captures() {
+        assert_eq!(gateway.refunded_total_for(capture.charge().id()), 500);
+    }
+}
