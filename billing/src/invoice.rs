@@ -746,8 +746,10 @@ mod tests {
         let texts = current.values().map(|value| value.to_string());
         let text_refs: [&str; 6] = std::array::from_fn(|i| texts[i].as_str());
         assert_eq!(text_refs, ["0.15", "0.10", "0.05", "0.02", "0.08", "0.05"]);
-        let back = Rates::from_text(text_refs, 30, None).unwrap();
+        let back = Rates::from_text(text_refs, 30, Some("1".to_owned())).unwrap();
         assert_eq!(back, current);
+        assert_eq!(current.version(), Some("1"), "RATES_VERSION is recorded");
+        assert_eq!(current.fingerprint(), pricing::RATES.fingerprint());
         assert_eq!(
             Rates::from_text(["0.15", "x", "0", "0", "0", "0"], 30, Some("v2".into())),
             Err(InvalidRecord::Rate {
