@@ -175,7 +175,7 @@ fn an_issued_invoice_shows_what_it_was_issued_with() {
         .map(|money| money.to_string()),
         ["150.00", "-22.50", "-2.55", "10.00", "6.74", "141.69"]
     );
-    assert_eq!(issued.rates().version(), None);
+    assert_eq!(issued.rates().version(), Some("1"));
 
     let plain = Invoice::new(
         InvoiceId::new("INV-2").unwrap(),
