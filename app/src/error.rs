@@ -46,6 +46,14 @@ pub(crate) enum Cmd {
     SandboxCaptures,
     /// `ledgerly sandbox refunds`.
     SandboxRefunds,
+    /// `ledgerly correct plan`.
+    CorrectPlan,
+    /// `ledgerly correct apply`.
+    CorrectApply,
+    /// `ledgerly correct verify`.
+    CorrectVerify,
+    /// `ledgerly credit-notes`.
+    CreditNotes,
 }
 
 impl Cmd {
@@ -61,6 +69,10 @@ impl Cmd {
             Cmd::Reconcile => "reconcile",
             Cmd::SandboxCaptures => "sandbox captures",
             Cmd::SandboxRefunds => "sandbox refunds",
+            Cmd::CorrectPlan => "correct plan",
+            Cmd::CorrectApply => "correct apply",
+            Cmd::CorrectVerify => "correct verify",
+            Cmd::CreditNotes => "credit-notes",
         }
     }
 }
@@ -86,9 +98,13 @@ const ALL: &[Cmd] = &[
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
     Cmd::SandboxRefunds,
+    Cmd::CorrectPlan,
+    Cmd::CorrectApply,
+    Cmd::CorrectVerify,
+    Cmd::CreditNotes,
 ];
 /// The commands that read an input file.
-const READERS: &[Cmd] = &[Cmd::Invoice, Cmd::Charge, Cmd::Diff];
+const READERS: &[Cmd] = &[Cmd::Invoice, Cmd::Charge, Cmd::Diff, Cmd::CorrectApply];
 /// The commands that open the ledger or the sandbox's books.
 const LEDGER_USERS: &[Cmd] = &[
     Cmd::Charge,
@@ -96,6 +112,10 @@ const LEDGER_USERS: &[Cmd] = &[
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
     Cmd::SandboxRefunds,
+    Cmd::CorrectPlan,
+    Cmd::CorrectApply,
+    Cmd::CorrectVerify,
+    Cmd::CreditNotes,
 ];
 /// The commands that read the ledger or the books without creating them.
 const LEDGER_READERS: &[Cmd] = &[
@@ -103,6 +123,10 @@ const LEDGER_READERS: &[Cmd] = &[
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
     Cmd::SandboxRefunds,
+    Cmd::CorrectPlan,
+    Cmd::CorrectApply,
+    Cmd::CorrectVerify,
+    Cmd::CreditNotes,
 ];
 
 /// One row of [`EXIT_CODES`], so the table reads one line per meaning.
@@ -129,8 +153,24 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     doc(EXIT_OK, &[Cmd::Diff], "no record differs"),
     doc(
         EXIT_OK,
-        &[Cmd::Invoices, Cmd::SandboxCaptures, Cmd::SandboxRefunds],
+        &[
+            Cmd::Invoices,
+            Cmd::SandboxCaptures,
+            Cmd::SandboxRefunds,
+            Cmd::CreditNotes,
+        ],
         "the listing was written (it may be empty)",
+    ),
+    doc(EXIT_OK, &[Cmd::CorrectPlan], "nothing is to be corrected"),
+    doc(
+        EXIT_OK,
+        &[Cmd::CorrectApply],
+        "every entry of the plan is settled",
+    ),
+    doc(
+        EXIT_OK,
+        &[Cmd::CorrectVerify],
+        "everything the correction touched holds",
     ),
     doc(
         EXIT_OK,
@@ -145,12 +185,27 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     doc(
         EXIT_UNPAID,
         &[Cmd::Reconcile],
-        "some attempts stay unknown (the lookup failed, the amounts disagree, or the processor has no record of them: the next charge run resends those under their own keys)",
+        "some attempts stay unknown (the lookup failed, the amounts disagree, or the processor has no record of them: the next charge run resends those under their own keys), or some refund attempts do",
     ),
     doc(
         EXIT_UNPAID,
         &[Cmd::Diff],
         "some record differs: an amount, an error, or a record in one file only",
+    ),
+    doc(
+        EXIT_UNPAID,
+        &[Cmd::CorrectPlan],
+        "some invoice is to be corrected (the plan lists it)",
+    ),
+    doc(
+        EXIT_UNPAID,
+        &[Cmd::CorrectApply],
+        "some entry is not settled: drifted, blocked, held by another applier, or its refund unknown (reconcile settles it) or failed",
+    ),
+    doc(
+        EXIT_UNPAID,
+        &[Cmd::CorrectVerify],
+        "something does not hold (each finding is listed)",
     ),
     doc(
         EXIT_USAGE,
@@ -171,6 +226,16 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
         EXIT_INVALID,
         &[Cmd::Diff],
         "a record is not a record of `ledgerly invoice` (the message names the file and line)",
+    ),
+    doc(
+        EXIT_INVALID,
+        &[Cmd::CorrectApply],
+        "the plan's digest is not --expect-digest, or a line is not a plan's record: nothing of it is applied",
+    ),
+    doc(
+        EXIT_INVALID,
+        &[Cmd::CorrectPlan],
+        "--right-rates is not the output of `ledgerly rates --format json`",
     ),
     doc(
         EXIT_NO_INPUT,
@@ -346,6 +411,13 @@ pub(crate) enum AppError {
     Books(#[from] payment_gateway::BooksError),
 }
 
+/// A ledger failure is billing's repository failure, exit 74.
+impl From<billing::LedgerError> for AppError {
+    fn from(error: billing::LedgerError) -> AppError {
+        AppError::Billing(billing::BillingError::Repository(error))
+    }
+}
+
 impl AppError {
     /// A usage error found after clap parsed the command line, printed the
     /// way clap prints its own.
@@ -478,7 +550,7 @@ mod tests {
         assert!(exit_codes_help(Cmd::Charge).contains("  1   every invoice was read"));
         assert!(
             all_exit_codes_help()
-                .contains("  66  invoice, charge, diff: the input file is missing")
+                .contains("  66  invoice, charge, diff, correct apply: the input file is missing")
         );
     }
 

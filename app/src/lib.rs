@@ -14,7 +14,8 @@
 //!   dispatch; `command/<name>.rs` is one subcommand each, flags in and
 //!   records out, never importing the command line or another command;
 //! - the services: `input` opens a file or stdin, `store` and `time` the
-//!   ledger's files and values, `output` the ledger commands' records,
+//!   ledger's files and values, `workers` who a worker is and its flags,
+//!   `output` the ledger commands' records,
 //!   `console`, `progress` and `signals` stderr and stops, `error` every
 //!   outcome's exit code, from one table;
 //! - `batch/`, the engine: readers (`read/`), the chunk pricer, the writers
@@ -36,6 +37,7 @@ mod progress;
 mod signals;
 mod store;
 mod time;
+mod workers;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -70,6 +72,8 @@ pub fn run() -> ExitCode {
         Command::Invoices(args) => command::invoices::run(&args),
         Command::Reconcile(args) => command::reconcile::run(&args, console),
         Command::Sandbox(args) => command::sandbox::run(&args),
+        Command::Correct(args) => command::correct::run(&args, console),
+        Command::CreditNotes(args) => command::credit_notes::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),

@@ -203,14 +203,26 @@ where
                 mine.fingerprint()
             ))));
         }
-        let right = stored.right().table();
-        Ok(Corrector {
+        Ok(Corrector::of_recorded(service, stored, worker, lease))
+    }
+
+    /// A corrector of a correction the ledger already holds (`correction`,
+    /// as read back), which writes nothing to set itself up: what `verify`
+    /// uses on a ledger it may only read.
+    pub fn of_recorded(
+        service: &'s BillingService<G, L, S, C>,
+        correction: CorrectionRecord,
+        worker: WorkerId,
+        lease: Duration,
+    ) -> Self {
+        let right = correction.right().table();
+        Corrector {
             service,
-            correction: stored,
+            correction,
             right,
             worker,
             lease,
-        })
+        }
     }
 
     /// The correction, as the ledger keeps it.

@@ -9,7 +9,9 @@ use std::io::{self, IsTerminal};
 use clap::error::ErrorKind;
 use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::command::{charge, diff, invoice, invoices, rates, reconcile, sample, sandbox};
+use crate::command::{
+    charge, correct, credit_notes, diff, invoice, invoices, rates, reconcile, sample, sandbox,
+};
 use crate::error::{Cmd, all_exit_codes_help, exit_codes_help};
 
 pub(crate) mod completions;
@@ -111,6 +113,10 @@ pub(crate) enum Command {
     Reconcile(reconcile::Args),
     /// Inspect the sandbox processor's own books
     Sandbox(sandbox::Args),
+    /// Set money right when a wrong rate reached customers: plan, apply and verify credit notes
+    Correct(correct::Args),
+    /// List the ledger's credit notes: invoice, correction, kind, credited and corrected lines
+    CreditNotes(credit_notes::Args),
 }
 
 /// What each subcommand's help shows after its flags, one row each: to add
@@ -127,6 +133,10 @@ const HELP_TEXTS: &[(Cmd, &str)] = &[
     (Cmd::Reconcile, reconcile::HELP),
     (Cmd::SandboxCaptures, sandbox::HELP),
     (Cmd::SandboxRefunds, sandbox::REFUNDS_HELP),
+    (Cmd::CorrectPlan, correct::PLAN_HELP),
+    (Cmd::CorrectApply, correct::APPLY_HELP),
+    (Cmd::CorrectVerify, correct::VERIFY_HELP),
+    (Cmd::CreditNotes, credit_notes::HELP),
 ];
 
 /// The whole command line, help screens included: every command's help
@@ -304,7 +314,7 @@ mod tests {
         for (args, code) in [
             (
                 &["ledgerly", "--help"][..],
-                "  78  charge, invoices, reconcile, sandbox captures, sandbox refunds: the ledger",
+                "  78  charge, invoices, reconcile, sandbox captures, sandbox refunds, correct plan,",
             ),
             (
                 &["ledgerly", "invoice", "--help"][..],

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use billing::{
     BillingError, BillingService, CustomerId, Invoice, InvoiceId, Payment, RetryPolicy, Settled,
-    Sweep, ThreadSleeper, Worker, WorkerId,
+    Sweep, ThreadSleeper, Worker,
 };
 use ledger_store::{AnyBooks, AnyLedger};
 use payment_gateway::{
@@ -41,7 +41,7 @@ use crate::output::charge::{ChargeFormat, Collected, Outcome, write_collected, w
 use crate::progress::Diagnostics;
 use crate::signals;
 use crate::store::{self, Open};
-use crate::time::parse_duration;
+use crate::workers::{parse_latency, parse_lease, worker_id};
 
 /// What stderr says before the records, unless `--quiet`.
 const SANDBOX_NOTICE: &str = "sandbox: charging through the fake test-mode gateway; no money moves";
@@ -190,65 +190,6 @@ type Service<'a> =
 type RunWorker<'a> =
     Worker<'a, &'a Counting<&'a Sandbox>, &'a AnyLedger, ThreadSleeper, SystemClock>;
 
-/// The longest `--sandbox-latency`: a real processor that took longer would
-/// have timed out; a larger value (`9999999m`) is a slip, refused rather
-/// than a run that sleeps for years.
-const MAX_SANDBOX_LATENCY: Duration = Duration::from_secs(60);
-
-/// A sandbox latency: a duration of at most [`MAX_SANDBOX_LATENCY`].
-fn parse_latency(text: &str) -> Result<Duration, String> {
-    match parse_duration(text) {
-        Ok(latency) if latency > MAX_SANDBOX_LATENCY => {
-            Err(format!("{text} is above the longest sandbox latency, 1m"))
-        }
-        Ok(latency) => Ok(latency),
-        Err(error) => Err(error.to_string()),
-    }
-}
-
-/// A claim's lease: a duration, and not zero (a claim that runs out at
-/// once would let every worker collect every invoice).
-fn parse_lease(text: &str) -> Result<Duration, String> {
-    match parse_duration(text) {
-        Ok(lease) if lease.is_zero() => Err("a claim must last longer than 0".to_owned()),
-        Ok(lease) => Ok(lease),
-        Err(error) => Err(error.to_string()),
-    }
-}
-
-/// This worker's default id: `hostname:pid`, unique among the workers
-/// sharing a run whatever host each runs on.
-fn default_worker() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{host}:{}", std::process::id())
-}
-
-/// A nonce of this run, eight hex digits: a worker's id in its claims is its
-/// name and this nonce, so two live workers given one name (a copied unit
-/// file, containers whose hostname and pid are the same) never take each
-/// other's claims for their own and send every request twice. The name
-/// still says whose a claim is; the nonce says which run.
-fn run_nonce() -> String {
-    use std::io::Read as _;
-    let mut bytes = [0_u8; 4];
-    let random =
-        std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut bytes));
-    if random.is_err() {
-        // No random device: the clock's nanoseconds and the process id,
-        // different for two processes started at the same second.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.subsec_nanos());
-        bytes = (nanos ^ std::process::id().rotate_left(16)).to_le_bytes();
-    }
-    format!("{:08x}", u32::from_le_bytes(bytes))
-}
-
 /// A gateway that counts the charge requests each invoice (the request's
 /// reference) sends, for the records' `requests`; taken per batch, so it
 /// holds at most one batch's invoices.
@@ -354,9 +295,7 @@ fn batch_size(latency: Duration) -> usize {
 pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let policy = RetryPolicy::new(args.max_attempts, BASE_DELAY, MAX_DELAY)
         .map_err(|error| AppError::usage(Cmd::Charge, format!("--max-attempts: {error}")))?;
-    let name = args.worker.clone().unwrap_or_else(default_worker);
-    let worker = WorkerId::new(name)
-        .and_then(|name| WorkerId::new(format!("{name}/{}", run_nonce())))
+    let worker = worker_id(args.worker.as_deref())
         .map_err(|error| AppError::usage(Cmd::Charge, format!("--worker: {error}")))?;
     let reader = open_input(&args.input)?;
     let (ledger, books) =
@@ -758,33 +697,6 @@ mod tests {
         assert_eq!(batch_size(Duration::from_secs(1)), 1);
         assert_eq!(batch_size(Duration::from_micros(10)), MAX_BATCH);
         assert_eq!(batch_size(Duration::from_micros(100)), 1000);
-    }
-
-    #[test]
-    fn a_worker_is_named_after_its_host_and_process() {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-        assert_eq!(
-            default_worker(),
-            format!("{}:{}", host.trim(), std::process::id())
-        );
-    }
-
-    #[test]
-    fn each_run_has_a_nonce_of_its_own() {
-        let (one, two) = (run_nonce(), run_nonce());
-        assert_eq!(one.len(), 8);
-        assert!(one.bytes().all(|byte| byte.is_ascii_hexdigit()), "{one}");
-        assert_ne!(one, two, "two runs share a name, never a nonce");
-    }
-
-    #[test]
-    fn a_claim_must_last_longer_than_zero() {
-        assert_eq!(parse_lease("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(
-            parse_lease("0"),
-            Err("a claim must last longer than 0".to_owned())
-        );
-        assert!(parse_lease("1h").is_err());
     }
 
     #[test]

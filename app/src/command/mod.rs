@@ -4,9 +4,12 @@
 //! the modules below them, never on one another. `rates`, `sample` and
 //! `diff` make the reference-book workflow of the production approval;
 //! `charge`, `invoices`, `reconcile` and `sandbox` work on the durable
-//! ledger and the sandbox's books.
+//! ledger and the sandbox's books; `correct` and `credit-notes` set money
+//! right when a wrong rate reached customers.
 
 pub(crate) mod charge;
+pub(crate) mod correct;
+pub(crate) mod credit_notes;
 pub(crate) mod diff;
 pub(crate) mod invoice;
 pub(crate) mod invoices;

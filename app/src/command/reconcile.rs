@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use billing::{BillingService, RetryPolicy, ThreadSleeper};
+use billing::{BillingService, Corrector, RetryPolicy, ThreadSleeper};
 use payment_gateway::{FakeGateway, SystemClock};
 
 use crate::console::Console;
@@ -28,6 +28,8 @@ idempotency key up at the sandbox processor; nothing is ever charged:
                            it under its own key, which the processor answers once
   the lookup fails, or another amount was captured: it stays unknown, for a person
 An outcome another run records meanwhile stands and stops nothing else.
+Refund attempts of credit notes (`ledgerly correct apply`) left pending or unknown
+are settled the same way, by looking their keys up, never by refunding.
 Prints one line: how many attempts were settled, how many captured, how many stay
 unknown and, of those, how many the processor has no record of.
 
@@ -78,6 +80,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         RetryPolicy::default(),
     );
     let report = service.reconcile()?;
+    let refunds = Corrector::reconcile_refunds(&service)?;
     let mut line = format!(
         "reconciled: {} attempt(s) settled ({} captured), {} still unknown",
         report.settled(),
@@ -98,8 +101,15 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
             report.changed_meanwhile()
         );
     }
+    if refunds.settled + refunds.still_unknown > 0 {
+        let _ = write!(
+            line,
+            "; refunds: {} settled, {} still unknown",
+            refunds.settled, refunds.still_unknown
+        );
+    }
     line.push('\n');
-    let status = if report.still_unknown() == 0 {
+    let status = if report.still_unknown() == 0 && refunds.still_unknown == 0 {
         Status::Success
     } else {
         Status::SomeUnpaid

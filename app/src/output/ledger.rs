@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use billing::{Attempt, InvoiceRecord, Payment};
+use billing::{Attempt, CreditNote, InvoiceRecord, Payment};
 use payment_gateway::{Capture, RefundRecord};
 use pricing::Money;
 use serde::Serialize;
@@ -318,6 +318,75 @@ pub(crate) fn write_refund(
             json.currency,
             json.status,
             printable(json.idempotency_key),
+            json.created_at
+        )?,
+    }
+    Ok(())
+}
+
+/// A credit note's JSON object.
+#[derive(Serialize)]
+struct CreditNoteJson<'a> {
+    credit_note: String,
+    invoice: &'a str,
+    correction: &'a str,
+    kind: &'static str,
+    currency: &'static str,
+    credited: crate::output::money::Amounts,
+    corrected: crate::output::money::Amounts,
+    created_at: String,
+}
+
+/// The CSV header of `credit-notes`: the credited lines, then the
+/// corrected total.
+pub(crate) const CREDIT_NOTES_CSV_HEADER: &str = "credit_note,invoice,correction,kind,currency,\
+subtotal,tier_discount,loyalty_discount,tax,late_fee,total,corrected_total,created_at\n";
+
+/// Appends one credit note's record.
+pub(crate) fn write_credit_note(
+    out: &mut Vec<u8>,
+    format: ListFormat,
+    note: &CreditNote,
+) -> io::Result<()> {
+    let json = CreditNoteJson {
+        credit_note: note.id().to_string(),
+        invoice: note.invoice().as_str(),
+        correction: note.correction().as_str(),
+        kind: note.kind().as_str(),
+        currency: note.currency().code(),
+        credited: crate::output::money::Amounts::of(note.credited().cents()),
+        corrected: crate::output::money::Amounts::of(note.corrected().cents()),
+        created_at: timestamp(note.created_at()),
+    };
+    let credited = note.credited().cents().map(Money::from_minor_units);
+    match format {
+        ListFormat::Jsonl => {
+            serde_json::to_writer(&mut *out, &json)?;
+            out.push(b'\n');
+        }
+        ListFormat::Csv => {
+            let mut fields = vec![
+                Text(json.credit_note.clone()),
+                Text(json.invoice.to_owned()),
+                Text(json.correction.to_owned()),
+                Text(json.kind.to_owned()),
+                Text(json.currency.to_owned()),
+            ];
+            fields.extend(credited.iter().map(|amount| Number(amount.to_string())));
+            fields.push(Number(
+                Money::from_minor_units(note.corrected().total()).to_string(),
+            ));
+            fields.push(Text(json.created_at.clone()));
+            put_csv_row(out, &fields);
+        }
+        ListFormat::Text => writeln!(
+            out,
+            "{}  {}  {}  {} {}  {}",
+            printable(&json.credit_note),
+            printable(json.correction),
+            json.kind,
+            credited[5],
+            json.currency,
             json.created_at
         )?,
     }

@@ -4,3 +4,5 @@
 
 pub(crate) mod charge;
 pub(crate) mod ledger;
+pub(crate) mod markdown;
+pub(crate) mod money;

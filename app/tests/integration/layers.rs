@@ -97,12 +97,13 @@ fn layer(relative: &Path) -> String {
 /// What each layer may import from this crate, besides itself.
 fn allowed(layer: &str) -> &'static [&'static str] {
     const SERVICES: &[&str] = &[
-        "output", "store", "time", "input", "console", "progress", "signals", "error", "batch",
+        "output", "store", "time", "workers", "input", "console", "progress", "signals", "error",
+        "batch",
     ];
     match layer {
         "lib" | "main" => &[
-            "cli", "command", "output", "store", "time", "input", "console", "progress", "signals",
-            "error", "batch",
+            "cli", "command", "output", "store", "time", "workers", "input", "console", "progress",
+            "signals", "error", "batch",
         ],
         "cli" => &["command", "error"],
         // The batch engine: itself, plus the progress line and the stop

@@ -7,6 +7,7 @@
 
 mod charge;
 mod conventions;
+mod correct;
 mod diff;
 mod escape;
 mod fuzz_regressions;

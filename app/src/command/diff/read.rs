@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{AppError, input_name};
+use crate::output::money::parse_cents;
 
 use super::FIELDS;
 
@@ -78,31 +79,6 @@ impl Record {
 pub(super) enum Key {
     Id(String),
     Position(u64),
-}
-
-/// Parses an amount as written by `ledgerly invoice`: an optional `-`,
-/// digits, a point and exactly two digits. Returns whole cents.
-pub(super) fn parse_cents(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, fraction) = digits.split_once('.')?;
-    let well_formed = !whole.is_empty()
-        && fraction.len() == 2
-        && whole
-            .bytes()
-            .chain(fraction.bytes())
-            .all(|b| b.is_ascii_digit());
-    if !well_formed {
-        return None;
-    }
-    let cents = whole
-        .parse::<i64>()
-        .ok()?
-        .checked_mul(100)?
-        .checked_add(fraction.parse::<i64>().ok()?)?;
-    Some(if negative { -cents } else { cents })
 }
 
 /// Turns a decoded line into a record, or says what is wrong with it.

@@ -10,21 +10,7 @@ use super::compare::{ErrorChange, Report};
 use super::{FIELDS, TOTAL};
 use crate::batch::read::fields::printable;
 
-/// Cents as a decimal amount with two places: `-1234.56`.
-pub(super) fn money(cents: i128) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let magnitude = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", magnitude / 100, magnitude % 100)
-}
-
-/// A change of money, signed: `+5.00`, `-0.01`, `0.00`.
-pub(super) fn signed(cents: i128) -> String {
-    if cents > 0 {
-        format!("+{}", money(cents))
-    } else {
-        money(cents)
-    }
-}
+pub(super) use crate::output::money::{money, signed};
 
 /// The headline: what a reviewer reads first.
 pub(super) fn headline(report: &Report) -> String {
@@ -245,48 +231,7 @@ pub(super) fn render_json(report: &Report, old: &Path, new: &Path) -> String {
     text
 }
 
-/// `text` from an input (an id, an error message, a path) as Markdown
-/// shows it literally: every text the Markdown report copies from its
-/// inputs goes through here. A job summary renders links, images, HTML and
-/// tables, and the files compared may hold any id: `![x](http://…)`,
-/// `<img …>` or a `|` must come out as those characters, not as a picture,
-/// markup or a new table column. So every ASCII punctuation character
-/// (which `CommonMark` lets a backslash escape, and from which every Markdown
-/// construct is made, GitHub's autolinks, emphasis and math included) gets
-/// a backslash, except `<`, `>` and `&`, written as HTML entities, and `-`,
-/// left as it is: inside a table cell or a list item it starts nothing, and
-/// ids such as `REF-000001` stay what a reviewer (or a script) searches; a
-/// control character (a line break would end the table row) is shown as
-/// Rust escapes it, `\n`, its backslash escaped in turn.
-pub(super) fn markdown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            for escaped in c.escape_debug() {
-                push_markdown(&mut out, escaped);
-            }
-        } else {
-            push_markdown(&mut out, c);
-        }
-    }
-    out
-}
-
-/// Appends one character that is not a control character, escaped as
-/// [`markdown`] says.
-fn push_markdown(out: &mut String, c: char) {
-    match c {
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        '&' => out.push_str("&amp;"),
-        '-' => out.push('-'),
-        _ if c.is_ascii_punctuation() => {
-            out.push('\\');
-            out.push(c);
-        }
-        _ => out.push(c),
-    }
-}
+pub(super) use crate::output::markdown::markdown;
 
 pub(super) fn render_markdown(report: &Report, old: &Path, new: &Path) -> String {
     let mut out = String::new();

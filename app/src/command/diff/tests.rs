@@ -4,6 +4,7 @@ use super::compare::*;
 use super::read::*;
 use super::render::*;
 use super::*;
+use crate::output::money::parse_cents;
 
 fn records(name: &str, text: &str) -> Records {
     Records::new(Path::new(name), io::Cursor::new(text.as_bytes().to_vec()))
