@@ -13,7 +13,11 @@ use pricing::{DaysOverdue, LineItem, PricingInput, RATES, Tier};
 use serde_json::Value;
 use std::path::PathBuf;
 
-use crate::charge::ledger::{listed, records};
+use std::process::{Child, Command, Stdio};
+
+use ledger_store::{AnyBooks, AnyLedger};
+
+use crate::charge::ledger::{Moments, Place, finished, listed, records, seed};
 use crate::util::{on_ledger, scratch, stdout_of};
 
 /// The lesson's typo table, as the release that had it named it.
@@ -269,4 +273,301 @@ fn a_plan_names_its_tables_correctly_or_is_refused() {
         "{markdown}"
     );
     assert!(markdown.contains("| refund | 1 | 5.00 |"), "{markdown}");
+}
+
+/// `count` invoices of the lesson (`TYPO-0001` …) that the typo release
+/// issued and charged on the ledger at `place` (its books beside it).
+fn typo_release_at(place: &Place, count: usize) {
+    let db = place.db();
+    let location = ledger_store::Location::parse(db.to_str().unwrap());
+    let ledger = AnyLedger::open(&location).unwrap();
+    let books_location = match &location {
+        ledger_store::Location::File(path) => {
+            ledger_store::Location::File(path.with_file_name("ledgerly-sandbox.db"))
+        }
+        postgres @ ledger_store::Location::Postgres(_) => postgres.clone(),
+    };
+    let gateway = FakeGateway::with_books(AnyBooks::open(&books_location).unwrap());
+    let policy = RetryPolicy::new(2, Duration::from_millis(1), Duration::from_millis(1)).unwrap();
+    let release = BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, policy)
+        .with_rates(typo());
+    let invoices: Vec<Invoice> = (1..=count)
+        .map(|n| lesson(&format!("TYPO-{n:04}"), Tier::Gold, "tok_success"))
+        .collect();
+    for issued in release.issue_all(&invoices).unwrap() {
+        issued.unwrap();
+    }
+    let ids: Vec<InvoiceId> = invoices
+        .iter()
+        .map(|invoice| invoice.id().clone())
+        .collect();
+    for result in release.collect_all(&ids) {
+        result.unwrap();
+    }
+}
+
+/// The plan of the typo's correction at `place`: the file and its digest.
+fn plan_at(place: &Place, dir: &Path) -> (PathBuf, String) {
+    let output = place
+        .command(&strs(&plan_args(&typo().fingerprint())))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "the plan lists the invoices");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let digest = stderr
+        .split_whitespace()
+        .find(|word| word.starts_with("sha256:"))
+        .unwrap()
+        .to_owned();
+    let file = dir.join("plan.jsonl");
+    std::fs::write(&file, output.stdout).unwrap();
+    (file, digest)
+}
+
+/// `ledgerly correct apply` of `plan` at `place`, as a child process.
+fn spawn_apply(place: &Place, plan: &Path, digest: &str, latency: &str) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin!("ledgerly"))
+        .env_remove("LEDGERLY_DB")
+        .args([
+            "--quiet",
+            "correct",
+            "apply",
+            "--claim-timeout",
+            "1s",
+            "--sandbox-latency",
+            latency,
+        ])
+        .arg("--plan")
+        .arg(plan)
+        .args(["--expect-digest", digest, "--db"])
+        .arg(place.db())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// What the processor refunded at `place`: refunds in all, credit notes
+/// refunded more than once, and refunds not of exactly 5.00.
+fn refunds_at(place: &Place) -> (usize, usize, usize) {
+    let listed = String::from_utf8(
+        place
+            .command(&["sandbox", "refunds"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let refunds = records(&listed);
+    let mut references: Vec<&str> = refunds
+        .iter()
+        .map(|r| r["reference"].as_str().unwrap())
+        .collect();
+    references.sort_unstable();
+    let total = references.len();
+    references.dedup();
+    let wrong_amounts = refunds.iter().filter(|r| r["amount"] != "5.00").count();
+    (total, total - references.len(), wrong_amounts)
+}
+
+// The counts go to stderr (shown with --nocapture), as in the charge tests.
+#[allow(clippy::print_stderr)]
+/// Applies of one plan killed at random moments, then a reconcile and a
+/// last apply once the killed runs' claims ran out: every paid invoice
+/// refunded exactly 5.00, once, and verify holds.
+fn killed_applies_refund_each_credit_note_once(place: &Place, appliers: usize) {
+    const INVOICES: usize = 120;
+    const KILLS: usize = 12;
+    let dir = scratch();
+    typo_release_at(place, INVOICES);
+    let (plan, digest) = plan_at(place, dir.path());
+    let seed = seed();
+    let mut moments = Moments(seed);
+    let mut running: Vec<Child> = (0..appliers)
+        .map(|_| spawn_apply(place, &plan, &digest, "3ms"))
+        .collect();
+    let mut killed = 0;
+    for _ in 0..KILLS {
+        std::thread::sleep(Duration::from_millis(20 + moments.next_below(300)));
+        let slot = usize::try_from(moments.next_below(appliers as u64)).unwrap();
+        if running[slot].try_wait().unwrap().is_none() {
+            running[slot].kill().unwrap();
+            killed += 1;
+        }
+        running[slot].wait().unwrap();
+        running[slot] = spawn_apply(place, &plan, &digest, "3ms");
+    }
+    for mut child in running {
+        finished(&mut child);
+    }
+    let midway = refunds_at(place);
+    place
+        .command(&["reconcile"])
+        .assert()
+        .code(predicates::prelude::predicate::in_iter([0, 1]));
+    // The killed runs' claims (1 s) run out; the last apply settles the rest.
+    std::thread::sleep(Duration::from_millis(1100));
+    let last = finished(&mut spawn_apply(place, &plan, &digest, "0"));
+    let after = refunds_at(place);
+    eprintln!(
+        "correct kill test on {} (seed {seed}): {appliers} applier(s), {killed} kills, {INVOICES} invoices, \
+         {} refunds before the last apply, {} after, {} double refunds, {} of another amount",
+        place.name(),
+        midway.0,
+        after.0,
+        after.1,
+        after.2
+    );
+    assert_eq!(last.code(), Some(0), "seed {seed}");
+    assert_eq!(midway.1, 0, "seed {seed}: a credit note refunded twice");
+    assert_eq!(after, (INVOICES, 0, 0), "seed {seed}");
+    place
+        .command(&["correct", "verify", "--correction", "2026-12-gold"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn applies_killed_at_random_moments_refund_each_credit_note_once() {
+    for place in Place::all() {
+        killed_applies_refund_each_credit_note_once(&place, 1);
+    }
+}
+
+#[test]
+fn three_appliers_killed_and_restarted_on_one_plan_refund_each_credit_note_once() {
+    for place in Place::all() {
+        killed_applies_refund_each_credit_note_once(&place, 3);
+    }
+}
+
+/// The charge input of the invoices `typo_release_at` issued.
+fn typo_input(dir: &Path, count: usize) -> PathBuf {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for n in 1..=count {
+        let _ = writeln!(
+            text,
+            "{{\"id\":\"TYPO-{n:04}\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"loyalty_member\":true,\"days_overdue\":45,\"line_items\":[{{\"price\":\"40.00\",\"quantity\":3}},{{\"price\":\"15\",\"quantity\":2}}]}}"
+        );
+    }
+    let path = dir.join("typo.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `count` invoices of the lesson that the typo release issued at
+/// `place` and did not charge.
+fn typo_issued_at(place: &Place, count: usize) {
+    let db = place.db();
+    let location = ledger_store::Location::parse(db.to_str().unwrap());
+    let ledger = AnyLedger::open(&location).unwrap();
+    let policy = RetryPolicy::new(2, Duration::from_millis(1), Duration::from_millis(1)).unwrap();
+    let gateway = FakeGateway::new();
+    let release = BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, policy)
+        .with_rates(typo());
+    let invoices: Vec<Invoice> = (1..=count)
+        .map(|n| lesson(&format!("TYPO-{n:04}"), Tier::Gold, "tok_success"))
+        .collect();
+    for issued in release.issue_all(&invoices).unwrap() {
+        issued.unwrap();
+    }
+}
+
+/// What `ledgerly <command>` lists at `place`, as records.
+fn listed_at(place: &Place, command: &[&str]) -> Vec<Value> {
+    records(&String::from_utf8(place.command(command).output().unwrap().stdout).unwrap())
+}
+
+/// Each capture at `place` is the lowered due with no refund, or the
+/// issued total refunded 5.00 once; how many were the lowered due.
+fn lowered_or_refunded(place: &Place) -> usize {
+    let refunds = listed_at(place, &["sandbox", "refunds"]);
+    let mut lowered = 0;
+    for capture in &listed_at(place, &["sandbox", "captures"]) {
+        let id = capture["reference"].as_str().unwrap();
+        let refunded: Vec<&Value> = refunds
+            .iter()
+            .filter(|refund| {
+                refund["reference"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{id}-CN"))
+            })
+            .collect();
+        match capture["amount"].as_str().unwrap() {
+            "141.69" => {
+                lowered += 1;
+                assert!(refunded.is_empty(), "{id}: a lowered due and a refund");
+            }
+            "146.69" => {
+                assert_eq!(
+                    refunded.len(),
+                    1,
+                    "{id}: charged in full, refunded {refunded:?}"
+                );
+                assert_eq!(refunded[0]["amount"], "5.00");
+            }
+            other => assert_eq!(other, "141.69 or 146.69", "{id} captured {other}"),
+        }
+    }
+    lowered
+}
+
+// The counts go to stderr (shown with --nocapture), as in the charge tests.
+#[allow(clippy::print_stderr)]
+#[test]
+fn a_charge_racing_an_apply_lowers_the_due_or_refunds_never_both() {
+    const INVOICES: usize = 60;
+    for place in Place::all() {
+        let dir = scratch();
+        typo_issued_at(&place, INVOICES);
+        let (plan, digest) = plan_at(&place, dir.path());
+        let input = typo_input(dir.path(), INVOICES);
+        let input = input.to_str().unwrap();
+        let mut apply = spawn_apply(&place, &plan, &digest, "2ms");
+        let charge = [
+            "--quiet",
+            "charge",
+            "--sandbox-latency",
+            "2ms",
+            "--claim-timeout",
+            "1s",
+        ];
+        let raced = place
+            .command(&[&charge[..], &["--input", input]].concat())
+            .output()
+            .unwrap();
+        finished(&mut apply);
+        // An invoice charged before its credit note was written has
+        // drifted from the plan: a new plan refunds it. Then a last charge
+        // collects whatever is still open.
+        std::thread::sleep(Duration::from_millis(1100));
+        let replan = place
+            .command(&strs(&plan_args(&typo().fingerprint())))
+            .output()
+            .unwrap();
+        if replan.status.code() == Some(1) {
+            let (plan, digest) = plan_at(&place, dir.path());
+            finished(&mut spawn_apply(&place, &plan, &digest, "0"));
+        }
+        place
+            .command(&["--quiet", "charge", "--input", input])
+            .assert()
+            .success();
+        let captures = listed_at(&place, &["sandbox", "captures"]).len();
+        assert_eq!(
+            captures,
+            INVOICES,
+            "{}: charge exited {:?}",
+            place.name(),
+            raced.status.code()
+        );
+        let lowered = lowered_or_refunded(&place);
+        eprintln!(
+            "charge racing apply on {}: {INVOICES} invoices, {lowered} charged their lowered due, {} charged in full and refunded",
+            place.name(),
+            INVOICES - lowered
+        );
+    }
 }

@@ -31,14 +31,14 @@ impl Place {
 
     /// A fresh PostgreSQL ledger, or `None` when there is no test server
     /// (said once; a failure under `CI=true`).
-    fn postgres() -> Option<Place> {
+    pub(crate) fn postgres() -> Option<Place> {
         ledger_store::testing::server()
             .map(|server| Place::Postgres(ledger_store::testing::Schema::new(&server)))
     }
 
     /// Every place a test can run here: the file, and PostgreSQL when there
     /// is a server.
-    fn all() -> Vec<Place> {
+    pub(crate) fn all() -> Vec<Place> {
         std::iter::once(Place::file())
             .chain(Place::postgres())
             .collect()
@@ -46,14 +46,14 @@ impl Place {
 
     /// The `--db` value: the file's path or the database's URL (the
     /// sandbox's books sit beside it either way).
-    fn db(&self) -> std::ffi::OsString {
+    pub(crate) fn db(&self) -> std::ffi::OsString {
         match self {
             Place::File(dir) => dir.path().join("ledgerly.db").into_os_string(),
             Place::Postgres(schema) => schema.url().into(),
         }
     }
 
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Place::File(_) => "sqlite",
             Place::Postgres(_) => "postgres",
@@ -61,7 +61,7 @@ impl Place {
     }
 
     /// `ledgerly <command> --db <this place>`.
-    fn command(&self, command: &[&str]) -> assert_cmd::Command {
+    pub(crate) fn command(&self, command: &[&str]) -> assert_cmd::Command {
         let mut ledgerly = ledgerly();
         ledgerly.args(command).arg("--db").arg(self.db());
         ledgerly
@@ -200,10 +200,10 @@ pub(crate) fn compare(place: &Place) -> Comparison {
 
 /// A small deterministic generator for the kill moments (splitmix64),
 /// seeded from the clock; the seed is printed so a failure can be replayed.
-struct Moments(u64);
+pub(crate) struct Moments(pub(crate) u64);
 
 impl Moments {
-    fn next_below(&mut self, bound: u64) -> u64 {
+    pub(crate) fn next_below(&mut self, bound: u64) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -340,7 +340,7 @@ const HUNG: Duration = Duration::from_secs(60);
 
 /// The child's exit status, once it exits; killed and a failure after
 /// [`HUNG`].
-fn finished(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn finished(child: &mut Child) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -369,7 +369,7 @@ fn all_paid_once(invoices: usize) -> Comparison {
 }
 
 /// A seed from the clock, printed with any failure so it can be replayed.
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
