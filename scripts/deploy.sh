@@ -10,6 +10,15 @@
 #   scripts/deploy.sh diff ENV ARTIFACT  the repricing gate: price the reference
 #                                      book with ARTIFACT and with the release
 #                                      live in ENV, and compare (below)
+#   scripts/deploy.sh correct-plan ENV ID FINGERPRINT
+#                                      plan correction ID of the invoices ENV's
+#                                      ledger issued under the rate table
+#                                      FINGERPRINT, with the release live in ENV:
+#                                      the plan stays on the host, its Markdown
+#                                      summary (with the digest) goes to stdout
+#   scripts/deploy.sh correct-apply ENV ID DIGEST
+#                                      apply that plan if its digest is DIGEST
+#                                      (what the reviewer approved), then verify
 #
 # ENV is `staging` or `production`. Production accepts only the artifact whose
 # checksum is live in staging: it promotes what staging verified.
@@ -25,12 +34,17 @@
 #   LEDGERLY_SMOKE_TIMEOUT seconds the smoke test may take (default 30)
 #   LEDGERLY_REPRICE_TOP   how many of the largest changes the repricing
 #                          report lists (default 20)
+#   LEDGERLY_CORRECTION_DB the ledger a correction works on (a path or a
+#                          postgres:// URL on the deploy host; required by
+#                          correct-plan and correct-apply, never printed)
 #
 # Layout of an environment directory:
 #   releases/<version>-<commit>/   one unpacked artifact each, at most five kept
 #   current -> releases/<id>       the live release, switched atomically
 #   current.sha256 -> current/artifact.sha256   the live artifact's checksum
 #   history                        the stack of releases made live, newest last
+#   corrections/<id>/plan.jsonl    a correction's plan (correct-plan), and
+#   corrections/<id>/applied       the digest it was applied with (correct-apply)
 #
 # The repricing gate (diff) changes nothing on the host. It unpacks ARTIFACT
 # as a deploy would, writes the reference book with the candidate's
@@ -56,7 +70,10 @@
 # (totals changed under the same rates version); 9 the repricing gate could
 # not run (a binary failed to price the book or to diff); 10 the environment
 # (or, for production, staging) is in a state this script never leaves it
-# in: `current` a directory, a dangling symlink or one out of releases/,
+# in; 11 a correction is not settled (an entry drifted, blocked, or its
+# refund unknown or failed: the records say which; verify's findings too);
+# 12 a correction's plan is refused (its digest is not the approved one, or
+# it was applied already with another digest); the others as above: `current` a directory, a dangling symlink or one out of releases/,
 # `current.sha256` not the symlink current/artifact.sha256, or a symlinked
 # history, releases/ or .lock; nothing is changed, a person repairs it.
 set -euo pipefail
@@ -537,6 +554,90 @@ diff_local() {
 
 # --- rollback -------------------------------------------------------------
 
+# The live release's binary in ENV, or exit 2 when nothing is live.
+live_binary() {
+    local env_dir=$1
+    check_env_state "$env_dir"
+    [[ -x $env_dir/current/ledgerly ]] || die 2 "nothing is live in $env_dir: a correction runs with the live release"
+    printf '%s\n' "$env_dir/current/ledgerly"
+}
+
+# A correction's id as a directory name: letters, digits, '.', '_', '-'.
+correction_dir() {
+    local env_dir=$1 id=$2
+    [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] ||
+        die 2 "correction id '$id' must be letters, digits, '.', '_' or '-' (it names a directory)"
+    printf '%s\n' "$env_dir/corrections/$id"
+}
+
+correction_db() {
+    [[ -n ${LEDGERLY_CORRECTION_DB:-} ]] ||
+        die 2 "LEDGERLY_CORRECTION_DB is not set (the ledger the correction works on)"
+    printf '%s\n' "$LEDGERLY_CORRECTION_DB"
+}
+
+# correct-plan ENV ID FINGERPRINT: the plan, written on the host; its Markdown
+# summary on stdout. Planning changes nothing in the ledger.
+correct_plan_local() {
+    local env=$1 id=$2 wrong=$3 root env_dir binary dir db status=0
+    root="$(deploy_root)"
+    env_dir="$root/$env"
+    binary="$(live_binary "$env_dir")"
+    dir="$(correction_dir "$env_dir" "$id")"
+    db="$(correction_db)"
+    [[ ! -e $dir/applied ]] || die 12 "correction $id was applied already (with $(cat "$dir/applied")); plan a new id"
+    mkdir -p "$dir"
+    "$binary" correct plan --db "$db" --wrong-rates "$wrong" --correction "$id" \
+        >"$dir/plan.jsonl.tmp" 2>"$dir/plan.stderr" || status=$?
+    ((status == 0 || status == 1)) || {
+        cat "$dir/plan.stderr" >&2
+        die 9 "the live release could not plan correction $id (exit $status)"
+    }
+    mv "$dir/plan.jsonl.tmp" "$dir/plan.jsonl"
+    local digest entries
+    digest="$(sed -n 's/^plan digest: \(sha256:[0-9a-f]*\).*/\1/p' "$dir/plan.stderr")"
+    [[ -n $digest ]] || die 9 "the live release printed no plan digest"
+    entries="$(grep -c . "$dir/plan.jsonl" || true)"
+    say "correction $id: $entries invoice(s) to correct, plan digest $digest"
+    # The summary is planned again from the same ledger; a different digest
+    # means the ledger changed in between, and the plan must be made again.
+    local summary_digest
+    "$binary" correct plan --db "$db" --wrong-rates "$wrong" --correction "$id" --format markdown \
+        2>"$dir/summary.stderr" || true
+    summary_digest="$(sed -n 's/^plan digest: \(sha256:[0-9a-f]*\).*/\1/p' "$dir/summary.stderr")"
+    [[ $summary_digest == "$digest" ]] ||
+        die 9 "the ledger changed while correction $id was planned ($digest, then $summary_digest): plan again"
+}
+
+# correct-apply ENV ID DIGEST: the stored plan applied if its digest is the
+# approved one, then verified. The records go to stdout.
+correct_apply_local() {
+    local env=$1 id=$2 digest=$3 root env_dir binary dir db status=0
+    root="$(deploy_root)"
+    env_dir="$root/$env"
+    binary="$(live_binary "$env_dir")"
+    dir="$(correction_dir "$env_dir" "$id")"
+    db="$(correction_db)"
+    [[ -f $dir/plan.jsonl ]] || die 12 "no plan of correction $id on this host: run correct-plan first"
+    if [[ -e $dir/applied && $(cat "$dir/applied") != "$digest" ]]; then
+        die 12 "correction $id was applied with $(cat "$dir/applied"), not $digest"
+    fi
+    "$binary" correct apply --db "$db" --plan "$dir/plan.jsonl" --expect-digest "$digest" || status=$?
+    case $status in
+        0) printf '%s\n' "$digest" >"$dir/applied" ;;
+        1)
+            printf '%s\n' "$digest" >"$dir/applied"
+            die 11 "correction $id is not settled: see the records above; run correct-apply again after reconcile"
+            ;;
+        65) die 12 "the plan of correction $id is not the approved one ($digest): nothing was applied" ;;
+        *) die 9 "the live release could not apply correction $id (exit $status)" ;;
+    esac
+    status=0
+    "$binary" correct verify --db "$db" --correction "$id" >&2 || status=$?
+    ((status == 0)) || die 11 "correction $id does not verify (exit $status): see its findings above"
+    say "correction $id applied and verified"
+}
+
 rollback_local() {
     local env=$1 root env_dir
     root="$(deploy_root)"
@@ -597,9 +698,12 @@ ssh_options() {
 
 # Runs this same script on the host, so the SSH path executes exactly the
 # code the local tests cover; only the transport differs.
-# remote ACTION ENV [ARTIFACT], ACTION one of deploy, diff, rollback, status.
+# remote ACTION ENV [ARTIFACT] [ARG...], ACTION one of deploy, diff,
+# rollback, status, correct-plan, correct-apply (whose two arguments follow
+# an empty ARTIFACT).
 remote() {
     local action=$1 env=$2 artifact=${3:-}
+    local extra=("${@:4}")
     local host=$LEDGERLY_DEPLOY_HOST root options=()
     root="$(deploy_root)"
     mapfile -t options < <(ssh_options)
@@ -610,6 +714,7 @@ remote() {
     local files=("$SCRIPT_PATH") args=()
     case $action in
         rollback | status) args=("$action" "$env") ;;
+        correct-plan | correct-apply) args=("$action" "$env" "${extra[@]}") ;;
         *)
             [[ -f $artifact && -f $artifact.sha256 ]] ||
                 die 3 "artifact $artifact or its checksum $artifact.sha256 does not exist"
@@ -625,6 +730,7 @@ remote() {
     # LEDGERLY_DEPLOY_HOST is cleared so the copy on the host deploys locally.
     command="$(printf '%q ' env LEDGERLY_DEPLOY_HOST= "LEDGERLY_DEPLOY_ROOT=$root" \
         "LEDGERLY_SMOKE_TIMEOUT=${LEDGERLY_SMOKE_TIMEOUT:-30}" "LEDGERLY_REPRICE_TOP=$DIFF_TOP" \
+        "LEDGERLY_CORRECTION_DB=${LEDGERLY_CORRECTION_DB:-}" \
         bash "$workdir/$(basename "$SCRIPT_PATH")" "${args[@]}")"
     # shellcheck disable=SC2029 # expanding here is the point: every word is %q-quoted.
     ssh "${options[@]}" "$host" "$command" || status=$?
@@ -635,6 +741,19 @@ remote() {
 
 main() {
     local action env artifact=""
+    if [[ ${1:-} == correct-plan || ${1:-} == correct-apply ]]; then
+        (($# == 4)) || usage
+        check_env_name "$2"
+        if [[ -n ${LEDGERLY_DEPLOY_HOST:-} ]]; then
+            remote "$1" "$2" "" "$3" "$4"
+            return
+        fi
+        case $1 in
+            correct-plan) correct_plan_local "$2" "$3" "$4" ;;
+            correct-apply) correct_apply_local "$2" "$3" "$4" ;;
+        esac
+        return
+    fi
     if [[ ${1:-} == diff ]]; then
         (($# == 3)) || usage
         action="diff"
