@@ -333,3 +333,31 @@ fn three_appliers_of_one_plan_at_once_refund_each_invoice_once() {
         assert_eq!(gateway.refunded_total_for(capture.charge().id()), 500);
     }
 }
+
+#[test]
+fn a_refund_reply_lost_past_the_keys_expiry_is_found_by_lookup_and_never_sent_again() {
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let gateway = FakeGateway::new().with_clock(clock.clone());
+    let ledger = InMemoryLedger::new();
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &["INV-1"],
+    );
+    let service = service(&gateway, &ledger);
+    gateway.push_faults([Fault::ReplyLost, Fault::Unavailable, Fault::Unavailable]);
+    let lost = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
+    assert!(
+        matches!(lost.settlement, Settlement::RefundUnknown(_)),
+        "{lost:?}"
+    );
+
+    // A day later the processor has forgotten the key; the refund stands.
+    clock.advance(Duration::from_secs(25 * 60 * 60));
+    let again = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
+    assert_eq!(again.settlement, Settlement::Refunded);
+    assert_eq!(again.requests, 1, "one lookup, no refund sent");
+    assert_eq!(gateway.refunds().len(), 1);
+    assert_eq!(corrector(&service, "w1").verify().unwrap().findings, []);
+}

@@ -668,36 +668,16 @@ fn refund_conflict(
     first: &RefundRequest,
     now: &RefundRequest,
 ) -> Option<GatewayError> {
-    let (a, b) = (first.amount(), now.amount());
-    let (field, first, now) = if a.currency() != b.currency() {
-        (
-            RequestField::Currency,
-            a.currency().to_string(),
-            b.currency().to_string(),
-        )
-    } else if a.minor_units() != b.minor_units() {
-        (RequestField::Amount, a.to_string(), b.to_string())
-    } else if first.charge() != now.charge() {
-        (
-            RequestField::Charge,
-            format!("{:?}", first.charge().as_str()),
-            format!("{:?}", now.charge().as_str()),
-        )
-    } else if first.reference() != now.reference() {
-        (
-            RequestField::Reference,
-            format!("{:?}", first.reference()),
-            format!("{:?}", now.reference()),
-        )
-    } else {
-        return None;
-    };
-    Some(GatewayError::IdempotencyConflict {
-        key: key.clone(),
-        field,
-        first,
-        now,
-    })
+    let quoted = |request: &RefundRequest| format!("{:?}", request.charge().as_str());
+    let reference = |request: &RefundRequest| format!("{:?}", request.reference());
+    first_difference(
+        key,
+        (first.amount(), now.amount()),
+        [
+            (RequestField::Charge, quoted(first), quoted(now)),
+            (RequestField::Reference, reference(first), reference(now)),
+        ],
+    )
 }
 
 /// A failure of the books: whether the transaction committed is not known to
@@ -820,36 +800,44 @@ fn conflict(
     first: &ChargeRequest,
     now: &ChargeRequest,
 ) -> Option<GatewayError> {
-    let (a, b) = (first.amount(), now.amount());
-    let (field, first, now) = if a.currency() != b.currency() {
+    let method = |request: &ChargeRequest| format!("{:?}", request.payment_method().as_str());
+    let reference = |request: &ChargeRequest| format!("{:?}", request.reference());
+    first_difference(
+        key,
+        (first.amount(), now.amount()),
+        [
+            (RequestField::PaymentMethod, method(first), method(now)),
+            (RequestField::Reference, reference(first), reference(now)),
+        ],
+    )
+}
+
+/// The conflict of the first field in which two requests under `key`
+/// differ: the currency, then the amount (of `amounts`, first and now),
+/// then each of `others` (the field, its value first and now) in order.
+fn first_difference(
+    key: &IdempotencyKey,
+    (a, b): (crate::Amount, crate::Amount),
+    others: [(RequestField, String, String); 2],
+) -> Option<GatewayError> {
+    let amounts = [
         (
             RequestField::Currency,
             a.currency().to_string(),
             b.currency().to_string(),
-        )
-    } else if a.minor_units() != b.minor_units() {
-        (RequestField::Amount, a.to_string(), b.to_string())
-    } else if first.payment_method() != now.payment_method() {
-        (
-            RequestField::PaymentMethod,
-            format!("{:?}", first.payment_method().as_str()),
-            format!("{:?}", now.payment_method().as_str()),
-        )
-    } else if first.reference() != now.reference() {
-        (
-            RequestField::Reference,
-            format!("{:?}", first.reference()),
-            format!("{:?}", now.reference()),
-        )
-    } else {
-        return None;
-    };
-    Some(GatewayError::IdempotencyConflict {
-        key: key.clone(),
-        field,
-        first,
-        now,
-    })
+        ),
+        (RequestField::Amount, a.to_string(), b.to_string()),
+    ];
+    amounts
+        .into_iter()
+        .chain(others)
+        .find(|(_, first, now)| first != now)
+        .map(|(field, first, now)| GatewayError::IdempotencyConflict {
+            key: key.clone(),
+            field,
+            first,
+            now,
+        })
 }
 
 fn transient(reason: &str) -> GatewayError {

@@ -26,13 +26,8 @@ use crate::workers::worker_id;
 /// `ledgerly correct apply`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The ledger: a SQLite file, or a postgres:// URL [default: `LEDGERLY_DB`, else ledgerly.db]
-    #[arg(long, value_name = "PATH|URL")]
-    pub(crate) db: Option<PathBuf>,
-
-    /// The sandbox processor's books: a SQLite file, or a postgres:// URL [default: ledgerly-sandbox.db beside the ledger file, or the ledger's database]
-    #[arg(long, value_name = "PATH|URL")]
-    pub(crate) sandbox_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) stores: super::Stores,
 
     /// The approved plan, as `correct plan` wrote it
     #[arg(long, value_name = "FILE")]
@@ -93,8 +88,8 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         .map_err(|error| AppError::usage(Cmd::CorrectApply, format!("--worker: {error}")))?;
     let digest = approved_digest(args)?;
     let (ledger, books) = store::open_ledger_and_books(
-        args.db.as_deref(),
-        args.sandbox_db.as_deref(),
+        args.stores.db.as_deref(),
+        args.stores.sandbox_db.as_deref(),
         Open::Existing,
     )?;
     let gateway = FakeGateway::with_books(books)

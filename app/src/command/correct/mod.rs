@@ -92,6 +92,19 @@ pub(crate) enum CorrectCommand {
     Verify(verify::Args),
 }
 
+/// The ledger and the sandbox's books a correction works on: the same
+/// flags for plan, apply and verify.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Stores {
+    /// The ledger: a SQLite file, or a postgres:// URL [default: `LEDGERLY_DB`, else ledgerly.db]
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) db: Option<PathBuf>,
+
+    /// The sandbox processor's books: a SQLite file, or a postgres:// URL [default: ledgerly-sandbox.db beside the ledger file, or the ledger's database]
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) sandbox_db: Option<PathBuf>,
+}
+
 /// Runs `ledgerly correct …`.
 pub(crate) fn run(args: &Args, console: crate::console::Console) -> Result<Status, AppError> {
     match &args.command {

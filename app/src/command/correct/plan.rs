@@ -31,13 +31,8 @@ const TOP: usize = 10;
 /// `ledgerly correct plan`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The ledger: a SQLite file, or a postgres:// URL [default: `LEDGERLY_DB`, else ledgerly.db]; read only
-    #[arg(long, value_name = "PATH|URL")]
-    pub(crate) db: Option<PathBuf>,
-
-    /// The sandbox processor's books (not read by a plan; accepted so that plan and apply take the same flags)
-    #[arg(long, value_name = "PATH|URL")]
-    pub(crate) sandbox_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) stores: super::Stores,
 
     /// The wrong rate table's fingerprint, as `ledgerly rates` printed it for the release that issued the invoices
     #[arg(long, value_name = "FINGERPRINT")]
@@ -109,15 +104,28 @@ impl Summary {
         }
     }
 
-    /// Largest credit (in absolute value) first, ties by id.
-    fn cut(&mut self) {
-        self.largest.sort_by(|a, b| {
-            b.0.unsigned_abs()
-                .cmp(&a.0.unsigned_abs())
-                .then(a.1.cmp(&b.1))
-        });
-        self.largest.truncate(TOP);
+    /// The largest credits, largest (in absolute value) first, ties by id.
+    fn largest(&self) -> Vec<(i64, String, &'static str)> {
+        let mut largest = self.largest.clone();
+        sort_largest(&mut largest);
+        largest
     }
+
+    /// Keeps the [`TOP`] largest credits.
+    fn cut(&mut self) {
+        sort_largest(&mut self.largest);
+    }
+}
+
+/// Sorts credits largest (in absolute value) first, ties by id, and keeps
+/// the [`TOP`] first.
+fn sort_largest(credits: &mut Vec<(i64, String, &'static str)>) {
+    credits.sort_by(|a, b| {
+        b.0.unsigned_abs()
+            .cmp(&a.0.unsigned_abs())
+            .then(a.1.cmp(&b.1))
+    });
+    credits.truncate(TOP);
 }
 
 /// Runs `ledgerly correct plan`.
@@ -154,7 +162,10 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
             table.fingerprint()
         )
     });
-    let ledger = store::open_ledger(&store::ledger_location(args.db.as_deref()), Open::ReadOnly)?;
+    let ledger = store::open_ledger(
+        &store::ledger_location(args.stores.db.as_deref()),
+        Open::ReadOnly,
+    )?;
     let template = Template {
         correction: correction.as_str(),
         reason: &reason,
@@ -301,13 +312,7 @@ fn text(summary: &Summary, template: &Template<'_>, digest: &str) -> String {
     for (name, cents) in pricing::Breakdown::NAMES.iter().zip(summary.credited) {
         let _ = writeln!(text, "  {name:<17} {:>14}", money(cents));
     }
-    let mut largest = summary.largest.clone();
-    largest.sort_by(|a, b| {
-        b.0.unsigned_abs()
-            .cmp(&a.0.unsigned_abs())
-            .then(a.1.cmp(&b.1))
-    });
-    largest.truncate(TOP);
+    let largest = summary.largest();
     if !largest.is_empty() {
         let _ = writeln!(text, "largest credits:");
         for (cents, id, action) in &largest {
@@ -340,13 +345,7 @@ fn markdown_report(summary: &Summary, template: &Template<'_>, digest: &str) -> 
     for (name, cents) in pricing::Breakdown::NAMES.iter().zip(summary.credited) {
         let _ = writeln!(text, "| {name} | {} |", money(cents));
     }
-    let mut largest = summary.largest.clone();
-    largest.sort_by(|a, b| {
-        b.0.unsigned_abs()
-            .cmp(&a.0.unsigned_abs())
-            .then(a.1.cmp(&b.1))
-    });
-    largest.truncate(TOP);
+    let largest = summary.largest();
     if !largest.is_empty() {
         text.push_str("\n| largest credits | credit | action |\n|---|---:|---|\n");
         for (cents, id, action) in &largest {

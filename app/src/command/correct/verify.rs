@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use billing::{BillingService, CorrectionId, Corrections, Corrector, RetryPolicy, ThreadSleeper};
@@ -19,13 +18,8 @@ use crate::workers::worker_id;
 /// `ledgerly correct verify`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The ledger: a SQLite file, or a postgres:// URL [default: `LEDGERLY_DB`, else ledgerly.db]
-    #[arg(long, value_name = "PATH|URL")]
-    pub(crate) db: Option<PathBuf>,
-
-    /// The sandbox processor's books, asked about every refund [default: ledgerly-sandbox.db beside the ledger file, or the ledger's database]
-    #[arg(long, value_name = "PATH|URL")]
-    pub(crate) sandbox_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) stores: super::Stores,
 
     /// The correction to verify
     #[arg(long, value_name = "ID")]
@@ -38,9 +32,12 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
         .map_err(|error| AppError::usage(Cmd::CorrectVerify, format!("--correction: {error}")))?;
     // The ledger is only read. The processor is asked about each refund,
     // and a lookup is a request to it: the sandbox's books count it.
-    let ledger = store::open_ledger(&store::ledger_location(args.db.as_deref()), Open::ReadOnly)?;
+    let ledger = store::open_ledger(
+        &store::ledger_location(args.stores.db.as_deref()),
+        Open::ReadOnly,
+    )?;
     let books = store::open_books(
-        &store::books_location(args.db.as_deref(), args.sandbox_db.as_deref()),
+        &store::books_location(args.stores.db.as_deref(), args.stores.sandbox_db.as_deref()),
         Open::Existing,
     )?;
     let Some(correction) = ledger.correction(&id)? else {
