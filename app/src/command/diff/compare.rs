@@ -61,6 +61,9 @@ pub(super) struct Report {
     pub(super) only_old_labels: Vec<String>,
     pub(super) only_new_labels: Vec<String>,
     pub(super) top: usize,
+    /// Whether the comparison went on in temporary files (too many records
+    /// were out of step to wait in memory).
+    pub(super) spilled: bool,
     /// Records in one file only, first by position, before their labels
     /// are taken: the comparison meets them in key order when it spilled.
     pub(super) only_old: Vec<(u64, String)>,
@@ -69,7 +72,7 @@ pub(super) struct Report {
 
 /// Keeps the `top` items of smallest position pushed into `list`, in
 /// bounded memory: the list is cut back to `top` whenever it doubles.
-fn keep_first<T>(list: &mut Vec<T>, top: usize, item: T, position: impl Fn(&T) -> u64) {
+pub(super) fn keep_first<T>(list: &mut Vec<T>, top: usize, item: T, position: impl Fn(&T) -> u64) {
     if top == 0 {
         return;
     }
@@ -313,6 +316,7 @@ fn spill_and_join(
     [waiting_old, waiting_new]: [Pending; 2],
     limits: Limits,
 ) -> Result<Report, AppError> {
+    report.spilled = true;
     let side = || Side::new(limits.run, limits.fan_in);
     let (mut spilled_old, mut spilled_new) = (side(), side());
     for record in waiting_old.into_records() {

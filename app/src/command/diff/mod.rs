@@ -108,6 +108,12 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let old = Records::open(&args.old)?;
     let new = Records::open(&args.new)?;
     let report = compare(old, new, args.top.min(MAX_TOP))?;
+    if report.spilled {
+        console.notice(
+            &mut io::stderr(),
+            "note: more records were out of step than wait in memory: compared in temporary files",
+        );
+    }
     if report.compared + report.only_in_old + report.only_in_new == 0 {
         console.warning(format_args!(
             "no record was read from {} or {}",

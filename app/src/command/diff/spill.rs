@@ -108,6 +108,12 @@ impl Side {
         Ok(())
     }
 
+    /// How many runs are written (a test's view of when it flushes).
+    #[cfg(test)]
+    pub(super) fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
     /// Every record of the side, sorted by [`order`].
     pub(super) fn into_sorted(mut self) -> io::Result<Merged> {
         self.flush()?;
@@ -269,4 +275,62 @@ fn corrupt() -> io::Error {
         io::ErrorKind::InvalidData,
         "a temporary file of diff was changed while it ran",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(position: u64, id: &str) -> Record {
+        Record {
+            position,
+            id: Some(id.to_owned()),
+            outcome: Outcome::Priced([0; 6]),
+        }
+    }
+
+    #[test]
+    fn a_side_writes_a_run_when_its_buffer_is_full_and_merges_them_at_its_fan_in() {
+        let mut side = Side::new(2, 3);
+        side.push(record(1, "C")).unwrap();
+        assert_eq!(side.runs(), 0, "one record: still in the buffer");
+        side.push(record(2, "B")).unwrap();
+        assert_eq!(side.runs(), 1);
+        for (position, id) in [(3, "A"), (4, "E"), (5, "D"), (6, "F")] {
+            side.push(record(position, id)).unwrap();
+        }
+        // Three runs reached the fan-in and were merged into one.
+        assert_eq!(side.runs(), 1);
+        let mut merged = side.into_sorted().unwrap();
+        let mut ids = Vec::new();
+        while let Some(record) = merged.next_record().unwrap() {
+            ids.push(record.id.unwrap());
+        }
+        assert_eq!(ids, ["A", "B", "C", "D", "E", "F"]);
+    }
+
+    #[test]
+    fn heads_are_equal_exactly_when_they_order_equal() {
+        let head = |position, id, run| Head(record(position, id), run);
+        assert!(head(1, "A", 0) == head(1, "A", 0));
+        assert!(head(1, "A", 0) != head(1, "A", 1));
+        assert!(head(1, "A", 0) != head(2, "A", 0));
+        assert!(head(1, "A", 0) < head(1, "B", 0));
+    }
+
+    /// A reader that fails as a disk does.
+    struct Failing;
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk failed"))
+        }
+    }
+
+    #[test]
+    fn a_run_that_cannot_be_read_is_an_error_never_its_end() {
+        let error = read_record(&mut Failing).unwrap_err();
+        assert_eq!(error.to_string(), "disk failed");
+        assert_eq!(read_record(&mut io::empty()).unwrap(), None);
+    }
 }

@@ -636,3 +636,69 @@ fn a_run_file_reads_back_what_was_written_and_a_changed_one_is_an_error_not_a_pa
     assert_eq!(merged.next_record().unwrap().as_ref(), Some(&records[1]));
     assert_eq!(merged.next_record().unwrap(), None);
 }
+
+#[test]
+fn records_waiting_for_their_partner_are_counted_as_they_come_and_go() {
+    let record = |position: u64, id: &str| Record {
+        position,
+        id: Some(id.to_owned()),
+        outcome: Outcome::Priced([0; 6]),
+    };
+    let mut waiting = Pending::default();
+    assert_eq!(waiting.len(), 0);
+    waiting.put(record(1, "A"));
+    waiting.put(record(2, "A"));
+    waiting.put(record(3, "B"));
+    assert_eq!(waiting.len(), 3);
+    // First come, first served within a key.
+    assert_eq!(
+        waiting.take(&Key::Id("A".to_owned())).map(|r| r.position),
+        Some(1)
+    );
+    assert_eq!(waiting.take(&Key::Id("C".to_owned())), None);
+    assert_eq!(waiting.len(), 2);
+    assert_eq!(
+        waiting.take(&Key::Id("A".to_owned())).map(|r| r.position),
+        Some(2)
+    );
+    assert_eq!(waiting.take(&Key::Id("A".to_owned())), None);
+    assert_eq!(waiting.len(), 1);
+    let left: Vec<u64> = waiting.into_records().map(|r| r.position).collect();
+    assert_eq!(left, [3]);
+}
+
+#[test]
+fn a_first_n_list_is_cut_back_only_when_it_doubles() {
+    // A cut sorts the list: it is done once per `top` items, not per item.
+    let mut list = Vec::new();
+    for position in [9, 8, 7] {
+        keep_first(&mut list, 2, position, |p| *p);
+    }
+    assert_eq!(list, [9, 8, 7], "three of at most four: not cut yet");
+    keep_first(&mut list, 2, 6, |p| *p);
+    assert_eq!(list, [6, 7], "four: cut back to the first two by position");
+    let mut none = Vec::new();
+    keep_first(&mut none, 0, 1, |p| *p);
+    assert!(none.is_empty());
+}
+
+#[test]
+fn a_comparison_spills_once_more_records_wait_than_its_limit() {
+    // Three records of OLD wait (NEW has none of them yet).
+    let old = book(&[("A", "1.00"), ("B", "1.00"), ("C", "1.00")]);
+    let new = book(&[("X", "1.00"), ("Y", "1.00"), ("Z", "1.00"), ("A", "1.00")]);
+    let spilled = |waiting| {
+        let limits = Limits {
+            waiting,
+            run: 2,
+            fan_in: 2,
+        };
+        compare_within(records("o", &old), records("n", &new), 10, limits)
+            .unwrap()
+            .spilled
+    };
+    // At most six wait at once (A, B, C and X, Y, Z), until A pairs.
+    assert!(spilled(5), "six waiting, more than five");
+    assert!(!spilled(6), "six waiting at the most: not more than six");
+    assert!(!diff(&old, &old, 10).spilled, "files in step never spill");
+}
