@@ -172,25 +172,32 @@ fn an_unpaid_invoice_has_its_amount_due_lowered_and_the_next_charge_collects_141
     assert_eq!(corrector(&service, "w1").verify().unwrap().findings, []);
 }
 
-#[test]
-fn a_refund_whose_outcome_is_lost_is_settled_by_lookup_never_sent_under_a_new_key() {
-    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+/// INV-1 charged by the typo release; the correction's refund made, its
+/// reply lost, and the processor down for every retry: what the apply
+/// reported (an unknown refund).
+fn lost_refund(gateway: &FakeGateway, ledger: &InMemoryLedger) -> billing::Applied {
     typo_release(
-        &gateway,
-        &ledger,
+        gateway,
+        ledger,
         &[worked_example("INV-1", "tok_success")],
         &["INV-1"],
     );
-    let service = service(&gateway, &ledger);
-    // The refund is made, its reply lost, and the processor is then down
-    // for every retry.
     gateway.push_faults([Fault::ReplyLost, Fault::Unavailable, Fault::Unavailable]);
-
-    let applied = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
+    let applied = corrector(&service(gateway, ledger), "w1")
+        .apply(&entry("INV-1"))
+        .unwrap();
     assert!(
         matches!(applied.settlement, Settlement::RefundUnknown(_)),
         "{applied:?}"
     );
+    applied
+}
+
+#[test]
+fn a_refund_whose_outcome_is_lost_is_settled_by_lookup_never_sent_under_a_new_key() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let applied = lost_refund(&gateway, &ledger);
+    let service = service(&gateway, &ledger);
     let note = applied.credit_note.unwrap();
     let attempt = &ledger.refund_attempts(note.id()).unwrap()[0];
     assert!(matches!(attempt.outcome(), RefundOutcome::Unknown(_)));
@@ -339,19 +346,8 @@ fn a_refund_reply_lost_past_the_keys_expiry_is_found_by_lookup_and_never_sent_ag
     let clock = ManualClock::at_unix_millis(1_764_583_200_000);
     let gateway = FakeGateway::new().with_clock(clock.clone());
     let ledger = InMemoryLedger::new();
-    typo_release(
-        &gateway,
-        &ledger,
-        &[worked_example("INV-1", "tok_success")],
-        &["INV-1"],
-    );
+    lost_refund(&gateway, &ledger);
     let service = service(&gateway, &ledger);
-    gateway.push_faults([Fault::ReplyLost, Fault::Unavailable, Fault::Unavailable]);
-    let lost = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
-    assert!(
-        matches!(lost.settlement, Settlement::RefundUnknown(_)),
-        "{lost:?}"
-    );
 
     // A day later the processor has forgotten the key; the refund stands.
     clock.advance(Duration::from_secs(25 * 60 * 60));

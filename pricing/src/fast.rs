@@ -160,6 +160,19 @@ mod tests {
         )
     }
 
+    /// The line items of `(units, scale, quantity)` that pricing accepts.
+    fn valid_items(lines: &[(i64, u32, u64)]) -> Vec<LineItem> {
+        lines
+            .iter()
+            .filter_map(|&(units, scale, quantity)| {
+                Some(LineItem::new(
+                    Price::new(Decimal::new(units, scale)).ok()?,
+                    Quantity::new(quantity).ok()?,
+                ))
+            })
+            .collect()
+    }
+
     fn all_tiers() -> Vec<Tier> {
         vec![
             Tier::None,
@@ -247,15 +260,7 @@ mod tests {
             member: bool,
             days in 0_u32..=60,
         ) {
-            let items: Vec<LineItem> = lines
-                .iter()
-                .filter_map(|&(units, scale, quantity)| {
-                    Some(LineItem::new(
-                        Price::new(Decimal::new(units, scale)).ok()?,
-                        Quantity::new(quantity).ok()?,
-                    ))
-                })
-                .collect();
+            let items = valid_items(&lines);
             let terms = Terms::new(tier, member, DaysOverdue::from(days));
             let exact = exact_rounded_steps(&RATES, &items, &terms);
             // In range the fast path prices every invoice, and alike; out of
@@ -325,15 +330,7 @@ mod tests {
                     _ => table.late_fee = value,
                 }
             }
-            let items: Vec<LineItem> = lines
-                .iter()
-                .filter_map(|&(units, scale, quantity)| {
-                    Some(LineItem::new(
-                        Price::new(Decimal::new(units, scale)).ok()?,
-                        Quantity::new(quantity).ok()?,
-                    ))
-                })
-                .collect();
+            let items = valid_items(&lines);
             let terms = Terms::new(tier, member, DaysOverdue::from(days));
             let fast = rounded_steps(&table, &items, &terms);
             let exact = exact_rounded_steps(&table, &items, &terms);

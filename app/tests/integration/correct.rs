@@ -280,7 +280,6 @@ fn a_plan_names_its_tables_correctly_or_is_refused() {
 fn typo_release_at(place: &Place, count: usize) {
     let db = place.db();
     let location = ledger_store::Location::parse(db.to_str().unwrap());
-    let ledger = AnyLedger::open(&location).unwrap();
     let books_location = match &location {
         ledger_store::Location::File(path) => {
             ledger_store::Location::File(path.with_file_name("ledgerly-sandbox.db"))
@@ -288,19 +287,10 @@ fn typo_release_at(place: &Place, count: usize) {
         postgres @ ledger_store::Location::Postgres(_) => postgres.clone(),
     };
     let gateway = FakeGateway::with_books(AnyBooks::open(&books_location).unwrap());
+    let ids = typo_issued_at(place, count);
+    let ledger = AnyLedger::open(&location).unwrap();
     let policy = RetryPolicy::new(2, Duration::from_millis(1), Duration::from_millis(1)).unwrap();
-    let release = BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, policy)
-        .with_rates(typo());
-    let invoices: Vec<Invoice> = (1..=count)
-        .map(|n| lesson(&format!("TYPO-{n:04}"), Tier::Gold, "tok_success"))
-        .collect();
-    for issued in release.issue_all(&invoices).unwrap() {
-        issued.unwrap();
-    }
-    let ids: Vec<InvoiceId> = invoices
-        .iter()
-        .map(|invoice| invoice.id().clone())
-        .collect();
+    let release = BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, policy);
     for result in release.collect_all(&ids) {
         result.unwrap();
     }
@@ -456,9 +446,9 @@ fn typo_input(dir: &Path, count: usize) -> PathBuf {
     path
 }
 
-/// `count` invoices of the lesson that the typo release issued at
-/// `place` and did not charge.
-fn typo_issued_at(place: &Place, count: usize) {
+/// `count` invoices of the lesson (`TYPO-0001` …) that the typo release
+/// issued at `place` and did not charge; their ids.
+fn typo_issued_at(place: &Place, count: usize) -> Vec<InvoiceId> {
     let db = place.db();
     let location = ledger_store::Location::parse(db.to_str().unwrap());
     let ledger = AnyLedger::open(&location).unwrap();
@@ -472,6 +462,10 @@ fn typo_issued_at(place: &Place, count: usize) {
     for issued in release.issue_all(&invoices).unwrap() {
         issued.unwrap();
     }
+    invoices
+        .iter()
+        .map(|invoice| invoice.id().clone())
+        .collect()
 }
 
 /// What `ledgerly <command>` lists at `place`, as records.

@@ -56,6 +56,20 @@ fn refund_of(note: &CreditNote, outcome: RefundOutcome) -> RefundAttempt {
     .unwrap()
 }
 
+/// INV-1 and INV-2 issued, correction `fix-1` recorded: a new handle.
+fn two_invoices_and_fix_1<L: Ledger + Corrections>(open: &dyn Fn() -> L) -> L {
+    issue_all(
+        open,
+        &[
+            worked_example("INV-1", "tok_success"),
+            worked_example("INV-2", "tok_success"),
+        ],
+    );
+    let ledger = open();
+    ledger.record_correction(&correction("fix-1")).unwrap();
+    ledger
+}
+
 /// A correction is stored once (a second with its id gets the first back);
 /// an invoice gets one credit note per correction, whoever writes it, and
 /// a post-payment one's refund attempt is committed pending with it; both
@@ -185,15 +199,7 @@ pub fn the_next_charge_collects_the_amount_due_after_pre_payment_credit_notes<
 >(
     open: &dyn Fn() -> L,
 ) {
-    issue_all(
-        open,
-        &[
-            worked_example("INV-1", "tok_success"),
-            worked_example("INV-2", "tok_success"),
-        ],
-    );
-    let ledger = open();
-    ledger.record_correction(&correction("fix-1")).unwrap();
+    let ledger = two_invoices_and_fix_1(open);
     ledger
         .issue_credit_note(
             &five_dollars("INV-1", 1, "fix-1", CreditNoteKind::PrePayment),
@@ -235,15 +241,7 @@ pub fn the_next_charge_collects_the_amount_due_after_pre_payment_credit_notes<
 pub fn credit_notes_page_in_order_and_filter_by_correction<L: Ledger + Corrections>(
     open: &dyn Fn() -> L,
 ) {
-    issue_all(
-        open,
-        &[
-            worked_example("INV-1", "tok_success"),
-            worked_example("INV-2", "tok_success"),
-        ],
-    );
-    let ledger = open();
-    ledger.record_correction(&correction("fix-1")).unwrap();
+    let ledger = two_invoices_and_fix_1(open);
     ledger.record_correction(&correction("fix-2")).unwrap();
     for (invoice, number, name) in [
         ("INV-2", 1, "fix-1"),
