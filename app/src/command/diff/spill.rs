@@ -296,7 +296,11 @@ mod tests {
         assert_eq!(side.runs(), 0, "one record: still in the buffer");
         side.push(record(2, "B")).unwrap();
         assert_eq!(side.runs(), 1);
-        for (position, id) in [(3, "A"), (4, "E"), (5, "D"), (6, "F")] {
+        for (position, id) in [(3, "A"), (4, "E")] {
+            side.push(record(position, id)).unwrap();
+        }
+        assert_eq!(side.runs(), 2, "two runs, below the fan-in of three");
+        for (position, id) in [(5, "D"), (6, "F")] {
             side.push(record(position, id)).unwrap();
         }
         // Three runs reached the fan-in and were merged into one.
