@@ -428,6 +428,13 @@ impl<B: SandboxBooks> FakeGateway<B> {
                 return Ok(());
             };
             page.into_iter().for_each(&mut visit);
+            // Books that hand back a page ending where it began (`after`
+            // itself) would be read forever: they are read no further.
+            if last <= after {
+                return Err(BooksError::new(format!(
+                    "the books' page after refund {after} ends at refund {last}"
+                )));
+            }
             after = last;
         }
     }

@@ -280,3 +280,33 @@ pub enum RefundRefusal {
     #[error("charge {0} is disputed and cannot be refunded")]
     Disputed(ChargeId),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refund_status_is_written_and_read_back_by_its_name_only() {
+        let names: Vec<&str> = RefundStatus::ALL
+            .iter()
+            .map(|status| status.as_str())
+            .collect();
+        assert_eq!(names, ["pending", "succeeded", "failed"]);
+        for status in RefundStatus::ALL {
+            assert_eq!(status.to_string().parse::<RefundStatus>(), Ok(status));
+        }
+        assert_eq!(
+            "Pending".parse::<RefundStatus>(),
+            Err(UnknownRefundStatus("Pending".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_refund_id_is_its_text() {
+        let id = RefundId::new("re_1").unwrap();
+        assert_eq!((id.to_string(), id.as_str()), ("re_1".to_owned(), "re_1"));
+        assert!(RefundId::new("").is_err());
+        assert!(RefundId::new("r".repeat(256)).is_err());
+        assert_eq!(RefundId::fake(7).as_str(), "re_fake_000007");
+    }
+}

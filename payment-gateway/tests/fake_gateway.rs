@@ -523,10 +523,12 @@ fn latency_makes_each_request_take_real_time() {
     assert!(start.elapsed() >= Duration::from_millis(40));
 }
 
-/// Books whose transactions fail at commit, after the work ran.
+/// Books whose transactions fail at commit, after the work ran (and,
+/// when `stuck`, whose pages of refunds never move past the first).
 #[derive(Default)]
 struct FailingBooks {
     inner: InMemoryBooks,
+    stuck: bool,
 }
 
 impl SandboxBooks for FailingBooks {
@@ -557,7 +559,8 @@ impl SandboxBooks for FailingBooks {
         self.inner.captures_after(after, limit)
     }
     fn refunds_after(&self, after: u64, limit: usize) -> Result<Vec<RefundRecord>, BooksError> {
-        self.inner.refunds_after(after, limit)
+        self.inner
+            .refunds_after(if self.stuck { 0 } else { after }, limit)
     }
 }
 
@@ -657,4 +660,111 @@ fn books_answer_the_same_through_references_and_arcs() {
 
     check_one_capture_one_decline(&*books);
     check_one_capture_one_decline(Arc::clone(&books));
+}
+
+/// A refund of `cents` US cents against `charge` under `key`, for credit
+/// note `INV-1-CN01`.
+fn refund_of(key: &str, charge: &Charge, cents: i64) -> payment_gateway::RefundRequest {
+    payment_gateway::RefundRequest::new(
+        IdempotencyKey::new(key).unwrap(),
+        charge.id().clone(),
+        Amount::new(cents, Currency::Usd).unwrap(),
+        "INV-1-CN01",
+    )
+}
+
+#[test]
+fn refunds_and_their_lookups_are_counted_and_keep_their_reference() {
+    let gateway = FakeGateway::new();
+    let charge = gateway
+        .charge(&usd("c1", "tok_refund_pending_0", 500))
+        .unwrap();
+    let refund = gateway.refund(&refund_of("r1", &charge, 200)).unwrap();
+    // Pending for no lookup at all: succeeded at once.
+    assert_eq!(refund.status(), payment_gateway::RefundStatus::Succeeded);
+    assert_eq!(refund.request().reference(), "INV-1-CN01");
+    assert_eq!(refund.id().to_string(), "re_fake_000001");
+    let _ = gateway.refund(&refund_of("r1", &charge, 200));
+    assert_eq!(gateway.refund_request_count(), 2);
+    let lookups = gateway.lookup_count();
+    gateway.lookup_refund(&key("r1")).unwrap();
+    gateway.lookup_refund(&key("r9")).unwrap();
+    assert_eq!(gateway.lookup_count(), lookups + 2);
+    let stored = gateway.refunds();
+    assert_eq!(stored[0].refund().request().reference(), "INV-1-CN01");
+    assert_eq!(stored[0].lookups(), 1);
+}
+
+#[test]
+fn a_transaction_sees_its_own_refunds_beside_the_committed_ones_once_each() {
+    let gateway = FakeGateway::new();
+    let charge = gateway.charge(&usd("c1", "tok_success", 500)).unwrap();
+    let first = gateway.refund(&refund_of("r1", &charge, 100)).unwrap();
+    let books = gateway.books();
+    let method = PaymentMethod::new("tok_success").unwrap();
+    let mut seen = Vec::new();
+    books
+        .transaction(&mut |tx| {
+            // A new state of refund 1 and a new refund 2, both staged.
+            let stored = tx.refund_for_key(&key("r1"))?.unwrap();
+            tx.put_refund(&RefundRecord::new(
+                1,
+                stored.refund().clone(),
+                method.clone(),
+                std::time::UNIX_EPOCH,
+                7,
+            ))?;
+            let second = payment_gateway::Refund::new(
+                first.id().clone(),
+                refund_of("r2", &charge, 50),
+                payment_gateway::RefundStatus::Succeeded,
+            );
+            tx.put_refund(&RefundRecord::new(
+                2,
+                second,
+                method.clone(),
+                std::time::UNIX_EPOCH,
+                0,
+            ))?;
+            seen.push(tx.refund_count()?);
+            seen.push(u64::try_from(tx.refunds_for_charge(charge.id())?.len()).unwrap());
+            seen.push(u64::from(tx.refund_for_key(&key("r1"))?.unwrap().lookups()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, [2, 2, 7]);
+    let after_first: Vec<u64> = books
+        .refunds_after(1, 10)
+        .unwrap()
+        .iter()
+        .map(RefundRecord::number)
+        .collect();
+    assert_eq!(after_first, [2]);
+    let numbers: Vec<(u64, u32)> = gateway
+        .refunds()
+        .iter()
+        .map(|r| (r.number(), r.lookups()))
+        .collect();
+    assert_eq!(numbers, [(1, 7), (2, 0)]);
+}
+
+#[test]
+fn books_whose_refund_pages_do_not_move_on_are_read_no_further() {
+    let books = FailingBooks {
+        stuck: true,
+        ..FailingBooks::default()
+    };
+    let writer = FakeGateway::with_books(&books.inner);
+    let charge = writer.charge(&usd("c1", "tok_success", 500)).unwrap();
+    writer.refund(&refund_of("r1", &charge, 100)).unwrap();
+    let gateway = FakeGateway::with_books(books);
+    let mut visited = 0;
+    let result = gateway.for_each_refund(|_| visited += 1);
+    assert_eq!(
+        result,
+        Err(BooksError::new(
+            "the books' page after refund 1 ends at refund 1"
+        ))
+    );
+    assert_eq!(visited, 2, "the first page, and the same page once more");
 }
