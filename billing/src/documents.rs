@@ -727,3 +727,112 @@ impl Corrections for InMemoryLedger {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_say_what_they_were_made_with() {
+        let correction = CorrectionRecord::new(
+            CorrectionId::new("fix-1").unwrap(),
+            "gold was 0.12",
+            "fnv1a64:3e8fed09b0157015",
+            Rates::current(),
+            "sha256:ab",
+            "ledgerly 0.1.0",
+            SystemTime::UNIX_EPOCH,
+        );
+        assert_eq!(
+            (
+                correction.reason(),
+                correction.wrong_fingerprint(),
+                correction.plan_digest(),
+                correction.release()
+            ),
+            (
+                "gold was 0.12",
+                "fnv1a64:3e8fed09b0157015",
+                "sha256:ab",
+                "ledgerly 0.1.0"
+            )
+        );
+        let id = CreditNoteId::new(InvoiceId::new("INV-1").unwrap(), 12);
+        assert_eq!((id.to_string(), id.number()), ("INV-1-CN12".to_owned(), 12));
+        let names: Vec<&str> = CreditNoteKind::ALL
+            .iter()
+            .map(|kind| kind.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["pre_payment", "post_payment", "lines_only", "absorbed"]
+        );
+        for kind in CreditNoteKind::ALL {
+            assert_eq!(kind.to_string().parse::<CreditNoteKind>(), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn a_refund_outcome_is_stored_as_its_name_and_detail_and_read_back_exactly() {
+        let refund = RefundId::new("re_1").unwrap();
+        let outcomes = [
+            (RefundOutcome::Pending, "pending", None),
+            (RefundOutcome::Succeeded(refund), "succeeded", Some("re_1")),
+            (
+                RefundOutcome::Failed("refused".to_owned()),
+                "failed",
+                Some("refused"),
+            ),
+            (
+                RefundOutcome::Unknown("lost".to_owned()),
+                "unknown",
+                Some("lost"),
+            ),
+        ];
+        for (outcome, name, detail) in outcomes {
+            assert_eq!((outcome.name(), outcome.detail()), (name, detail));
+            assert_eq!(
+                RefundOutcome::restore(name, detail.map(str::to_owned)),
+                Ok(outcome.clone())
+            );
+        }
+        for (name, detail) in [
+            ("pending", Some("x")),
+            ("succeeded", None),
+            ("failed", None),
+            ("lost", Some("x")),
+        ] {
+            assert!(
+                RefundOutcome::restore(name, detail.map(str::to_owned)).is_err(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn refund_outcomes_move_forward_only() {
+        let pending = RefundOutcome::Pending;
+        let unknown = RefundOutcome::Unknown("lost".to_owned());
+        let done = RefundOutcome::Succeeded(RefundId::new("re_1").unwrap());
+        let failed = RefundOutcome::Failed("card closed".to_owned());
+        for next in [&pending, &unknown, &done, &failed] {
+            assert!(refund_update_allowed(&pending, next));
+            assert!(refund_update_allowed(&unknown, next));
+            assert!(!refund_update_allowed(&failed, next));
+        }
+        assert!(refund_update_allowed(&done, &failed));
+        assert!(!refund_update_allowed(&done, &unknown));
+        let attempt = RefundAttempt::new(
+            CreditNoteId::new(InvoiceId::new("INV-1").unwrap(), 1),
+            3,
+            ChargeId::new("ch_1").unwrap(),
+            Amount::new(500, Currency::Usd).unwrap(),
+            pending,
+            SystemTime::UNIX_EPOCH,
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(attempt.number(), 3);
+        assert_eq!(attempt.key().as_str(), "refund:INV-1-CN01:attempt:3");
+    }
+}

@@ -357,3 +357,228 @@ fn a_refund_reply_lost_past_the_keys_expiry_is_found_by_lookup_and_never_sent_ag
     assert_eq!(gateway.refunds().len(), 1);
     assert_eq!(corrector(&service, "w1").verify().unwrap().findings, []);
 }
+
+#[test]
+fn what_an_entry_came_to_is_named_and_settled_or_not_with_its_reason() {
+    let cases = [
+        (Settlement::Refunded, "refunded", true, None),
+        (Settlement::DueLowered, "due_lowered", true, None),
+        (Settlement::LinesOnly, "lines_only", true, None),
+        (Settlement::Absorbed, "absorbed", true, None),
+        (
+            Settlement::RefundUnknown("lost".to_owned()),
+            "refund_unknown",
+            false,
+            Some("lost"),
+        ),
+        (
+            Settlement::RefundFailed("refused".to_owned()),
+            "refund_failed",
+            false,
+            Some("refused"),
+        ),
+        (
+            Settlement::Drifted("changed".to_owned()),
+            "drifted",
+            false,
+            Some("changed"),
+        ),
+        (
+            Settlement::HeldBy(WorkerId::new("w9").unwrap()),
+            "held",
+            false,
+            Some("held by worker w9"),
+        ),
+    ];
+    for (settlement, name, settled, reason) in cases {
+        assert_eq!(settlement.name(), name);
+        assert_eq!(settlement.is_settled(), settled, "{name}");
+        assert_eq!(settlement.reason().as_deref(), reason, "{name}");
+    }
+    let blocked = Settlement::Blocked(billing::Blocked::PaymentInDoubt);
+    assert!(blocked.reason().unwrap().contains("reconcile"));
+}
+
+#[test]
+fn a_refund_sent_again_after_a_transient_failure_counts_every_request() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &["INV-1"],
+    );
+    let service = service(&gateway, &ledger);
+    gateway.push_faults([Fault::Unavailable]);
+    let applied = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
+    assert_eq!(applied.settlement, Settlement::Refunded);
+    assert_eq!(
+        applied.requests, 3,
+        "a lookup, a refused request, the refund"
+    );
+    assert_eq!(gateway.refunds().len(), 1);
+}
+
+#[test]
+fn reconcile_leaves_a_refund_the_processor_never_saw_or_still_pends_unknown() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[
+            worked_example("LOST", "tok_success"),
+            worked_example("SLOW", "tok_refund_pending_5"),
+        ],
+        &["LOST", "SLOW"],
+    );
+    let service = service(&gateway, &ledger);
+    gateway.push_faults([Fault::RequestLost, Fault::Unavailable, Fault::Unavailable]);
+    let corrector = corrector(&service, "w1");
+    for id in ["LOST", "SLOW"] {
+        let applied = corrector.apply(&entry(id)).unwrap();
+        assert!(
+            matches!(applied.settlement, Settlement::RefundUnknown(_)),
+            "{applied:?}"
+        );
+    }
+    let reconciled = Corrector::reconcile_refunds(&service).unwrap();
+    assert_eq!((reconciled.settled, reconciled.still_unknown), (0, 2));
+    assert_eq!(gateway.refunds().len(), 1, "reconcile sends nothing");
+}
+
+/// A second correction of INV-1, to gold at 100 %: its entry as a plan
+/// derives it from the ledger, applied.
+fn gold_for_free(service: &Service<'_>, ledger: &InMemoryLedger) -> billing::Applied {
+    let mut free = RATES;
+    free.gold_discount = "1".parse().unwrap();
+    let second = CorrectionRecord::new(
+        CorrectionId::new("gold-free").unwrap(),
+        "gold is free",
+        typo().fingerprint(),
+        Rates::new(free, None),
+        "sha256:plan2",
+        "ledgerly test",
+        std::time::UNIX_EPOCH,
+    );
+    let id = InvoiceId::new("INV-1").unwrap();
+    let record = billing::Ledger::get(ledger, &id).unwrap().unwrap();
+    let earlier: Vec<Lines> = ledger
+        .credit_notes_of(&id)
+        .unwrap()
+        .iter()
+        .map(billing::CreditNote::credited)
+        .collect();
+    let credit = billing::correct(&record, &earlier, &free, billing::Undercharge::Absorb)
+        .unwrap()
+        .unwrap()
+        .credit();
+    let worker = WorkerId::new("w2").unwrap();
+    Corrector::new(service, &second, worker, Duration::from_secs(60))
+        .unwrap()
+        .apply(&PlanEntry {
+            invoice: id,
+            credit,
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_later_correction_refunds_up_to_the_capture_and_not_past_it() {
+    // Paid 146.69; 5.00 refunded, then 141.69: the whole capture, allowed.
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &["INV-1"],
+    );
+    let paid = service(&gateway, &ledger);
+    corrector(&paid, "w1").apply(&entry("INV-1")).unwrap();
+    let second = gold_for_free(&paid, &ledger);
+    assert_eq!(second.settlement, Settlement::Refunded);
+    let charge = gateway.captures()[0].charge().id().clone();
+    assert_eq!(gateway.refunded_total_for(&charge), 14669);
+
+    // Not paid when the typo was corrected: 141.69 charged, and the second
+    // correction refunds all of it; the pre-payment credit note (5.00) was
+    // never charged, so it takes nothing from the capture's room.
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &[],
+    );
+    let unpaid = service(&gateway, &ledger);
+    corrector(&unpaid, "w1").apply(&entry("INV-1")).unwrap();
+    unpaid.collect(&InvoiceId::new("INV-1").unwrap()).unwrap();
+    let second = gold_for_free(&unpaid, &ledger);
+    assert_eq!(second.settlement, Settlement::Refunded, "{second:?}");
+    let charge = gateway.captures()[0].charge().id().clone();
+    assert_eq!(gateway.refunded_total_for(&charge), 14169);
+}
+
+#[test]
+fn an_unpaid_invoice_credited_in_full_is_paid_with_nothing_due_and_nothing_sent() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &[],
+    );
+    let service = service(&gateway, &ledger);
+    let credited = gold_for_free(&service, &ledger);
+    assert_eq!(credited.settlement, Settlement::DueLowered);
+    assert_eq!(credited.credit_note.unwrap().credited().total(), 14669);
+    let requests = gateway.request_count();
+    assert_eq!(
+        service.collect(&InvoiceId::new("INV-1").unwrap()),
+        Ok(Payment::NothingDue)
+    );
+    assert_eq!(gateway.request_count(), requests, "nothing was charged");
+    assert!(gateway.captures().is_empty());
+}
+
+#[test]
+fn verify_reports_a_credit_note_that_does_not_add_up_to_the_right_rates_or_exceeds_the_capture() {
+    use billing::{Corrections, CreditNote, CreditNoteId, CreditNoteKind};
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &["INV-1"],
+    );
+    let service = service(&gateway, &ledger);
+    let corrector = corrector(&service, "w1");
+    // Written by hand, as a broken writer would: 200.00 credited after a
+    // capture of 146.69, with no refund attempt.
+    let note = CreditNote::new(
+        CreditNoteId::new(InvoiceId::new("INV-1").unwrap(), 1),
+        CorrectionId::new("2026-12-gold").unwrap(),
+        CreditNoteKind::PostPayment,
+        Currency::Usd,
+        Lines::new([20000, 0, 0, 0, 0, 20000]).unwrap(),
+        Lines::new([15000, -2250, -255, 1000, 674, 14169]).unwrap(),
+        std::time::UNIX_EPOCH,
+    )
+    .unwrap();
+    ledger.issue_credit_note(&note, None).unwrap();
+
+    let problems: Vec<String> = corrector
+        .verify()
+        .unwrap()
+        .findings
+        .into_iter()
+        .map(|finding| format!("{}: {}", finding.subject, finding.problem))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "INV-1-CN01: the invoice minus its credit notes is [-5000, -1800, -264, 1035, 698, -5331], the right rates give [15000, -2250, -255, 1000, 674, 14169]",
+            "INV-1-CN01: post-payment credit notes of 200.00 exceed the capture of 146.69",
+            "INV-1-CN01: refunded 0.00 of its 200.00: refund attempts none",
+        ]
+    );
+}
