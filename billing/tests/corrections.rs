@@ -473,13 +473,16 @@ fn gold_for_free(service: &Service<'_>, ledger: &InMemoryLedger) -> billing::App
         .unwrap()
         .credit();
     let worker = WorkerId::new("w2").unwrap();
-    Corrector::new(service, &second, worker, Duration::from_secs(60))
-        .unwrap()
+    let corrector = Corrector::new(service, &second, worker, Duration::from_secs(60)).unwrap();
+    let applied = corrector
         .apply(&PlanEntry {
             invoice: id,
             credit,
         })
-        .unwrap()
+        .unwrap();
+    // Refunds up to the capture, not past it: verify finds nothing wrong.
+    assert_eq!(corrector.verify().unwrap().findings, []);
+    applied
 }
 
 #[test]
@@ -581,4 +584,28 @@ fn verify_reports_a_credit_note_that_does_not_add_up_to_the_right_rates_or_excee
             "INV-1-CN01: refunded 0.00 of its 200.00: refund attempts none",
         ]
     );
+}
+
+#[test]
+fn a_plan_of_more_than_a_page_is_verified_and_reconciled_to_its_last_entry() {
+    const INVOICES: usize = 257;
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let ids: Vec<String> = (1..=INVOICES).map(|n| format!("INV-{n:03}")).collect();
+    let invoices: Vec<Invoice> = ids
+        .iter()
+        .map(|id| worked_example(id, "tok_success"))
+        .collect();
+    let paid: Vec<&str> = ids.iter().map(String::as_str).collect();
+    typo_release(&gateway, &ledger, &invoices, &paid);
+    let service = service(&gateway, &ledger);
+    let corrector = corrector(&service, "w1");
+    // Every refund request is lost on its way, each of its three tries.
+    gateway.push_faults(vec![Fault::RequestLost; 3 * INVOICES]);
+    for id in &ids {
+        let applied = corrector.apply(&entry(id)).unwrap();
+        assert!(matches!(applied.settlement, Settlement::RefundUnknown(_)));
+    }
+    let reconciled = Corrector::reconcile_refunds(&service).unwrap();
+    assert_eq!((reconciled.settled, reconciled.still_unknown), (0, 257));
+    assert_eq!(corrector.verify().unwrap().credit_notes, 257);
 }
