@@ -705,7 +705,7 @@ fn a_transaction_sees_its_own_refunds_beside_the_committed_ones_once_each() {
     let mut seen = Vec::new();
     books
         .transaction(&mut |tx| {
-            // A new state of refund 1 and a new refund 2, both staged.
+            // A new state of refund 1 and new refunds 2 and 3, all staged.
             let stored = tx.refund_for_key(&key("r1"))?.unwrap();
             tx.put_refund(&RefundRecord::new(
                 1,
@@ -721,7 +721,14 @@ fn a_transaction_sees_its_own_refunds_beside_the_committed_ones_once_each() {
             );
             tx.put_refund(&RefundRecord::new(
                 2,
-                second,
+                second.clone(),
+                method.clone(),
+                std::time::UNIX_EPOCH,
+                0,
+            ))?;
+            tx.put_refund(&RefundRecord::new(
+                3,
+                second.clone(),
                 method.clone(),
                 std::time::UNIX_EPOCH,
                 0,
@@ -732,20 +739,20 @@ fn a_transaction_sees_its_own_refunds_beside_the_committed_ones_once_each() {
             Ok(())
         })
         .unwrap();
-    assert_eq!(seen, [2, 2, 7]);
+    assert_eq!(seen, [3, 3, 7]);
     let after_first: Vec<u64> = books
         .refunds_after(1, 10)
         .unwrap()
         .iter()
         .map(RefundRecord::number)
         .collect();
-    assert_eq!(after_first, [2]);
+    assert_eq!(after_first, [2, 3]);
     let numbers: Vec<(u64, u32)> = gateway
         .refunds()
         .iter()
         .map(|r| (r.number(), r.lookups()))
         .collect();
-    assert_eq!(numbers, [(1, 7), (2, 0)]);
+    assert_eq!(numbers, [(1, 7), (2, 0), (3, 0)]);
 }
 
 #[test]
