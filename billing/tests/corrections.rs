@@ -92,6 +92,18 @@ fn corrector<'s, 'a>(
     .unwrap()
 }
 
+/// The typo release's ledger and processor, INV-1 charged 146.69.
+fn lesson_charged() -> (FakeGateway, InMemoryLedger) {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    typo_release(
+        &gateway,
+        &ledger,
+        &[worked_example("INV-1", "tok_success")],
+        &["INV-1"],
+    );
+    (gateway, ledger)
+}
+
 /// The lesson's credit: 5.00 (tier 4.50, loyalty -0.09, tax 0.35, late fee 0.24).
 fn entry(id: &str) -> PlanEntry {
     PlanEntry {
@@ -102,13 +114,7 @@ fn entry(id: &str) -> PlanEntry {
 
 #[test]
 fn the_lessons_typo_paid_at_146_69_is_refunded_5_00_once_and_verified() {
-    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
-    typo_release(
-        &gateway,
-        &ledger,
-        &[worked_example("INV-1", "tok_success")],
-        &["INV-1"],
-    );
+    let (gateway, ledger) = lesson_charged();
     assert_eq!(gateway.captured_total_for("INV-1", Currency::Usd), 14669);
     let service = service(&gateway, &ledger);
     let corrector = corrector(&service, "w1");
@@ -401,13 +407,7 @@ fn what_an_entry_came_to_is_named_and_settled_or_not_with_its_reason() {
 
 #[test]
 fn a_refund_sent_again_after_a_transient_failure_counts_every_request() {
-    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
-    typo_release(
-        &gateway,
-        &ledger,
-        &[worked_example("INV-1", "tok_success")],
-        &["INV-1"],
-    );
+    let (gateway, ledger) = lesson_charged();
     let service = service(&gateway, &ledger);
     gateway.push_faults([Fault::Unavailable]);
     let applied = corrector(&service, "w1").apply(&entry("INV-1")).unwrap();
@@ -488,13 +488,7 @@ fn gold_for_free(service: &Service<'_>, ledger: &InMemoryLedger) -> billing::App
 #[test]
 fn a_later_correction_refunds_up_to_the_capture_and_not_past_it() {
     // Paid 146.69; 5.00 refunded, then 141.69: the whole capture, allowed.
-    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
-    typo_release(
-        &gateway,
-        &ledger,
-        &[worked_example("INV-1", "tok_success")],
-        &["INV-1"],
-    );
+    let (gateway, ledger) = lesson_charged();
     let paid = service(&gateway, &ledger);
     corrector(&paid, "w1").apply(&entry("INV-1")).unwrap();
     let second = gold_for_free(&paid, &ledger);
@@ -546,13 +540,7 @@ fn an_unpaid_invoice_credited_in_full_is_paid_with_nothing_due_and_nothing_sent(
 #[test]
 fn verify_reports_a_credit_note_that_does_not_add_up_to_the_right_rates_or_exceeds_the_capture() {
     use billing::{Corrections, CreditNote, CreditNoteId, CreditNoteKind};
-    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
-    typo_release(
-        &gateway,
-        &ledger,
-        &[worked_example("INV-1", "tok_success")],
-        &["INV-1"],
-    );
+    let (gateway, ledger) = lesson_charged();
     let service = service(&gateway, &ledger);
     let corrector = corrector(&service, "w1");
     // Written by hand, as a broken writer would: 200.00 credited after a

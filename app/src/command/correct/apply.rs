@@ -15,13 +15,13 @@ use billing::{
 use payment_gateway::{FakeGateway, SystemClock};
 use serde::Serialize;
 
-use super::{PlanRecord, digest_of, latency, lease, shown};
+use super::{PlanRecord, digest_of};
 use crate::console::Console;
-use crate::error::{AppError, Cmd, Status, closed_pipe_or};
+use crate::error::{AppError, Cmd, Status, closed_pipe_or, input_name};
 use crate::output::money::Amounts;
 use crate::signals;
 use crate::store::{self, Open};
-use crate::workers::worker_id;
+use crate::workers::{parse_latency, parse_lease, worker_id};
 
 /// `ledgerly correct apply`.
 #[derive(Debug, clap::Args)]
@@ -46,11 +46,11 @@ pub(crate) struct Args {
     pub(crate) worker: Option<String>,
 
     /// How long a claim lasts before another applier may take it over
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lease)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_lease)]
     pub(crate) claim_timeout: Duration,
 
     /// Real time each sandbox request takes (as for `charge`)
-    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = latency)]
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_latency)]
     pub(crate) sandbox_latency: Duration,
 }
 
@@ -118,7 +118,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
             continue;
         }
         let bad = |message: String| AppError::BadRecord {
-            path: shown(&args.plan),
+            path: input_name(&args.plan),
             line: number,
             message,
         };
@@ -161,7 +161,7 @@ fn approved_digest(args: &Args) -> Result<String, AppError> {
     let digest = digest_of(file).map_err(|source| AppError::input(&args.plan, source))?;
     if digest != args.expect_digest {
         return Err(AppError::BadRecord {
-            path: shown(&args.plan),
+            path: input_name(&args.plan),
             line: 0,
             message: format!(
                 "the plan's digest is {digest}, not the approved {}: nothing was applied",

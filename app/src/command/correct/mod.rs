@@ -13,7 +13,6 @@
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use billing::Rates;
 use pricing::{Decimal, RATES, RATES_VERSION, RateTable};
@@ -22,7 +21,6 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Cmd, Status};
 use crate::output::money::Amounts;
-use crate::workers::{parse_latency, parse_lease};
 
 mod apply;
 mod plan;
@@ -250,19 +248,4 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         let _ = write!(text, "{byte:02x}");
     }
     text
-}
-
-/// `--claim-timeout`'s parser, shared with `charge`.
-pub(crate) fn lease(text: &str) -> Result<Duration, String> {
-    parse_lease(text)
-}
-
-/// `--sandbox-latency`'s parser, shared with `charge`.
-pub(crate) fn latency(text: &str) -> Result<Duration, String> {
-    parse_latency(text)
-}
-
-/// The path messages name for `path`.
-pub(crate) fn shown(path: &Path) -> PathBuf {
-    crate::error::input_name(path)
 }

@@ -73,7 +73,6 @@ struct Summary {
     by_action: Vec<(&'static str, u64, i128)>,
     credited: [i128; 6],
     largest: Vec<(i64, String, &'static str)>,
-    blocked: Vec<String>,
 }
 
 impl Summary {
@@ -98,9 +97,6 @@ impl Summary {
         self.largest.push((credit.total(), id.to_owned(), name));
         if self.largest.len() >= 2 * TOP {
             self.cut();
-        }
-        if matches!(action, Action::Blocked(_)) && self.blocked.len() < TOP {
-            self.blocked.push(id.to_owned());
         }
     }
 
