@@ -19,6 +19,10 @@
 //!   again only under its own key; an unknown outcome stays unknown for
 //!   `reconcile`. A failed refund (refused, or failed after it succeeded) is
 //!   final here: nothing refunds again on its own; `verify` reports it.
+//! - An undercharge is absorbed unless the corrector is told to bill it
+//!   ([`Corrector::with_undercharge`]): then its billed credit note is
+//!   written first and its supplementary invoice (see `supplementary`)
+//!   issued after, by this run or the next.
 
 use std::time::Duration;
 
@@ -28,13 +32,14 @@ use payment_gateway::{
 use pricing::RateTable;
 
 use crate::correction::{Action, Blocked, Lines, Undercharge, correct, reprice};
+use crate::supplementary::{billed_by, supplementary_id, supplementary_invoice};
 use crate::documents::{
     CorrectionRecord, Corrections, CreditNote, CreditNoteId, CreditNoteIssued, CreditNoteKind,
     RefundAttempt, RefundOutcome,
 };
 use crate::{
-    BillingError, BillingService, ClaimOutcome, Claims, InvoiceId, InvoiceRecord, Ledger,
-    LedgerError, Payment, Sleeper, WorkerId,
+    BillingError, BillingService, ClaimOutcome, Claims, InvoiceId, InvoiceRecord, IssueOutcome,
+    Ledger, LedgerError, Payment, Sleeper, WorkerId,
 };
 
 /// One entry of an approved plan: the invoice and the credit the plan
@@ -58,6 +63,13 @@ pub enum Settlement {
     LinesOnly,
     /// An undercharge, recorded and absorbed.
     Absorbed,
+    /// An undercharge, billed: this supplementary invoice asks for the
+    /// difference, and the next charge run collects it.
+    Billed(InvoiceId),
+    /// An undercharge to bill whose supplementary invoice cannot be
+    /// issued (its id is taken by another invoice, or too long): for a
+    /// person.
+    NotBilled(String),
     /// The refund's outcome is not known yet (the processor reports it
     /// pending, or no answer came): `ledgerly reconcile` settles it.
     RefundUnknown(String),
@@ -81,6 +93,8 @@ impl Settlement {
             Settlement::DueLowered => "due_lowered",
             Settlement::LinesOnly => "lines_only",
             Settlement::Absorbed => "absorbed",
+            Settlement::Billed(_) => "billed",
+            Settlement::NotBilled(_) => "not_billed",
             Settlement::RefundUnknown(_) => "refund_unknown",
             Settlement::RefundFailed(_) => "refund_failed",
             Settlement::Drifted(_) => "drifted",
@@ -94,13 +108,15 @@ impl Settlement {
         match self {
             Settlement::RefundUnknown(reason)
             | Settlement::RefundFailed(reason)
-            | Settlement::Drifted(reason) => Some(reason.clone()),
+            | Settlement::Drifted(reason)
+            | Settlement::NotBilled(reason) => Some(reason.clone()),
             Settlement::Blocked(blocked) => Some(blocked.reason().to_owned()),
             Settlement::HeldBy(worker) => Some(format!("held by worker {worker}")),
             Settlement::Refunded
             | Settlement::DueLowered
             | Settlement::LinesOnly
-            | Settlement::Absorbed => None,
+            | Settlement::Absorbed
+            | Settlement::Billed(_) => None,
         }
     }
 
@@ -112,6 +128,7 @@ impl Settlement {
                 | Settlement::DueLowered
                 | Settlement::LinesOnly
                 | Settlement::Absorbed
+                | Settlement::Billed(_)
         )
     }
 }
@@ -170,6 +187,10 @@ pub struct Corrector<'s, G, L, S, C> {
     right: RateTable,
     worker: WorkerId,
     lease: Duration,
+    undercharge: Undercharge,
+    /// Whether a refund is first held to the capture by the ledger (always,
+    /// but in the test of the processor's cap).
+    check_capture: bool,
 }
 
 impl<'s, G, L, S, C> Corrector<'s, G, L, S, C>
@@ -222,7 +243,28 @@ where
             right,
             worker,
             lease,
+            undercharge: Undercharge::Absorb,
+            check_capture: true,
         }
+    }
+
+    /// Test hook (feature `conformance`): refunds are no longer held to
+    /// the capture by the ledger first, so a test can show that the
+    /// processor's cap alone refuses a refund above the capture.
+    #[cfg(feature = "conformance")]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_the_ledgers_capture_check(mut self) -> Self {
+        self.check_capture = false;
+        self
+    }
+
+    /// What this corrector makes of an undercharge: absorbed (the default)
+    /// or billed with a supplementary invoice.
+    #[must_use]
+    pub fn with_undercharge(mut self, undercharge: Undercharge) -> Self {
+        self.undercharge = undercharge;
+        self
     }
 
     /// The correction, as the ledger keeps it.
@@ -261,7 +303,7 @@ where
             return self.settle(entry, mine.clone());
         }
         let earlier: Vec<Lines> = notes.iter().map(CreditNote::credited).collect();
-        let correction = correct(&record, &earlier, &self.right, Undercharge::Absorb)
+        let correction = correct(&record, &earlier, &self.right, self.undercharge)
             .map_err(|error| LedgerError::new(error.to_string()))?;
         let Some(correction) = correction else {
             return drifted("the right rates change nothing in it now".to_owned());
@@ -280,7 +322,8 @@ where
             Action::Refund => CreditNoteKind::PostPayment,
             Action::ReduceDue => CreditNoteKind::PrePayment,
             Action::None => CreditNoteKind::LinesOnly,
-            Action::Absorb | Action::Bill => CreditNoteKind::Absorbed,
+            Action::Absorb => CreditNoteKind::Absorbed,
+            Action::Bill => CreditNoteKind::Billed,
         };
         let number = notes
             .iter()
@@ -330,7 +373,8 @@ where
             .map(|earlier| i128::from(earlier.credited().total()))
             .sum();
         let total = note.credited().total();
-        if earlier + i128::from(total) > i128::from(charge.amount().minor_units()) {
+        if self.check_capture && earlier + i128::from(total) > i128::from(charge.amount().minor_units())
+        {
             return Err(format!(
                 "refunds of {} would exceed the capture of {}",
                 cents_i128(earlier + i128::from(total)),
@@ -357,6 +401,7 @@ where
             CreditNoteKind::PrePayment => Settlement::DueLowered,
             CreditNoteKind::LinesOnly => Settlement::LinesOnly,
             CreditNoteKind::Absorbed => Settlement::Absorbed,
+            CreditNoteKind::Billed => self.bill(&note)?,
             CreditNoteKind::PostPayment => {
                 let attempts = self.service.ledger().refund_attempts(note.id())?;
                 let Some(attempt) = attempts.last() else {
@@ -387,6 +432,42 @@ where
             }
         };
         Ok(applied(entry, Some(note), settlement, None, 0))
+    }
+
+    /// Issues the supplementary invoice of a billed credit note, unless it
+    /// is issued already (by an earlier run or another applier).
+    fn bill(&self, note: &CreditNote) -> Result<Settlement, BillingError> {
+        let ledger = self.service.ledger();
+        let id = match supplementary_id(note.id()) {
+            Ok(id) => id,
+            Err(error) => return Ok(Settlement::NotBilled(error.to_string())),
+        };
+        let existing = if let Some(record) = ledger.get(&id)? {
+            Some(record.invoice().clone())
+        } else {
+            let Some(original) = ledger.get(note.invoice())? else {
+                return Ok(Settlement::NotBilled(format!(
+                    "invoice {} is not in the ledger",
+                    note.invoice()
+                )));
+            };
+            let invoice =
+                match supplementary_invoice(note, original.invoice(), self.service.clock().now()) {
+                    Ok(invoice) => invoice,
+                    Err(error) => return Ok(Settlement::NotBilled(error.to_string())),
+                };
+            match ledger.issue(std::slice::from_ref(&invoice))?.pop() {
+                Some(IssueOutcome::Existing(stored)) => Some(*stored),
+                Some(IssueOutcome::Inserted) | None => None,
+            }
+        };
+        Ok(match existing {
+            Some(stored) if !billed_by(&stored, note) => Settlement::NotBilled(format!(
+                "invoice id {id} is taken by another invoice (of {})",
+                stored.breakdown().total()
+            )),
+            _ => Settlement::Billed(id),
+        })
     }
 
     /// Settles an unsettled refund attempt: looked up first, sent (again)
@@ -510,6 +591,25 @@ where
         }
     }
 
+    /// What is wrong with a billed credit note's supplementary invoice, if
+    /// anything.
+    fn supplementary_finding(&self, note: &CreditNote) -> Result<Option<String>, BillingError> {
+        let id = match supplementary_id(note.id()) {
+            Ok(id) => id,
+            Err(error) => return Ok(Some(error.to_string())),
+        };
+        Ok(match self.service.ledger().get(&id)? {
+            Some(record) if billed_by(record.invoice(), note) => None,
+            Some(record) => Some(format!(
+                "invoice {id} is not its supplementary invoice: it asks {}",
+                record.invoice().breakdown().total()
+            )),
+            None => Some(format!(
+                "its supplementary invoice {id} was not issued: apply again"
+            )),
+        })
+    }
+
     fn verify_note(
         &self,
         note: &CreditNote,
@@ -562,6 +662,11 @@ where
                 cents_i128(captured)
             ));
         }
+        if note.kind() == CreditNoteKind::Billed
+            && let Some(finding) = self.supplementary_finding(note)?
+        {
+            problem(finding);
+        }
         if note.kind() != CreditNoteKind::PostPayment {
             return Ok(());
         }
@@ -576,22 +681,11 @@ where
             .sum();
         report.refunded += refunded;
         if refunded != i128::from(note.credited().total()) {
-            let states: Vec<String> = attempts
-                .iter()
-                .map(|attempt| match attempt.outcome().detail() {
-                    Some(detail) => format!("{} ({detail})", attempt.outcome().name()),
-                    None => attempt.outcome().name().to_owned(),
-                })
-                .collect();
             problem(format!(
                 "refunded {} of its {}: refund attempts {}",
                 cents_i128(refunded),
                 cents(note.credited().total()),
-                if states.is_empty() {
-                    "none".to_owned()
-                } else {
-                    states.join(", ")
-                }
+                states(&attempts)
             ));
         }
         // The processor's word on each refund the ledger counts.
@@ -615,6 +709,22 @@ where
         }
         Ok(())
     }
+}
+
+/// Refund attempts' outcomes, as `verify` lists them: `succeeded (re_1),
+/// failed (…)`, or `none`.
+fn states(attempts: &[RefundAttempt]) -> String {
+    if attempts.is_empty() {
+        return "none".to_owned();
+    }
+    let states: Vec<String> = attempts
+        .iter()
+        .map(|attempt| match attempt.outcome().detail() {
+            Some(detail) => format!("{} ({detail})", attempt.outcome().name()),
+            None => attempt.outcome().name().to_owned(),
+        })
+        .collect();
+    states.join(", ")
 }
 
 /// An entry's record.

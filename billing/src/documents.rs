@@ -66,24 +66,31 @@ pub enum CreditNoteKind {
     /// An undercharge (a negative total), recorded and absorbed: nothing
     /// more is asked of the customer.
     Absorbed,
+    /// An undercharge (a negative total) billed, only when asked
+    /// (`--undercharge bill`): a supplementary invoice of its total is
+    /// issued beside it and collected by the next charge run.
+    Billed,
 }
 
 impl CreditNoteKind {
     /// Every kind.
-    pub const ALL: [CreditNoteKind; 4] = [
+    pub const ALL: [CreditNoteKind; 5] = [
         CreditNoteKind::PrePayment,
         CreditNoteKind::PostPayment,
         CreditNoteKind::LinesOnly,
         CreditNoteKind::Absorbed,
+        CreditNoteKind::Billed,
     ];
 
-    /// Its name: `pre_payment`, `post_payment`, `lines_only`, `absorbed`.
+    /// Its name: `pre_payment`, `post_payment`, `lines_only`, `absorbed`,
+    /// `billed`.
     pub const fn as_str(self) -> &'static str {
         match self {
             CreditNoteKind::PrePayment => "pre_payment",
             CreditNoteKind::PostPayment => "post_payment",
             CreditNoteKind::LinesOnly => "lines_only",
             CreditNoteKind::Absorbed => "absorbed",
+            CreditNoteKind::Billed => "billed",
         }
     }
 }
@@ -188,7 +195,7 @@ pub struct CreditNote {
 impl CreditNote {
     /// A credit note; `kind` must suit `credited`'s total (positive for a
     /// pre- or post-payment one, zero for lines only, negative for an
-    /// absorbed undercharge).
+    /// undercharge, absorbed or billed).
     pub fn new(
         id: CreditNoteId,
         correction: CorrectionId,
@@ -202,7 +209,7 @@ impl CreditNote {
         let fits = match kind {
             CreditNoteKind::PrePayment | CreditNoteKind::PostPayment => total > 0,
             CreditNoteKind::LinesOnly => total == 0,
-            CreditNoteKind::Absorbed => total < 0,
+            CreditNoteKind::Absorbed | CreditNoteKind::Billed => total < 0,
         };
         if !fits {
             return Err(LedgerError::new(format!(
@@ -765,7 +772,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["pre_payment", "post_payment", "lines_only", "absorbed"]
+            ["pre_payment", "post_payment", "lines_only", "absorbed", "billed"]
         );
         for kind in CreditNoteKind::ALL {
             assert_eq!(kind.to_string().parse::<CreditNoteKind>(), Ok(kind));

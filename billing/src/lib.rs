@@ -94,6 +94,7 @@ mod invoice;
 mod ledger;
 mod retry;
 mod service;
+mod supplementary;
 mod worker;
 
 pub use attempt::{Attempt, AttemptOutcome, AttemptUpdate, InvalidRecord, UpdateRule, attempt_key};
@@ -121,4 +122,8 @@ pub use ledger::{
 };
 pub use retry::{RecordingSleeper, RetryPolicy, RetryPolicyError, Sleeper, ThreadSleeper};
 pub use service::{BillingService, Reconciliation};
+pub use supplementary::{
+    SUPPLEMENTARY_RATES_VERSION, SUPPLEMENTARY_TABLE, SupplementaryError, is_supplementary,
+    supplementary_id, supplementary_invoice,
+};
 pub use worker::{Settled, Sweep, TakenOver, Worker};

@@ -15,6 +15,11 @@
 //!   other workers hold live claims it waits for them, so that a worker's
 //!   run ends when the whole run is settled.
 //!
+//! - A worker also collects the supplementary invoices that billed
+//!   undercharges asked for ([`Worker::collect_supplementary`]): found
+//!   through their credit notes, claimed and collected like the invoices
+//!   it takes over.
+//!
 //! Claims divide work; they do not guard money: a lease that runs out
 //! under a live worker costs a repeated request under the same idempotency
 //! key, never a second capture (the ledger's rules hold whoever claims).
@@ -25,9 +30,11 @@ use payment_gateway::{Clock, Currency, PaymentGateway};
 use pricing::Money;
 
 use crate::{
-    BillingError, BillingService, ClaimOutcome, Claims, Invoice, InvoiceId, IssuedInvoice, Ledger,
-    Payment, Sleeper, WorkerId,
+    BillingError, BillingService, ClaimOutcome, Claims, Corrections, CreditNote, CreditNoteId,
+    CreditNoteKind, Invoice, InvoiceId, InvoiceStatus, IssuedInvoice, Ledger, Payment, Sleeper,
+    WorkerId, supplementary_id,
 };
+use crate::supplementary::billed_by;
 
 /// What became of one invoice of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +244,8 @@ where
             .is_empty())
     }
 
-    /// Claims and collects `ids` (invoices whose worker's claim ran out);
+    /// Claims and collects `ids` (invoices whose worker's claim ran out, or
+    /// supplementary invoices);
     /// the ones another worker claimed first are left to it.
     fn take_over(&self, ids: &[InvoiceId]) -> Result<Vec<TakenOver>, BillingError> {
         if ids.is_empty() {
@@ -301,6 +309,65 @@ where
         {
             Ok(_) | Err(BillingError::AlreadyPaid { .. }) => Ok(()),
             Err(error) => Err(error),
+        }
+    }
+}
+
+impl<G, L, S, C> Worker<'_, G, L, S, C>
+where
+    G: PaymentGateway,
+    L: Ledger + Claims + Corrections,
+    S: Sleeper,
+    C: Clock,
+{
+    /// Collects the supplementary invoices of billed credit notes that are
+    /// not settled yet: never attempted, or an attempt left pending or
+    /// unknown (resumed under its own key). A declined one stays declined,
+    /// as any invoice does until it is given a new payment method. The
+    /// credit notes are read `page` at a time; `report` hears each page's
+    /// collected invoices as [`Sweep::TakenOver`], and its error ends the
+    /// walk.
+    pub fn collect_supplementary<E: From<BillingError>>(
+        &self,
+        page: usize,
+        mut report: impl FnMut(Sweep<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let page = page.max(1);
+        let ledger = self.service.ledger();
+        let mut after: Option<CreditNoteId> = None;
+        loop {
+            let notes = ledger
+                .credit_notes(None, after.as_ref(), page)
+                .map_err(BillingError::from)?;
+            let billed: Vec<(InvoiceId, &CreditNote)> = notes
+                .iter()
+                .filter(|note| note.kind() == CreditNoteKind::Billed)
+                .filter_map(|note| Some((supplementary_id(note.id()).ok()?, note)))
+                .collect();
+            let ids: Vec<InvoiceId> = billed.iter().map(|(id, _)| id.clone()).collect();
+            let records = ledger.get_all(&ids).map_err(BillingError::from)?;
+            let due: Vec<InvoiceId> = billed
+                .into_iter()
+                .zip(records)
+                .filter(|((_, note), record)| {
+                    record.as_ref().is_some_and(|record| {
+                        billed_by(record.invoice(), note)
+                            && matches!(
+                                record.status(),
+                                InvoiceStatus::Open | InvoiceStatus::Unknown
+                            )
+                    })
+                })
+                .map(|((id, _), _)| id)
+                .collect();
+            let taken = self.take_over(&due)?;
+            if !taken.is_empty() {
+                report(Sweep::TakenOver(&taken))?;
+            }
+            match notes.last() {
+                Some(last) if notes.len() == page => after = Some(last.id().clone()),
+                _ => return Ok(()),
+            }
         }
     }
 }

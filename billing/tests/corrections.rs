@@ -9,11 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use billing::{
-    BillingService, CorrectionId, CorrectionRecord, Corrections, Corrector, CustomerId,
-    InMemoryLedger, Invoice, InvoiceId, Lines, Payment, PlanEntry, Rates, RecordingSleeper,
-    RefundOutcome, RetryPolicy, Settlement, WorkerId,
+    BillingError, BillingService, CorrectionId, CorrectionRecord, Corrections, Corrector,
+    CreditNoteKind, CustomerId, InMemoryLedger, Invoice, InvoiceId, Ledger, Lines, Payment,
+    PlanEntry, Rates, RecordingSleeper, RefundOutcome, RetryPolicy, Settlement, Sweep,
+    Undercharge, Worker, WorkerId, is_supplementary,
 };
-use payment_gateway::{Currency, FakeGateway, Fault, ManualClock, PaymentMethod, RefundStatus};
+use payment_gateway::{
+    Currency, FakeGateway, Fault, ManualClock, PaymentGateway, PaymentMethod, RefundStatus,
+};
 use pricing::{DaysOverdue, LineItem, PricingInput, RATES, RateTable, Tier};
 
 type Service<'a> =
@@ -372,6 +375,18 @@ fn what_an_entry_came_to_is_named_and_settled_or_not_with_its_reason() {
         (Settlement::LinesOnly, "lines_only", true, None),
         (Settlement::Absorbed, "absorbed", true, None),
         (
+            Settlement::Billed(InvoiceId::new("INV-1-SUP01").unwrap()),
+            "billed",
+            true,
+            None,
+        ),
+        (
+            Settlement::NotBilled("taken".to_owned()),
+            "not_billed",
+            false,
+            Some("taken"),
+        ),
+        (
             Settlement::RefundUnknown("lost".to_owned()),
             "refund_unknown",
             false,
@@ -461,14 +476,14 @@ fn gold_for_free(service: &Service<'_>, ledger: &InMemoryLedger) -> billing::App
         std::time::UNIX_EPOCH,
     );
     let id = InvoiceId::new("INV-1").unwrap();
-    let record = billing::Ledger::get(ledger, &id).unwrap().unwrap();
+    let record = Ledger::get(ledger, &id).unwrap().unwrap();
     let earlier: Vec<Lines> = ledger
         .credit_notes_of(&id)
         .unwrap()
         .iter()
         .map(billing::CreditNote::credited)
         .collect();
-    let credit = billing::correct(&record, &earlier, &free, billing::Undercharge::Absorb)
+    let credit = billing::correct(&record, &earlier, &free, Undercharge::Absorb)
         .unwrap()
         .unwrap()
         .credit();
@@ -597,3 +612,233 @@ fn a_plan_of_more_than_a_page_is_verified_and_reconciled_to_its_last_entry() {
     assert_eq!((reconciled.settled, reconciled.still_unknown), (0, 257));
     assert_eq!(corrector.verify().unwrap().credit_notes, 257);
 }
+
+/// The typo the other way: gold at 0.18, so the lesson's invoice was
+/// charged too little.
+fn generous() -> Rates {
+    let mut table: RateTable = RATES;
+    table.gold_discount = "0.18".parse().unwrap();
+    Rates::new(table, Some("1".to_owned()))
+}
+
+/// INV-1 issued and charged under [`generous`], and the billing corrector
+/// of that table to the right one, with its plan's entry.
+fn undercharged(
+    gateway: &FakeGateway,
+    ledger: &InMemoryLedger,
+) -> (CorrectionRecord, PlanEntry, i64) {
+    let release = service(gateway, ledger).with_rates(generous());
+    let issued = release
+        .issue_all(&[worked_example("INV-1", "tok_success")])
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    release.collect(issued.id()).unwrap();
+    let correction = CorrectionRecord::new(
+        CorrectionId::new("2026-12-gold-back").unwrap(),
+        "gold was 0.18",
+        generous().fingerprint(),
+        Rates::current(),
+        "sha256:plan",
+        "ledgerly test",
+        std::time::UNIX_EPOCH,
+    );
+    let record = ledger.get(issued.id()).unwrap().unwrap();
+    let credit = billing::correct(&record, &[], &RATES, Undercharge::Bill)
+        .unwrap()
+        .unwrap()
+        .credit();
+    assert!(credit.total() < 0, "an undercharge: {credit:?}");
+    let entry = PlanEntry {
+        invoice: issued.id().clone(),
+        credit,
+    };
+    (correction, entry, issued.breakdown().total().minor_units())
+}
+
+fn collect_supplementary(service: &Service<'_>, worker: &str) -> Vec<String> {
+    let worker = Worker::new(service, WorkerId::new(worker).unwrap(), Duration::from_secs(60));
+    let mut collected = Vec::new();
+    worker
+        .collect_supplementary::<BillingError>(1, |event| {
+            if let Sweep::TakenOver(taken) = event {
+                collected.extend(taken.iter().map(|invoice| invoice.id.to_string()));
+            }
+            Ok(())
+        })
+        .unwrap();
+    collected
+}
+
+#[test]
+fn an_undercharge_billed_is_one_supplementary_invoice_across_reruns_collected_once() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let (correction, entry, charged) = undercharged(&gateway, &ledger);
+    let service = service(&gateway, &ledger);
+    let billing = |worker: &str| {
+        Corrector::new(
+            &service,
+            &correction,
+            WorkerId::new(worker).unwrap(),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+        .with_undercharge(Undercharge::Bill)
+    };
+
+    let applied = billing("w1").apply(&entry).unwrap();
+    let sup = InvoiceId::new("INV-1-SUP01").unwrap();
+    assert_eq!(applied.settlement, Settlement::Billed(sup.clone()));
+    let note = applied.credit_note.unwrap();
+    assert_eq!(note.kind(), CreditNoteKind::Billed);
+    // Again, and from another applier: the same supplementary invoice.
+    assert_eq!(
+        billing("w1").apply(&entry).unwrap().settlement,
+        Settlement::Billed(sup.clone())
+    );
+    assert_eq!(
+        billing("w2").apply(&entry).unwrap().settlement,
+        Settlement::Billed(sup.clone())
+    );
+    let invoices = ledger.records();
+    assert_eq!(invoices.len(), 2, "the invoice and one supplementary invoice");
+    let supplementary = ledger.get(&sup).unwrap().unwrap();
+    assert!(is_supplementary(supplementary.invoice()));
+    let due = supplementary.invoice().breakdown().total().minor_units();
+    // What was charged plus what is billed is what the right rates ask.
+    assert_eq!(charged + due, 14169);
+    assert_eq!(due, -note.credited().total());
+
+    // Collected once by the next run, and by no later one.
+    assert_eq!(collect_supplementary(&service, "w1"), ["INV-1-SUP01"]);
+    assert_eq!(collect_supplementary(&service, "w2"), Vec::<String>::new());
+    assert_eq!(gateway.captured_total_for("INV-1-SUP01", Currency::Usd), i128::from(due));
+    assert_eq!(gateway.captures().len(), 2, "the invoice's and the supplementary's");
+    assert_eq!(billing("w1").verify().unwrap().findings, []);
+}
+
+#[test]
+fn an_undercharge_is_absorbed_unless_billing_is_asked_for() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let (correction, entry, _) = undercharged(&gateway, &ledger);
+    let service = service(&gateway, &ledger);
+    let corrector = Corrector::new(
+        &service,
+        &correction,
+        WorkerId::new("w1").unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+
+    let applied = corrector.apply(&entry).unwrap();
+
+    assert_eq!(applied.settlement, Settlement::Absorbed);
+    assert_eq!(applied.credit_note.unwrap().kind(), CreditNoteKind::Absorbed);
+    assert_eq!(ledger.records().len(), 1, "no supplementary invoice");
+    assert_eq!(collect_supplementary(&service, "w1"), Vec::<String>::new());
+    assert_eq!(gateway.captures().len(), 1);
+}
+
+#[test]
+fn a_billed_credit_note_whose_supplementary_invoice_was_not_written_gets_it_on_the_rerun() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let (correction, entry, _) = undercharged(&gateway, &ledger);
+    let service = service(&gateway, &ledger);
+    let billing = || {
+        Corrector::new(
+            &service,
+            &correction,
+            WorkerId::new("w1").unwrap(),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+        .with_undercharge(Undercharge::Bill)
+    };
+    let corrector = billing();
+    // The disk fills up after the credit note (the claim, the note): the
+    // supplementary invoice is not written and the apply fails.
+    ledger.fill_disk_after(2);
+    assert!(corrector.apply(&entry).is_err());
+    let invoice = InvoiceId::new("INV-1").unwrap();
+    assert_eq!(ledger.credit_notes_of(&invoice).unwrap().len(), 1);
+    assert_eq!(ledger.records().len(), 1);
+    let findings = corrector.verify().unwrap().findings;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].problem.contains("was not issued"), "{findings:?}");
+    ledger.fill_disk_after(usize::MAX);
+
+    let applied = billing().apply(&entry).unwrap();
+
+    assert_eq!(
+        applied.settlement,
+        Settlement::Billed(InvoiceId::new("INV-1-SUP01").unwrap())
+    );
+    assert_eq!(ledger.credit_notes_of(&invoice).unwrap().len(), 1);
+    assert_eq!(ledger.records().len(), 2);
+    assert_eq!(billing().verify().unwrap().findings, []);
+}
+
+#[test]
+fn an_id_taken_by_another_invoice_is_not_billed_and_verify_says_so() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let (correction, entry, _) = undercharged(&gateway, &ledger);
+    let service = service(&gateway, &ledger);
+    service
+        .issue_all(&[worked_example("INV-1-SUP01", "tok_success")])
+        .unwrap();
+    let corrector = Corrector::new(
+        &service,
+        &correction,
+        WorkerId::new("w1").unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap()
+    .with_undercharge(Undercharge::Bill);
+
+    let applied = corrector.apply(&entry).unwrap();
+
+    let Settlement::NotBilled(reason) = &applied.settlement else {
+        panic!("{applied:?}");
+    };
+    assert!(reason.contains("INV-1-SUP01 is taken"), "{reason}");
+    assert!(!applied.settlement.is_settled());
+    let findings = corrector.verify().unwrap().findings;
+    assert!(
+        findings[0].problem.contains("is not its supplementary invoice"),
+        "{findings:?}"
+    );
+    // The customer's own invoice is never collected as a supplementary one.
+    assert_eq!(collect_supplementary(&service, "w1"), Vec::<String>::new());
+}
+
+#[test]
+fn the_processors_cap_refuses_a_refund_above_the_capture_when_the_ledger_does_not_check() {
+    // 145.00 of the 146.69 capture refunded by hand at the processor: the
+    // ledger never heard of it, and its own check is off besides.
+    let (gateway, ledger) = lesson_charged();
+    let charge = gateway.captures()[0].charge().id().clone();
+    let by_hand = payment_gateway::RefundRequest::new(
+        payment_gateway::IdempotencyKey::new("by-hand-1").unwrap(),
+        charge.clone(),
+        payment_gateway::Amount::new(14500, Currency::Usd).unwrap(),
+        "dashboard".to_owned(),
+    );
+    PaymentGateway::refund(&gateway, &by_hand).unwrap();
+    let service = service(&gateway, &ledger);
+    let corrector = corrector(&service, "w1").without_the_ledgers_capture_check();
+
+    let applied = corrector.apply(&entry("INV-1")).unwrap();
+
+    let Settlement::RefundFailed(reason) = &applied.settlement else {
+        panic!("{applied:?}");
+    };
+    assert!(reason.contains("above its capture"), "{reason}");
+    assert_eq!(gateway.refunded_total_for(&charge), 14500);
+    // Nothing refunds again on its own, and verify says what is missing.
+    let again = corrector.apply(&entry("INV-1")).unwrap();
+    assert_eq!((again.requests, gateway.refunds().len()), (0, 1));
+    let findings = corrector.verify().unwrap().findings;
+    assert!(findings[0].problem.contains("refunded 0.00 of its 5.00"), "{findings:?}");
+}
+

@@ -92,6 +92,90 @@ macro_rules! documents_migration {
 
 pub(crate) use documents_migration;
 
+/// The ledger's fifth migration on SQLite: credit notes may be `billed` (an
+/// undercharge billed with a supplementary invoice; `DOMAIN.md` §5). SQLite
+/// cannot change a CHECK in place, so both document tables are rebuilt and
+/// copied in the migration's one transaction, the referencing one moved
+/// first so that no row is ever without its credit note (the renames carry
+/// the foreign key along, SQLite ≥ 3.26).
+pub(crate) const SQLITE_BILLED_MIGRATION: &str = "CREATE TABLE credit_notes_5 (
+        invoice_id TEXT NOT NULL REFERENCES invoices (id),
+        number INTEGER NOT NULL CHECK (number >= 1),
+        correction_id TEXT NOT NULL REFERENCES corrections (id),
+        kind TEXT NOT NULL CHECK (kind IN (
+            'pre_payment', 'post_payment', 'lines_only', 'absorbed', 'billed')),
+        currency TEXT NOT NULL,
+        subtotal INTEGER NOT NULL,
+        tier_discount INTEGER NOT NULL,
+        loyalty_discount INTEGER NOT NULL,
+        tax INTEGER NOT NULL,
+        late_fee INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        corrected_subtotal INTEGER NOT NULL,
+        corrected_tier_discount INTEGER NOT NULL,
+        corrected_loyalty_discount INTEGER NOT NULL,
+        corrected_tax INTEGER NOT NULL,
+        corrected_late_fee INTEGER NOT NULL,
+        corrected_total INTEGER NOT NULL CHECK (corrected_total >= 0),
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (invoice_id, number),
+        UNIQUE (invoice_id, correction_id),
+        CHECK (subtotal + tier_discount + loyalty_discount + tax + late_fee = total),
+        CHECK (corrected_subtotal + corrected_tier_discount + corrected_loyalty_discount
+            + corrected_tax + corrected_late_fee = corrected_total),
+        CHECK ((kind IN ('pre_payment', 'post_payment') AND total > 0)
+            OR (kind = 'lines_only' AND total = 0)
+            OR (kind IN ('absorbed', 'billed') AND total < 0))
+    ) STRICT;
+    INSERT INTO credit_notes_5 SELECT * FROM credit_notes;
+    CREATE TABLE refund_attempts_5 (
+        invoice_id TEXT NOT NULL,
+        credit_note INTEGER NOT NULL,
+        number INTEGER NOT NULL CHECK (number >= 1),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        charge_id TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('pending', 'succeeded', 'failed', 'unknown')),
+        detail TEXT,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (invoice_id, credit_note, number),
+        FOREIGN KEY (invoice_id, credit_note) REFERENCES credit_notes_5 (invoice_id, number),
+        CHECK ((outcome = 'pending') = (detail IS NULL))
+    ) STRICT;
+    INSERT INTO refund_attempts_5 SELECT * FROM refund_attempts;
+    DROP TABLE refund_attempts;
+    DROP TABLE credit_notes;
+    ALTER TABLE credit_notes_5 RENAME TO credit_notes;
+    ALTER TABLE refund_attempts_5 RENAME TO refund_attempts;
+    CREATE UNIQUE INDEX one_live_refund_per_credit_note
+        ON refund_attempts (invoice_id, credit_note) WHERE outcome <> 'failed';
+    CREATE INDEX unsettled_refunds ON refund_attempts (invoice_id, credit_note, number)
+        WHERE outcome IN ('pending', 'unknown');";
+
+/// The ledger's fifth migration on PostgreSQL (see
+/// [`SQLITE_BILLED_MIGRATION`]): the two checks that name the kinds are
+/// found by what they say (PostgreSQL named them) and replaced in place.
+pub(crate) const POSTGRES_BILLED_MIGRATION: &str = "DO $$
+    DECLARE stale record;
+    BEGIN
+        FOR stale IN SELECT conname FROM pg_constraint
+            WHERE conrelid = 'credit_notes'::regclass AND contype = 'c'
+                AND pg_get_constraintdef(oid) LIKE '%absorbed%'
+        LOOP
+            EXECUTE format('ALTER TABLE credit_notes DROP CONSTRAINT %I', stale.conname);
+        END LOOP;
+    END $$;
+    ALTER TABLE credit_notes
+        ADD CONSTRAINT credit_notes_kinds CHECK (kind IN (
+            'pre_payment', 'post_payment', 'lines_only', 'absorbed', 'billed')),
+        ADD CONSTRAINT credit_notes_kind_total CHECK (
+            (kind IN ('pre_payment', 'post_payment') AND total > 0)
+            OR (kind = 'lines_only' AND total = 0)
+            OR (kind IN ('absorbed', 'billed') AND total < 0));";
+
 /// The correction columns, in the order both backends select and insert.
 pub(crate) const CORRECTION_COLUMNS: &str = "id, reason, wrong_fingerprint, right_fingerprint, \
      right_version, gold_discount_rate, silver_discount_rate, bronze_discount_rate, \
@@ -285,3 +369,88 @@ macro_rules! refund_attempt_row {
 }
 
 pub(crate) use {correction_row, credit_note_row, refund_attempt_row};
+
+/// Test support for the fifth migration: the rows a schema-4 ledger may
+/// hold (an invoice paid and refunded once, then an undercharge absorbed),
+/// as SQL for either backend (`loyal` is its spelling of true), and the
+/// check that they came through it intact and that a billed credit note
+/// can be written after it.
+#[cfg(test)]
+pub(crate) mod migration_5 {
+    use std::time::SystemTime;
+
+    use billing::{
+        CorrectionId, CorrectionRecord, Corrections, CreditNote, CreditNoteId, CreditNoteIssued,
+        CreditNoteKind, InvoiceId, Lines, Rates, RefundOutcome,
+    };
+    use payment_gateway::Currency;
+
+    pub(crate) fn schema_4_rows(loyal: &str) -> String {
+        format!(
+            "INSERT INTO invoices VALUES ('INV-1', 'cus_1', 'tok_success', 'USD', '40x3 15x2',
+                'gold', {loyal}, 45, 15000, -1800, -264, 1031, 702, 14669, '0.12', '0.10', '0.05',
+                '0.02', '0.08', '0.05', 30, '2026.1', 0);
+            INSERT INTO attempts VALUES ('INV-1', 1, 'invoice:INV-1:attempt:1', 'tok_success',
+                14669, 'USD', 'captured', 'ch_1', 0, 0);
+            INSERT INTO corrections VALUES ('fix-1', 'typo', 'fnv1a64:a', 'fnv1a64:b', NULL,
+                '0.15', '0.10', '0.05', '0.02', '0.08', '0.05', 30, 'sha256:ab', 'test', 0);
+            INSERT INTO corrections VALUES ('fix-2', 'other way', 'fnv1a64:b', 'fnv1a64:c', NULL,
+                '0.14', '0.10', '0.05', '0.02', '0.08', '0.05', 30, 'sha256:cd', 'test', 0);
+            INSERT INTO credit_notes VALUES ('INV-1', 1, 'fix-1', 'post_payment', 'USD',
+                0, 450, -9, 35, 24, 500, 15000, -2250, -255, 1000, 674, 14169, 0);
+            INSERT INTO credit_notes VALUES ('INV-1', 2, 'fix-2', 'absorbed', 'USD',
+                0, -100, 0, -8, 0, -108, 15000, -2150, -255, 1008, 674, 14277, 0);
+            INSERT INTO refund_attempts VALUES ('INV-1', 1, 1, 'refund:INV-1-CN01:attempt:1',
+                'ch_1', 500, 'USD', 'succeeded', 're_1', 0, 0);"
+        )
+    }
+
+    pub(crate) fn assert_kept_and_billable(ledger: &impl Corrections) {
+        let invoice = InvoiceId::new("INV-1").unwrap();
+        let notes = ledger.credit_notes_of(&invoice).unwrap();
+        let kinds: Vec<(String, &str, i64)> = notes
+            .iter()
+            .map(|note| (note.id().to_string(), note.kind().as_str(), note.credited().total()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("INV-1-CN01".to_owned(), "post_payment", 500),
+                ("INV-1-CN02".to_owned(), "absorbed", -108)
+            ]
+        );
+        let refunds = ledger.refund_attempts(notes[0].id()).unwrap();
+        assert_eq!(refunds.len(), 1);
+        assert!(matches!(refunds[0].outcome(), RefundOutcome::Succeeded(_)));
+
+        let fix = CorrectionId::new("fix-3").unwrap();
+        let stored = ledger
+            .record_correction(&CorrectionRecord::new(
+                fix.clone(),
+                "billed",
+                "fnv1a64:c",
+                Rates::current(),
+                "sha256:ef",
+                "test",
+                SystemTime::UNIX_EPOCH,
+            ))
+            .unwrap();
+        assert_eq!(stored.id(), &fix);
+        let billed = CreditNote::new(
+            CreditNoteId::new(invoice.clone(), 3),
+            fix,
+            CreditNoteKind::Billed,
+            Currency::Usd,
+            Lines::new([0, -50, 0, -4, 0, -54]).unwrap(),
+            Lines::new([15000, -2100, -255, 1012, 674, 14331]).unwrap(),
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(
+            ledger.issue_credit_note(&billed, None).unwrap(),
+            CreditNoteIssued::Inserted
+        );
+        assert_eq!(ledger.credit_notes_of(&invoice).unwrap()[2], billed);
+    }
+}
+

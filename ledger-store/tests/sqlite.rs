@@ -116,11 +116,11 @@ fn a_ledger_written_by_a_newer_schema_is_refused_and_left_untouched() {
     assert_eq!(
         error.to_string(),
         format!(
-            "ledger {} has schema version 5, newer than the 4 this ledgerly knows; use a newer ledgerly (it was not changed)",
+            "ledger {} has schema version 6, newer than the 5 this ledgerly knows; use a newer ledgerly (it was not changed)",
             path.display()
         )
     );
-    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 5);
+    assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 6);
     set_user_version(&path, SqliteLedger::SCHEMA_VERSION);
     let reopened = SqliteLedger::open(&path).unwrap();
     assert!(

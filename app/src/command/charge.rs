@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use billing::{
     BillingError, BillingService, CustomerId, Invoice, InvoiceId, Payment, RetryPolicy, Settled,
-    Sweep, ThreadSleeper, Worker,
+    Sweep, TakenOver, ThreadSleeper, Worker,
 };
 use ledger_store::{AnyBooks, AnyLedger};
 use payment_gateway::{
@@ -118,7 +118,8 @@ Output, one record per input invoice in input order:
 outcome is paid (charge_id null when nothing was due), declined, failed (with
 error), or claimed (with the worker that collects it, 0 requests); an invalid
 invoice yields {\"line\": N, \"id\": ..., \"error\": \"...\"}. An invoice taken over from
-a worker that died comes after the input's records, with line 0.
+a worker that died comes after the input's records, with line 0, and so does a
+supplementary invoice (`correct apply --undercharge bill`) collected by this run.
 
 Examples:
   ledgerly charge --input invoices.jsonl
@@ -535,33 +536,46 @@ impl Run<'_> {
         let mut waiting_said = false;
         let worker = &self.worker;
         let (format, tally) = (self.format, &mut self.tally);
-        let swept = worker.sweep(SWEEP_PAGE, SWEEP_POLL, |event| match event {
-            Sweep::TakenOver(taken) => {
-                records.clear();
-                let written = signals::writing(|| {
-                    for invoice in taken {
-                        let id = invoice.id.as_str();
-                        let requests = worker.service().gateway().take(id);
-                        let collected = collected(
-                            invoice.total,
-                            invoice.currency,
-                            requests,
-                            invoice.result.clone(),
-                        );
-                        tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
-                        write_collected(records, format, 0, id, &collected)?;
-                    }
-                    out.write_all(records).and_then(|()| out.flush())
-                });
-                if let Err(error) = written {
-                    return Err(match closed_pipe_or(error, tally.status()) {
-                        Ok(status) => SweepEnd::Closed(status),
-                        Err(error) => SweepEnd::Failed(error),
-                    });
+        let mut write_taken = |taken: &[TakenOver]| {
+            records.clear();
+            let written = signals::writing(|| {
+                for invoice in taken {
+                    let id = invoice.id.as_str();
+                    let requests = worker.service().gateway().take(id);
+                    let collected = collected(
+                        invoice.total,
+                        invoice.currency,
+                        requests,
+                        invoice.result.clone(),
+                    );
+                    tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
+                    write_collected(records, format, 0, id, &collected)?;
                 }
-                signals::stop_if_asked(out);
-                Ok(())
+                out.write_all(records).and_then(|()| out.flush())
+            });
+            if let Err(error) = written {
+                return Err(match closed_pipe_or(error, tally.status()) {
+                    Ok(status) => SweepEnd::Closed(status),
+                    Err(error) => SweepEnd::Failed(error),
+                });
             }
+            signals::stop_if_asked(out);
+            Ok(())
+        };
+        // Supplementary invoices (billed undercharges) first: they come
+        // from the ledger, like the claims the sweep takes over.
+        let supplementary = worker.collect_supplementary(SWEEP_PAGE, |event| match event {
+            Sweep::TakenOver(taken) => write_taken(taken),
+            Sweep::Waiting { .. } => Ok(()),
+        });
+        if let Err(end) = supplementary {
+            return match end {
+                SweepEnd::Closed(status) => Ok(Some(status)),
+                SweepEnd::Failed(error) => Err(error),
+            };
+        }
+        let swept = worker.sweep(SWEEP_PAGE, SWEEP_POLL, |event| match event {
+            Sweep::TakenOver(taken) => write_taken(taken),
             Sweep::Waiting { held_elsewhere } => {
                 if !waiting_said {
                     console.notice(

@@ -20,7 +20,8 @@ pub(crate) const HELP: &str = "\
 Lists the ledger's credit notes in (invoice, number) order: each with its invoice,
 the correction that wrote it, its kind (pre_payment: lowered the amount due;
 post_payment: refunded; lines_only: a zero total; absorbed: an undercharge, not
-billed), the credited lines and the invoice's lines after it. An issued invoice is
+billed; billed: an undercharge billed by its supplementary invoice <invoice>-SUP01),
+the credited lines and the invoice's lines after it. An issued invoice is
 never edited: the invoice minus its credit notes is what it now says.
 
 Examples:

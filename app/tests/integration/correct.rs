@@ -233,6 +233,102 @@ fn the_lessons_typo_is_planned_approved_refunded_once_collected_and_verified() {
         .stdout("");
 }
 
+/// The lesson's invoice line, as `charge` reads it.
+const LESSON_LINE: &str = "{\"id\":\"INV-1\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"loyalty_member\":true,\"days_overdue\":45,\"line_items\":[{\"price\":\"40.00\",\"quantity\":3},{\"price\":\"15\",\"quantity\":2}]}\n";
+
+#[test]
+fn an_undercharge_billed_is_one_supplementary_invoice_that_charge_collects_once() {
+    // The typo the other way: gold at 0.18 charged the lesson's invoice
+    // too little.
+    let dir = scratch();
+    let mut generous = RATES;
+    generous.gold_discount = "0.18".parse().unwrap();
+    let generous = Rates::new(generous, Some("1".to_owned()));
+    {
+        let ledger = SqliteLedger::open(dir.path().join("ledgerly.db")).unwrap();
+        let books = SqliteSandboxBooks::open(dir.path().join("ledgerly-sandbox.db")).unwrap();
+        let gateway = FakeGateway::with_books(books);
+        let release =
+            BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, RetryPolicy::default())
+                .with_rates(generous.clone());
+        release
+            .issue_all(&[lesson("INV-1", Tier::Gold, "tok_success")])
+            .unwrap()
+            .pop()
+            .unwrap()
+            .unwrap();
+        release.collect(&InvoiceId::new("INV-1").unwrap()).unwrap();
+    }
+    let plan = on_ledger(&dir, &strs(&plan_args(&generous.fingerprint())))
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(1));
+    let entries = records(&String::from_utf8(plan.stdout.clone()).unwrap());
+    assert_eq!(entries[0]["action"], "absorb");
+    let credit = entries[0]["credit"]["total"].as_str().unwrap().to_owned();
+    assert!(credit.starts_with('-'), "an undercharge: {credit}");
+    let digest = String::from_utf8(plan.stderr)
+        .unwrap()
+        .split_whitespace()
+        .find(|word| word.starts_with("sha256:"))
+        .unwrap()
+        .to_owned();
+    let plan_file = dir.path().join("plan.jsonl");
+    std::fs::write(&plan_file, &plan.stdout).unwrap();
+    let apply = [
+        "correct",
+        "apply",
+        "--plan",
+        plan_file.to_str().unwrap(),
+        "--expect-digest",
+        &digest,
+        "--undercharge",
+        "bill",
+    ];
+
+    for _ in 0..2 {
+        let applied = listed(&dir, &apply);
+        assert_eq!(applied[0]["settlement"], "billed");
+        assert_eq!(applied[0]["supplementary_invoice"], "INV-1-SUP01");
+    }
+    let input = dir.path().join("inv-1.jsonl");
+    std::fs::write(&input, LESSON_LINE).unwrap();
+    let charged = listed(&dir, &["charge", "--input", input.to_str().unwrap()]);
+    let lines: Vec<(u64, &str, &str, u64)> = charged
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["id"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+                r["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [(1, "INV-1", "paid", 0), (0, "INV-1-SUP01", "paid", 1)]
+    );
+    assert_eq!(charged[1]["total"], credit.trim_start_matches('-'));
+    // A later run collects nothing again.
+    let again = listed(&dir, &["charge", "--input", input.to_str().unwrap()]);
+    assert_eq!(again.len(), 1);
+    let captures = listed(&dir, &["sandbox", "captures"]);
+    let amounts: Vec<&str> = captures
+        .iter()
+        .map(|c| c["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts.len(), 2, "{amounts:?}");
+    // What was charged plus what was billed is what the right rates ask.
+    let cents = |text: &str| -> i64 { text.replace('.', "").parse().unwrap() };
+    assert_eq!(cents(amounts[0]) + cents(amounts[1]), 14169);
+    on_ledger(&dir, &["correct", "verify", "--correction", "2026-12-gold"])
+        .assert()
+        .success();
+    let notes = listed(&dir, &["credit-notes"]);
+    assert_eq!(notes[0]["kind"], "billed");
+}
+
 #[test]
 fn a_plan_names_its_tables_correctly_or_is_refused() {
     let dir = scratch();

@@ -15,7 +15,7 @@ use postgres::{Client, IsolationLevel, Row, Transaction};
 
 use super::{Kind, describe, redact};
 use crate::StoreError;
-use crate::document_rows::documents_migration;
+use crate::document_rows::{POSTGRES_BILLED_MIGRATION, documents_migration};
 use crate::paging::{self, LIST_CHUNK, sql_int};
 use crate::rows::{
     ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invalid, invoice_row,
@@ -87,6 +87,9 @@ const MIGRATIONS: &[&str] = &[
     "SELECT 1;",
     // 4: the documents of corrections (the SQLite ledger's, in BIGINTs).
     documents_migration!("BIGINT", ""),
+    // 5: a credit note may be `billed`: an undercharge billed with a
+    // supplementary invoice.
+    POSTGRES_BILLED_MIGRATION,
 ];
 
 const KIND: Kind = Kind {
@@ -133,7 +136,7 @@ impl std::fmt::Debug for PgLedger {
 
 impl PgLedger {
     /// The newest schema version this binary writes (the SQLite ledger's).
-    pub const SCHEMA_VERSION: i64 = 4;
+    pub const SCHEMA_VERSION: i64 = 5;
 
     /// Connects to the database at `url` (`postgres://user@host/db`),
     /// creating and migrating the ledger's tables as needed. A ledger
@@ -805,6 +808,48 @@ impl<'a> Columns<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ledger_of_schema_4_keeps_its_documents_and_takes_billed_credit_notes_after_migration_5() {
+        let Some(server) = crate::testing::server() else {
+            return;
+        };
+        let schema = crate::testing::Schema::new(&server);
+        let url = schema.url();
+        let mut v4 = Client::connect(&url, postgres::NoTls).unwrap();
+        let mut setup = String::from(
+            "CREATE TABLE ledgerly_schema (kind TEXT PRIMARY KEY, version BIGINT NOT NULL);",
+        );
+        for step in &MIGRATIONS[..4] {
+            setup.push_str(step);
+            setup.push(';');
+        }
+        setup.push_str(&crate::document_rows::migration_5::schema_4_rows("true"));
+        setup.push_str(";INSERT INTO ledgerly_schema VALUES ('ledger', 4);");
+        v4.batch_execute(&setup).unwrap();
+
+        let ledger = PgLedger::connect(&url).unwrap();
+
+        assert_eq!(PgLedger::schema_version(&url).unwrap(), 5);
+        crate::document_rows::migration_5::assert_kept_and_billable(&ledger);
+        // The old checks are gone and the new ones hold: a billed credit
+        // note with a positive total is still refused.
+        v4.batch_execute(
+            "INSERT INTO corrections VALUES ('fix-4', 'x', 'fnv1a64:d', 'fnv1a64:e', NULL,
+                '0.15', '0.10', '0.05', '0.02', '0.08', '0.05', 30, 'sha256:ab', 'test', 0)",
+        )
+        .unwrap();
+        let refused = v4
+            .batch_execute(
+                "INSERT INTO credit_notes VALUES ('INV-1', 9, 'fix-4', 'billed', 'USD',
+                    0, 1, 0, 0, 0, 1, 15000, -2250, -255, 1000, 674, 14169, 0)",
+            )
+            .unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("credit_notes_kind_total"),
+            "a billed credit note must be negative: {refused:?}"
+        );
+    }
 
     #[test]
     fn the_schema_version_is_the_number_of_migrations_and_the_sqlite_ledgers() {

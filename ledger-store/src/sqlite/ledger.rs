@@ -17,7 +17,7 @@ use rusqlite::{
 use super::SqliteFile;
 use super::schema::{self, FileKind};
 use crate::StoreError;
-use crate::document_rows::documents_migration;
+use crate::document_rows::{SQLITE_BILLED_MIGRATION, documents_migration};
 use crate::paging::{self, LIST_CHUNK, sql_int};
 use crate::rows::{
     ATTEMPT_COLUMNS, AttemptRow, INVOICE_COLUMNS, InvoiceRow, attempt_row, invoice_row, lease_ms,
@@ -94,6 +94,9 @@ const MIGRATIONS: &[&str] = &[
     // 4: the documents of corrections: corrections, credit notes (one per
     // invoice and correction), refund attempts (one live per credit note).
     documents_migration!("INTEGER", " STRICT"),
+    // 5: a credit note may be `billed`: an undercharge billed with a
+    // supplementary invoice.
+    SQLITE_BILLED_MIGRATION,
 ];
 
 const KIND: FileKind = FileKind {
@@ -127,7 +130,7 @@ pub struct SqliteLedger {
 
 impl SqliteLedger {
     /// The newest schema version this binary writes.
-    pub const SCHEMA_VERSION: i64 = 4;
+    pub const SCHEMA_VERSION: i64 = 5;
 
     /// Opens the ledger at `path`, creating and migrating it as needed. A
     /// ledger written by a newer schema is refused with
@@ -675,6 +678,48 @@ mod tests {
         );
         drop(ledger);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_ledger_of_schema_4_keeps_its_documents_and_takes_billed_credit_notes_after_migration_5() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        {
+            let v4 = Connection::open(&path).unwrap();
+            v4.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+            for step in &MIGRATIONS[..4] {
+                v4.execute_batch(step).unwrap();
+            }
+            v4.execute_batch(&crate::document_rows::migration_5::schema_4_rows("1"))
+                .unwrap();
+            v4.execute_batch(&format!(
+                "PRAGMA user_version = 4; PRAGMA application_id = {};",
+                KIND.application_id
+            ))
+            .unwrap();
+        }
+
+        let ledger = SqliteLedger::open(&path).unwrap();
+
+        assert_eq!(SqliteLedger::schema_version(&path).unwrap(), 5);
+        crate::document_rows::migration_5::assert_kept_and_billable(&ledger);
+        drop(ledger);
+        let check = Connection::open(&path).unwrap();
+        let dangling: i64 = check
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(dangling, 0, "every refund attempt keeps its credit note");
+        let indexes: i64 = check
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN \
+                 ('one_live_refund_per_credit_note', 'unsettled_refunds')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 2, "the refund attempts' indexes are rebuilt");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use billing::{
     Applied, BillingService, CorrectionId, CorrectionRecord, Corrector, Lines, PlanEntry,
-    RetryPolicy, ThreadSleeper,
+    RetryPolicy, Settlement, ThreadSleeper, Undercharge,
 };
 use payment_gateway::{FakeGateway, SystemClock};
 use serde::Serialize;
@@ -59,8 +59,17 @@ pub(crate) struct Args {
 pub(crate) enum UnderchargeArg {
     /// Recorded and absorbed: nothing more is asked of the customer
     Absorb,
-    /// A supplementary invoice of the difference
+    /// A supplementary invoice of the difference, collected by the next `charge`
     Bill,
+}
+
+impl From<UnderchargeArg> for Undercharge {
+    fn from(arg: UnderchargeArg) -> Undercharge {
+        match arg {
+            UnderchargeArg::Absorb => Undercharge::Absorb,
+            UnderchargeArg::Bill => Undercharge::Bill,
+        }
+    }
 }
 
 /// One entry's record.
@@ -73,17 +82,13 @@ struct AppliedJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     refund_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    supplementary_invoice: Option<&'a str>,
     requests: u32,
 }
 
 /// Runs `ledgerly correct apply`.
 pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
-    if args.undercharge == UnderchargeArg::Bill {
-        return Err(AppError::usage(
-            Cmd::CorrectApply,
-            "--undercharge bill is not available yet: undercharges are absorbed (and recorded)",
-        ));
-    }
     let worker = worker_id(args.worker.as_deref())
         .map_err(|error| AppError::usage(Cmd::CorrectApply, format!("--worker: {error}")))?;
     let digest = approved_digest(args)?;
@@ -137,7 +142,8 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
                 &correction,
                 worker.clone(),
                 args.claim_timeout,
-            )?),
+            )?
+            .with_undercharge(args.undercharge.into())),
         };
         let applied = current.apply(&entry)?;
         if !applied.settlement.is_settled() {
@@ -221,6 +227,10 @@ fn json(applied: &Applied) -> AppliedJson<'_> {
             .refund_id
             .as_ref()
             .map(payment_gateway::RefundId::as_str),
+        supplementary_invoice: match &applied.settlement {
+            Settlement::Billed(id) => Some(id.as_str()),
+            _ => None,
+        },
         requests: applied.requests,
     }
 }

@@ -36,7 +36,8 @@ invoice whose breakdown changes, in id order: its status, effective breakdown
 (issued minus earlier credit notes), corrected breakdown, the credit note's lines
 (effective minus corrected: nothing is rounded again) and the action that settles
 it: refund (paid), reduce_due (not paid yet), none (only the lines move), absorb
-(an undercharge), or blocked (a payment is in doubt: reconcile first).
+(an undercharge; `correct apply --undercharge bill` bills it instead), or
+blocked (a payment is in doubt: reconcile first).
 Prints the plan's digest (sha256 of its JSON Lines) on stderr: approve that, and
 `correct apply --expect-digest` applies exactly what was approved.
 
@@ -54,8 +55,11 @@ credit note is written once (a rerun finds it); a paid invoice's refund attempt 
 committed before its request leaves, under the key refund:<credit note>:attempt:1,
 and an unknown outcome is looked up, never sent under a new key. Writes one record
 per entry: id, credit_note, credited, settlement (refunded, due_lowered,
-lines_only, absorbed, refund_unknown, refund_failed, drifted, blocked, held),
-refund_id, requests.
+lines_only, absorbed, billed, not_billed, refund_unknown, refund_failed, drifted,
+blocked, held), refund_id, supplementary_invoice (when billed), requests.
+An undercharge is absorbed (recorded, nothing asked of the customer) unless
+--undercharge bill: then a supplementary invoice <invoice>-SUP01 of the
+difference is issued, once, and the next `ledgerly charge` collects it.
 
 Examples:
   ledgerly correct apply --plan plan.jsonl --expect-digest sha256:...";

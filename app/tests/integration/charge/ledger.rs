@@ -553,7 +553,7 @@ fn a_ledger_from_a_newer_ledgerly_is_refused_and_left_untouched() {
             .code(78)
             .stdout("")
             .stderr(predicate::str::contains(
-                "has schema version 99, newer than the 4 this ledgerly knows; use a newer ledgerly (it was not changed)",
+                "has schema version 99, newer than the 5 this ledgerly knows; use a newer ledgerly (it was not changed)",
             ));
     }
     assert_eq!(std::fs::read(&ledger).unwrap(), before);
