@@ -32,11 +32,11 @@ use payment_gateway::{
 use pricing::RateTable;
 
 use crate::correction::{Action, Blocked, Lines, Undercharge, correct, reprice};
-use crate::supplementary::{billed_by, supplementary_id, supplementary_invoice};
 use crate::documents::{
     CorrectionRecord, Corrections, CreditNote, CreditNoteId, CreditNoteIssued, CreditNoteKind,
     RefundAttempt, RefundOutcome,
 };
+use crate::supplementary::{billed_by, supplementary_id, supplementary_invoice};
 use crate::{
     BillingError, BillingService, ClaimOutcome, Claims, InvoiceId, InvoiceRecord, IssueOutcome,
     Ledger, LedgerError, Payment, Sleeper, WorkerId,
@@ -373,7 +373,8 @@ where
             .map(|earlier| i128::from(earlier.credited().total()))
             .sum();
         let total = note.credited().total();
-        if self.check_capture && earlier + i128::from(total) > i128::from(charge.amount().minor_units())
+        if self.check_capture
+            && earlier + i128::from(total) > i128::from(charge.amount().minor_units())
         {
             return Err(format!(
                 "refunds of {} would exceed the capture of {}",

@@ -772,7 +772,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["pre_payment", "post_payment", "lines_only", "absorbed", "billed"]
+            [
+                "pre_payment",
+                "post_payment",
+                "lines_only",
+                "absorbed",
+                "billed"
+            ]
         );
         for kind in CreditNoteKind::ALL {
             assert_eq!(kind.to_string().parse::<CreditNoteKind>(), Ok(kind));

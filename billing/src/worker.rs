@@ -29,12 +29,12 @@ use std::time::Duration;
 use payment_gateway::{Clock, Currency, PaymentGateway};
 use pricing::Money;
 
+use crate::supplementary::billed_by;
 use crate::{
     BillingError, BillingService, ClaimOutcome, Claims, Corrections, CreditNote, CreditNoteId,
     CreditNoteKind, Invoice, InvoiceId, InvoiceStatus, IssuedInvoice, Ledger, Payment, Sleeper,
     WorkerId, supplementary_id,
 };
-use crate::supplementary::billed_by;
 
 /// What became of one invoice of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use std::time::Duration;
 use billing::{
     BillingError, BillingService, CorrectionId, CorrectionRecord, Corrections, Corrector,
     CreditNoteKind, CustomerId, InMemoryLedger, Invoice, InvoiceId, Ledger, Lines, Payment,
-    PlanEntry, Rates, RecordingSleeper, RefundOutcome, RetryPolicy, Settlement, Sweep,
-    Undercharge, Worker, WorkerId, is_supplementary,
+    PlanEntry, Rates, RecordingSleeper, RefundOutcome, RetryPolicy, Settlement, Sweep, Undercharge,
+    Worker, WorkerId, is_supplementary,
 };
 use payment_gateway::{
     Currency, FakeGateway, Fault, ManualClock, PaymentGateway, PaymentMethod, RefundStatus,
@@ -658,7 +658,11 @@ fn undercharged(
 }
 
 fn collect_supplementary(service: &Service<'_>, worker: &str) -> Vec<String> {
-    let worker = Worker::new(service, WorkerId::new(worker).unwrap(), Duration::from_secs(60));
+    let worker = Worker::new(
+        service,
+        WorkerId::new(worker).unwrap(),
+        Duration::from_secs(60),
+    );
     let mut collected = Vec::new();
     worker
         .collect_supplementary::<BillingError>(1, |event| {
@@ -702,7 +706,11 @@ fn an_undercharge_billed_is_one_supplementary_invoice_across_reruns_collected_on
         Settlement::Billed(sup.clone())
     );
     let invoices = ledger.records();
-    assert_eq!(invoices.len(), 2, "the invoice and one supplementary invoice");
+    assert_eq!(
+        invoices.len(),
+        2,
+        "the invoice and one supplementary invoice"
+    );
     let supplementary = ledger.get(&sup).unwrap().unwrap();
     assert!(is_supplementary(supplementary.invoice()));
     let due = supplementary.invoice().breakdown().total().minor_units();
@@ -713,8 +721,15 @@ fn an_undercharge_billed_is_one_supplementary_invoice_across_reruns_collected_on
     // Collected once by the next run, and by no later one.
     assert_eq!(collect_supplementary(&service, "w1"), ["INV-1-SUP01"]);
     assert_eq!(collect_supplementary(&service, "w2"), Vec::<String>::new());
-    assert_eq!(gateway.captured_total_for("INV-1-SUP01", Currency::Usd), i128::from(due));
-    assert_eq!(gateway.captures().len(), 2, "the invoice's and the supplementary's");
+    assert_eq!(
+        gateway.captured_total_for("INV-1-SUP01", Currency::Usd),
+        i128::from(due)
+    );
+    assert_eq!(
+        gateway.captures().len(),
+        2,
+        "the invoice's and the supplementary's"
+    );
     assert_eq!(billing("w1").verify().unwrap().findings, []);
 }
 
@@ -734,7 +749,10 @@ fn an_undercharge_is_absorbed_unless_billing_is_asked_for() {
     let applied = corrector.apply(&entry).unwrap();
 
     assert_eq!(applied.settlement, Settlement::Absorbed);
-    assert_eq!(applied.credit_note.unwrap().kind(), CreditNoteKind::Absorbed);
+    assert_eq!(
+        applied.credit_note.unwrap().kind(),
+        CreditNoteKind::Absorbed
+    );
     assert_eq!(ledger.records().len(), 1, "no supplementary invoice");
     assert_eq!(collect_supplementary(&service, "w1"), Vec::<String>::new());
     assert_eq!(gateway.captures().len(), 1);
@@ -765,7 +783,10 @@ fn a_billed_credit_note_whose_supplementary_invoice_was_not_written_gets_it_on_t
     assert_eq!(ledger.records().len(), 1);
     let findings = corrector.verify().unwrap().findings;
     assert_eq!(findings.len(), 1, "{findings:?}");
-    assert!(findings[0].problem.contains("was not issued"), "{findings:?}");
+    assert!(
+        findings[0].problem.contains("was not issued"),
+        "{findings:?}"
+    );
     ledger.fill_disk_after(usize::MAX);
 
     let applied = billing().apply(&entry).unwrap();
@@ -805,7 +826,9 @@ fn an_id_taken_by_another_invoice_is_not_billed_and_verify_says_so() {
     assert!(!applied.settlement.is_settled());
     let findings = corrector.verify().unwrap().findings;
     assert!(
-        findings[0].problem.contains("is not its supplementary invoice"),
+        findings[0]
+            .problem
+            .contains("is not its supplementary invoice"),
         "{findings:?}"
     );
     // The customer's own invoice is never collected as a supplementary one.
@@ -839,6 +862,8 @@ fn the_processors_cap_refuses_a_refund_above_the_capture_when_the_ledger_does_no
     let again = corrector.apply(&entry("INV-1")).unwrap();
     assert_eq!((again.requests, gateway.refunds().len()), (0, 1));
     let findings = corrector.verify().unwrap().findings;
-    assert!(findings[0].problem.contains("refunded 0.00 of its 5.00"), "{findings:?}");
+    assert!(
+        findings[0].problem.contains("refunded 0.00 of its 5.00"),
+        "{findings:?}"
+    );
 }
-

@@ -410,7 +410,13 @@ pub(crate) mod migration_5 {
         let notes = ledger.credit_notes_of(&invoice).unwrap();
         let kinds: Vec<(String, &str, i64)> = notes
             .iter()
-            .map(|note| (note.id().to_string(), note.kind().as_str(), note.credited().total()))
+            .map(|note| {
+                (
+                    note.id().to_string(),
+                    note.kind().as_str(),
+                    note.credited().total(),
+                )
+            })
             .collect();
         assert_eq!(
             kinds,
@@ -453,4 +459,3 @@ pub(crate) mod migration_5 {
         assert_eq!(ledger.credit_notes_of(&invoice).unwrap()[2], billed);
     }
 }
-

@@ -248,9 +248,14 @@ fn an_undercharge_billed_is_one_supplementary_invoice_that_charge_collects_once(
         let ledger = SqliteLedger::open(dir.path().join("ledgerly.db")).unwrap();
         let books = SqliteSandboxBooks::open(dir.path().join("ledgerly-sandbox.db")).unwrap();
         let gateway = FakeGateway::with_books(books);
-        let release =
-            BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, RetryPolicy::default())
-                .with_rates(generous.clone());
+        let release = BillingService::new(
+            &gateway,
+            &ledger,
+            ThreadSleeper,
+            SystemClock,
+            RetryPolicy::default(),
+        )
+        .with_rates(generous.clone());
         release
             .issue_all(&[lesson("INV-1", Tier::Gold, "tok_success")])
             .unwrap()

@@ -137,13 +137,10 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
                 )));
             }
             Some(current) => current,
-            None => corrector.insert(Corrector::new(
-                &service,
-                &correction,
-                worker.clone(),
-                args.claim_timeout,
-            )?
-            .with_undercharge(args.undercharge.into())),
+            None => corrector.insert(
+                Corrector::new(&service, &correction, worker.clone(), args.claim_timeout)?
+                    .with_undercharge(args.undercharge.into()),
+            ),
         };
         let applied = current.apply(&entry)?;
         if !applied.settlement.is_settled() {
