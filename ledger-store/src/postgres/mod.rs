@@ -292,4 +292,18 @@ mod tests {
             assert_eq!(redact(kept), kept);
         }
     }
+
+    #[test]
+    fn a_quoted_password_is_masked_up_to_its_closing_quote_and_no_further() {
+        assert_eq!(
+            redact("host=db password='hunter 22' user=billing dbname=ledgerly"),
+            "host=db password=*** user=billing dbname=ledgerly"
+        );
+    }
+
+    #[test]
+    fn a_connection_string_that_does_not_parse_is_never_echoed() {
+        let shown = redact("host=db password=hunter22 port=notaport");
+        assert_eq!(shown, "a connection string that does not parse");
+    }
 }
