@@ -183,6 +183,14 @@ pub trait BooksTransaction {
     /// [`refund_count`](Self::refund_count)), or the next state of a stored
     /// one (the same number: only its status and lookup count change).
     fn put_refund(&mut self, refund: &RefundRecord) -> Result<(), BooksError>;
+
+    /// The account's rate-limit clock: when its next request is due under
+    /// the limit (GCRA's theoretical arrival time), in microseconds since
+    /// the Unix epoch; `None` before any request was admitted.
+    fn rate_clock(&mut self) -> Result<Option<i64>, BooksError>;
+
+    /// Sets the account's rate-limit clock (see [`rate_clock`](Self::rate_clock)).
+    fn put_rate_clock(&mut self, due_us: i64) -> Result<(), BooksError>;
 }
 
 /// Where the sandbox processor keeps its books.
@@ -283,6 +291,7 @@ struct MemoryState {
     captures: Vec<Capture>,
     /// In refund order: a refund's number is its index plus one.
     refunds: Vec<RefundRecord>,
+    rate_clock: Option<i64>,
 }
 
 impl InMemoryBooks {
@@ -306,6 +315,7 @@ struct Staged<'a> {
     captures: Vec<Capture>,
     /// New refunds and new states of stored ones, by number.
     refunds: HashMap<u64, RefundRecord>,
+    rate_clock: Option<i64>,
 }
 
 impl Staged<'_> {
@@ -390,6 +400,15 @@ impl BooksTransaction for Staged<'_> {
         self.refunds.insert(refund.number(), refund.clone());
         Ok(())
     }
+
+    fn rate_clock(&mut self) -> Result<Option<i64>, BooksError> {
+        Ok(self.rate_clock.or(self.state.rate_clock))
+    }
+
+    fn put_rate_clock(&mut self, due_us: i64) -> Result<(), BooksError> {
+        self.rate_clock = Some(due_us);
+        Ok(())
+    }
 }
 
 impl SandboxBooks for InMemoryBooks {
@@ -403,15 +422,20 @@ impl SandboxBooks for InMemoryBooks {
             keys: HashMap::new(),
             captures: Vec::new(),
             refunds: HashMap::new(),
+            rate_clock: None,
         };
         work(&mut staged)?;
         let Staged {
             keys,
             captures,
             refunds,
+            rate_clock,
             ..
         } = staged;
         state.keys.extend(keys);
+        if rate_clock.is_some() {
+            state.rate_clock = rate_clock;
+        }
         state.captures.extend(captures);
         // New states of stored refunds in place, then the new ones in order.
         let mut refunds: Vec<RefundRecord> = refunds.into_values().collect();

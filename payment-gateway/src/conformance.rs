@@ -61,6 +61,7 @@ macro_rules! conformance_tests {
             refunds_evolve_as_the_charged_payment_method_says,
             refund_keys_expire_after_24_hours_but_refunds_stay_findable,
             concurrent_refunds_of_one_charge_never_give_back_more_than_it_captured,
+            the_rate_limit_is_shared_by_every_gateway_on_the_books_and_moves_no_money,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -708,3 +709,44 @@ pub fn concurrent_refunds_of_one_charge_never_give_back_more_than_it_captured<B:
     let numbers: Vec<u64> = gateway.refunds().iter().map(RefundRecord::number).collect();
     assert_eq!(numbers, [1, 2, 3]);
 }
+
+/// Every gateway on the books shares one account's rate limit: at 4
+/// requests per second (no burst), a second request in the same instant,
+/// from another gateway or another process, is answered `rate_limited`
+/// with the wait until it passes, and captures nothing; after that wait it
+/// passes, under the same key, once.
+pub fn the_rate_limit_is_shared_by_every_gateway_on_the_books_and_moves_no_money<
+    B: SandboxBooks,
+>(
+    open: &(dyn Fn() -> B + Sync),
+) {
+    let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+    let limit = crate::RateLimit::new(std::num::NonZeroU32::new(4).unwrap());
+    let gateway = |clock: &ManualClock| {
+        FakeGateway::with_books(open())
+            .with_clock(clock.clone())
+            .with_rate_limit(limit)
+    };
+    let (first, second) = (gateway(&clock), gateway(&clock));
+    first.charge(&request("rl-1", "tok_success", 500)).unwrap();
+
+    let refused = second.charge(&request("rl-2", "tok_success", 700));
+
+    assert_eq!(
+        refused,
+        Err(GatewayError::RateLimited {
+            retry_after: std::time::Duration::from_millis(250)
+        })
+    );
+    assert_eq!(second.rate_limited_count(), 1);
+    assert_eq!(open().capture_count().unwrap(), 1, "a 429 captures nothing");
+    // Lookups count too: the account's requests, whatever they are.
+    assert!(matches!(
+        first.lookup(&key("rl-1")),
+        Err(GatewayError::RateLimited { .. })
+    ));
+    clock.advance(std::time::Duration::from_millis(250));
+    second.charge(&request("rl-2", "tok_success", 700)).unwrap();
+    assert_eq!(open().capture_count().unwrap(), 2);
+}
+

@@ -174,6 +174,15 @@ pub enum GatewayError {
     /// The processor refused a refund: final, and nothing was given back.
     #[error("refund refused: {0}")]
     RefundRefused(#[from] crate::RefundRefusal),
+    /// The account sent more requests than the processor allows per
+    /// second (HTTP 429, like Stripe's): nothing was processed and no money
+    /// moved. Retry the same request, with the same key, after
+    /// `retry_after`, and slow down.
+    #[error("rate limited, nothing was processed: retry after {} ms", retry_after.as_millis())]
+    RateLimited {
+        /// How long the processor asks the client to wait.
+        retry_after: std::time::Duration,
+    },
     /// The idempotency key was already used for a request that differs in
     /// `field`; nothing was processed. The first request's result stands.
     #[error("idempotency key {key} was first used with {field} {first}, not {now}")]
@@ -191,11 +200,14 @@ pub enum GatewayError {
 
 impl GatewayError {
     /// Whether retrying the same request, with the same idempotency key, is
-    /// safe and may succeed: true for transient and ambiguous outcomes.
+    /// safe and may succeed: true for transient, ambiguous and rate-limited
+    /// outcomes.
     pub const fn is_retryable(&self) -> bool {
         matches!(
             self,
-            GatewayError::Transient { .. } | GatewayError::Ambiguous { .. }
+            GatewayError::Transient { .. }
+                | GatewayError::Ambiguous { .. }
+                | GatewayError::RateLimited { .. }
         )
     }
 }
@@ -230,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn only_transient_and_ambiguous_outcomes_are_retryable() {
+    fn only_transient_ambiguous_and_rate_limited_outcomes_are_retryable() {
         let reason = String::from("test");
         assert!(
             GatewayError::Transient {
@@ -239,6 +251,14 @@ mod tests {
             .is_retryable()
         );
         assert!(GatewayError::Ambiguous { reason }.is_retryable());
+        let limited = GatewayError::RateLimited {
+            retry_after: std::time::Duration::from_millis(250),
+        };
+        assert!(limited.is_retryable());
+        assert_eq!(
+            limited.to_string(),
+            "rate limited, nothing was processed: retry after 250 ms"
+        );
         assert!(
             !GatewayError::Declined {
                 code: DeclineCode::CardDeclined

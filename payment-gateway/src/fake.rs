@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::books::{BooksTransaction, Capture, KeyRecord, StoredResult};
 use crate::{
-    BooksError, Charge, ChargeId, ChargeRequest, Clock, Currency, DeclineCode, GatewayError,
-    IdempotencyKey, InMemoryBooks, InvalidRequest, Lookup, ManualClock, PaymentGateway, Refund,
-    RefundId, RefundRecord, RefundRefusal, RefundRequest, RefundStatus, RequestField, SandboxBooks,
-    excerpt,
+    Admission, BooksError, Charge, ChargeId, ChargeRequest, Clock, Currency, DeclineCode,
+    GatewayError, IdempotencyKey, InMemoryBooks, InvalidRequest, Lookup, ManualClock,
+    PaymentGateway, RateLimit, Refund, RefundId, RefundRecord, RefundRefusal, RefundRequest,
+    RefundStatus, RequestField, SandboxBooks, excerpt,
 };
 
 /// The payment-method tokens [`FakeGateway`] knows, and what each does.
@@ -213,6 +213,7 @@ pub struct FakeGateway<B = InMemoryBooks> {
     books: B,
     clock: Arc<dyn Clock + Send + Sync>,
     latency: Duration,
+    rate_limit: Option<RateLimit>,
     local: Mutex<Local>,
 }
 
@@ -238,6 +239,7 @@ struct Local {
     lookups: usize,
     searches: usize,
     refund_requests: usize,
+    rate_limited: usize,
 }
 
 impl Default for Local {
@@ -249,6 +251,7 @@ impl Default for Local {
             lookups: 0,
             searches: 0,
             refund_requests: 0,
+            rate_limited: 0,
         }
     }
 }
@@ -284,6 +287,7 @@ impl<B: SandboxBooks> FakeGateway<B> {
             books,
             clock: Arc::new(ManualClock::default()),
             latency: Duration::ZERO,
+            rate_limit: None,
             local: Mutex::new(Local::default()),
         }
     }
@@ -303,6 +307,21 @@ impl<B: SandboxBooks> FakeGateway<B> {
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
+    }
+
+    /// The same fake, answering at most `limit` requests per second for
+    /// the whole account (every gateway sharing these books): beyond it, a
+    /// request of any kind is answered [`GatewayError::RateLimited`] and
+    /// nothing is processed.
+    #[must_use]
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// How many requests this gateway answered [`GatewayError::RateLimited`].
+    pub fn rate_limited_count(&self) -> usize {
+        self.local().rate_limited
     }
 
     /// The books.
@@ -465,16 +484,46 @@ impl<B: SandboxBooks> FakeGateway<B> {
         self.local.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait_latency(&self) {
+    /// A request's round trip: the latency, then the account's rate limit
+    /// (a refused request has travelled too, and is answered 429).
+    fn wait_latency(&self) -> Result<(), GatewayError> {
         if !self.latency.is_zero() {
             std::thread::sleep(self.latency);
+        }
+        let Some(limit) = self.rate_limit else {
+            return Ok(());
+        };
+        let now = self
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+            });
+        let mut admission = None;
+        self.books
+            .transaction(&mut |books| {
+                let verdict = limit.admit(books.rate_clock()?, now);
+                if let Admission::Admitted { due_us } = verdict {
+                    books.put_rate_clock(due_us)?;
+                }
+                admission = Some(verdict);
+                Ok(())
+            })
+            .map_err(|error| books_failed(&error))?;
+        match admission {
+            Some(Admission::Limited { retry_after }) => {
+                self.local().rate_limited += 1;
+                Err(GatewayError::RateLimited { retry_after })
+            }
+            _ => Ok(()),
         }
     }
 }
 
 impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
     fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
-        self.wait_latency();
+        self.wait_latency()?;
         let fault = {
             let mut local = self.local();
             local.request_count = local.request_count.saturating_add(1);
@@ -496,7 +545,7 @@ impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
     }
 
     fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
-        self.wait_latency();
+        self.wait_latency()?;
         self.local().lookups += 1;
         if let Some(capture) = self
             .books
@@ -523,7 +572,7 @@ impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
     }
 
     fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
-        self.wait_latency();
+        self.wait_latency()?;
         self.local().searches += 1;
         self.books
             .captures_for_references(references)
@@ -531,7 +580,7 @@ impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
     }
 
     fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError> {
-        self.wait_latency();
+        self.wait_latency()?;
         let fault = {
             let mut local = self.local();
             local.refund_requests = local.refund_requests.saturating_add(1);
@@ -563,7 +612,7 @@ impl<B: SandboxBooks> PaymentGateway for FakeGateway<B> {
     }
 
     fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
-        self.wait_latency();
+        self.wait_latency()?;
         self.local().lookups += 1;
         let mut found = None;
         self.books

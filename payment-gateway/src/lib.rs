@@ -63,6 +63,7 @@ pub mod conformance;
 mod error;
 mod fake;
 mod money;
+mod rate_limit;
 mod refund;
 mod request;
 
@@ -76,6 +77,7 @@ pub use error::{
 };
 pub use fake::{FakeGateway, Fault, KEY_LIFETIME, TestToken};
 pub use money::{Amount, Currency};
+pub use rate_limit::{Admission, RateLimit};
 pub use refund::{
     Refund, RefundId, RefundRecord, RefundRefusal, RefundRequest, RefundStatus, UnknownRefundStatus,
 };

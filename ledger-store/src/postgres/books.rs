@@ -64,6 +64,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX refunds_by_key ON refunds (idempotency_key, number);
     CREATE INDEX refunds_by_charge ON refunds (charge_id, number);",
+    // 4: the account's rate-limit clock (`--sandbox-rate-limit`), one row
+    // shared by every host that charges through these books.
+    "CREATE TABLE rate_limit (
+        account BIGINT PRIMARY KEY CHECK (account = 1),
+        due_us BIGINT NOT NULL
+    );",
 ];
 
 const KIND: Kind = Kind {
@@ -208,7 +214,7 @@ impl std::fmt::Debug for PgSandboxBooks {
 
 impl PgSandboxBooks {
     /// The newest schema version this binary writes (the SQLite books').
-    pub const SCHEMA_VERSION: i64 = 3;
+    pub const SCHEMA_VERSION: i64 = 4;
 
     /// Connects to the database at `url`, creating and migrating the books'
     /// tables as needed; books written by a newer schema are refused.
@@ -412,6 +418,27 @@ impl BooksTransaction for PgTransaction<'_> {
                     &unix_millis(record.created_at()),
                     &i64::from(record.lookups()),
                 ],
+            )
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    fn rate_clock(&mut self) -> Result<Option<i64>, BooksError> {
+        let row = self
+            .connection
+            .client
+            .query_opt("SELECT due_us FROM rate_limit WHERE account = 1", &[])
+            .map_err(failed)?;
+        row.map(|row| row.try_get(0)).transpose().map_err(failed)
+    }
+
+    fn put_rate_clock(&mut self, due_us: i64) -> Result<(), BooksError> {
+        self.connection
+            .client
+            .execute(
+                "INSERT INTO rate_limit (account, due_us) VALUES (1, $1) \
+                 ON CONFLICT (account) DO UPDATE SET due_us = excluded.due_us",
+                &[&due_us],
             )
             .map_err(failed)?;
         Ok(())

@@ -68,6 +68,12 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX refunds_by_key ON refunds (idempotency_key, number);
     CREATE INDEX refunds_by_charge ON refunds (charge_id, number);",
+    // 4: the account's rate-limit clock (`--sandbox-rate-limit`), one row
+    // shared by every process that charges through these books.
+    "CREATE TABLE rate_limit (
+        account INTEGER PRIMARY KEY CHECK (account = 1),
+        due_us INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 const KIND: FileKind = FileKind {
@@ -97,7 +103,7 @@ pub struct SqliteSandboxBooks {
 
 impl SqliteSandboxBooks {
     /// The newest schema version this binary writes.
-    pub const SCHEMA_VERSION: i64 = 3;
+    pub const SCHEMA_VERSION: i64 = 4;
 
     /// Opens the books at `path`, creating and migrating them as needed;
     /// books written by a newer schema are refused and left untouched.
@@ -305,6 +311,28 @@ impl BooksTransaction for SqliteTransaction<'_> {
                     record.lookups(),
                 ])
             })
+            .map_err(|e| failed(&e))?;
+        Ok(())
+    }
+
+    fn rate_clock(&mut self) -> Result<Option<i64>, BooksError> {
+        self.transaction
+            .query_row(
+                "SELECT due_us FROM rate_limit WHERE account = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| failed(&e))
+    }
+
+    fn put_rate_clock(&mut self, due_us: i64) -> Result<(), BooksError> {
+        self.transaction
+            .execute(
+                "INSERT INTO rate_limit (account, due_us) VALUES (1, ?1) \
+                 ON CONFLICT (account) DO UPDATE SET due_us = excluded.due_us",
+                [due_us],
+            )
             .map_err(|e| failed(&e))?;
         Ok(())
     }
