@@ -90,8 +90,10 @@ mod correction;
 mod corrector;
 mod documents;
 mod error;
+mod flight;
 mod invoice;
 mod ledger;
+mod pace;
 mod retry;
 mod service;
 mod supplementary;
@@ -120,6 +122,7 @@ pub use ledger::{
     InMemoryLedger, InvoiceFilter, InvoiceRecord, IssueOutcome, Ledger, LedgerError,
     LedgerErrorKind, apply_update, check_append,
 };
+pub use pace::{GROWTH_DIVISOR, MAX_RATE_LIMITED, Pace, Paced};
 pub use retry::{RecordingSleeper, RetryPolicy, RetryPolicyError, Sleeper, ThreadSleeper};
 pub use service::{BillingService, Reconciliation};
 pub use supplementary::{
