@@ -232,8 +232,9 @@ pub enum IssueOutcome {
 ///
 /// Methods take `&self` so one ledger can be shared (by reference or `Arc`,
 /// both of which are ledgers too); an implementation that keeps state uses
-/// interior mutability.
-pub trait Ledger {
+/// interior mutability. `Send + Sync`: billing keeps several requests in
+/// flight on threads that share it.
+pub trait Ledger: Send + Sync {
     /// Stores each invoice unless one with its id is stored already, in one
     /// commit; says for each which it was, in order.
     fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError>;

@@ -110,7 +110,7 @@ impl Default for RetryPolicy {
 
 /// Waits between retries. Injected, so tests record the delays instead of
 /// sleeping, and the libraries never read a clock.
-pub trait Sleeper {
+pub trait Sleeper: Send + Sync {
     /// Waits for `duration`.
     fn sleep(&self, duration: Duration);
 }

@@ -7,6 +7,7 @@ use payment_gateway::{
     PaymentMethod,
 };
 
+use crate::flight;
 use crate::{
     Attempt, AttemptOutcome, AttemptUpdate, BillingError, Invoice, InvoiceId, InvoiceRecord,
     IssueOutcome, IssuedInvoice, Ledger, LedgerError, LedgerErrorKind, Payment, Rates, RetryPolicy,
@@ -45,6 +46,7 @@ pub struct BillingService<G, L, S, C> {
     clock: C,
     policy: RetryPolicy,
     rates: Rates,
+    concurrency: usize,
 }
 
 /// How the requests of one attempt ended.
@@ -133,7 +135,21 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
             clock,
             policy,
             rates: Rates::current(),
+            concurrency: 1,
         }
+    }
+
+    /// The same service, keeping up to `concurrency` gateway requests in
+    /// flight (at least one): a batch's charges, and `reconcile`'s lookups.
+    #[must_use]
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How many gateway requests it keeps in flight at most.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The same service, issuing invoices priced with `rates` instead of
@@ -292,20 +308,31 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         let found = self.captured_before(&mut begins, &mut results);
         self.begin(begins, &mut work, &mut results);
 
-        let mut updates = Vec::new();
-        let mut finished = Vec::new();
-        for (index, attempt, resume) in work {
-            let (update, result) = match found.get(attempt.invoice().as_str()) {
+        // Every attempt of `work` is committed (pending, or unsettled from
+        // before): its requests may leave, up to `concurrency` at once.
+        let mut executed = vec![None; work.len()];
+        flight::run(
+            self.concurrency,
+            &work,
+            |(_, attempt, resume)| match found.get(attempt.invoice().as_str()) {
                 // The processor holds a capture of this invoice the ledger
                 // does not know: recorded, never charged again.
-                Some(charge) => self.settle_charge(&attempt, charge.clone()),
-                None => self.execute(&attempt, resume),
-            };
+                Some(charge) => self.settle_charge(attempt, charge.clone()),
+                None => self.execute(attempt, *resume),
+            },
+            |job, output| executed[job] = Some(output),
+        );
+        let mut updates = Vec::new();
+        let mut finished = Vec::new();
+        for ((index, attempt, _), output) in work.iter().zip(executed) {
+            let (update, result) = output.unwrap_or_else(|| {
+                (None, Err(BillingError::NotFound(attempt.invoice().clone())))
+            });
             if let Some(update) = update {
                 updates.push(update);
-                finished.push((index, result));
+                finished.push((*index, result));
             } else {
-                results[index] = Some(result);
+                results[*index] = Some(result);
             }
         }
         self.finish(&updates, finished, &mut results);
@@ -357,9 +384,17 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         loop {
             let cursor = after.as_ref().map(|(id, number)| (id, *number));
             let page = self.ledger.unsettled_attempts(cursor, RECONCILE_PAGE)?;
+            let mut settled: Vec<Option<Settle>> = Vec::new();
+            settled.resize_with(page.len(), || None);
+            flight::run(
+                self.concurrency,
+                &page,
+                |attempt| self.settle_by_lookup(attempt),
+                |index, settle| settled[index] = Some(settle),
+            );
             let mut updates = Vec::new();
-            for attempt in &page {
-                match self.settle_by_lookup(attempt) {
+            for settle in settled {
+                match settle.unwrap_or(Settle::Unknown) {
                     Settle::Update(update) => updates.push(update),
                     Settle::NotAtProcessor => {
                         report.still_unknown += 1;

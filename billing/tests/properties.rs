@@ -167,3 +167,75 @@ proptest! {
         }
     }
 }
+
+/// What collecting `tokens` (one invoice each) through a fresh fake gives,
+/// with `concurrency` requests in flight: each invoice's result as text,
+/// the captures by reference, and the requests sent.
+fn collected_with(
+    tokens: &[payment_gateway::TestToken],
+    concurrency: usize,
+    max_attempts: u32,
+) -> (Vec<String>, Vec<(String, i64)>, usize) {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let policy = RetryPolicy::new(max_attempts, Duration::from_millis(1), Duration::from_millis(2))
+        .unwrap();
+    let service = BillingService::new(
+        &gateway,
+        &ledger,
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        policy,
+    )
+    .with_concurrency(concurrency);
+    let invoices: Vec<Invoice> = tokens
+        .iter()
+        .enumerate()
+        .map(|(n, token)| billing::conformance::worked_example(&format!("INV-{n}"), &token.to_string()))
+        .collect();
+    for issued in service.issue_all(&invoices).unwrap() {
+        issued.unwrap();
+    }
+    let ids: Vec<InvoiceId> = invoices.iter().map(|invoice| invoice.id().clone()).collect();
+    let results = service
+        .collect_all(&ids)
+        .into_iter()
+        .map(|result| match result {
+            Ok(Payment::Charged(charge)) => format!("paid {}", charge.amount()),
+            Ok(payment) => format!("{payment:?}"),
+            Err(error) => format!("{error}"),
+        })
+        .collect();
+    let mut captures: Vec<(String, i64)> = gateway
+        .captures()
+        .iter()
+        .map(|capture| {
+            (
+                capture.request().reference().to_owned(),
+                capture.charge().amount().minor_units(),
+            )
+        })
+        .collect();
+    captures.sort();
+    (results, captures, gateway.request_count())
+}
+
+proptest! {
+    /// Requests in flight change when requests are sent, never what they
+    /// come to: any mix of cards (declines, transient failures with retries,
+    /// lost replies, lost requests) collected with 1 and with N requests in
+    /// flight gives every invoice the same result, the same captures (one at
+    /// most per invoice) and the same number of requests.
+    #[test]
+    fn requests_in_flight_give_every_invoice_what_one_at_a_time_gives(
+        tokens in proptest::collection::vec(token_failing(0..4), 1..40),
+        concurrency in 2_usize..64,
+        max_attempts in 1_u32..4,
+    ) {
+        let serial = collected_with(&tokens, 1, max_attempts);
+        let parallel = collected_with(&tokens, concurrency, max_attempts);
+        prop_assert_eq!(&serial, &parallel);
+        let mut references: Vec<&String> = parallel.1.iter().map(|(reference, _)| reference).collect();
+        references.dedup();
+        prop_assert_eq!(references.len(), parallel.1.len(), "an invoice captured twice");
+    }
+}

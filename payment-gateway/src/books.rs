@@ -201,7 +201,7 @@ pub trait BooksTransaction {
 /// serializable: two requests with one key then capture once. The books
 /// stand for another company's system, so they never share a transaction
 /// with the ledger.
-pub trait SandboxBooks {
+pub trait SandboxBooks: Send + Sync {
     /// Runs `work` in one transaction: commits what it wrote when it returns
     /// `Ok`, keeps nothing when it returns `Err` or the commit fails.
     fn transaction(

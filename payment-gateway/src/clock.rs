@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// expires, when a payment attempt was written), so that tests can move time
 /// by hours without waiting and the libraries never read a clock of their
 /// own.
-pub trait Clock {
+pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> SystemTime;
 }

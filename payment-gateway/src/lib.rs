@@ -102,8 +102,9 @@ pub enum Lookup {
 ///
 /// Methods take `&self` so one gateway can be shared (by reference, `Arc`
 /// or `Box`, all of which are gateways too); an implementation that keeps
-/// state uses interior mutability.
-pub trait PaymentGateway {
+/// state uses interior mutability. `Send + Sync`: billing keeps several
+/// requests in flight on threads that share it.
+pub trait PaymentGateway: Send + Sync {
     /// Charges `request.amount()` to `request.payment_method()`.
     ///
     /// Implementations must honour the idempotency key: a request whose key
