@@ -34,6 +34,7 @@ mod error;
 mod input;
 mod output;
 mod progress;
+mod sandbox;
 mod signals;
 mod store;
 mod time;

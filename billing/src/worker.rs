@@ -24,6 +24,7 @@
 //! under a live worker costs a repeated request under the same idempotency
 //! key, never a second capture (the ledger's rules hold whoever claims).
 
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use payment_gateway::{Clock, Currency, PaymentGateway};
@@ -290,8 +291,29 @@ where
     /// costs only the wait for their leases, never the records of money
     /// that moved (a capture the ledger could not record is reported as
     /// such, with its charge id).
+    ///
+    /// With requests in flight a batch can outlast a lease (a rate limit
+    /// paces it): the claims are renewed every third of the lease while it
+    /// runs, so no other worker takes over invoices this one is collecting.
+    /// A renewal that fails leaves the lease to run out, which costs the
+    /// taker-over requests under the same keys, never money twice.
     fn collect_claimed(&self, mine: &[InvoiceId]) -> Vec<Result<Payment, BillingError>> {
-        let payments = self.service.collect_all(mine);
+        let payments = if self.service.concurrency() > 1 && !mine.is_empty() {
+            let (done, finished) = mpsc::channel::<()>();
+            std::thread::scope(|scope| {
+                scope.spawn(move || {
+                    let every = self.lease / 3;
+                    while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(every) {
+                        let _renewed = self.service.ledger().claim(&self.id, mine, self.lease);
+                    }
+                });
+                let payments = self.service.collect_all(mine);
+                drop(done);
+                payments
+            })
+        } else {
+            self.service.collect_all(mine)
+        };
         let _leases_run_out_instead = self.service.ledger().release(&self.id, mine);
         payments
     }

@@ -144,8 +144,8 @@ fn sandbox_books_written_by_a_newer_schema_are_refused_too() {
         SqliteSandboxBooks::open(&path),
         Err(StoreError::NewerSchema {
             kind: "sandbox books",
-            found: 8,
-            supported: 3,
+            found: 9,
+            supported: 4,
             ..
         })
     ));

@@ -211,7 +211,7 @@ pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// held a lock does not make it unusable.
 pub struct FakeGateway<B = InMemoryBooks> {
     books: B,
-    clock: Arc<dyn Clock + Send + Sync>,
+    clock: Arc<dyn Clock>,
     latency: Duration,
     rate_limit: Option<RateLimit>,
     local: Mutex<Local>,
@@ -295,7 +295,7 @@ impl<B: SandboxBooks> FakeGateway<B> {
     /// The same fake, reading the time from `clock`: when a key expires and
     /// when a capture happened.
     #[must_use]
-    pub fn with_clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
     }

@@ -12,21 +12,18 @@
 //! payment without a request. Nothing but the current batch is kept in
 //! memory: the ledger remembers, across runs and processes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
 use billing::{
-    BillingError, BillingService, CustomerId, Invoice, InvoiceId, Payment, RetryPolicy, Settled,
-    Sweep, TakenOver, ThreadSleeper, Worker,
+    BillingError, BillingService, CustomerId, Invoice, InvoiceId, Pace, Payment, RetryPolicy,
+    Settled, Sweep, TakenOver, ThreadSleeper, Worker,
 };
 use ledger_store::{AnyBooks, AnyLedger};
-use payment_gateway::{
-    Capture, Charge, ChargeRequest, Currency, FakeGateway, GatewayError, IdempotencyKey, Lookup,
-    PaymentGateway, PaymentMethod, Refund, RefundRequest, SystemClock,
-};
+use payment_gateway::{Currency, FakeGateway, PaymentMethod, SystemClock};
 use pricing::{Money, Tier, excerpt};
 
 use crate::batch::pool::BufferPool;
@@ -38,7 +35,9 @@ use crate::console::Console;
 use crate::error::{AppError, Cmd, Status, closed_pipe_or, input_name};
 use crate::input::open_input;
 use crate::output::charge::{ChargeFormat, Collected, Outcome, write_collected, write_invalid};
+use crate::output::summary::Summary;
 use crate::progress::Diagnostics;
+use crate::sandbox::{self, Metered};
 use crate::signals;
 use crate::store::{self, Open};
 use crate::workers::{parse_latency, parse_lease, worker_id};
@@ -65,6 +64,15 @@ const MAX_BATCH: usize = 2048;
 /// With a sandbox latency, a batch is cut to about this much waiting, so
 /// records still come out steadily and a signal is answered promptly.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
+/// With requests in flight, a batch holds this many round trips of them:
+/// at 300 ms a round trip and 64 in flight, 1 280 invoices, about six
+/// seconds unlimited, thirteen at 100 requests a second (the pace's
+/// spacing), of which the batch's fixed costs (a search and its commits,
+/// about 0.6 s) are a tenth or less.
+const ROUND_TRIPS: usize = 20;
+/// The first batch, before the run has seen how fast its requests go, holds
+/// this many round trips of requests in flight.
+const FIRST_ROUND_TRIPS: usize = 2;
 /// How many claims the end-of-input sweep reads per query.
 const SWEEP_PAGE: usize = 2048;
 /// How often the sweep looks again while other workers hold claims: short
@@ -147,6 +155,20 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_latency)]
     pub(crate) sandbox_latency: Duration,
 
+    /// The account's rate limit at the sandbox processor, in requests per
+    /// second for every worker sharing its books [default: unlimited]; beyond
+    /// it a request is answered `rate_limited` (429) and moves no money
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) sandbox_rate_limit: Option<u32>,
+
+    /// Gateway requests this worker keeps in flight at once
+    #[arg(long, value_name = "N", default_value_t = sandbox::DEFAULT_CONCURRENCY, value_parser = sandbox::parse_concurrency)]
+    pub(crate) concurrency: usize,
+
+    /// Also write the run's summary to FILE, as one JSON object
+    #[arg(long, value_name = "FILE")]
+    pub(crate) summary: Option<PathBuf>,
+
     /// The output format
     #[arg(long, value_enum, default_value_t = ChargeFormat::Jsonl)]
     pub(crate) format: ChargeFormat,
@@ -181,68 +203,17 @@ pub(crate) struct Args {
 /// database.
 type Sandbox = FakeGateway<AnyBooks>;
 
-/// The service `charge` collects through: the sandbox gateway (counted per
-/// invoice) and the ledger, borrowed for the run.
-type Service<'a> =
-    BillingService<&'a Counting<&'a Sandbox>, &'a AnyLedger, ThreadSleeper, SystemClock>;
+/// The gateway `charge` sends through: the sandbox, metered (requests per
+/// invoice and for the run), paced under the processor's rate limit.
+type Gateway<'a> = sandbox::Client<'a, &'a Sandbox>;
+
+/// The service `charge` collects through: that gateway and the ledger,
+/// borrowed for the run.
+type Service<'a> = BillingService<&'a Gateway<'a>, &'a AnyLedger, ThreadSleeper, SystemClock>;
 
 /// This run as one worker of the charge run: billing's rules for claims,
 /// takeovers and payment methods changed on a re-read.
-type RunWorker<'a> =
-    Worker<'a, &'a Counting<&'a Sandbox>, &'a AnyLedger, ThreadSleeper, SystemClock>;
-
-/// A gateway that counts the charge requests each invoice (the request's
-/// reference) sends, for the records' `requests`; taken per batch, so it
-/// holds at most one batch's invoices.
-struct Counting<G> {
-    inner: G,
-    requests: Mutex<HashMap<String, usize>>,
-}
-
-impl<G> Counting<G> {
-    fn new(inner: G) -> Self {
-        Counting {
-            inner,
-            requests: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// How many charge requests `id` sent since it was last taken.
-    fn take(&self, id: &str) -> usize {
-        self.requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(id)
-            .unwrap_or(0)
-    }
-}
-
-impl<G: PaymentGateway> PaymentGateway for Counting<G> {
-    fn charge(&self, request: &ChargeRequest) -> Result<Charge, GatewayError> {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(request.reference().to_owned())
-            .or_default() += 1;
-        self.inner.charge(request)
-    }
-
-    fn lookup(&self, key: &IdempotencyKey) -> Result<Lookup, GatewayError> {
-        self.inner.lookup(key)
-    }
-
-    fn find_captures(&self, references: &[&str]) -> Result<Vec<Capture>, GatewayError> {
-        self.inner.find_captures(references)
-    }
-
-    fn refund(&self, request: &RefundRequest) -> Result<Refund, GatewayError> {
-        self.inner.refund(request)
-    }
-    fn lookup_refund(&self, key: &IdempotencyKey) -> Result<Option<Refund>, GatewayError> {
-        self.inner.lookup_refund(key)
-    }
-}
+type RunWorker<'a> = Worker<'a, &'a Gateway<'a>, &'a AnyLedger, ThreadSleeper, SystemClock>;
 
 /// What the records of a run said so far, for its exit status.
 #[derive(Debug, Default)]
@@ -278,18 +249,31 @@ struct Run<'a> {
     /// The ids of the invoices in the batch.
     ids: HashSet<String>,
     batch_size: usize,
+    /// Invoices per second the last batch was settled at (`None` before
+    /// the first).
+    pace_seen: Option<u64>,
+    summary: Summary,
 }
 
 /// How many invoices share a batch: [`MAX_BATCH`], or fewer when each
-/// request takes `latency`, so a batch waits about [`BATCH_WAIT`].
-fn batch_size(latency: Duration) -> usize {
+/// request takes `latency`. One at a time, a batch waits about
+/// [`BATCH_WAIT`]. With `concurrency` in flight, a batch holds
+/// [`ROUND_TRIPS`] round trips of them (or [`BATCH_WAIT`]'s worth, if more):
+/// a batch's fixed costs (its commits, and the one search of the
+/// processor's captures, a round trip itself) then stay a small part of it,
+/// and the requests of its last round trip, which wait for the slowest,
+/// leave few slots idle.
+fn batch_size(latency: Duration, concurrency: usize) -> usize {
     if latency.is_zero() {
         return MAX_BATCH;
     }
-    let fits = BATCH_WAIT.as_nanos() / latency.as_nanos();
-    usize::try_from(fits)
-        .unwrap_or(MAX_BATCH)
-        .clamp(1, MAX_BATCH)
+    let fits = usize::try_from(BATCH_WAIT.as_nanos() / latency.as_nanos()).unwrap_or(MAX_BATCH);
+    let size = if concurrency <= 1 {
+        fits
+    } else {
+        concurrency.saturating_mul(fits.max(ROUND_TRIPS))
+    };
+    size.clamp(1, MAX_BATCH)
 }
 
 /// Runs `ledgerly charge`.
@@ -301,15 +285,17 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let reader = open_input(&args.input)?;
     let (ledger, books) =
         store::open_ledger_and_books(args.db.as_deref(), args.sandbox_db.as_deref(), Open::Create)?;
-    let gateway = FakeGateway::with_books(books)
-        .with_clock(SystemClock)
-        .with_latency(args.sandbox_latency)
-        .without_request_log();
-    let counting = Counting::new(&gateway);
+    let started = Instant::now();
+    let limit = args.sandbox_rate_limit.and_then(NonZeroU32::new);
+    let processor = sandbox::processor(books, args.sandbox_latency, limit);
+    let metered = Metered::new(&processor);
+    let pace = Pace::new();
+    let gateway = sandbox::client(&metered, &pace);
     // The notice goes to stderr so the records on stdout stay machine-readable.
     console.notice(&mut io::stderr(), SANDBOX_NOTICE);
     let service: Service<'_> =
-        BillingService::new(&counting, &ledger, ThreadSleeper, SystemClock, policy);
+        BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, policy)
+            .with_concurrency(args.concurrency);
     let mut run = Run {
         worker: Worker::new(&service, worker, args.claim_timeout),
         format: args.format,
@@ -318,7 +304,9 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         tally: Tally::default(),
         batch: Vec::new(),
         ids: HashSet::new(),
-        batch_size: batch_size(args.sandbox_latency),
+        batch_size: batch_size(args.sandbox_latency, args.concurrency),
+        pace_seen: None,
+        summary: Summary::default(),
     };
 
     let pool = BufferPool::default();
@@ -346,7 +334,8 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
             // An id already in the batch depends on how its first line ends.
             let repeated = matches!(&entry, Entry::Invoice(invoice)
                 if run.ids.contains(invoice.id().as_str()));
-            if (repeated || run.batch.len() >= run.batch_size)
+            if (repeated
+                || run.batch.len() >= run.batch_limit(&pace, args.claim_timeout, args.concurrency))
                 && let Some(status) = run.settle(&mut out, &mut records)?
             {
                 return Ok(status);
@@ -388,6 +377,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         );
     }
     run.diagnostics.finish();
+    run.summarize(args, console, metered.requests(), started.elapsed())?;
     Ok(run.tally.status())
 }
 
@@ -443,10 +433,14 @@ impl Run<'_> {
             return Ok(None);
         }
         records.clear();
+        let started = Instant::now();
         let written = signals::writing(|| {
             self.settle_batch(records)
                 .map(|()| out.write_all(records).and_then(|()| out.flush()))
         });
+        let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let count = u64::try_from(self.batch.len()).unwrap_or(u64::MAX);
+        self.pace_seen = Some(count.saturating_mul(1000) / millis.max(1));
         self.batch.clear();
         self.ids.clear();
         if let Err(error) = written? {
@@ -471,6 +465,7 @@ impl Run<'_> {
             let written = match entry {
                 Entry::Refused { id, error } => {
                     self.tally.invalid = true;
+                    self.summary.count("invalid");
                     write_invalid(records, self.format, *line, id.as_deref(), error)
                 }
                 Entry::Invoice(invoice) => {
@@ -478,6 +473,7 @@ impl Run<'_> {
                     let collected = match settled.next() {
                         Some(Settled::Refused(error)) => {
                             self.tally.invalid = true;
+                            self.summary.count("invalid");
                             let error = match error {
                                 BillingError::Pricing { error, .. } => error.to_string(),
                                 error => error.to_string(),
@@ -503,11 +499,13 @@ impl Run<'_> {
                             currency,
                             result,
                         }) => {
-                            let requests = self.worker.service().gateway().take(id);
+                            let requests = self.worker.service().gateway().inner().take(id);
+                            captured(&mut self.summary, requests, &result);
                             collected(total, currency, requests, result)
                         }
                         None => continue,
                     };
+                    self.summary.count(collected.outcome.name());
                     // Another worker's invoice is its to report.
                     self.tally.unpaid |= !matches!(
                         collected.outcome,
@@ -535,19 +533,21 @@ impl Run<'_> {
     ) -> Result<Option<Status>, AppError> {
         let mut waiting_said = false;
         let worker = &self.worker;
-        let (format, tally) = (self.format, &mut self.tally);
+        let (format, tally, summary) = (self.format, &mut self.tally, &mut self.summary);
         let mut write_taken = |taken: &[TakenOver]| {
             records.clear();
             let written = signals::writing(|| {
                 for invoice in taken {
                     let id = invoice.id.as_str();
-                    let requests = worker.service().gateway().take(id);
+                    let requests = worker.service().gateway().inner().take(id);
+                    captured(summary, requests, &invoice.result);
                     let collected = collected(
                         invoice.total,
                         invoice.currency,
                         requests,
                         invoice.result.clone(),
                     );
+                    summary.count(collected.outcome.name());
                     tally.unpaid |= !matches!(collected.outcome, Outcome::Paid { .. });
                     write_collected(records, format, 0, id, &collected)?;
                 }
@@ -608,6 +608,58 @@ enum SweepEnd {
 impl From<BillingError> for SweepEnd {
     fn from(error: BillingError) -> Self {
         SweepEnd::Failed(AppError::Billing(error))
+    }
+}
+
+impl Run<'_> {
+    /// The most invoices the next batch holds: [`batch_size`], and no more
+    /// than a third of a claim's lease at the pace the last batch went (or
+    /// the processor's rate limit allows this worker, if slower), so that
+    /// no claim runs out under a live worker (another would take its
+    /// invoices over and send their requests again: no money twice, but
+    /// requests and time wasted). The first batch, before any pace is
+    /// known, is cut to [`FIRST_ROUND_TRIPS`] round trips of requests.
+    fn batch_limit(&self, pace: &Pace, lease: Duration, concurrency: usize) -> usize {
+        let Some(seen) = self.pace_seen else {
+            return self
+                .batch_size
+                .min(concurrency.saturating_mul(FIRST_ROUND_TRIPS));
+        };
+        let per_second = pace.rate().map_or(seen, |allowed| allowed.min(seen));
+        let fits = per_second.saturating_mul(lease.as_secs().max(1)) / 3;
+        self.batch_size
+            .min(usize::try_from(fits).unwrap_or(usize::MAX))
+            .max(concurrency.min(self.batch_size))
+    }
+
+    /// Says what the run did: on stderr unless `--quiet`, and as JSON in
+    /// `--summary FILE`.
+    fn summarize(
+        &self,
+        args: &Args,
+        console: Console,
+        requests: sandbox::Requests,
+        elapsed: Duration,
+    ) -> Result<(), AppError> {
+        let line = self.summary.line("charge", "invoices", requests, elapsed);
+        console.notice(&mut io::stderr(), line);
+        match &args.summary {
+            Some(path) => self
+                .summary
+                .write_json(path, "charge", "invoices", requests, elapsed),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Counts what this run's requests captured for an invoice: its charge,
+/// when the run sent a charge request for it (a payment found from an
+/// earlier run moved no money now).
+fn captured(summary: &mut Summary, requests: usize, result: &Result<Payment, BillingError>) {
+    if let Ok(Payment::Charged(charge)) = result
+        && requests > 0
+    {
+        summary.captured(charge.amount().currency(), charge.amount().minor_units());
     }
 }
 
@@ -704,13 +756,25 @@ mod tests {
     }
 
     #[test]
-    fn a_sandbox_latency_cuts_the_batch_to_about_a_tenth_of_a_second() {
-        assert_eq!(batch_size(Duration::ZERO), MAX_BATCH);
-        assert_eq!(batch_size(Duration::from_millis(2)), 50);
-        assert_eq!(batch_size(Duration::from_millis(100)), 1);
-        assert_eq!(batch_size(Duration::from_secs(1)), 1);
-        assert_eq!(batch_size(Duration::from_micros(10)), MAX_BATCH);
-        assert_eq!(batch_size(Duration::from_micros(100)), 1000);
+    fn one_at_a_time_a_sandbox_latency_cuts_the_batch_to_about_a_tenth_of_a_second() {
+        let size = |latency| batch_size(latency, 1);
+        assert_eq!(size(Duration::ZERO), MAX_BATCH);
+        assert_eq!(size(Duration::from_millis(2)), 50);
+        assert_eq!(size(Duration::from_millis(100)), 1);
+        assert_eq!(size(Duration::from_secs(1)), 1);
+        assert_eq!(size(Duration::from_micros(10)), MAX_BATCH);
+        assert_eq!(size(Duration::from_micros(100)), 1000);
+    }
+
+    #[test]
+    fn with_requests_in_flight_a_batch_holds_twenty_round_trips_of_them() {
+        let size = |latency, concurrency| batch_size(latency, concurrency);
+        assert_eq!(size(Duration::from_millis(300), 64), 1280);
+        assert_eq!(size(Duration::from_millis(300), 16), 320);
+        assert_eq!(size(Duration::from_millis(300), 1024), MAX_BATCH);
+        // A short round trip: a tenth of a second's worth, if more.
+        assert_eq!(size(Duration::from_millis(2), 16), 800);
+        assert_eq!(size(Duration::ZERO, 64), MAX_BATCH);
     }
 
     #[test]

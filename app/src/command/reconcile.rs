@@ -7,12 +7,18 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use billing::{BillingService, Corrector, RetryPolicy, ThreadSleeper};
-use payment_gateway::{FakeGateway, SystemClock};
+use std::num::NonZeroU32;
+use std::time::Instant;
+
+use billing::{BillingService, Corrector, Pace, RetryPolicy, ThreadSleeper};
+use payment_gateway::SystemClock;
 
 use crate::console::Console;
 use crate::error::{AppError, Status, closed_pipe_or};
+use crate::output::summary::Summary;
+use crate::sandbox::{self, Metered};
 use crate::signals;
+use crate::workers::parse_latency;
 use crate::store::{self, Open};
 use crate::time::parse_duration;
 
@@ -31,7 +37,10 @@ An outcome another run records meanwhile stands and stops nothing else.
 Refund attempts of credit notes (`ledgerly correct apply`) left pending or unknown
 are settled the same way, by looking their keys up, never by refunding.
 Prints one line: how many attempts were settled, how many captured, how many stay
-unknown and, of those, how many the processor has no record of.
+unknown and, of those, how many the processor has no record of. Lookups go out up
+to --concurrency at a time, paced under the processor's rate limit as `charge`'s
+requests are; the run's summary (requests, rate-limited answers, time) follows on
+stderr unless --quiet, and in --summary FILE as JSON.
 
 Examples:
   ledgerly reconcile
@@ -47,6 +56,23 @@ pub(crate) struct Args {
     /// The sandbox processor's books: a SQLite file, or a postgres:// URL [default: ledgerly-sandbox.db beside the ledger file, or the ledger's database]
     #[arg(long, value_name = "PATH|URL")]
     pub(crate) sandbox_db: Option<PathBuf>,
+
+    /// The account's rate limit at the sandbox processor, in requests per
+    /// second for every process sharing its books [default: unlimited]
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) sandbox_rate_limit: Option<u32>,
+
+    /// Lookups kept in flight at once
+    #[arg(long, value_name = "N", default_value_t = sandbox::DEFAULT_CONCURRENCY, value_parser = sandbox::parse_concurrency)]
+    pub(crate) concurrency: usize,
+
+    /// Real time each sandbox request takes (as for `charge`)
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_latency)]
+    pub(crate) sandbox_latency: Duration,
+
+    /// Also write the run's summary to FILE, as one JSON object
+    #[arg(long, value_name = "FILE")]
+    pub(crate) summary: Option<PathBuf>,
 
     /// No longer used, accepted so that existing cron lines still run: an
     /// attempt the processor has no record of is never settled as failed,
@@ -69,16 +95,20 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         args.sandbox_db.as_deref(),
         Open::Existing,
     )?;
-    let gateway = FakeGateway::with_books(books)
-        .with_clock(SystemClock)
-        .without_request_log();
+    let started = Instant::now();
+    let limit = args.sandbox_rate_limit.and_then(NonZeroU32::new);
+    let processor = sandbox::processor(books, args.sandbox_latency, limit);
+    let metered = Metered::new(&processor);
+    let pace = Pace::new();
+    let gateway = sandbox::client(&metered, &pace);
     let service = BillingService::new(
         &gateway,
         &ledger,
         ThreadSleeper,
         SystemClock,
         RetryPolicy::default(),
-    );
+    )
+    .with_concurrency(args.concurrency);
     let report = service.reconcile()?;
     let refunds = Corrector::reconcile_refunds(&service)?;
     let mut line = format!(
@@ -118,6 +148,24 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let written = signals::writing(|| out.write_all(line.as_bytes()).and_then(|()| out.flush()));
     if let Err(error) = written {
         return closed_pipe_or(error, status);
+    }
+    let mut summary = Summary::default();
+    for (outcome, count) in [
+        ("captured", report.captured()),
+        ("declined", report.settled().saturating_sub(report.captured())),
+        ("still unknown", report.still_unknown()),
+        ("refunds settled", refunds.settled),
+        ("refunds still unknown", refunds.still_unknown),
+    ] {
+        summary.add(outcome, count);
+    }
+    let (requests, elapsed) = (metered.requests(), started.elapsed());
+    console.notice(
+        &mut io::stderr(),
+        summary.line("reconcile", "attempts", requests, elapsed),
+    );
+    if let Some(path) = &args.summary {
+        summary.write_json(path, "reconcile", "attempts", requests, elapsed)?;
     }
     Ok(status)
 }

@@ -93,6 +93,18 @@ struct InvalidRecord<'a> {
     error: &'a str,
 }
 
+impl Outcome {
+    /// Its name in a record: `paid`, `declined`, `failed` or `claimed`.
+    pub(crate) const fn name(&self) -> &'static str {
+        match self {
+            Outcome::Paid { .. } => "paid",
+            Outcome::Declined { .. } => "declined",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Claimed { .. } => "claimed",
+        }
+    }
+}
+
 /// Appends a collected invoice's record.
 pub(crate) fn write_collected(
     out: &mut Vec<u8>,
@@ -101,11 +113,12 @@ pub(crate) fn write_collected(
     id: &str,
     collected: &Collected,
 ) -> io::Result<()> {
-    let (outcome, detail) = match &collected.outcome {
-        Outcome::Paid { charge_id } => ("paid", Detail::ChargeId(charge_id.as_deref())),
-        Outcome::Declined { code } => ("declined", Detail::DeclineCode(code)),
-        Outcome::Failed { error } => ("failed", Detail::Error(error)),
-        Outcome::Claimed { worker } => ("claimed", Detail::Worker(worker)),
+    let outcome = collected.outcome.name();
+    let detail = match &collected.outcome {
+        Outcome::Paid { charge_id } => Detail::ChargeId(charge_id.as_deref()),
+        Outcome::Declined { code } => Detail::DeclineCode(code),
+        Outcome::Failed { error } => Detail::Error(error),
+        Outcome::Claimed { worker } => Detail::Worker(worker),
     };
     match format {
         ChargeFormat::Jsonl => {

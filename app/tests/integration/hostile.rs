@@ -366,7 +366,9 @@ fn slow_charge(dir: &tempfile::TempDir, count: usize, latency: &str) -> std::pro
     std::fs::write(&path, input).unwrap();
     StdCommand::new(cargo_bin!("ledgerly"))
         .env_remove("LEDGERLY_DB")
-        .args(["--quiet", "charge", "--sandbox-latency", latency, "--input"])
+        // One request at a time: these tests follow one invoice in flight.
+        .args(["--quiet", "charge", "--concurrency", "1", "--sandbox-latency", latency])
+        .arg("--input")
         .arg(&path)
         .arg("--db")
         .arg(dir.path().join("ledgerly.db"))

@@ -98,12 +98,12 @@ fn layer(relative: &Path) -> String {
 fn allowed(layer: &str) -> &'static [&'static str] {
     const SERVICES: &[&str] = &[
         "output", "store", "time", "workers", "input", "console", "progress", "signals", "error",
-        "batch",
+        "batch", "sandbox",
     ];
     match layer {
         "lib" | "main" => &[
             "cli", "command", "output", "store", "time", "workers", "input", "console", "progress",
-            "signals", "error", "batch",
+            "signals", "error", "batch", "sandbox",
         ],
         "cli" => &["command", "error"],
         // The batch engine: itself, plus the progress line and the stop

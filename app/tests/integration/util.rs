@@ -32,6 +32,20 @@ pub(crate) const SANDBOX_NOTICE: &str =
 pub(crate) const UNSETTLED_WARNING: &str = "warning: some payment attempts in the ledger stay \
     pending or unknown: `ledgerly invoices --status unknown` lists them; charge again, or reconcile\n";
 
+/// A check of a charge run's stderr: `expected`, then its summary line
+/// (`charge: N invoices in …`), which says how long the run took and so
+/// differs from run to run.
+pub(crate) fn then_summary(
+    expected: impl Into<String>,
+) -> impl predicates::Predicate<str> + predicates::reflection::PredicateReflection {
+    let expected = expected.into();
+    predicates::function::function(move |stderr: &str| {
+        stderr.strip_prefix(expected.as_str()).is_some_and(|rest| {
+            rest.starts_with("charge: ") && rest.ends_with('\n') && rest.lines().count() == 1
+        })
+    })
+}
+
 /// The `ledgerly` binary of this build, as a command to run, with no
 /// `LEDGERLY_DB` from the environment.
 pub(crate) fn ledgerly() -> Command {

@@ -9,16 +9,17 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use billing::{
-    Applied, BillingService, CorrectionId, CorrectionRecord, Corrector, Lines, PlanEntry,
+    Applied, BillingService, CorrectionId, CorrectionRecord, Corrector, Lines, Pace, PlanEntry,
     RetryPolicy, Settlement, ThreadSleeper, Undercharge,
 };
-use payment_gateway::{FakeGateway, SystemClock};
+use payment_gateway::SystemClock;
 use serde::Serialize;
 
 use super::{PlanRecord, digest_of};
 use crate::console::Console;
 use crate::error::{AppError, Cmd, Status, closed_pipe_or, input_name};
 use crate::output::money::Amounts;
+use crate::sandbox::{self, Metered};
 use crate::signals;
 use crate::store::{self, Open};
 use crate::workers::{parse_latency, parse_lease, worker_id};
@@ -52,6 +53,11 @@ pub(crate) struct Args {
     /// Real time each sandbox request takes (as for `charge`)
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_latency)]
     pub(crate) sandbox_latency: Duration,
+
+    /// The account's rate limit at the sandbox processor, in requests per
+    /// second (as for `charge`): refunds and lookups are paced under it
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) sandbox_rate_limit: Option<u32>,
 }
 
 /// What an undercharge becomes.
@@ -97,10 +103,11 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         args.stores.sandbox_db.as_deref(),
         Open::Existing,
     )?;
-    let gateway = FakeGateway::with_books(books)
-        .with_clock(SystemClock)
-        .with_latency(args.sandbox_latency)
-        .without_request_log();
+    let limit = args.sandbox_rate_limit.and_then(std::num::NonZeroU32::new);
+    let processor = sandbox::processor(books, args.sandbox_latency, limit);
+    let metered = Metered::new(&processor);
+    let pace = Pace::new();
+    let gateway = sandbox::client(&metered, &pace);
     console.notice(
         &mut io::stderr(),
         "note: refunds go to the sandbox processor; no real money moves",

@@ -8,7 +8,7 @@ use predicates::prelude::*;
 
 use crate::util::{
     SANDBOX_NOTICE, UNSETTLED_WARNING, fixture, help_says, ledgerly, lines, on_ledger, refused,
-    scratch,
+    scratch, then_summary,
 };
 
 /// `ledgerly charge --input - <flags>` on a new scratch ledger, reading
@@ -29,7 +29,7 @@ fn each_invoice_is_paid_with_a_charge_id_or_declined_with_its_code() {
     on_ledger(&dir, &["charge", "--input", &fixture("charge.jsonl")])
         .assert()
         .code(1)
-        .stderr(format!("{SANDBOX_NOTICE}{UNSETTLED_WARNING}"))
+        .stderr(then_summary(format!("{SANDBOX_NOTICE}{UNSETTLED_WARNING}")))
         .stdout(lines(&[
             r#"{"line":1,"id":"INV-1","outcome":"paid","total":"141.69","currency":"USD","requests":1,"charge_id":"ch_fake_000001"}"#,
             r#"{"line":2,"id":"INV-2","outcome":"declined","total":"10.80","currency":"USD","requests":1,"decline_code":"card_declined"}"#,
@@ -51,7 +51,7 @@ fn every_invoice_paid_exits_0() {
         "{\"id\":\"INV-1\",\"customer\":\"cus_1\",\"payment_method\":\"tok_success\",\"tier\":\"gold\",\"loyalty_member\":true,\"days_overdue\":45,\"line_items\":[{\"price\":\"40.00\",\"quantity\":3},{\"price\":15,\"quantity\":2}]}\n",
     )
     .success()
-    .stderr(SANDBOX_NOTICE)
+    .stderr(then_summary(SANDBOX_NOTICE))
     .stdout("line 1  INV-1  paid      141.69 USD  charge ch_fake_000001  (1 request)\n");
 }
 
