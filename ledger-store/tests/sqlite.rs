@@ -461,3 +461,21 @@ fn claims_run_out_on_the_hosts_boot_clock_whatever_a_processs_wall_clock_said() 
         ]
     );
 }
+
+#[test]
+fn a_device_or_a_directory_is_refused_as_a_ledger_before_sqlite_opens_it() {
+    let dir = TempDir::new().unwrap();
+    for path in [Path::new("/dev/null"), dir.path()] {
+        for opened in [
+            SqliteLedger::open(path).map(drop),
+            SqliteLedger::open_read_only(path).map(drop),
+        ] {
+            assert!(
+                matches!(opened, Err(StoreError::Unsupported { .. })),
+                "{}: {opened:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(!Path::new("/dev/null-journal").exists());
+}
