@@ -94,7 +94,10 @@ mod tests {
                     job * 10
                 },
                 |index, output| {
-                    assert!(outputs[index].replace(output).is_none(), "job {index} twice");
+                    assert!(
+                        outputs[index].replace(output).is_none(),
+                        "job {index} twice"
+                    );
                 },
             );
             let outputs: Vec<usize> = outputs.into_iter().map(Option::unwrap).collect();

@@ -152,7 +152,9 @@ impl Pace {
         let mut state = self.state();
         let in_flight = state.in_flight;
         state.landed(round_trip);
-        let hold = now.saturating_add(to_i64(u64::try_from(retry_after.as_micros()).unwrap_or(u64::MAX)));
+        let hold = now.saturating_add(to_i64(
+            u64::try_from(retry_after.as_micros()).unwrap_or(u64::MAX),
+        ));
         state.hold_until_us = state.hold_until_us.max(hold);
         // Sent before the last cut: paced by the old rate, already cut for.
         let sent = now.saturating_sub(to_i64(
@@ -229,7 +231,9 @@ fn to_i64(value: u64) -> i64 {
 /// Microseconds since the Unix epoch (0 before it).
 fn micros(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_micros()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
 }
 
 fn duration_us(us: i64) -> Duration {
@@ -263,10 +267,7 @@ impl<'p, G: PaymentGateway, S: Sleeper, C: Clock> Paced<'p, G, S, C> {
     }
 
     /// Sends `request` when the pace allows, again after each 429.
-    fn send<T>(
-        &self,
-        request: impl Fn(&G) -> Result<T, GatewayError>,
-    ) -> Result<T, GatewayError> {
+    fn send<T>(&self, request: impl Fn(&G) -> Result<T, GatewayError>) -> Result<T, GatewayError> {
         let mut limited: u32 = 0;
         loop {
             let wait = self.pace.turn(self.clock.now());
@@ -453,7 +454,10 @@ mod tests {
 
     /// How many of `times` fall in `[from, to)` µs.
     fn within(times: &[i64], from: i64, to: i64) -> usize {
-        times.iter().filter(|time| (from..to).contains(*time)).count()
+        times
+            .iter()
+            .filter(|time| (from..to).contains(*time))
+            .count()
     }
 
     #[test]
@@ -467,7 +471,11 @@ mod tests {
         // 90 to 101 per second over the 20 seconds.
         assert!((1_800..=2_020).contains(&admitted), "{admitted} in 20 s");
         // Under a fifth of the requests rate limited.
-        assert!(limited * 5 < admitted + limited, "{limited} of {}", admitted + limited);
+        assert!(
+            limited * 5 < admitted + limited,
+            "{limited} of {}",
+            admitted + limited
+        );
     }
 
     proptest! {
@@ -525,4 +533,3 @@ mod tests {
         }
     }
 }
-

@@ -325,9 +325,8 @@ impl<G: PaymentGateway, L: Ledger, S: Sleeper, C: Clock> BillingService<G, L, S,
         let mut updates = Vec::new();
         let mut finished = Vec::new();
         for ((index, attempt, _), output) in work.iter().zip(executed) {
-            let (update, result) = output.unwrap_or_else(|| {
-                (None, Err(BillingError::NotFound(attempt.invoice().clone())))
-            });
+            let (update, result) = output
+                .unwrap_or_else(|| (None, Err(BillingError::NotFound(attempt.invoice().clone()))));
             if let Some(update) = update {
                 updates.push(update);
                 finished.push((*index, result));

@@ -177,8 +177,12 @@ fn collected_with(
     max_attempts: u32,
 ) -> (Vec<String>, Vec<(String, i64)>, usize) {
     let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
-    let policy = RetryPolicy::new(max_attempts, Duration::from_millis(1), Duration::from_millis(2))
-        .unwrap();
+    let policy = RetryPolicy::new(
+        max_attempts,
+        Duration::from_millis(1),
+        Duration::from_millis(2),
+    )
+    .unwrap();
     let service = BillingService::new(
         &gateway,
         &ledger,
@@ -190,12 +194,17 @@ fn collected_with(
     let invoices: Vec<Invoice> = tokens
         .iter()
         .enumerate()
-        .map(|(n, token)| billing::conformance::worked_example(&format!("INV-{n}"), &token.to_string()))
+        .map(|(n, token)| {
+            billing::conformance::worked_example(&format!("INV-{n}"), &token.to_string())
+        })
         .collect();
     for issued in service.issue_all(&invoices).unwrap() {
         issued.unwrap();
     }
-    let ids: Vec<InvoiceId> = invoices.iter().map(|invoice| invoice.id().clone()).collect();
+    let ids: Vec<InvoiceId> = invoices
+        .iter()
+        .map(|invoice| invoice.id().clone())
+        .collect();
     let results = service
         .collect_all(&ids)
         .into_iter()

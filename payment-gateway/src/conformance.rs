@@ -749,4 +749,3 @@ pub fn the_rate_limit_is_shared_by_every_gateway_on_the_books_and_moves_no_money
     second.charge(&request("rl-2", "tok_success", 700)).unwrap();
     assert_eq!(open().capture_count().unwrap(), 2);
 }
-

@@ -18,9 +18,9 @@ use crate::error::{AppError, Status, closed_pipe_or};
 use crate::output::summary::Summary;
 use crate::sandbox::{self, Metered};
 use crate::signals;
-use crate::workers::parse_latency;
 use crate::store::{self, Open};
 use crate::time::parse_duration;
+use crate::workers::parse_latency;
 
 /// What `ledgerly reconcile --help` shows above its exit codes.
 pub(crate) const HELP: &str = "\
@@ -152,7 +152,10 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let mut summary = Summary::default();
     for (outcome, count) in [
         ("captured", report.captured()),
-        ("declined", report.settled().saturating_sub(report.captured())),
+        (
+            "declined",
+            report.settled().saturating_sub(report.captured()),
+        ),
         ("still unknown", report.still_unknown()),
         ("refunds settled", refunds.settled),
         ("refunds still unknown", refunds.still_unknown),

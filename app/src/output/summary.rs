@@ -198,7 +198,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("summary.json");
         summary()
-            .write_json(&path, "charge", "invoices", SENT, Duration::from_millis(2_500))
+            .write_json(
+                &path,
+                "charge",
+                "invoices",
+                SENT,
+                Duration::from_millis(2_500),
+            )
             .unwrap();
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -225,6 +231,10 @@ mod tests {
                 Duration::ZERO,
             )
             .unwrap_err();
-        assert!(error.to_string().contains("summary /nonexistent/dir/summary.json"));
+        assert!(
+            error
+                .to_string()
+                .contains("summary /nonexistent/dir/summary.json")
+        );
     }
 }

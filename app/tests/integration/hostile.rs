@@ -367,7 +367,14 @@ fn slow_charge(dir: &tempfile::TempDir, count: usize, latency: &str) -> std::pro
     StdCommand::new(cargo_bin!("ledgerly"))
         .env_remove("LEDGERLY_DB")
         // One request at a time: these tests follow one invoice in flight.
-        .args(["--quiet", "charge", "--concurrency", "1", "--sandbox-latency", latency])
+        .args([
+            "--quiet",
+            "charge",
+            "--concurrency",
+            "1",
+            "--sandbox-latency",
+            latency,
+        ])
         .arg("--input")
         .arg(&path)
         .arg("--db")

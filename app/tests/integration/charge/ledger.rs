@@ -84,7 +84,7 @@ impl Place {
     }
 
     /// [`spawn_charge_to`](Place::spawn_charge_to), its records dropped.
-    fn spawn_charge(&self, input: &Path, latency: &str, extra: &[&str]) -> Child {
+    pub(crate) fn spawn_charge(&self, input: &Path, latency: &str, extra: &[&str]) -> Child {
         self.spawn_charge_to(input, latency, extra, Stdio::null())
     }
 }

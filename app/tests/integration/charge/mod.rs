@@ -2,6 +2,7 @@
 
 mod identity;
 pub(crate) mod ledger;
+mod pace;
 
 use assert_cmd::assert::Assert;
 use predicates::prelude::*;
