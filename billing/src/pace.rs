@@ -386,6 +386,57 @@ mod tests {
         assert_eq!(pace.rate(), Some(105));
     }
 
+    #[test]
+    fn cuts_stop_at_one_request_every_ten_seconds() {
+        let pace = Pace::new();
+        pace.turn(at(0));
+        let mut now = 0;
+        for _ in 0..200 {
+            now += 1_000_000;
+            pace.turn(at(now));
+            pace.rate_limited(at(now), Duration::ZERO, Duration::ZERO);
+        }
+        assert_eq!(pace.state().rate, Some(MIN_RATE));
+        assert_eq!(MIN_RATE, 100);
+        // Long after the slots taken meanwhile: one now, the next 10 s on.
+        let later = now + 10_000_000_000;
+        assert_eq!(pace.turn(at(later)), Duration::ZERO);
+        assert_eq!(pace.turn(at(later)), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn growth_too_small_for_one_answer_adds_up_over_many() {
+        let pace = Pace::new();
+        pace.turn(at(0));
+        // One request in flight per second, halved: half a request a second,
+        // growing by a tenth of one per second.
+        pace.rate_limited(at(1_000_000), Duration::ZERO, Duration::from_secs(1));
+        let start = pace.state().rate.unwrap();
+        assert_eq!(start, 500);
+        // An answer every millisecond for a second, each growing the rate
+        // by less than a thousandth of a request per second.
+        for ms in 1..=1_000 {
+            pace.turn(at(0));
+            pace.turn(at(0));
+            pace.answered(at(1_000_000 + ms * 1_000), Duration::from_secs(1));
+        }
+        let grown = pace.state().rate.unwrap() - start;
+        assert!(grown >= 90, "grew {grown}");
+    }
+
+    #[test]
+    fn a_429_to_a_request_sent_at_the_cut_itself_cuts_again() {
+        let pace = Pace::new();
+        for _ in 0..20 {
+            pace.turn(at(0));
+        }
+        pace.rate_limited(at(200_000), Duration::ZERO, RTT);
+        let first = pace.state().rate.unwrap();
+        // Sent at 200 000 µs, the cut's own time: paced by the new rate.
+        pace.rate_limited(at(500_000), Duration::ZERO, RTT);
+        assert_eq!(pace.state().rate, Some(first / 10 * 9));
+    }
+
     /// A simulated run on a manual clock: `workers` clients, each with its
     /// own pace and `in_flight` requests in flight, a round trip of
     /// `rtt_us` (the processor decides half-way), sharing one account

@@ -19,6 +19,8 @@
 //!   optimised: `cargo run --release -p xtask -- parse-floor FILE`).
 //! - `charge-bench`: `ledgerly charge` of 10 000 and 100 000 `tok_success`
 //!   invoices on a fresh durable ledger each, invoices/s and peak memory.
+//! - `pace-bench`: `ledgerly charge` at a processor's pace: requests in
+//!   flight, a rate limit shared by three workers, memory, no latency.
 //! - `workers-bench [URL]`: `ledgerly charge` of 100 000 invoices by 1, 2
 //!   and 4 workers on one PostgreSQL (a throwaway cluster unless URL names
 //!   one) beside one worker on SQLite: invoices/s, memory per worker.
@@ -33,6 +35,7 @@ use serde_json::Value;
 
 mod charge_bench;
 mod hostile;
+mod pace_bench;
 mod parse_floor;
 mod workers_bench;
 
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         ["hostile", "--quick"] => hostile::run(true),
         ["parse-floor", file] => parse_floor::run(file),
         ["charge-bench"] => charge_bench::run(),
+        ["pace-bench"] => pace_bench::run(),
         ["workers-bench"] => workers_bench::run(None),
         ["workers-bench", url] => workers_bench::run(Some(url)),
         _ => {
@@ -55,7 +59,7 @@ fn main() -> ExitCode {
                 "usage: cargo xtask metadata target-directory | metadata version <package> | \
                  coverage <summary.json> | mutants-exclusions <listing> <count> | \
                  mutants-outcomes <outcomes.json> | hostile [--quick] | \
-                 parse-floor <file.jsonl> | charge-bench | workers-bench [URL]"
+                 parse-floor <file.jsonl> | charge-bench | pace-bench | workers-bench [URL]"
             );
             return ExitCode::from(2);
         }

@@ -113,6 +113,15 @@ ledger is still pending or unknown, it warns and exits 1. So when any worker
 exits 0 the whole run is settled: nothing unpaid but final declines, no money
 in doubt.
 
+A worker keeps up to --concurrency requests in flight (default 16); every
+attempt is still committed pending before its request leaves. When the processor
+answers rate_limited (429: --sandbox-rate-limit gives the sandbox account a limit
+shared by every worker), nothing was charged: the same request is sent again
+under the same key after the retry-after, and the run slows down and speeds up
+again so that the workers sharing the account stay under its limit together.
+The run ends with a summary on stderr (not under --quiet; --summary FILE writes
+it as JSON): records by outcome, money captured, requests, 429s, retries, time.
+
 Input: JSON Lines, one invoice per line, as for `ledgerly invoice` plus who pays:
   {\"id\": \"INV-1\", \"customer\": \"cus_1\", \"payment_method\": \"tok_success\",
    \"currency\": \"USD\", \"tier\": \"gold\", \"loyalty_member\": true, \"days_overdue\": 45,
