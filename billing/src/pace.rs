@@ -130,7 +130,9 @@ impl Pace {
         let Some(rate) = state.rate else {
             return;
         };
-        let since = u64::try_from(now - state.last_growth_us).unwrap_or(0);
+        // At most a second's growth per answer: a pace left idle (a worker
+        // between batches) has learnt nothing while it waited.
+        let since = u64::try_from((now - state.last_growth_us).min(WINDOW_US)).unwrap_or(0);
         if !state.binding {
             state.last_growth_us = now;
             return;
@@ -435,6 +437,29 @@ mod tests {
         // Sent at 200 000 µs, the cut's own time: paced by the new rate.
         pace.rate_limited(at(500_000), Duration::ZERO, RTT);
         assert_eq!(pace.state().rate, Some(first / 10 * 9));
+    }
+
+    #[test]
+    fn a_cut_never_paces_below_what_the_processor_let_through_in_the_last_two_windows() {
+        let pace = Pace::new();
+        pace.turn(at(0));
+        let mut now = 0;
+        for _ in 0..200 {
+            now += 1_000_000;
+            pace.turn(at(now));
+            pace.rate_limited(at(now), Duration::ZERO, Duration::ZERO);
+        }
+        assert_eq!(pace.state().rate, Some(MIN_RATE));
+        // Long after: 100 answers in one second, one more as the next
+        // second begins, then a 429 half a second on.
+        let start = 1_000_000_000;
+        for n in 0..100 {
+            pace.answered(at(start + n * 10_000), Duration::ZERO);
+        }
+        pace.answered(at(start + 1_000_000), Duration::ZERO);
+        pace.rate_limited(at(start + 1_500_000), Duration::ZERO, Duration::ZERO);
+        // 101 answers in 1.5 s, nine tenths of it: 60 a second.
+        assert_eq!(pace.rate(), Some(60));
     }
 
     /// A simulated run on a manual clock: `workers` clients, each with its
