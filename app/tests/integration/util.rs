@@ -37,7 +37,7 @@ pub(crate) const UNSETTLED_WARNING: &str = "warning: some payment attempts in th
 /// differs from run to run.
 pub(crate) fn then_summary(
     expected: impl Into<String>,
-) -> impl predicates::Predicate<str> + predicates::reflection::PredicateReflection {
+) -> impl predicates::Predicate<str> {
     let expected = expected.into();
     predicates::function::function(move |stderr: &str| {
         stderr.strip_prefix(expected.as_str()).is_some_and(|rest| {
