@@ -327,7 +327,7 @@ impl<G: PaymentGateway, S: Sleeper, C: Clock> PaymentGateway for Paced<'_, G, S,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use payment_gateway::{Admission, RateLimit};
+    use payment_gateway::{Admission, ManualClock, RateLimit};
     use proptest::prelude::*;
     use std::num::NonZeroU32;
 
@@ -450,16 +450,92 @@ mod tests {
             pace.rate_limited(at(now), Duration::ZERO, Duration::ZERO);
         }
         assert_eq!(pace.state().rate, Some(MIN_RATE));
-        // Long after: 100 answers in one second, one more as the next
-        // second begins, then a 429 half a second on.
+        // Long after: 100 answers in one second, one more half a second
+        // into the next, then a 429.
         let start = 1_000_000_000;
         for n in 0..100 {
             pace.answered(at(start + n * 10_000), Duration::ZERO);
         }
-        pace.answered(at(start + 1_000_000), Duration::ZERO);
-        pace.rate_limited(at(start + 1_500_000), Duration::ZERO, Duration::ZERO);
-        // 101 answers in 1.5 s, nine tenths of it: 60 a second.
-        assert_eq!(pace.rate(), Some(60));
+        pace.answered(at(start + 1_500_000), Duration::ZERO);
+        pace.rate_limited(at(start + 1_800_000), Duration::ZERO, Duration::ZERO);
+        // The window rolled at 1.5 s, keeping the 100 before: 101 answers
+        // over the 1.3 s since a second before the new window, nine tenths
+        // of it: 69 a second.
+        assert_eq!(pace.rate(), Some(69));
+    }
+
+    /// A sleeper that moves a manual clock on by what it sleeps, so that a
+    /// retry-after passes as it would in real time.
+    struct Advancing(ManualClock);
+
+    impl crate::Sleeper for Advancing {
+        fn sleep(&self, duration: Duration) {
+            self.0.advance(duration);
+        }
+    }
+
+    fn charge(key: &str) -> ChargeRequest {
+        ChargeRequest::new(
+            IdempotencyKey::new(key).unwrap(),
+            payment_gateway::PaymentMethod::new("tok_success").unwrap(),
+            payment_gateway::Amount::new(500, payment_gateway::Currency::Usd).unwrap(),
+            "INV-1",
+        )
+    }
+
+    #[test]
+    fn a_429_is_waited_out_and_the_same_request_sent_again_once_the_pace_allows() {
+        let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+        let limit = RateLimit::new(NonZeroU32::new(4).unwrap());
+        let gateway = payment_gateway::FakeGateway::new()
+            .with_clock(clock.clone())
+            .with_rate_limit(limit);
+        let pace = Pace::new();
+        let paced = Paced::new(&gateway, &pace, Advancing(clock.clone()), clock.clone());
+
+        paced.charge(&charge("k1")).unwrap();
+        let second = paced.charge(&charge("k2")).unwrap();
+
+        assert_eq!(second.amount().minor_units(), 500);
+        // k2 was answered 429 once (4 a second, no burst), held for the
+        // 250 ms asked, then admitted: two charges processed, two captures.
+        assert_eq!(gateway.request_count(), 2);
+        assert_eq!(gateway.rate_limited_count(), 1);
+        assert_eq!(gateway.captures().len(), 2);
+        assert!(pace.rate().is_some(), "the 429 set a pace");
+        // Every other request goes through the same pace and reaches the
+        // processor: a search and a refund lookup answer as it does.
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(paced.find_captures(&["INV-1"]).unwrap().len(), 2);
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(
+            paced.lookup_refund(&IdempotencyKey::new("k9").unwrap()),
+            Ok(None)
+        );
+        assert_eq!(paced.inner().captures().len(), 2);
+    }
+
+    #[test]
+    fn a_processor_that_never_stops_answering_429_is_given_up_on_as_a_transient_failure() {
+        // The clock never moves: every request after the first is over the
+        // limit, however long the client waits.
+        let clock = ManualClock::at_unix_millis(1_764_583_200_000);
+        let limit = RateLimit::new(NonZeroU32::new(1).unwrap());
+        let gateway = payment_gateway::FakeGateway::new()
+            .with_clock(clock.clone())
+            .with_rate_limit(limit);
+        let pace = Pace::new();
+        let paced = Paced::new(&gateway, &pace, crate::RecordingSleeper::new(), clock);
+        paced.charge(&charge("k1")).unwrap();
+
+        let given_up = paced.charge(&charge("k2"));
+
+        let Err(GatewayError::Transient { reason }) = given_up else {
+            panic!("{given_up:?}");
+        };
+        assert!(reason.contains("rate limited 1000 times in a row"), "{reason}");
+        assert_eq!(gateway.rate_limited_count(), 1 + usize::try_from(MAX_RATE_LIMITED).unwrap());
+        assert_eq!(gateway.captures().len(), 1, "nothing more captured");
     }
 
     /// A simulated run on a manual clock: `workers` clients, each with its

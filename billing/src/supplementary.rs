@@ -213,6 +213,24 @@ mod tests {
     }
 
     #[test]
+    fn only_its_own_table_and_version_and_minus_the_notes_total_make_an_invoice_supplementary() {
+        let billed = note(CreditNoteKind::Billed, [0, -450, 9, -35, -24, -500]);
+        let invoice = supplementary_invoice(&billed, &original(), SystemTime::UNIX_EPOCH).unwrap();
+        assert!(billed_by(&invoice, &billed));
+        let mut parts = invoice.parts().clone();
+        // The version alone, or the table alone, is not enough.
+        parts.rates = Rates::new(pricing::RATES, Some(SUPPLEMENTARY_RATES_VERSION.to_owned()));
+        let versioned = IssuedInvoice::restore(parts.clone()).unwrap();
+        assert!(!is_supplementary(&versioned));
+        assert!(!billed_by(&versioned, &billed));
+        parts.rates = Rates::new(SUPPLEMENTARY_TABLE, None);
+        assert!(!is_supplementary(&IssuedInvoice::restore(parts).unwrap()));
+        // A supplementary invoice of another amount is not this note's.
+        let other = note(CreditNoteKind::Billed, [0, -450, 9, -35, -25, -501]);
+        assert!(!billed_by(&invoice, &other));
+    }
+
+    #[test]
     fn only_a_billed_credit_note_makes_a_supplementary_invoice() {
         let absorbed = note(CreditNoteKind::Absorbed, [0, -450, 9, -35, -24, -500]);
         assert_eq!(

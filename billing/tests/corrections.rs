@@ -867,3 +867,59 @@ fn the_processors_cap_refuses_a_refund_above_the_capture_when_the_ledger_does_no
         "{findings:?}"
     );
 }
+
+#[test]
+fn a_service_keeps_at_least_one_request_in_flight_and_says_how_many() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    assert_eq!(service(&gateway, &ledger).concurrency(), 1);
+    assert_eq!(service(&gateway, &ledger).with_concurrency(8).concurrency(), 8);
+    assert_eq!(service(&gateway, &ledger).with_concurrency(0).concurrency(), 1);
+}
+
+#[test]
+fn supplementary_invoices_past_the_first_page_of_credit_notes_are_collected_too() {
+    let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
+    let release = service(&gateway, &ledger).with_rates(generous());
+    let invoices = [
+        worked_example("INV-1", "tok_success"),
+        worked_example("INV-2", "tok_success"),
+    ];
+    for issued in release.issue_all(&invoices).unwrap() {
+        release.collect(issued.unwrap().id()).unwrap();
+    }
+    let correction = CorrectionRecord::new(
+        CorrectionId::new("2026-12-gold-back").unwrap(),
+        "gold was 0.18",
+        generous().fingerprint(),
+        Rates::current(),
+        "sha256:plan",
+        "ledgerly test",
+        std::time::UNIX_EPOCH,
+    );
+    let service = service(&gateway, &ledger);
+    let corrector = Corrector::new(
+        &service,
+        &correction,
+        WorkerId::new("w1").unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap()
+    .with_undercharge(Undercharge::Bill);
+    for id in ["INV-1", "INV-2"] {
+        let id = InvoiceId::new(id).unwrap();
+        let record = ledger.get(&id).unwrap().unwrap();
+        let credit = billing::correct(&record, &[], &RATES, Undercharge::Bill)
+            .unwrap()
+            .unwrap()
+            .credit();
+        let applied = corrector.apply(&PlanEntry { invoice: id, credit }).unwrap();
+        assert!(matches!(applied.settlement, Settlement::Billed(_)));
+    }
+
+    // One credit note a page: the second is on the second page.
+    assert_eq!(
+        collect_supplementary(&service, "w1"),
+        ["INV-1-SUP01", "INV-2-SUP01"]
+    );
+}
+

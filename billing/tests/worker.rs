@@ -357,3 +357,40 @@ fn a_worker_knows_when_an_attempt_in_the_ledger_stays_in_doubt() {
     assert!(paid(&settled[0]), "{settled:?}");
     assert!(!worker.unsettled_remain().unwrap(), "settled again");
 }
+
+#[test]
+fn claims_are_renewed_while_a_batch_with_requests_in_flight_outlasts_its_lease() {
+    // Two requests in flight, each taking 1.5 s of real time, under a
+    // lease of 600 ms: without renewal the claims would run out at 0.6 s
+    // and another worker would take the invoices over.
+    let service = BillingService::new(
+        FakeGateway::new().with_latency(Duration::from_millis(1_500)),
+        InMemoryLedger::new(),
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        RetryPolicy::new(1, Duration::from_millis(1), Duration::from_millis(1)).unwrap(),
+    )
+    .with_concurrency(2);
+    let worker = Worker::new(&service, worker_id("w1"), Duration::from_millis(600));
+    let invoices = [worked("INV-1", "tok_success"), worked("INV-2", "tok_success")];
+    let ids = [InvoiceId::new("INV-1").unwrap(), InvoiceId::new("INV-2").unwrap()];
+
+    let (settled, held) = std::thread::scope(|scope| {
+        let batch = scope.spawn(|| worker.charge_batch(&invoices).unwrap());
+        std::thread::sleep(Duration::from_millis(1_200));
+        let held = service
+            .ledger()
+            .claim(&worker_id("w2"), &ids, Duration::from_secs(1))
+            .unwrap();
+        (batch.join().unwrap(), held)
+    });
+
+    assert_eq!(
+        held,
+        [
+            billing::ClaimOutcome::HeldBy(worker_id("w1")),
+            billing::ClaimOutcome::HeldBy(worker_id("w1"))
+        ]
+    );
+    assert!(settled.iter().all(paid), "{settled:?}");
+}
