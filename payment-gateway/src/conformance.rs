@@ -739,6 +739,8 @@ pub fn the_rate_limit_is_shared_by_every_gateway_on_the_books_and_moves_no_money
         })
     );
     assert_eq!(second.rate_limited_count(), 1);
+    assert!(second.charge(&request("rl-3", "tok_success", 700)).is_err());
+    assert_eq!(second.rate_limited_count(), 2);
     assert_eq!(open().capture_count().unwrap(), 1, "a 429 captures nothing");
     // Lookups count too: the account's requests, whatever they are.
     assert!(matches!(
