@@ -209,6 +209,26 @@ mod tests {
     }
 
     #[test]
+    fn the_meter_passes_searches_and_refunds_through_and_counts_them() {
+        let metered = Metered::new(FakeGateway::new());
+        let charge = metered.charge(&request("k1", "tok_success")).unwrap();
+        assert_eq!(metered.find_captures(&["INV-1"]).unwrap().len(), 1);
+        let refund = RefundRequest::new(
+            IdempotencyKey::new("r1").unwrap(),
+            charge.id().clone(),
+            Amount::new(100, Currency::Usd).unwrap(),
+            "INV-1-CN01".to_owned(),
+        );
+        let refunded = metered.refund(&refund).unwrap();
+        let found = metered
+            .lookup_refund(&IdempotencyKey::new("r1").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id(), refunded.id());
+        assert_eq!(metered.requests().sent, 4);
+    }
+
+    #[test]
     fn concurrency_is_a_number_of_requests_from_1_to_1024() {
         assert_eq!(parse_concurrency("64"), Ok(64));
         assert_eq!(parse_concurrency("1"), Ok(1));

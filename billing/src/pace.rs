@@ -533,8 +533,14 @@ mod tests {
         let Err(GatewayError::Transient { reason }) = given_up else {
             panic!("{given_up:?}");
         };
-        assert!(reason.contains("rate limited 1000 times in a row"), "{reason}");
-        assert_eq!(gateway.rate_limited_count(), 1 + usize::try_from(MAX_RATE_LIMITED).unwrap());
+        assert!(
+            reason.contains("rate limited 1000 times in a row"),
+            "{reason}"
+        );
+        assert_eq!(
+            gateway.rate_limited_count(),
+            1 + usize::try_from(MAX_RATE_LIMITED).unwrap()
+        );
         assert_eq!(gateway.captures().len(), 1, "nothing more captured");
     }
 

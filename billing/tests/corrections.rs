@@ -872,8 +872,14 @@ fn the_processors_cap_refuses_a_refund_above_the_capture_when_the_ledger_does_no
 fn a_service_keeps_at_least_one_request_in_flight_and_says_how_many() {
     let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
     assert_eq!(service(&gateway, &ledger).concurrency(), 1);
-    assert_eq!(service(&gateway, &ledger).with_concurrency(8).concurrency(), 8);
-    assert_eq!(service(&gateway, &ledger).with_concurrency(0).concurrency(), 1);
+    assert_eq!(
+        service(&gateway, &ledger).with_concurrency(8).concurrency(),
+        8
+    );
+    assert_eq!(
+        service(&gateway, &ledger).with_concurrency(0).concurrency(),
+        1
+    );
 }
 
 #[test]
@@ -912,7 +918,12 @@ fn supplementary_invoices_past_the_first_page_of_credit_notes_are_collected_too(
             .unwrap()
             .unwrap()
             .credit();
-        let applied = corrector.apply(&PlanEntry { invoice: id, credit }).unwrap();
+        let applied = corrector
+            .apply(&PlanEntry {
+                invoice: id,
+                credit,
+            })
+            .unwrap();
         assert!(matches!(applied.settlement, Settlement::Billed(_)));
     }
 
@@ -922,4 +933,3 @@ fn supplementary_invoices_past_the_first_page_of_credit_notes_are_collected_too(
         ["INV-1-SUP01", "INV-2-SUP01"]
     );
 }
-

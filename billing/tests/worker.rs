@@ -372,8 +372,14 @@ fn claims_are_renewed_while_a_batch_with_requests_in_flight_outlasts_its_lease()
     )
     .with_concurrency(2);
     let worker = Worker::new(&service, worker_id("w1"), Duration::from_millis(600));
-    let invoices = [worked("INV-1", "tok_success"), worked("INV-2", "tok_success")];
-    let ids = [InvoiceId::new("INV-1").unwrap(), InvoiceId::new("INV-2").unwrap()];
+    let invoices = [
+        worked("INV-1", "tok_success"),
+        worked("INV-2", "tok_success"),
+    ];
+    let ids = [
+        InvoiceId::new("INV-1").unwrap(),
+        InvoiceId::new("INV-2").unwrap(),
+    ];
 
     let (settled, held) = std::thread::scope(|scope| {
         let batch = scope.spawn(|| worker.charge_batch(&invoices).unwrap());

@@ -35,9 +35,7 @@ pub(crate) const UNSETTLED_WARNING: &str = "warning: some payment attempts in th
 /// A check of a charge run's stderr: `expected`, then its summary line
 /// (`charge: N invoices in …`), which says how long the run took and so
 /// differs from run to run.
-pub(crate) fn then_summary(
-    expected: impl Into<String>,
-) -> impl predicates::Predicate<str> {
+pub(crate) fn then_summary(expected: impl Into<String>) -> impl predicates::Predicate<str> {
     let expected = expected.into();
     predicates::function::function(move |stderr: &str| {
         stderr.strip_prefix(expected.as_str()).is_some_and(|rest| {
