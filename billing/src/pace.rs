@@ -508,10 +508,19 @@ mod tests {
         clock.advance(Duration::from_secs(10));
         assert_eq!(paced.find_captures(&["INV-1"]).unwrap().len(), 2);
         clock.advance(Duration::from_secs(10));
-        assert_eq!(
-            paced.lookup_refund(&IdempotencyKey::new("k9").unwrap()),
-            Ok(None)
+        let refund = payment_gateway::RefundRequest::new(
+            IdempotencyKey::new("r1").unwrap(),
+            second.id().clone(),
+            payment_gateway::Amount::new(100, payment_gateway::Currency::Usd).unwrap(),
+            "INV-1-CN01".to_owned(),
         );
+        let refunded = paced.refund(&refund).unwrap();
+        clock.advance(Duration::from_secs(10));
+        let found = paced
+            .lookup_refund(&IdempotencyKey::new("r1").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id(), refunded.id());
         assert_eq!(paced.inner().captures().len(), 2);
     }
 
