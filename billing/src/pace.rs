@@ -468,7 +468,7 @@ mod tests {
     /// retry-after passes as it would in real time.
     struct Advancing(ManualClock);
 
-    impl crate::Sleeper for Advancing {
+    impl Sleeper for Advancing {
         fn sleep(&self, duration: Duration) {
             self.0.advance(duration);
         }
@@ -508,7 +508,7 @@ mod tests {
         clock.advance(Duration::from_secs(10));
         assert_eq!(paced.find_captures(&["INV-1"]).unwrap().len(), 2);
         clock.advance(Duration::from_secs(10));
-        let refund = payment_gateway::RefundRequest::new(
+        let refund = RefundRequest::new(
             IdempotencyKey::new("r1").unwrap(),
             second.id().clone(),
             payment_gateway::Amount::new(100, payment_gateway::Currency::Usd).unwrap(),
