@@ -87,7 +87,7 @@ const SCENARIOS: &[Scenario] = &[
         flags: &["--concurrency", "1"],
     },
     Scenario {
-        name: "no latency, 16 in flight (the default)",
+        name: "no latency, --concurrency 16 (one at a time: no round trip to wait on)",
         invoices: 100_000,
         workers: 1,
         flags: &[],

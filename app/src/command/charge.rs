@@ -170,7 +170,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) sandbox_rate_limit: Option<u32>,
 
-    /// Gateway requests this worker keeps in flight at once
+    /// Gateway requests this worker keeps in flight at once (one when
+    /// there is no --sandbox-latency: the sandbox then answers in-process)
     #[arg(long, value_name = "N", default_value_t = sandbox::DEFAULT_CONCURRENCY, value_parser = sandbox::parse_concurrency)]
     pub(crate) concurrency: usize,
 
@@ -295,6 +296,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     let (ledger, books) =
         store::open_ledger_and_books(args.db.as_deref(), args.sandbox_db.as_deref(), Open::Create)?;
     let started = Instant::now();
+    let concurrency = sandbox::in_flight(args.concurrency, args.sandbox_latency);
     let limit = args.sandbox_rate_limit.and_then(NonZeroU32::new);
     let processor = sandbox::processor(books, args.sandbox_latency, limit);
     let metered = Metered::new(&processor);
@@ -304,7 +306,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     console.notice(&mut io::stderr(), SANDBOX_NOTICE);
     let service: Service<'_> =
         BillingService::new(&gateway, &ledger, ThreadSleeper, SystemClock, policy)
-            .with_concurrency(args.concurrency);
+            .with_concurrency(concurrency);
     let mut run = Run {
         worker: Worker::new(&service, worker, args.claim_timeout),
         format: args.format,
@@ -313,7 +315,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         tally: Tally::default(),
         batch: Vec::new(),
         ids: HashSet::new(),
-        batch_size: batch_size(args.sandbox_latency, args.concurrency),
+        batch_size: batch_size(args.sandbox_latency, concurrency),
         pace_seen: None,
         summary: Summary::default(),
     };
@@ -344,7 +346,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
             let repeated = matches!(&entry, Entry::Invoice(invoice)
                 if run.ids.contains(invoice.id().as_str()));
             if (repeated
-                || run.batch.len() >= run.batch_limit(&pace, args.claim_timeout, args.concurrency))
+                || run.batch.len() >= run.batch_limit(&pace, args.claim_timeout, concurrency))
                 && let Some(status) = run.settle(&mut out, &mut records)?
             {
                 return Ok(status);

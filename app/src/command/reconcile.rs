@@ -108,7 +108,7 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
         SystemClock,
         RetryPolicy::default(),
     )
-    .with_concurrency(args.concurrency);
+    .with_concurrency(sandbox::in_flight(args.concurrency, args.sandbox_latency));
     let report = service.reconcile()?;
     let refunds = Corrector::reconcile_refunds(&service)?;
     let mut line = format!(

@@ -269,7 +269,7 @@ fn an_invoice_issued_again_with_other_content_is_refused_naming_the_field() {
 
 /// The claims of a killed run last this long in the tests, so that the
 /// runs after it take them over within the test.
-const TEST_LEASE: &str = "1s";
+const TEST_LEASE: &str = "2s";
 
 #[test]
 fn runs_killed_at_random_moments_and_run_again_capture_each_invoice_once() {
