@@ -388,8 +388,9 @@ mod tests {
         assert_eq!(pace.rate(), Some(105));
     }
 
-    #[test]
-    fn cuts_stop_at_one_request_every_ten_seconds() {
+    /// A pace cut by a 429 a second for 200 seconds, down to its floor,
+    /// and the time of the last cut.
+    fn cut_to_the_floor() -> (Pace, i64) {
         let pace = Pace::new();
         pace.turn(at(0));
         let mut now = 0;
@@ -399,6 +400,12 @@ mod tests {
             pace.rate_limited(at(now), Duration::ZERO, Duration::ZERO);
         }
         assert_eq!(pace.state().rate, Some(MIN_RATE));
+        (pace, now)
+    }
+
+    #[test]
+    fn cuts_stop_at_one_request_every_ten_seconds() {
+        let (pace, now) = cut_to_the_floor();
         assert_eq!(MIN_RATE, 100);
         // Long after the slots taken meanwhile: one now, the next 10 s on.
         let later = now + 10_000_000_000;
@@ -441,15 +448,7 @@ mod tests {
 
     #[test]
     fn a_cut_never_paces_below_what_the_processor_let_through_in_the_last_two_windows() {
-        let pace = Pace::new();
-        pace.turn(at(0));
-        let mut now = 0;
-        for _ in 0..200 {
-            now += 1_000_000;
-            pace.turn(at(now));
-            pace.rate_limited(at(now), Duration::ZERO, Duration::ZERO);
-        }
-        assert_eq!(pace.state().rate, Some(MIN_RATE));
+        let (pace, _) = cut_to_the_floor();
         // Long after: 100 answers in one second, one more half a second
         // into the next, then a 429.
         let start = 1_000_000_000;
