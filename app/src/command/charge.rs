@@ -449,9 +449,7 @@ impl Run<'_> {
             self.settle_batch(records)
                 .map(|()| out.write_all(records).and_then(|()| out.flush()))
         });
-        let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let count = u64::try_from(self.batch.len()).unwrap_or(u64::MAX);
-        self.pace_seen = Some(count.saturating_mul(1000) / millis.max(1));
+        self.pace_seen = Some(per_second(self.batch.len(), started.elapsed()));
         self.batch.clear();
         self.ids.clear();
         if let Err(error) = written? {
@@ -631,16 +629,13 @@ impl Run<'_> {
     /// requests and time wasted). The first batch, before any pace is
     /// known, is cut to [`FIRST_ROUND_TRIPS`] round trips of requests.
     fn batch_limit(&self, pace: &Pace, lease: Duration, concurrency: usize) -> usize {
-        let Some(seen) = self.pace_seen else {
-            return self
-                .batch_size
-                .min(concurrency.saturating_mul(FIRST_ROUND_TRIPS));
-        };
-        let per_second = pace.rate().map_or(seen, |allowed| allowed.min(seen));
-        let fits = per_second.saturating_mul(lease.as_secs().max(1)) / 3;
-        self.batch_size
-            .min(usize::try_from(fits).unwrap_or(usize::MAX))
-            .max(concurrency.min(self.batch_size))
+        batch_limit(
+            self.batch_size,
+            self.pace_seen
+                .map(|seen| pace.rate().map_or(seen, |allowed| allowed.min(seen))),
+            lease,
+            concurrency,
+        )
     }
 
     /// Says what the run did: on stderr unless `--quiet`, and as JSON in
@@ -661,6 +656,34 @@ impl Run<'_> {
             None => Ok(()),
         }
     }
+}
+
+/// [`Run::batch_limit`]'s arithmetic: `batch_size`, cut to
+/// [`FIRST_ROUND_TRIPS`] of `concurrency` before any pace is known, else
+/// to a third of `lease` at `per_second` (never below one round of
+/// `concurrency`).
+fn batch_limit(
+    batch_size: usize,
+    per_second: Option<u64>,
+    lease: Duration,
+    concurrency: usize,
+) -> usize {
+    let Some(per_second) = per_second else {
+        return batch_size.min(concurrency.saturating_mul(FIRST_ROUND_TRIPS));
+    };
+    let fits = per_second.saturating_mul(lease.as_secs().max(1)) / 3;
+    batch_size
+        .min(usize::try_from(fits).unwrap_or(usize::MAX))
+        .max(concurrency.min(batch_size))
+}
+
+/// `count` items per second over `elapsed` (whole, at least a millisecond).
+fn per_second(count: usize, elapsed: Duration) -> u64 {
+    let millis = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    u64::try_from(count)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(1000)
+        / millis.max(1)
 }
 
 /// Counts what this run's requests captured for an invoice: its charge,
@@ -786,6 +809,26 @@ mod tests {
         // A short round trip: a tenth of a second's worth, if more.
         assert_eq!(size(Duration::from_millis(2), 16), 800);
         assert_eq!(size(Duration::ZERO, 64), MAX_BATCH);
+    }
+
+    #[test]
+    fn a_batch_lasts_at_most_a_third_of_a_lease_at_the_pace_the_last_one_went() {
+        let lease = Duration::from_secs(30);
+        // Before any pace: two round trips of requests in flight.
+        assert_eq!(batch_limit(1280, None, lease, 64), 128);
+        assert_eq!(batch_limit(20, None, lease, 1), 2);
+        // At 33 a second, ten seconds' worth.
+        assert_eq!(batch_limit(1280, Some(33), lease, 64), 330);
+        // Never below one round of requests in flight, never above the size.
+        assert_eq!(batch_limit(1280, Some(1), lease, 64), 64);
+        assert_eq!(batch_limit(1280, Some(1_000), lease, 64), 1280);
+    }
+
+    #[test]
+    fn the_pace_a_batch_went_is_its_invoices_per_second() {
+        assert_eq!(per_second(330, Duration::from_secs(10)), 33);
+        assert_eq!(per_second(64, Duration::from_millis(500)), 128);
+        assert_eq!(per_second(5, Duration::ZERO), 5_000);
     }
 
     #[test]
