@@ -657,6 +657,22 @@ fn undercharged(
     (correction, entry, issued.breakdown().total().minor_units())
 }
 
+/// A corrector of `correction` as worker `worker` that bills undercharges.
+fn billing<'s, 'a>(
+    service: &'s Service<'a>,
+    correction: &CorrectionRecord,
+    worker: &str,
+) -> Corrector<'s, &'a FakeGateway, &'a InMemoryLedger, RecordingSleeper, ManualClock> {
+    Corrector::new(
+        service,
+        correction,
+        WorkerId::new(worker).unwrap(),
+        Duration::from_secs(60),
+    )
+    .unwrap()
+    .with_undercharge(Undercharge::Bill)
+}
+
 fn collect_supplementary(service: &Service<'_>, worker: &str) -> Vec<String> {
     let worker = Worker::new(
         service,
@@ -680,16 +696,7 @@ fn an_undercharge_billed_is_one_supplementary_invoice_across_reruns_collected_on
     let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
     let (correction, entry, charged) = undercharged(&gateway, &ledger);
     let service = service(&gateway, &ledger);
-    let billing = |worker: &str| {
-        Corrector::new(
-            &service,
-            &correction,
-            WorkerId::new(worker).unwrap(),
-            Duration::from_secs(60),
-        )
-        .unwrap()
-        .with_undercharge(Undercharge::Bill)
-    };
+    let billing = |worker: &str| billing(&service, &correction, worker);
 
     let applied = billing("w1").apply(&entry).unwrap();
     let sup = InvoiceId::new("INV-1-SUP01").unwrap();
@@ -763,16 +770,7 @@ fn a_billed_credit_note_whose_supplementary_invoice_was_not_written_gets_it_on_t
     let (gateway, ledger) = (FakeGateway::new(), InMemoryLedger::new());
     let (correction, entry, _) = undercharged(&gateway, &ledger);
     let service = service(&gateway, &ledger);
-    let billing = || {
-        Corrector::new(
-            &service,
-            &correction,
-            WorkerId::new("w1").unwrap(),
-            Duration::from_secs(60),
-        )
-        .unwrap()
-        .with_undercharge(Undercharge::Bill)
-    };
+    let billing = || billing(&service, &correction, "w1");
     let corrector = billing();
     // The disk fills up after the credit note (the claim, the note): the
     // supplementary invoice is not written and the apply fails.
@@ -808,14 +806,7 @@ fn an_id_taken_by_another_invoice_is_not_billed_and_verify_says_so() {
     service
         .issue_all(&[worked_example("INV-1-SUP01", "tok_success")])
         .unwrap();
-    let corrector = Corrector::new(
-        &service,
-        &correction,
-        WorkerId::new("w1").unwrap(),
-        Duration::from_secs(60),
-    )
-    .unwrap()
-    .with_undercharge(Undercharge::Bill);
+    let corrector = billing(&service, &correction, "w1");
 
     let applied = corrector.apply(&entry).unwrap();
 
@@ -903,14 +894,7 @@ fn supplementary_invoices_past_the_first_page_of_credit_notes_are_collected_too(
         std::time::UNIX_EPOCH,
     );
     let service = service(&gateway, &ledger);
-    let corrector = Corrector::new(
-        &service,
-        &correction,
-        WorkerId::new("w1").unwrap(),
-        Duration::from_secs(60),
-    )
-    .unwrap()
-    .with_undercharge(Undercharge::Bill);
+    let corrector = billing(&service, &correction, "w1");
     for id in ["INV-1", "INV-2"] {
         let id = InvoiceId::new(id).unwrap();
         let record = ledger.get(&id).unwrap().unwrap();

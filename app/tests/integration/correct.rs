@@ -78,6 +78,17 @@ fn plan_args(fingerprint: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// Saves a `correct plan` run's records to `file`, as a reviewer would,
+/// and returns the digest it printed on stderr.
+fn saved(plan: &std::process::Output, file: &Path) -> String {
+    std::fs::write(file, &plan.stdout).unwrap();
+    String::from_utf8_lossy(&plan.stderr)
+        .split_whitespace()
+        .find(|word| word.starts_with("sha256:"))
+        .unwrap()
+        .to_owned()
+}
+
 fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
@@ -110,14 +121,8 @@ fn planned(dir: &tempfile::TempDir, wrong: &str) -> (Vec<Value>, String, PathBuf
     assert_eq!(entries[0]["credit"]["late_fee"], "0.24");
     assert_eq!(entries[0]["effective"]["total"], "146.69");
     assert_eq!(entries[0]["corrected"]["total"], "141.69");
-    let stderr = String::from_utf8(plan.stderr).unwrap();
-    let digest = stderr
-        .split_whitespace()
-        .find(|word| word.starts_with("sha256:"))
-        .unwrap()
-        .to_owned();
     let plan_file = dir.path().join("plan.jsonl");
-    std::fs::write(&plan_file, &plan.stdout).unwrap();
+    let digest = saved(&plan, &plan_file);
 
     (entries, digest, plan_file)
 }
@@ -272,14 +277,8 @@ fn an_undercharge_billed_is_one_supplementary_invoice_that_charge_collects_once(
     assert_eq!(entries[0]["action"], "absorb");
     let credit = entries[0]["credit"]["total"].as_str().unwrap().to_owned();
     assert!(credit.starts_with('-'), "an undercharge: {credit}");
-    let digest = String::from_utf8(plan.stderr)
-        .unwrap()
-        .split_whitespace()
-        .find(|word| word.starts_with("sha256:"))
-        .unwrap()
-        .to_owned();
     let plan_file = dir.path().join("plan.jsonl");
-    std::fs::write(&plan_file, &plan.stdout).unwrap();
+    let digest = saved(&plan, &plan_file);
     let apply = [
         "correct",
         "apply",
@@ -404,14 +403,8 @@ fn plan_at(place: &Place, dir: &Path) -> (PathBuf, String) {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "the plan lists the invoices");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    let digest = stderr
-        .split_whitespace()
-        .find(|word| word.starts_with("sha256:"))
-        .unwrap()
-        .to_owned();
     let file = dir.join("plan.jsonl");
-    std::fs::write(&file, output.stdout).unwrap();
+    let digest = saved(&output, &file);
     (file, digest)
 }
 
