@@ -8,13 +8,16 @@
 // there is a broken test, reported as a failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, UNIX_EPOCH};
 
 use billing::{
-    BillingError, BillingService, Claims, CustomerId, InMemoryLedger, Invoice, InvoiceId, Payment,
-    RecordingSleeper, RetryPolicy, Settled, Sweep, Worker, WorkerId,
+    Attempt, AttemptOutcome, AttemptUpdate, BillingError, BillingService, ClaimOutcome, Claims,
+    CustomerId, HeldClaim, InMemoryLedger, Invoice, InvoiceFilter, InvoiceId, InvoiceRecord,
+    IssueOutcome, IssuedInvoice, Ledger, LedgerError, Payment, RecordingSleeper, RetryPolicy,
+    Settled, Sweep, Worker, WorkerId,
 };
-use payment_gateway::{Currency, FakeGateway, ManualClock, PaymentMethod};
+use payment_gateway::{ChargeId, Currency, FakeGateway, ManualClock, PaymentMethod};
 use pricing::{DaysOverdue, LineItem, PricingInput, Tier};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -359,6 +362,161 @@ fn a_worker_knows_when_an_attempt_in_the_ledger_stays_in_doubt() {
 }
 
 #[test]
+fn an_attempt_another_live_worker_holds_is_its_to_settle_until_its_claim_runs_out() {
+    let service = service();
+    let worker = w1(&service);
+    // INV-2's attempt is left unknown, as a worker that is still collecting
+    // it would leave it between its request and its lookup.
+    worker
+        .charge_batch(&[worked("INV-2", "tok_transient_1")])
+        .unwrap();
+    let ids = [InvoiceId::new("INV-2").unwrap()];
+    let ledger = service.ledger();
+
+    ledger.claim(&worker_id("w2"), &ids, HOUR).unwrap();
+    assert!(
+        !worker.unsettled_remain().unwrap(),
+        "w2 is collecting INV-2"
+    );
+
+    ledger.release(&worker_id("w2"), &ids).unwrap();
+    assert!(worker.unsettled_remain().unwrap(), "no one holds INV-2");
+
+    ledger
+        .claim(&worker_id("dead"), &ids, Duration::ZERO)
+        .unwrap();
+    assert!(worker.unsettled_remain().unwrap(), "a claim that ran out");
+
+    ledger.release(&worker_id("dead"), &ids).unwrap();
+    ledger.claim(&worker_id("w1"), &ids, HOUR).unwrap();
+    assert!(
+        worker.unsettled_remain().unwrap(),
+        "the asking worker's own claim covers nothing: it is not collecting"
+    );
+}
+
+#[test]
+fn the_check_for_money_in_doubt_reads_every_page_of_attempts_and_claims() {
+    // More attempts in doubt and more claims than one read returns (256).
+    let service = service();
+    let worker = w1(&service);
+    let invoices: Vec<Invoice> = (0..600)
+        .map(|n| worked(&format!("INV-{n:03}"), "tok_transient_1"))
+        .collect();
+    worker.charge_batch(&invoices).unwrap();
+    let ids: Vec<InvoiceId> = invoices.iter().map(|i| i.id().clone()).collect();
+    let ledger = service.ledger();
+
+    ledger.claim(&worker_id("w2"), &ids, HOUR).unwrap();
+    assert!(!worker.unsettled_remain().unwrap(), "w2 holds all 600");
+
+    ledger.release(&worker_id("w2"), &ids[599..]).unwrap();
+    assert!(worker.unsettled_remain().unwrap(), "INV-599 is no one's");
+}
+
+#[test]
+fn an_attempt_settled_while_the_claims_are_read_is_not_money_in_doubt() {
+    // The race the end-of-run check meets: an attempt is unsettled when it
+    // is read, then its worker records the capture and drops its claim
+    // before the claims are read. Read once, it would look orphaned.
+    let service = BillingService::new(
+        FakeGateway::new(),
+        SettlingLedger::default(),
+        RecordingSleeper::new(),
+        ManualClock::default(),
+        RetryPolicy::new(1, Duration::from_millis(1), Duration::from_millis(1)).unwrap(),
+    );
+    let worker = Worker::new(&service, worker_id("w1"), HOUR);
+    worker
+        .charge_batch(&[worked("INV-2", "tok_transient_1")])
+        .unwrap();
+    *service.ledger().on_claims.lock().unwrap() = Some(AttemptUpdate::new(
+        InvoiceId::new("INV-2").unwrap(),
+        1,
+        AttemptOutcome::Captured(ChargeId::new("ch_by_w2").unwrap()),
+        UNIX_EPOCH,
+    ));
+
+    assert!(!worker.unsettled_remain().unwrap());
+    assert!(
+        service.ledger().on_claims.lock().unwrap().is_none(),
+        "the capture was recorded during the check"
+    );
+}
+
+/// An in-memory ledger that records one outcome the next time its claims
+/// are read: another worker finishing between two reads of a check.
+#[derive(Default)]
+struct SettlingLedger {
+    inner: InMemoryLedger,
+    on_claims: Mutex<Option<AttemptUpdate>>,
+}
+
+impl Ledger for SettlingLedger {
+    fn issue(&self, invoices: &[IssuedInvoice]) -> Result<Vec<IssueOutcome>, LedgerError> {
+        self.inner.issue(invoices)
+    }
+    fn get(&self, id: &InvoiceId) -> Result<Option<InvoiceRecord>, LedgerError> {
+        self.inner.get(id)
+    }
+    fn begin_attempts(&self, attempts: &[Attempt]) -> Result<(), LedgerError> {
+        self.inner.begin_attempts(attempts)
+    }
+    fn finish_attempts(&self, updates: &[AttemptUpdate]) -> Result<(), LedgerError> {
+        self.inner.finish_attempts(updates)
+    }
+    fn change_payment_method(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethod,
+    ) -> Result<(), LedgerError> {
+        self.inner.change_payment_method(id, payment_method)
+    }
+    fn list(
+        &self,
+        filter: &InvoiceFilter,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, LedgerError> {
+        self.inner.list(filter, after, limit)
+    }
+    fn unsettled_attempts(
+        &self,
+        after: Option<(&InvoiceId, u32)>,
+        limit: usize,
+    ) -> Result<Vec<Attempt>, LedgerError> {
+        self.inner.unsettled_attempts(after, limit)
+    }
+    fn credited_before_payment(&self, ids: &[InvoiceId]) -> Result<Vec<i64>, LedgerError> {
+        self.inner.credited_before_payment(ids)
+    }
+}
+
+impl Claims for SettlingLedger {
+    fn claim(
+        &self,
+        worker: &WorkerId,
+        ids: &[InvoiceId],
+        lease: Duration,
+    ) -> Result<Vec<ClaimOutcome>, LedgerError> {
+        self.inner.claim(worker, ids, lease)
+    }
+    fn release(&self, worker: &WorkerId, ids: &[InvoiceId]) -> Result<(), LedgerError> {
+        self.inner.release(worker, ids)
+    }
+    fn claims(
+        &self,
+        after: Option<&InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<HeldClaim>, LedgerError> {
+        if let Some(update) = self.on_claims.lock().unwrap().take() {
+            self.inner.finish_attempts(&[update])?;
+        }
+        self.inner.claims(after, limit)
+    }
+}
+
+#[test]
 fn claims_are_renewed_while_a_batch_with_requests_in_flight_outlasts_its_lease() {
     // Two requests in flight, each taking 1.5 s of real time, under a
     // lease of 600 ms: without renewal the claims would run out at 0.6 s
@@ -394,8 +552,8 @@ fn claims_are_renewed_while_a_batch_with_requests_in_flight_outlasts_its_lease()
     assert_eq!(
         held,
         [
-            billing::ClaimOutcome::HeldBy(worker_id("w1")),
-            billing::ClaimOutcome::HeldBy(worker_id("w1"))
+            ClaimOutcome::HeldBy(worker_id("w1")),
+            ClaimOutcome::HeldBy(worker_id("w1"))
         ]
     );
     assert!(settled.iter().all(paid), "{settled:?}");

@@ -376,10 +376,11 @@ pub(crate) fn run(args: &Args, console: Console) -> Result<Status, AppError> {
     if let Some(status) = run.sweep(console, &mut out, &mut records)? {
         return Ok(status);
     }
-    // Every worker's exit code tells the truth about the whole run: after
-    // the sweep no other worker holds a claim, so an attempt still pending
-    // or unknown (another worker's lost reply, a run killed earlier) is
-    // money in doubt that this run did not settle.
+    // Every worker's exit code tells the truth about the whole run: an
+    // attempt still pending or unknown that no live worker is collecting
+    // (another worker's lost reply, a run killed earlier) is money in
+    // doubt that this run did not settle. What a worker started later is
+    // collecting right now is that worker's to settle and report.
     if run.worker.unsettled_remain()? {
         run.tally.unpaid = true;
         console.warning(

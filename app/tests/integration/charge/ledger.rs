@@ -393,13 +393,7 @@ fn three_workers_killed_and_restarted_at_random_moments_on_postgres_capture_each
     let seed = seed();
     let mut moments = Moments(seed);
     let started = Instant::now();
-    // One request at a time, as this test was written: with 16 in flight
-    // at 5 ms, 2 runs in about 12 had one of the last workers exit 1 with
-    // every invoice paid once (a worker's end-of-run check meeting another
-    // worker's attempts in doubt; not found yet, see the closing note of
-    // the stop that added requests in flight). In-flight kills are tested
-    // in `charge/pace.rs`.
-    let lease = ["--claim-timeout", TEST_LEASE, "--concurrency", "1"];
+    let lease = ["--claim-timeout", TEST_LEASE];
     // The schema exists before the workers start, so they race for
     // invoices, not for creating tables.
     place
