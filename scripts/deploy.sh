@@ -37,6 +37,14 @@
 #   LEDGERLY_CORRECTION_DB the ledger a correction works on (a path or a
 #                          postgres:// URL on the deploy host; required by
 #                          correct-plan and correct-apply, never printed)
+#   LEDGERLY_DEPLOY_LEDGER optional: ENV's ledger as the gate (diff) reads it,
+#                          read-only (a path or a postgres:// URL of a
+#                          read-only role, on the deploy host; never printed)
+#   LEDGERLY_REPRICE_SINCE the window of that ledger the gate reprices
+#                          (default 35d; a date or days back)
+#   LEDGERLY_FIRST_DEPLOY  the name of the environment whose first deploy the
+#                          operator declares: only then does the gate pass
+#                          with nothing live there
 #
 # Layout of an environment directory:
 #   releases/<version>-<commit>/   one unpacked artifact each, at most five kept
@@ -51,11 +59,21 @@
 # `ledgerly sample` (REFERENCE_COUNT invoices, REFERENCE_SEED), prices it with
 # the candidate and with ENV's live release, runs the candidate's
 # `ledgerly diff`, and compares the two `ledgerly rates` versions:
-#   nothing live in ENV             says so, passes (a first deploy)
+#   nothing live in ENV             refused, exit 13, unless the operator
+#                                   declared a first deploy
+#                                   (LEDGERLY_FIRST_DEPLOY=ENV): an empty
+#                                   read (a mistyped root) is never taken
+#                                   for a first deploy
 #   no invoice prices differently   passes
 #   totals differ, same version     refused, exit 8: an unintended pricing change
 #   totals differ, version changed  passes; the diff is for the reviewer
 #   totals differ, live predates `ledgerly rates`   passes, version unknown, said so
+# When LEDGERLY_DEPLOY_LEDGER names ENV's ledger, the candidate's
+# `ledgerly reprice` also prices again, read-only, the invoices it issued in
+# the window: a change to an invoice issued under the candidate's own rates
+# version refuses the deploy (exit 8) as above; a change to invoices of
+# another version is shown in real money; a ledger that cannot be read
+# fails the gate closed (exit 9).
 # The Markdown report (for a GitHub job summary) goes to stdout; messages and
 # the text diff go to stderr.
 #
@@ -68,12 +86,14 @@
 # 5 smoke test failed (the previous release stays live); 6 nothing to roll
 # back to; 7 another deploy holds the environment's lock; 8 repricing refused
 # (totals changed under the same rates version); 9 the repricing gate could
-# not run (a binary failed to price the book or to diff); 10 the environment
+# not run (a binary failed to price the book or to diff, or to reprice the
+# ledger); 10 the environment
 # (or, for production, staging) is in a state this script never leaves it
 # in; 11 a correction is not settled (an entry drifted, blocked, or its
 # refund unknown or failed: the records say which; verify's findings too);
 # 12 a correction's plan is refused (its digest is not the approved one, or
-# it was applied already with another digest); the others as above: `current` a directory, a dangling symlink or one out of releases/,
+# it was applied already with another digest); 13 the repricing gate found
+# nothing live in ENV and no first deploy was declared; the others as above: `current` a directory, a dangling symlink or one out of releases/,
 # `current.sha256` not the symlink current/artifact.sha256, or a symlinked
 # history, releases/ or .lock; nothing is changed, a person repairs it.
 set -euo pipefail
@@ -89,6 +109,9 @@ readonly REFERENCE_COUNT=2000
 readonly REFERENCE_SEED=14
 # How many of the largest changes the report lists (the demo asks for all).
 readonly DIFF_TOP=${LEDGERLY_REPRICE_TOP:-20}
+# The window of the ledger's invoices the gate reprices: a month and a bit,
+# so a monthly billing run is always in it.
+readonly REPRICE_SINCE=${LEDGERLY_REPRICE_SINCE:-35d}
 
 SCRIPT_PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 readonly SCRIPT_PATH
@@ -491,64 +514,126 @@ diff_local() {
     [[ -f $candidate && -x $candidate ]] || die 3 "$artifact has no executable ledgerly"
     local candidate_id
     candidate_id="$(sed -n 's/^version=//p' "$work/candidate/$tops/BUILD-INFO" 2>/dev/null)-$(sed -n 's/^short_commit=//p' "$work/candidate/$tops/BUILD-INFO" 2>/dev/null)"
-
-    local live
-    live="$(live_release "$env_dir")"
-    if [[ -z $live ]]; then
-        say "repricing: $env has no live release, so there is nothing to compare $candidate_id with; a first deploy passes"
-        printf '### Repricing gate: passed (first deploy to %s)\n\n' "$env"
-        printf "Nothing is live in %s yet, so the candidate \`%s\` has nothing to be compared with.\n" "$env" "$candidate_id"
-        return 0
-    fi
-    local live_binary="$env_dir/releases/$live/ledgerly"
-
-    local book="$work/reference-book.jsonl"
-    say "repricing: the reference book is $REFERENCE_COUNT invoices from the candidate's ledgerly sample --seed $REFERENCE_SEED"
-    "$candidate" sample --count "$REFERENCE_COUNT" --seed "$REFERENCE_SEED" --format jsonl >"$book" ||
-        die 3 "the candidate $candidate_id cannot write the reference book (ledgerly sample failed)"
-    # Named after the releases, so the report says which is which.
-    local old="live-$live.jsonl" new="candidate-$candidate_id.jsonl"
-    price_book "$live_binary" "$book" "$work/$old" || die 9 "the live release $live could not price the reference book"
-    price_book "$candidate" "$book" "$work/$new" || die 9 "the candidate $candidate_id could not price the reference book"
-
-    local live_version candidate_version
-    live_version="$(rates_version "$live_binary")"
+    local candidate_version
     candidate_version="$(rates_version "$candidate")"
     [[ -n $candidate_version ]] || die 9 "the candidate's ledgerly rates --format json reports no rates version"
 
-    local status=0 markdown
-    (cd "$work" && "$candidate" diff "$old" "$new" --top "$DIFF_TOP" --format text) >"$work/diff.txt" 2>&1 || status=$?
-    sed 's/^/  /' "$work/diff.txt" >&2
-    ((status == 0 || status == 1)) || die 9 "the candidate's ledgerly diff failed (exit $status)"
-    # Exit 1 (differences) is expected here; the text run above judged the status.
-    markdown="$(cd "$work" && { "$candidate" diff "$old" "$new" --top "$DIFF_TOP" --format markdown || true; })"
-
-    local verdict title code=0
-    local shown_live=${live_version:-unknown}
-    if ((status == 0)); then
-        title="passed: no invoice prices differently"
-        verdict="No invoice of the reference book prices differently (rates version $shown_live → $candidate_version)."
-    elif [[ -z $live_version ]]; then
-        title="passed, for the reviewer: totals change, live rates version unknown"
-        verdict="Totals change. The live release $live predates \`ledgerly rates\`, so its rates version is unknown and whether this change was declared cannot be told: review the diff before approving."
-    elif [[ $live_version == "$candidate_version" ]]; then
-        title="REFUSED: unintended pricing change"
-        verdict="Totals change while the rates version is still $candidate_version: an unintended pricing change. If it is deliberate, bump RATES_VERSION in pricing/src/rates.rs (and the pinned fingerprint in pricing/tests/rates_version.rs) and build again."
-        code=8
+    local live title verdict code=0 book_report=""
+    live="$(live_release "$env_dir")"
+    if [[ -z $live ]]; then
+        # Fails closed: an empty read (a mistyped root, another host) looks
+        # exactly like a first deploy, so only the operator's word makes one.
+        if [[ ${LEDGERLY_FIRST_DEPLOY:-} != "$env" ]]; then
+            printf '### Repricing gate (%s): REFUSED: nothing live and no first deploy declared\n\n' "$env"
+            printf "Nothing is live in %s under the deploy root, so the candidate \`%s\` has nothing to be compared with. If this really is the first deploy to %s, declare it (LEDGERLY_FIRST_DEPLOY=%s; in the workflow, the first-deploy input or variable); otherwise check the deploy host and root the gate reads.\n" \
+                "$env" "$candidate_id" "$env" "$env"
+            die 13 "repricing refused: $env has no live release and no first deploy was declared (LEDGERLY_FIRST_DEPLOY=$env); an empty read is never taken for a first deploy"
+        fi
+        say "repricing: $env has no live release, so there is nothing to compare $candidate_id with; a first deploy, declared by LEDGERLY_FIRST_DEPLOY=$env"
+        title="passed (first deploy to $env, declared)"
+        verdict="Nothing is live in $env yet, so the candidate \`$candidate_id\` has nothing to be compared with: a first deploy, declared by LEDGERLY_FIRST_DEPLOY=$env."
     else
-        title="passed, for the reviewer: rates version $live_version → $candidate_version"
-        verdict="The rates version changed from $live_version to $candidate_version: a declared pricing change. Review the diff before approving production."
+        if [[ -n ${LEDGERLY_FIRST_DEPLOY:-} ]]; then
+            say "repricing: LEDGERLY_FIRST_DEPLOY=$LEDGERLY_FIRST_DEPLOY is ignored: $env has a live release ($live)"
+        fi
+        local live_binary="$env_dir/releases/$live/ledgerly"
+        local book="$work/reference-book.jsonl"
+        say "repricing: the reference book is $REFERENCE_COUNT invoices from the candidate's ledgerly sample --seed $REFERENCE_SEED"
+        "$candidate" sample --count "$REFERENCE_COUNT" --seed "$REFERENCE_SEED" --format jsonl >"$book" ||
+            die 3 "the candidate $candidate_id cannot write the reference book (ledgerly sample failed)"
+        # Named after the releases, so the report says which is which.
+        local old="live-$live.jsonl" new="candidate-$candidate_id.jsonl"
+        price_book "$live_binary" "$book" "$work/$old" || die 9 "the live release $live could not price the reference book"
+        price_book "$candidate" "$book" "$work/$new" || die 9 "the candidate $candidate_id could not price the reference book"
+
+        local live_version
+        live_version="$(rates_version "$live_binary")"
+
+        local status=0
+        (cd "$work" && "$candidate" diff "$old" "$new" --top "$DIFF_TOP" --format text) >"$work/diff.txt" 2>&1 || status=$?
+        sed 's/^/  /' "$work/diff.txt" >&2
+        ((status == 0 || status == 1)) || die 9 "the candidate's ledgerly diff failed (exit $status)"
+        # Exit 1 (differences) is expected here; the text run above judged the status.
+        book_report="$(cd "$work" && { "$candidate" diff "$old" "$new" --top "$DIFF_TOP" --format markdown || true; })"
+
+        local shown_live=${live_version:-unknown}
+        if ((status == 0)); then
+            title="passed: no invoice prices differently"
+            verdict="No invoice of the reference book prices differently (rates version $shown_live → $candidate_version)."
+        elif [[ -z $live_version ]]; then
+            title="passed, for the reviewer: totals change, live rates version unknown"
+            verdict="Totals change. The live release $live predates \`ledgerly rates\`, so its rates version is unknown and whether this change was declared cannot be told: review the diff before approving."
+        elif [[ $live_version == "$candidate_version" ]]; then
+            title="REFUSED: unintended pricing change"
+            verdict="Totals change while the rates version is still $candidate_version: an unintended pricing change. If it is deliberate, bump RATES_VERSION in pricing/src/rates.rs (and the pinned fingerprint in pricing/tests/rates_version.rs) and build again."
+            code=8
+        else
+            title="passed, for the reviewer: rates version $live_version → $candidate_version"
+            verdict="The rates version changed from $live_version to $candidate_version: a declared pricing change. Review the diff before approving production."
+        fi
     fi
+
+    local ledger_report="" ledger_verdict=""
+    if [[ -n ${LEDGERLY_DEPLOY_LEDGER:-} ]]; then
+        reprice_ledger "$candidate" "$env" "$work"
+        local undeclared changed
+        undeclared="$(sed -n 's/.*"undeclared":\([0-9][0-9]*\)[,}].*/\1/p' "$work/reprice.json" | head -n 1)"
+        changed="$(sed -n 's/^{.*"changed":\([0-9][0-9]*\),"unchanged".*/\1/p' "$work/reprice.json" | head -n 1)"
+        [[ -n $undeclared && -n $changed ]] || die 9 "the candidate's ledgerly reprice wrote no verdict: the gate fails closed"
+        ledger_report="$(cat "$work/reprice.md")"
+        if ((undeclared > 0)); then
+            title="REFUSED: unintended pricing change of $env's invoices"
+            ledger_verdict="$undeclared invoice(s) that $env's ledger issued under rates version $candidate_version price differently with the candidate, which carries the same version: an unintended pricing change."
+            code=8
+        elif ((changed > 0)); then
+            ledger_verdict="$changed invoice(s) that $env's ledger issued in the window (--since $REPRICE_SINCE) price differently with the candidate, all issued under another rates version: the declared change, in real customers' money."
+        else
+            ledger_verdict="No invoice that $env's ledger issued in the window (--since $REPRICE_SINCE) prices differently with the candidate."
+        fi
+        say "repricing: $ledger_verdict"
+    fi
+
     say "repricing: $verdict"
     printf '### Repricing gate (%s): %s\n\n' "$env" "$title"
     printf -- "- candidate: \`%s\`, rates version %s\n" "$candidate_id" "$candidate_version"
-    printf -- "- live in %s: \`%s\`, rates version %s\n" "$env" "$live" "$shown_live"
-    printf -- "- reference book: %s invoices, \`ledgerly sample --count %s --seed %s\`\n\n" \
-        "$REFERENCE_COUNT" "$REFERENCE_COUNT" "$REFERENCE_SEED"
-    printf '%s\n\n' "$verdict"
-    printf '%s\n' "$markdown"
+    if [[ -n $live ]]; then
+        printf -- "- live in %s: \`%s\`, rates version %s\n" "$env" "$live" "$shown_live"
+        printf -- "- reference book: %s invoices, \`ledgerly sample --count %s --seed %s\`\n" \
+            "$REFERENCE_COUNT" "$REFERENCE_COUNT" "$REFERENCE_SEED"
+    else
+        printf -- "- live in %s: nothing; first deploy declared (LEDGERLY_FIRST_DEPLOY=%s)\n" "$env" "$env"
+    fi
+    if [[ -n ${LEDGERLY_DEPLOY_LEDGER:-} ]]; then
+        printf -- "- %s's ledger: the invoices it issued in the window (--since %s), read-only\n" "$env" "$REPRICE_SINCE"
+    else
+        printf -- "- %s's ledger: not named (LEDGERLY_DEPLOY_LEDGER), so real invoices are not repriced\n" "$env"
+    fi
+    printf '\n%s\n\n' "$verdict"
+    [[ -n $book_report ]] && printf '%s\n\n' "$book_report"
+    if [[ -n $ledger_report ]]; then
+        printf '%s\n\n%s\n' "$ledger_verdict" "$ledger_report"
+    fi
     if ((code != 0)); then
-        die "$code" "unintended pricing change refused: totals of the reference book change under the same rates version $candidate_version"
+        die "$code" "unintended pricing change refused: totals change under the same rates version $candidate_version"
+    fi
+}
+
+# reprice_ledger CANDIDATE ENV WORK: the candidate's `ledgerly reprice` of
+# ENV's ledger (LEDGERLY_DEPLOY_LEDGER), read-only, into WORK/reprice.md
+# and WORK/reprice.json. The ledger's location goes through the
+# environment, never a command line or a message (a URL may hold a
+# password). Anything but exit 0 or 1 fails the gate closed, exit 9.
+reprice_ledger() {
+    local candidate=$1 env=$2 work=$3 status=0
+    say "repricing: the invoices $env's ledger issued in the window (--since $REPRICE_SINCE), with the candidate's rates (read-only)"
+    LEDGERLY_DB="$LEDGERLY_DEPLOY_LEDGER" "$candidate" --quiet reprice --since "$REPRICE_SINCE" \
+        --top "$DIFF_TOP" --format markdown --summary "$work/reprice.json" \
+        >"$work/reprice.md" 2>"$work/reprice.stderr" || status=$?
+    if ((status != 0 && status != 1)); then
+        sed 's/^/  /' "$work/reprice.stderr" >&2
+        printf '### Repricing gate (%s): REFUSED: the ledger could not be repriced\n\n' "$env"
+        printf "The candidate's \`ledgerly reprice\` of %s's ledger (LEDGERLY_DEPLOY_LEDGER) exited %s, so what this release does to real invoices is unknown: the gate fails closed.\n" "$env" "$status"
+        die 9 "the candidate could not reprice $env's ledger (exit $status): the gate fails closed"
     fi
 }
 
@@ -735,6 +820,8 @@ remote() {
     command="$(printf '%q ' env LEDGERLY_DEPLOY_HOST= "LEDGERLY_DEPLOY_ROOT=$root" \
         "LEDGERLY_SMOKE_TIMEOUT=${LEDGERLY_SMOKE_TIMEOUT:-30}" "LEDGERLY_REPRICE_TOP=$DIFF_TOP" \
         "LEDGERLY_CORRECTION_DB=${LEDGERLY_CORRECTION_DB:-}" \
+        "LEDGERLY_DEPLOY_LEDGER=${LEDGERLY_DEPLOY_LEDGER:-}" "LEDGERLY_FIRST_DEPLOY=${LEDGERLY_FIRST_DEPLOY:-}" \
+        "LEDGERLY_REPRICE_SINCE=$REPRICE_SINCE" \
         bash "$workdir/$(basename "$SCRIPT_PATH")" "${args[@]}")"
     # shellcheck disable=SC2029 # expanding here is the point: every word is %q-quoted.
     ssh "${options[@]}" "$host" "$command" || status=$?

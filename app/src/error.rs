@@ -38,6 +38,8 @@ pub(crate) enum Cmd {
     Sample,
     /// `ledgerly diff`.
     Diff,
+    /// `ledgerly reprice`.
+    Reprice,
     /// `ledgerly invoices`.
     Invoices,
     /// `ledgerly reconcile`.
@@ -65,6 +67,7 @@ impl Cmd {
             Cmd::Rates => "rates",
             Cmd::Sample => "sample",
             Cmd::Diff => "diff",
+            Cmd::Reprice => "reprice",
             Cmd::Invoices => "invoices",
             Cmd::Reconcile => "reconcile",
             Cmd::SandboxCaptures => "sandbox captures",
@@ -94,6 +97,7 @@ const ALL: &[Cmd] = &[
     Cmd::Rates,
     Cmd::Sample,
     Cmd::Diff,
+    Cmd::Reprice,
     Cmd::Invoices,
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
@@ -108,6 +112,7 @@ const READERS: &[Cmd] = &[Cmd::Invoice, Cmd::Charge, Cmd::Diff, Cmd::CorrectAppl
 /// The commands that open the ledger or the sandbox's books.
 const LEDGER_USERS: &[Cmd] = &[
     Cmd::Charge,
+    Cmd::Reprice,
     Cmd::Invoices,
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
@@ -119,6 +124,7 @@ const LEDGER_USERS: &[Cmd] = &[
 ];
 /// The commands that read the ledger or the books without creating them.
 const LEDGER_READERS: &[Cmd] = &[
+    Cmd::Reprice,
     Cmd::Invoices,
     Cmd::Reconcile,
     Cmd::SandboxCaptures,
@@ -164,6 +170,11 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
     doc(EXIT_OK, &[Cmd::CorrectPlan], "nothing is to be corrected"),
     doc(
         EXIT_OK,
+        &[Cmd::Reprice],
+        "no invoice of the window prices differently",
+    ),
+    doc(
+        EXIT_OK,
         &[Cmd::CorrectApply],
         "every entry of the plan is settled",
     ),
@@ -191,6 +202,11 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
         EXIT_UNPAID,
         &[Cmd::Diff],
         "some record differs: an amount, an error, or a record in one file only",
+    ),
+    doc(
+        EXIT_UNPAID,
+        &[Cmd::Reprice],
+        "some invoice of the window prices differently, or this build refuses to price it",
     ),
     doc(
         EXIT_UNPAID,
@@ -256,6 +272,11 @@ pub(crate) const EXIT_CODES: &[ExitCodeDoc] = &[
         EXIT_OUTPUT,
         &[Cmd::Diff],
         "files out of step could not be compared in temporary files (TMPDIR full or unwritable)",
+    ),
+    doc(
+        EXIT_OUTPUT,
+        &[Cmd::Reprice],
+        "the sums of more than 100 000 customers could not be kept in temporary files (TMPDIR full or unwritable)",
     ),
     doc(
         EXIT_OUTPUT,

@@ -75,6 +75,7 @@ pub fn run() -> ExitCode {
         Command::Sandbox(args) => command::sandbox::run(&args),
         Command::Correct(args) => command::correct::run(&args, console),
         Command::CreditNotes(args) => command::credit_notes::run(&args),
+        Command::Reprice(args) => command::reprice::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status.exit_code()),

@@ -68,6 +68,79 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     }
 }
 
+/// The days since 1970-01-01 of a proleptic Gregorian date: the inverse of
+/// [`civil_from_days`] (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Why a `--since` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is neither a date (2026-11-01, from its midnight UTC) nor a whole number of days or hours back (35d, 12h), nor a duration (90m)"
+)]
+pub(crate) struct InvalidSince(String);
+
+/// The start of a window, as `--since` takes it: a date `YYYY-MM-DD` (its
+/// midnight UTC), `<N>d` or `<N>h` back from `now`, or any duration
+/// [`parse_duration`] takes, back from `now`. A start before 1970 is 1970.
+pub(crate) fn parse_since(text: &str, now: SystemTime) -> Result<SystemTime, InvalidSince> {
+    let invalid = || InvalidSince(text.to_owned());
+    if let Some(date) = parse_date(text) {
+        let millis = date.checked_mul(86_400_000).ok_or_else(invalid)?;
+        return Ok(payment_gateway::from_unix_millis(millis.max(0)));
+    }
+    let back = match (text.strip_suffix('d'), text.strip_suffix('h')) {
+        (Some(days), _) => hours(days, 24).ok_or_else(invalid)?,
+        (_, Some(count)) => hours(count, 1).ok_or_else(invalid)?,
+        _ => parse_duration(text).map_err(|_| invalid())?,
+    };
+    Ok(now
+        .checked_sub(back)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+        .max(SystemTime::UNIX_EPOCH))
+}
+
+/// `count` (digits only) times `per` hours.
+fn hours(count: &str, per: u64) -> Option<Duration> {
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds = count
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(per)?
+        .checked_mul(3600)?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01, when it is a date of the calendar.
+fn parse_date(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shaped {
+        return None;
+    }
+    let year: i64 = text[0..4].parse().ok()?;
+    let month: i64 = text[5..7].parse().ok()?;
+    let day: i64 = text[8..10].parse().ok()?;
+    let days = days_from_civil(year, month, day);
+    // A day the calendar does not have (02-30) comes back as another date.
+    (civil_from_days(days) == (year, month, day)).then_some(days)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +213,68 @@ mod tests {
             parse_duration("2h").unwrap_err().to_string(),
             "duration \"2h\" is not a whole number with a unit: us, ms, s or m (for example 2ms)"
         );
+    }
+
+    #[test]
+    fn a_date_is_its_midnight_utc_and_a_day_the_calendar_lacks_is_refused() {
+        let now = from_unix_millis(1_800_000_000_000);
+        assert_eq!(
+            timestamp(parse_since("2026-11-01", now).unwrap()),
+            "2026-11-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            timestamp(parse_since("2000-02-29", now).unwrap()),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(parse_since("1969-12-31", now), Ok(SystemTime::UNIX_EPOCH));
+        for text in [
+            "2026-02-30",
+            "2025-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "26-11-01",
+            "2026/11/01",
+            "2026-11-01T00:00:00Z",
+        ] {
+            assert!(parse_since(text, now).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn days_and_hours_count_back_from_now_and_never_before_1970() {
+        let now = from_unix_millis(1_800_000_000_000);
+        let back = |text| {
+            now.duration_since(parse_since(text, now).unwrap())
+                .unwrap()
+                .as_secs()
+        };
+        assert_eq!(back("35d"), 35 * 86_400);
+        assert_eq!(back("12h"), 12 * 3600);
+        assert_eq!(back("90m"), 90 * 60);
+        assert_eq!(back("0"), 0);
+        assert_eq!(parse_since("99999999d", now), Ok(SystemTime::UNIX_EPOCH));
+        for text in [
+            "d",
+            "h",
+            "-1d",
+            "1.5d",
+            "35 d",
+            "35",
+            "",
+            "18446744073709551615d",
+        ] {
+            assert!(parse_since(text, now).is_err(), "{text}");
+        }
+        let error = parse_since("soon", now).unwrap_err().to_string();
+        assert!(error.starts_with("\"soon\" is neither a date"), "{error}");
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in (-800_000..800_000).step_by(97) {
+            let (year, month, day) = civil_from_days(days);
+            assert_eq!(days_from_civil(year, month, day), days);
+        }
     }
 }

@@ -94,6 +94,7 @@ mod flight;
 mod invoice;
 mod ledger;
 mod pace;
+mod repricing;
 mod retry;
 mod service;
 mod supplementary;
@@ -123,6 +124,7 @@ pub use ledger::{
     LedgerErrorKind, apply_update, check_append,
 };
 pub use pace::{GROWTH_DIVISOR, MAX_RATE_LIMITED, Pace, Paced};
+pub use repricing::{Declared, Repriced, reprice_issued};
 pub use retry::{RecordingSleeper, RetryPolicy, RetryPolicyError, Sleeper, ThreadSleeper};
 pub use service::{BillingService, Reconciliation};
 pub use supplementary::{

@@ -21,6 +21,8 @@
 //!   invoices on a fresh durable ledger each, invoices/s and peak memory.
 //! - `pace-bench`: `ledgerly charge` at a processor's pace: requests in
 //!   flight, a rate limit shared by three workers, memory, no latency.
+//! - `reprice-bench`: `ledgerly reprice` of 100 000 and 1 000 000 issued
+//!   invoices, every one changed, beside the plain read of `invoices`.
 //! - `workers-bench [URL]`: `ledgerly charge` of 100 000 invoices by 1, 2
 //!   and 4 workers on one PostgreSQL (a throwaway cluster unless URL names
 //!   one) beside one worker on SQLite: invoices/s, memory per worker.
@@ -37,6 +39,7 @@ mod charge_bench;
 mod hostile;
 mod pace_bench;
 mod parse_floor;
+mod reprice_bench;
 mod workers_bench;
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         ["parse-floor", file] => parse_floor::run(file),
         ["charge-bench"] => charge_bench::run(),
         ["pace-bench"] => pace_bench::run(),
+        ["reprice-bench"] => reprice_bench::run(),
         ["workers-bench"] => workers_bench::run(None),
         ["workers-bench", url] => workers_bench::run(Some(url)),
         _ => {
@@ -59,7 +63,7 @@ fn main() -> ExitCode {
                 "usage: cargo xtask metadata target-directory | metadata version <package> | \
                  coverage <summary.json> | mutants-exclusions <listing> <count> | \
                  mutants-outcomes <outcomes.json> | hostile [--quick] | \
-                 parse-floor <file.jsonl> | charge-bench | pace-bench | workers-bench [URL]"
+                 parse-floor <file.jsonl> | charge-bench | pace-bench | reprice-bench | workers-bench [URL]"
             );
             return ExitCode::from(2);
         }

@@ -10,7 +10,8 @@ use clap::error::ErrorKind;
 use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::command::{
-    charge, correct, credit_notes, diff, invoice, invoices, rates, reconcile, sample, sandbox,
+    charge, correct, credit_notes, diff, invoice, invoices, rates, reconcile, reprice, sample,
+    sandbox,
 };
 use crate::error::{Cmd, all_exit_codes_help, exit_codes_help};
 
@@ -107,6 +108,8 @@ pub(crate) enum Command {
     Sample(sample::Args),
     /// Compare two JSON Lines outputs of `ledgerly invoice` for the same input
     Diff(diff::Args),
+    /// Price again, with this build's rates, the invoices a ledger issued recently (read-only)
+    Reprice(reprice::Args),
     /// List the ledger's invoices: issued breakdown, status, charge id, attempts
     Invoices(invoices::Args),
     /// Settle pending and unknown payment attempts by asking the processor, never charging
@@ -129,6 +132,7 @@ const HELP_TEXTS: &[(Cmd, &str)] = &[
     (Cmd::Rates, rates::HELP),
     (Cmd::Sample, sample::HELP),
     (Cmd::Diff, diff::HELP),
+    (Cmd::Reprice, reprice::HELP),
     (Cmd::Invoices, invoices::HELP),
     (Cmd::Reconcile, reconcile::HELP),
     (Cmd::SandboxCaptures, sandbox::HELP),
@@ -314,7 +318,11 @@ mod tests {
         for (args, code) in [
             (
                 &["ledgerly", "--help"][..],
-                "  78  charge, invoices, reconcile, sandbox captures, sandbox refunds, correct plan,",
+                "  78  charge, reprice, invoices, reconcile, sandbox captures, sandbox refunds, correct plan,",
+            ),
+            (
+                &["ledgerly", "reprice", "--help"][..],
+                "  1   some invoice of the window prices differently",
             ),
             (
                 &["ledgerly", "invoice", "--help"][..],

@@ -18,5 +18,6 @@ mod layers;
 mod rates;
 mod readme;
 mod reconcile;
+mod reprice;
 mod sample;
 mod util;
