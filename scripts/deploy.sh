@@ -817,14 +817,16 @@ remote() {
 
     local command status=0
     # LEDGERLY_DEPLOY_HOST is cleared so the copy on the host deploys locally.
-    command="$(printf '%q ' env LEDGERLY_DEPLOY_HOST= "LEDGERLY_DEPLOY_ROOT=$root" \
+    # The two ledgers' locations (URLs that may hold a password) go through
+    # ssh's stdin, one line each, never a command line that `ps` shows.
+    command="IFS= read -r LEDGERLY_CORRECTION_DB; IFS= read -r LEDGERLY_DEPLOY_LEDGER; export LEDGERLY_CORRECTION_DB LEDGERLY_DEPLOY_LEDGER; "
+    command+="$(printf '%q ' env LEDGERLY_DEPLOY_HOST= "LEDGERLY_DEPLOY_ROOT=$root" \
         "LEDGERLY_SMOKE_TIMEOUT=${LEDGERLY_SMOKE_TIMEOUT:-30}" "LEDGERLY_REPRICE_TOP=$DIFF_TOP" \
-        "LEDGERLY_CORRECTION_DB=${LEDGERLY_CORRECTION_DB:-}" \
-        "LEDGERLY_DEPLOY_LEDGER=${LEDGERLY_DEPLOY_LEDGER:-}" "LEDGERLY_FIRST_DEPLOY=${LEDGERLY_FIRST_DEPLOY:-}" \
-        "LEDGERLY_REPRICE_SINCE=$REPRICE_SINCE" \
+        "LEDGERLY_FIRST_DEPLOY=${LEDGERLY_FIRST_DEPLOY:-}" "LEDGERLY_REPRICE_SINCE=$REPRICE_SINCE" \
         bash "$workdir/$(basename "$SCRIPT_PATH")" "${args[@]}")"
     # shellcheck disable=SC2029 # expanding here is the point: every word is %q-quoted.
-    ssh "${options[@]}" "$host" "$command" || status=$?
+    printf '%s\n%s\n' "${LEDGERLY_CORRECTION_DB:-}" "${LEDGERLY_DEPLOY_LEDGER:-}" |
+        ssh "${options[@]}" "$host" "$command" || status=$?
     # shellcheck disable=SC2029 # as above: the path is %q-quoted on this side.
     ssh "${options[@]}" "$host" "rm -rf $(printf '%q' "$workdir")" || say "could not remove $host:$workdir"
     return "$status"
