@@ -109,7 +109,8 @@ pub(crate) fn parse_since(text: &str, now: SystemTime) -> Result<SystemTime, Inv
 
 /// `count` (digits only) times `per` hours.
 fn hours(count: &str, per: u64) -> Option<Duration> {
-    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+    // Digits only: `parse` alone would take `+5` (an empty count fails it).
+    if !count.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let seconds = count
@@ -258,6 +259,8 @@ mod tests {
             "d",
             "h",
             "-1d",
+            "+1d",
+            "+5h",
             "1.5d",
             "35 d",
             "35",

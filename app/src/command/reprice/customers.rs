@@ -100,13 +100,7 @@ impl Customers {
         let mut largest: Vec<(String, u64, i128)> = Vec::new();
         let mut keep = |key: String, invoices: u64, change: i128| {
             count += 1;
-            if top == 0 {
-                return;
-            }
-            largest.push((key, invoices, change));
-            if largest.len() >= top.saturating_mul(2) {
-                cut(&mut largest, top);
-            }
+            keep_largest(&mut largest, top, (key, invoices, change));
         };
         if self.runs.is_empty() {
             for (key, (invoices, change)) in self.table.drain() {
@@ -133,6 +127,18 @@ impl Customers {
             })
             .collect();
         Ok((count, largest))
+    }
+}
+
+/// Adds `entry` to `largest`, which holds fewer than `2 × top` entries:
+/// cut back to the `top` largest whenever it doubles.
+fn keep_largest(largest: &mut Vec<(String, u64, i128)>, top: usize, entry: (String, u64, i128)) {
+    if top == 0 {
+        return;
+    }
+    largest.push(entry);
+    if largest.len() >= top.saturating_mul(2) {
+        cut(largest, top);
     }
 }
 
@@ -298,6 +304,33 @@ mod tests {
             keys,
             [("a", "EUR", 1, 5), ("a", "USD", 2, -5), ("b", "USD", 1, 5)]
         );
+    }
+
+    #[test]
+    fn the_largest_held_are_fewer_than_twice_top_and_the_top_largest_survive() {
+        let mut largest = Vec::new();
+        for n in 0..100_i128 {
+            keep_largest(&mut largest, 5, (format!("c{n:03}"), 1, n - 50));
+            assert!(largest.len() < 10, "{} held", largest.len());
+        }
+        cut(&mut largest, 5);
+        let changes: Vec<i128> = largest.iter().map(|entry| entry.2).collect();
+        assert_eq!(changes, [-50, -49, 49, -48, 48]);
+        keep_largest(&mut largest, 0, ("c".to_owned(), 1, 1000));
+        assert_eq!(largest.len(), 5, "top 0 keeps nothing more");
+    }
+
+    #[test]
+    fn runs_are_merged_into_one_when_the_fan_in_is_reached_and_not_before() {
+        let names: Vec<String> = (0..FAN_IN).map(|n| format!("c{n:02}")).collect();
+        let mut customers = Customers::new(1);
+        for name in &names[..FAN_IN - 1] {
+            customers.add(name, "USD", 1).unwrap();
+        }
+        assert_eq!(customers.runs(), FAN_IN - 1);
+        customers.add(&names[FAN_IN - 1], "USD", 1).unwrap();
+        assert_eq!(customers.runs(), 1);
+        assert_eq!(customers.finish(3).unwrap().0, 64);
     }
 
     #[test]

@@ -103,17 +103,16 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
         let page = ledger.list(&InvoiceFilter::all(), after.as_ref(), PAGE)?;
         for record in &page {
             let invoice = record.invoice();
-            // Issued after `now` (a clock ahead elsewhere) is still issued.
-            if invoice.issued_at() < since {
-                continue;
+            if in_window(invoice.issued_at(), since) {
+                report
+                    .add(invoice, reprice_issued(invoice, &build))
+                    .map_err(AppError::Scratch)?;
             }
-            report
-                .add(invoice, reprice_issued(invoice, &build))
-                .map_err(AppError::Scratch)?;
         }
+        // Ends on an empty page: one read more than needed, once a run.
         match page.last() {
-            Some(last) if page.len() == PAGE => after = Some(last.invoice().id().clone()),
-            _ => break,
+            Some(last) => after = Some(last.invoice().id().clone()),
+            None => break,
         }
     }
     let finished = report.finish().map_err(AppError::Scratch)?;
@@ -142,5 +141,27 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
     {
         Ok(()) => Ok(status),
         Err(error) => closed_pipe_or(error, status),
+    }
+}
+
+/// Whether an invoice issued at `issued_at` is in the window that starts at
+/// `since` (included). One issued after now (a clock ahead elsewhere) is
+/// still issued, so the window has no end.
+fn in_window(issued_at: SystemTime, since: SystemTime) -> bool {
+    issued_at >= since
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_window_includes_its_first_instant_and_everything_after() {
+        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert!(in_window(since, since));
+        assert!(in_window(since + Duration::from_secs(86_400 * 365), since));
+        assert!(!in_window(since - Duration::from_millis(1), since));
     }
 }

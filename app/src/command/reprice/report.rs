@@ -196,18 +196,17 @@ impl Report {
         if change != 0 {
             self.customers
                 .add(invoice.customer().as_str(), currency, change)?;
-            if self.top > 0 {
-                self.largest.push(InvoiceChange {
-                    id: invoice.id().to_string(),
-                    customer: invoice.customer().to_string(),
-                    currency,
-                    declared: repriced.declared(),
-                    stored: stored[TOTAL],
-                    repriced: new[TOTAL],
-                });
-                if self.largest.len() >= self.top.saturating_mul(2) {
-                    cut_largest(&mut self.largest, self.top);
-                }
+            self.largest.push(InvoiceChange {
+                id: invoice.id().to_string(),
+                customer: invoice.customer().to_string(),
+                currency,
+                declared: repriced.declared(),
+                stored: stored[TOTAL],
+                repriced: new[TOTAL],
+            });
+            // Fewer than 2 × top held (none at top 0): cut when it doubles.
+            if self.largest.len() >= self.top.saturating_mul(2) {
+                cut_largest(&mut self.largest, self.top);
             }
         }
         Ok(())
@@ -306,9 +305,9 @@ struct JsonCustomer<'a> {
 /// large for that (no window of real invoices comes near 92 quadrillion)
 /// is held at the bound rather than wrapped.
 fn amounts(sums: [i128; 6]) -> Amounts {
-    Amounts::of(
-        sums.map(|sum| i64::try_from(sum).unwrap_or(if sum < 0 { i64::MIN } else { i64::MAX })),
-    )
+    Amounts::of(sums.map(|sum| {
+        i64::try_from(sum.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).unwrap_or_default()
+    }))
 }
 
 pub(super) fn render_json(finished: &Finished) -> String {
@@ -563,4 +562,249 @@ pub(super) fn render_markdown(finished: &Finished) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use billing::{CustomerId, InvoiceId, IssuedBreakdown, IssuedParts, Rates, reprice_issued};
+    use payment_gateway::{Currency, PaymentMethod};
+
+    use super::*;
+
+    /// A currency's sums: moved per line, up, down.
+    type Sums<'a> = (&'a str, [i128; 6], (u64, i128), (u64, i128));
+
+    /// The worked example as this build prices it: 141.69.
+    const RIGHT: [i64; 6] = [15000, -2250, -255, 1000, 674, 14169];
+    /// The lesson's typo, gold at 0.12: 146.69 (5.00 more).
+    const TYPO: [i64; 6] = [15000, -1800, -264, 1035, 698, 14669];
+    /// 1.00 less than the build prices it.
+    const LOW: [i64; 6] = [14900, -2250, -255, 1000, 674, 14069];
+    /// The same total with two lines moved by a cent.
+    const SHIFTED: [i64; 6] = [15000, -2249, -255, 999, 674, 14169];
+
+    /// The worked example's inputs (`items` as stored) issued as `id` of
+    /// `customer` in `currency` at `stored`, under rates `version`.
+    fn issued(
+        id: &str,
+        customer: &str,
+        currency: Currency,
+        stored: [i64; 6],
+        version: Option<&str>,
+        items: &str,
+    ) -> IssuedInvoice {
+        IssuedInvoice::restore(IssuedParts {
+            id: InvoiceId::new(id).unwrap(),
+            customer: CustomerId::new(customer).unwrap(),
+            payment_method: PaymentMethod::new("tok_success").unwrap(),
+            currency,
+            line_items: items.to_owned(),
+            tier: "gold".to_owned(),
+            loyalty_member: true,
+            days_overdue: 45,
+            breakdown: IssuedBreakdown::new(stored).unwrap(),
+            rates: Rates::new(pricing::RATES, version.map(str::to_owned)),
+            issued_at: std::time::UNIX_EPOCH,
+        })
+        .unwrap()
+    }
+
+    fn window() -> Window {
+        Window {
+            since: "since".to_owned(),
+            until: "until".to_owned(),
+            rates_version: Some("1".to_owned()),
+            rates_fingerprint: "fnv1a64:be3a7a911fe6b6f8".to_owned(),
+        }
+    }
+
+    /// A window of every kind of invoice, summed with `top`.
+    fn summed(top: usize) -> Finished {
+        let build = Rates::current();
+        let mut report = Report::new(window(), top, Customers::new(1000));
+        let invoices = [
+            issued(
+                "INV-1",
+                "cus_a",
+                Currency::Usd,
+                TYPO,
+                Some("1"),
+                "40x3 15x2",
+            ),
+            issued("INV-2", "cus_a", Currency::Usd, LOW, Some("1"), "40x3 15x2"),
+            issued(
+                "INV-3",
+                "cus_b",
+                Currency::Eur,
+                TYPO,
+                Some("0"),
+                "40x3 15x2",
+            ),
+            issued("INV-4", "cus_c", Currency::Usd, RIGHT, None, "40x3 15x2"),
+            issued(
+                "INV-5",
+                "cus_c",
+                Currency::Usd,
+                RIGHT,
+                Some("1"),
+                "40x3 15xten",
+            ),
+            issued(
+                "INV-6",
+                "cus_d",
+                Currency::Gbp,
+                SHIFTED,
+                Some("1"),
+                "40x3 15x2",
+            ),
+            issued(
+                "INV-0",
+                "cus_e",
+                Currency::Usd,
+                RIGHT,
+                Some("1"),
+                "40x3 15xtwo",
+            ),
+        ];
+        for invoice in &invoices {
+            report
+                .add(invoice, reprice_issued(invoice, &build))
+                .unwrap();
+            assert!(report.largest.len() < (2 * top).max(1), "largest held");
+            assert!(report.refusals.len() < (2 * top).max(1), "refusals held");
+        }
+        // A supplementary invoice: nothing to reprice.
+        report.add(&invoices[0], None).unwrap();
+        report.finish().unwrap()
+    }
+
+    #[test]
+    fn every_invoice_is_counted_under_its_rates_version_and_money_per_currency_and_direction() {
+        let finished = summed(10);
+        let report = &finished.report;
+        assert_eq!(
+            (
+                report.compared,
+                report.changed,
+                report.refused,
+                report.not_repriced
+            ),
+            (7, 6, 2, 1)
+        );
+        let counts: Vec<(u64, u64)> = report
+            .by_version
+            .iter()
+            .map(|count| (count.compared, count.changed))
+            .collect();
+        assert_eq!(counts, [(5, 5), (1, 1), (1, 0)]);
+        assert_eq!(report.undeclared(), 5);
+        let money: Vec<Sums<'_>> = report
+            .money
+            .iter()
+            .map(|m| (m.currency, m.moved, m.up, m.down))
+            .collect();
+        assert_eq!(
+            money,
+            [
+                ("EUR", [0, -450, 9, -35, -24, -500], (0, 0), (1, -500)),
+                ("GBP", [0, -1, 0, 1, 0, 0], (0, 0), (0, 0)),
+                ("USD", [100, -450, 9, -35, -24, -400], (1, 100), (1, -500)),
+            ]
+        );
+        let largest: Vec<(&str, i128)> = report
+            .largest
+            .iter()
+            .map(|c| (c.id.as_str(), c.change()))
+            .collect();
+        assert_eq!(largest, [("INV-1", -500), ("INV-3", -500), ("INV-2", 100)]);
+        let refusals: Vec<&str> = report.refusals.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(refusals, ["INV-0", "INV-5"]);
+        assert_eq!(finished.customers_changed, 2, "cus_a in USD, cus_b in EUR");
+        let customers: Vec<(&str, u64, i128)> = finished
+            .customers_largest
+            .iter()
+            .map(|c| (c.customer.as_str(), c.invoices, c.change))
+            .collect();
+        assert_eq!(customers, [("cus_b", 1, -500), ("cus_a", 2, -400)]);
+    }
+
+    #[test]
+    fn every_list_is_cut_to_top_largest_first() {
+        let finished = summed(2);
+        let ids: Vec<&str> = finished
+            .report
+            .largest
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["INV-1", "INV-3"]);
+        assert_eq!(finished.report.refusals.len(), 2);
+        assert_eq!(finished.customers_largest.len(), 2);
+        let none = summed(0);
+        assert!(none.report.largest.is_empty() && none.report.refusals.is_empty());
+        assert_eq!(none.report.changed, 6, "the counts do not depend on top");
+        assert_eq!(none.customers_changed, 2);
+    }
+
+    #[test]
+    fn the_reports_show_each_section_only_when_it_has_something() {
+        let full = summed(10);
+        let text = render_text(&full);
+        let markdown = render_markdown(&full);
+        for (report, wanted) in [
+            (&text, "1 supplementary invoice(s) not repriced"),
+            (&text, "money moved in EUR (repriced minus stored):"),
+            (&text, "  up 1 invoice(s) by +1.00, down 1 by -5.00"),
+            (&text, "largest changes by invoice:"),
+            (
+                &text,
+                "largest changes by customer (2 customer(s) changed):",
+            ),
+            (&text, "refused by this build: 2"),
+            (
+                &markdown,
+                "| USD | +1.00 | -4.50 | +0.09 | -0.35 | -0.24 | -4.00 | 1 (+1.00) | 1 (-5.00) |",
+            ),
+            (&markdown, "| largest changes by invoice |"),
+            (&markdown, "2 customer(s) changed."),
+            (&markdown, "2 invoice(s) this build refuses to price."),
+        ] {
+            assert!(
+                report.contains(wanted),
+                "{wanted:?} missing from:\n{report}"
+            );
+        }
+        let json: serde_json::Value = serde_json::from_str(&render_json(&full)).unwrap();
+        assert_eq!(json["undeclared"], 5);
+        assert_eq!(json["unchanged"], 1);
+        assert_eq!(json["money"][2]["up"]["amount"], "1.00");
+
+        let empty = Report::new(window(), 10, Customers::new(10))
+            .finish()
+            .unwrap();
+        let text = render_text(&empty);
+        let markdown = render_markdown(&empty);
+        for (report, unwanted) in [
+            (&text, "not repriced"),
+            (&text, "money moved"),
+            (&text, "largest changes"),
+            (&text, "refused"),
+            (&markdown, "| currency |"),
+            (&markdown, "largest changes"),
+            (&markdown, "customer(s) changed"),
+            (&markdown, "refuses"),
+        ] {
+            assert!(!report.contains(unwanted), "{unwanted:?} in:\n{report}");
+        }
+        assert!(
+            text.starts_with("0 invoice(s) issued from since to until"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn sums_beyond_what_a_record_holds_are_held_at_the_bounds() {
+        let held = amounts([i128::MAX, i128::MIN, 5, -5, 0, i128::from(i64::MAX) + 1]);
+        assert_eq!(held.cents(), [i64::MAX, i64::MIN, 5, -5, 0, i64::MAX]);
+    }
 }
