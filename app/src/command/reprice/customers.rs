@@ -309,10 +309,13 @@ mod tests {
     #[test]
     fn the_largest_held_are_fewer_than_twice_top_and_the_top_largest_survive() {
         let mut largest = Vec::new();
+        let mut most = 0;
         for n in 0..100_i128 {
             keep_largest(&mut largest, 5, (format!("c{n:03}"), 1, n - 50));
-            assert!(largest.len() < 10, "{} held", largest.len());
+            most = most.max(largest.len());
         }
+        // Sorted only when it doubles, not on every entry.
+        assert_eq!(most, 9);
         cut(&mut largest, 5);
         let changes: Vec<i128> = largest.iter().map(|entry| entry.2).collect();
         assert_eq!(changes, [-50, -49, 49, -48, 48]);
