@@ -57,14 +57,19 @@ fn run_nonce() -> String {
     let random =
         std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut bytes));
     if random.is_err() {
-        // No random device: the clock's nanoseconds and the process id,
-        // different for two processes started at the same second.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.subsec_nanos());
-        bytes = (nanos ^ std::process::id().rotate_left(16)).to_le_bytes();
+        bytes = fallback_nonce(nanos, std::process::id()).to_le_bytes();
     }
     format!("{:08x}", u32::from_le_bytes(bytes))
+}
+
+/// The nonce without a random device: the clock's nanoseconds and the
+/// process id mixed, so two processes started in the same nanosecond, or
+/// with the same pid in two containers at other instants, still differ.
+fn fallback_nonce(nanos: u32, pid: u32) -> u32 {
+    nanos ^ pid.rotate_left(16)
 }
 
 /// This worker's id in its claims: `name` (else `hostname:pid`) and a
@@ -93,6 +98,27 @@ mod tests {
         assert_eq!(one.len(), 8);
         assert!(one.bytes().all(|byte| byte.is_ascii_hexdigit()), "{one}");
         assert_ne!(one, two, "two runs share a name, never a nonce");
+    }
+
+    #[test]
+    fn without_a_random_device_two_pids_or_two_instants_give_two_nonces() {
+        for nanos in [0, 999_999_999, u32::MAX] {
+            assert_ne!(fallback_nonce(nanos, 4242), fallback_nonce(nanos, 4243));
+        }
+        for pid in [0, 1, u32::MAX] {
+            assert_ne!(fallback_nonce(0, pid), fallback_nonce(1, pid));
+        }
+    }
+
+    #[test]
+    fn a_sandbox_latency_is_at_most_a_minute() {
+        assert_eq!(parse_latency("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_latency("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(
+            parse_latency("61s"),
+            Err("61s is above the longest sandbox latency, 1m".to_owned())
+        );
+        assert!(parse_latency("soon").is_err());
     }
 
     #[test]

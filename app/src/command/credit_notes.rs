@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use billing::{CorrectionId, Corrections, CreditNoteId, InvoiceId};
+use billing::{CorrectionId, Corrections, CreditNote, CreditNoteId, InvoiceId};
 
 use crate::error::{AppError, Cmd, Status, closed_pipe_or};
 use crate::output::ledger::{CREDIT_NOTES_CSV_HEADER, ListFormat, write_credit_note};
@@ -72,14 +72,12 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
     let mut after: Option<CreditNoteId> = None;
     loop {
         let page = match &invoice {
-            // One invoice's credit notes are few: one read.
-            Some(id) => ledger.credit_notes_of(id)?,
+            // One invoice's credit notes are few: one read, of every
+            // correction, kept to the one asked for.
+            Some(id) => of_correction(ledger.credit_notes_of(id)?, correction.as_ref()),
             None => ledger.credit_notes(correction.as_ref(), after.as_ref(), PAGE)?,
         };
-        for note in page
-            .iter()
-            .filter(|note| correction.as_ref().is_none_or(|id| note.correction() == id))
-        {
+        for note in &page {
             write_credit_note(&mut records, args.format, note).map_err(AppError::Output)?;
         }
         let written = signals::writing(|| out.write_all(&records).and_then(|()| out.flush()));
@@ -88,11 +86,55 @@ pub(crate) fn run(args: &Args) -> Result<Status, AppError> {
         }
         records.clear();
         signals::stop_if_asked(&mut out);
-        match page.last() {
-            Some(last) if invoice.is_none() && page.len() == PAGE => {
-                after = Some(last.id().clone());
-            }
+        // Pages end on an empty one; one invoice's notes are one read.
+        match (page.last(), &invoice) {
+            (Some(last), None) => after = Some(last.id().clone()),
             _ => return Ok(Status::Success),
         }
+    }
+}
+
+/// The credit notes of `correction` among `notes`, or all of them.
+fn of_correction(notes: Vec<CreditNote>, correction: Option<&CorrectionId>) -> Vec<CreditNote> {
+    notes
+        .into_iter()
+        .filter(|note| correction.is_none_or(|id| note.correction() == id))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use billing::{CreditNoteKind, Lines};
+    use payment_gateway::Currency;
+
+    use super::*;
+
+    fn note(invoice: &str, number: u32, correction: &str) -> CreditNote {
+        CreditNote::new(
+            CreditNoteId::new(InvoiceId::new(invoice).unwrap(), number),
+            CorrectionId::new(correction).unwrap(),
+            CreditNoteKind::LinesOnly,
+            Currency::Usd,
+            Lines::new([0; 6]).unwrap(),
+            Lines::new([100, 0, 0, 0, 0, 100]).unwrap(),
+            std::time::UNIX_EPOCH,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_invoices_notes_are_kept_to_the_correction_asked_for() {
+        let notes = vec![note("INV-1", 1, "fix-a"), note("INV-1", 2, "fix-b")];
+        let ids = |notes: Vec<CreditNote>| -> Vec<String> {
+            notes.iter().map(|n| n.id().to_string()).collect()
+        };
+        assert_eq!(ids(of_correction(notes.clone(), None)).len(), 2);
+        let fix_b = CorrectionId::new("fix-b").unwrap();
+        assert_eq!(
+            ids(of_correction(notes.clone(), Some(&fix_b))),
+            ["INV-1-CN02"]
+        );
+        let other = CorrectionId::new("fix-c").unwrap();
+        assert!(of_correction(notes, Some(&other)).is_empty());
     }
 }

@@ -253,3 +253,48 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod digest_tests {
+    use std::io::{self, Read};
+
+    use super::digest_of;
+
+    /// A reader that gives its parts in order, each a read's bytes or its
+    /// error, then the end.
+    struct Flaky {
+        parts: Vec<io::Result<Vec<u8>>>,
+    }
+
+    impl Read for Flaky {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            if self.parts.is_empty() {
+                return Ok(0);
+            }
+            let part = self.parts.remove(0)?;
+            buffer[..part.len()].copy_from_slice(&part);
+            Ok(part.len())
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_retried_and_any_other_error_ends_the_digest() {
+        let whole = digest_of(&b"{\"id\":1}\n"[..]).unwrap();
+        let interrupted = Flaky {
+            parts: vec![
+                Ok(b"{\"id\"".to_vec()),
+                Err(io::Error::from(io::ErrorKind::Interrupted)),
+                Ok(b":1}\n".to_vec()),
+            ],
+        };
+        assert_eq!(digest_of(interrupted).unwrap(), whole);
+        let failing = Flaky {
+            parts: vec![
+                Ok(b"{".to_vec()),
+                Err(io::Error::other("disk gone")),
+                Ok(b"}".to_vec()),
+            ],
+        };
+        assert_eq!(digest_of(failing).unwrap_err().to_string(), "disk gone");
+    }
+}
